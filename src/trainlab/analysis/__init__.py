@@ -1,0 +1,1 @@
+"""Pure pandas/numpy/scipy over stored records: summaries, seed statistics, curve diagnostics."""

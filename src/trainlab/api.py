@@ -1,0 +1,181 @@
+"""What the CLI and notebooks call: check, run and report a study."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from trainlab.analysis.summary import summarize_runs
+from trainlab.errors import TrainlabError
+
+from trainlab.spec import RunSpec, StudySpec, load_study, select_experiments
+from trainlab.store import Store
+from trainlab.studies.build import DataCache, build_model, resolve_device
+from trainlab.studies.catalog import plan
+from trainlab.studies.train import RunOutcome
+from trainlab.studies.train import run_study as _run_study
+from trainlab.train import measure
+
+DEFAULT_STORE = "trainlab-store"
+
+
+def _as_study(study: StudySpec | str | Path) -> StudySpec:
+    return study if isinstance(study, StudySpec) else load_study(study)
+
+
+def store_root(study: StudySpec, store: str | Path | None) -> Path:
+    """--store wins, then the study's `store:`, then ./trainlab-store."""
+    return Path(store or study.store or DEFAULT_STORE)
+
+
+def planned_runs(
+    study: StudySpec, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None
+) -> list[RunSpec]:
+    runs = plan(study, overrides)
+    return select_experiments(runs, only) if only else runs
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One line of `trainlab check`."""
+
+    experiment: int
+    seed: int
+    id: str
+    changes: dict[str, Any]
+    params_total: int
+    params_trainable: int
+    status: str
+    epochs_done: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _status(store: Store | None, run_id: str) -> tuple[str, int]:
+    row = store.run_row(run_id) if store else None
+    if row is None:
+        return "new", 0
+    return row["status"], row["epochs_done"]
+
+
+def check_study(
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+) -> list[PlanLine]:
+    """Validate and describe the plan; reads the store if it exists, never creates one."""
+    study = _as_study(study)
+    runs = planned_runs(study, overrides, only)
+    root = store_root(study, store)
+    db = Store(root) if (root / "store.sqlite").exists() else None
+    cache, lines = DataCache(), []
+    for run in runs:
+        with torch.device("meta"):  # count parameters without allocating them
+            model = build_model(run.config, cache.get(run.config))
+        params = measure.parameter_counts(model)
+        status, epochs = _status(db, run.id)
+        lines.append(
+            PlanLine(run.experiment, run.seed, run.id, dict(run.changes), params["total"], params["trainable"], status, epochs)
+        )
+    if db:
+        db.close()
+    return lines
+
+
+def run_study(
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+    device: str = "auto",
+    console: Console | None = None,
+    project_dir: Path | None = None,
+) -> list[RunOutcome]:
+    """Train every run of the study not yet done; everything is validated before any work starts."""
+    if isinstance(study, (str, Path)) and project_dir is None:
+        project_dir = Path(study).resolve().parent
+    study = _as_study(study)
+    runs = planned_runs(study, overrides, only)
+    dev = resolve_device(device)
+    db = Store(store_root(study, store))
+    try:
+        return _run_study(study, runs, db, dev, console, project_dir)
+    finally:
+        db.close()
+
+
+def report_study(study: StudySpec | str | Path, store: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """Write the study's report (figures, tables, HTML page) from the store; returns the HTML path."""
+    from trainlab.report import write_report
+
+    study = _as_study(study)
+    root = store_root(study, store)
+    if not (root / "store.sqlite").exists():
+        raise TrainlabError(f"store {root}: no store here; run `trainlab run` first or pass --store DIR")
+    db = Store(root)
+    try:
+        return write_report(db, study.name, Path(out or Path("trainlab-report") / study.name))
+    finally:
+        db.close()
+
+
+def run_summaries(store: Store, study: str | None = None) -> pd.DataFrame:
+    """One row per (study, experiment, seed): status, best valid metric, seconds per epoch, parameters."""
+    runs = store.runs(study)
+    if runs.empty:
+        if study is not None and study not in store.study_names():
+            raise TrainlabError(f"--study {study}: not in the store; studies: {', '.join(store.study_names()) or 'none'}")
+        return runs
+    return summarize_runs(runs, store.metrics(runs["id"].unique()))
+
+
+def describe_run(store: Store, prefix: str) -> dict[str, Any]:
+    """Everything `trainlab show` prints about one run (a unique id prefix is enough)."""
+    matches = [i for i in store.run_ids() if i.startswith(prefix)]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs ({', '.join(matches[:5])})"
+        raise TrainlabError(f"run {prefix}: {what} with that id prefix in {store.root}")
+    run_id = matches[0]
+    row = store.run_row(run_id)
+    metrics = store.metrics([run_id])
+    memberships = store.runs()
+    memberships = memberships[memberships["id"] == run_id]
+    summary = summarize_runs(memberships.head(1), metrics) if not memberships.empty else None
+    epochs = (
+        metrics[metrics["split"].isin(["train", "valid"])]
+        .assign(key=lambda d: d["split"] + "/" + d["name"])
+        .pivot_table(index="epoch", columns="key", values="value", aggfunc="last")
+        .reset_index()
+    )
+    test = {f"{r.split}/{r.name}": r.value for r in metrics[metrics["split"].str.startswith("test")].itertuples()}
+    first = summary.iloc[0] if summary is not None else {}
+    return {
+        "id": run_id,
+        "status": row["status"],
+        "epochs_done": row["epochs_done"],
+        "studies": [f"{r.study} exp {r.experiment} seed {r.seed}" for r in memberships.itertuples()],
+        "device": row["device"],
+        "params_total": row["params_total"],
+        "params_trainable": row["params_trainable"],
+        "best": f"valid {row['main_metric']} {row['best_value']:.4g} at epoch {row['best_epoch']}"
+        if row["best_value"] is not None
+        else None,
+        "train_s_per_epoch": first.get("train_s_per_epoch"),
+        "eval_s_per_epoch": first.get("eval_s_per_epoch"),
+        "samples_per_s": first.get("samples_per_s"),
+        "memory": {k: first.get(k) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb")
+                   if first.get(k) == first.get(k)},
+        "test": test,
+        "folder": str(store.root / "runs" / run_id),
+        "config": json.loads(row["config"]),
+        "epochs": epochs.to_dict(orient="records"),
+    }

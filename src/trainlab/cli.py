@@ -1,0 +1,198 @@
+"""The only place that reads argv: parse, call trainlab.api, print. User errors exit 2 without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from trainlab.errors import TrainlabError
+from trainlab.spec.dotted import parse_assignment
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _only(text: str) -> list[int]:
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected experiment numbers like 1,3 (got {text!r})") from None
+    if not numbers:
+        raise argparse.ArgumentTypeError("expected at least one experiment number")
+    return numbers
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trainlab", description="Train, measure, store and report ML studies.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def study_command(name: str, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("study", help="the study YAML file")
+        c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.lr=0.05")
+        c.add_argument("--only", type=_only, help="experiment numbers, e.g. 1,3")
+        c.add_argument("--store", help="store folder (default: the study's `store:` or ./trainlab-store)")
+        return c
+
+    c = study_command("check", "validate a study and print its plan")
+    c.add_argument("--json", action="store_true", help="print the plan as a JSON list")
+    r = study_command("run", "train every run not yet done; resume partial ones")
+    r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    r.add_argument("--quiet", action="store_true", help="no progress display")
+    rep = sub.add_parser("report", help="write figures, tables and an HTML page from the store")
+    rep.add_argument("study", help="the study YAML file")
+    rep.add_argument("--store", help="store folder")
+    rep.add_argument("--out", help="output folder (default ./trainlab-report/STUDY)")
+    ls = sub.add_parser("ls", help="list the runs in the store")
+    ls.add_argument("--study", help="only this study")
+    ls.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
+    ls.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="everything the store holds about one run")
+    show.add_argument("run", help="run id (a unique prefix is enough)")
+    show.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
+    show.add_argument("--json", action="store_true")
+    return p
+
+
+def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
+    return dict(parse_assignment(a) for a in assignments)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _status_text(status: str, epochs: int) -> str:
+    return f"partial at epoch {epochs}" if status == "partial" else status
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import check_study
+
+    lines = check_study(args.study, _overrides(args.set), args.only, args.store)
+    if args.json:
+        print(json.dumps([line.as_dict() for line in lines], indent=2))
+        return 0
+    table = Table(title=f"{args.study}: {len(lines)} runs")
+    for col in ("exp", "seed", "id", "changes from base", "params (total/trainable)", "status"):
+        table.add_column(col)
+    for line in lines:
+        changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
+        params = f"{line.params_total:,} / {line.params_trainable:,}"
+        table.add_row(str(line.experiment), str(line.seed), line.id, changes, params, _status_text(line.status, line.epochs_done))
+    console.print(table)
+    counts = {s: sum(1 for line in lines if line.status == s) for s in ("new", "partial", "done", "diverged")}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing planned")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import run_study
+
+    outcomes = run_study(
+        args.study, _overrides(args.set), args.only, args.store, args.device, None if args.quiet else console
+    )
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    console.print(f"{len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import report_study
+
+    html = report_study(args.study, args.store, args.out)
+    console.print(f"report written: {html}")
+    return 0
+
+
+def _open_existing_store(path: str):  # noqa: ANN202 - Store, imported lazily
+    from trainlab.store import Store
+
+    if not (Path(path) / "store.sqlite").exists():
+        raise TrainlabError(f"store {path}: no store here; run `trainlab run STUDY` first or pass --store DIR")
+    return Store(path)
+
+
+LS_COLUMNS = [
+    "id", "study", "experiment", "seed", "status", "epochs_done", "main_metric", "best_value", "best_epoch",
+    "train_s_per_epoch", "params_total",
+]
+
+
+def cmd_ls(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import run_summaries
+
+    store = _open_existing_store(args.store)
+    df = run_summaries(store, args.study)
+    if args.json:
+        records = [] if df.empty else df[[*LS_COLUMNS, "config"]].to_dict(orient="records")
+        for r in records:
+            r["config"] = json.loads(r["config"])
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    table = Table(title=f"{args.store}: {len(df)} runs")
+    for col in LS_COLUMNS:
+        table.add_column(col)
+    for r in df.itertuples():
+        table.add_row(*(_fmt(getattr(r, c)) for c in LS_COLUMNS))
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import describe_run
+
+    store = _open_existing_store(args.store)
+    info = describe_run(store, args.run)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
+    for key in ("studies", "device", "params_total", "params_trainable", "best", "train_s_per_epoch",
+                "eval_s_per_epoch", "samples_per_s", "memory", "test", "folder"):
+        console.print(f"  {key}: {_fmt(info.get(key))}")
+    console.print("  config:")
+    for section, fields in info["config"].items():
+        console.print(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+    table = Table(title="per epoch")
+    cols = list(info["epochs"][0]) if info["epochs"] else []
+    for col in cols:
+        table.add_column(col)
+    for row in info["epochs"]:
+        table.add_row(*(_fmt(row[c]) for c in cols))
+    console.print(table)
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        return COMMANDS[args.command](args, console)
+    except TrainlabError as err:
+        print(f"trainlab: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("trainlab: interrupted; finished epochs are saved; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""What every dataset hands the engine: tensors on one device, batches gathered by index."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+Task = Literal["classification", "lm"]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model builder needs to know about its inputs."""
+
+    task: Task
+    input_shape: tuple[int, ...]  # one example, e.g. (T, D) tokens or (C, H, W) images
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """A split held as two tensors; batches are gathered by index (no per-sample Python)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def num_batches(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def to(self, device: torch.device | str) -> TensorSplit:
+        return replace(self, x=self.x.to(device), y=self.y.to(device))
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Shuffled batches when given a generator, in order otherwise."""
+        n = len(self)
+        if generator is None:
+            for start in range(0, n, batch_size):
+                yield self.x[start : start + batch_size], self.y[start : start + batch_size]
+            return
+        order = torch.randperm(n, generator=generator).to(self.x.device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x.index_select(0, idx), self.y.index_select(0, idx)
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """Train, valid and (optional) test splits of one dataset, and what models need to know."""
+
+    info: DataInfo
+    train: TensorSplit
+    valid: TensorSplit
+    test: TensorSplit | None = None
+
+    def to(self, device: torch.device | str) -> DataBundle:
+        return replace(
+            self,
+            train=self.train.to(device),
+            valid=self.valid.to(device),
+            test=self.test.to(device) if self.test is not None else None,
+        )
+
+
+def split_by_permutation(
+    x: torch.Tensor, y: torch.Tensor, valid_fraction: float, seed: int
+) -> tuple[TensorSplit, TensorSplit]:
+    """Disjoint train/valid splits from one seeded permutation (no example lands in both)."""
+    n = x.shape[0]
+    n_valid = max(1, round(n * valid_fraction))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    valid, train = order[:n_valid], order[n_valid:]
+    return TensorSplit(x[train], y[train]), TensorSplit(x[valid], y[valid])

@@ -1,0 +1,12 @@
+"""Model registry: name -> (config class, builder(config, DataInfo) -> nn.Module)."""
+
+from trainlab.models.attention import MultiHeadAttention
+from trainlab.models.attention_classifier import AttentionClassifierConfig, build_attention_classifier
+from trainlab.models.mlp import MLPConfig, build_mlp
+from trainlab.registry import Registry
+
+MODELS = Registry("model")
+MODELS.register("attention_classifier", build_attention_classifier, AttentionClassifierConfig)
+MODELS.register("mlp", build_mlp, MLPConfig)
+
+__all__ = ["MODELS", "MultiHeadAttention"]

@@ -1,0 +1,50 @@
+"""Everything a report needs, read from the store once: spec, runs with summaries, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from trainlab.analysis.summary import summarize_runs
+from trainlab.errors import TrainlabError
+from trainlab.store import Store
+
+
+@dataclass(frozen=True)
+class StudyRecords:
+    name: str
+    spec: dict[str, Any]
+    runs: pd.DataFrame  # one row per (experiment, seed), summaries included
+    metrics: pd.DataFrame  # long format
+
+    @property
+    def main_metric(self) -> str:
+        return str(self.runs["main_metric"].mode().iloc[0])
+
+    @property
+    def mode(self) -> str:
+        """'max' when a higher main metric is better (accuracy), 'min' otherwise (loss, perplexity)."""
+        return "max" if self.main_metric == "accuracy" else "min"
+
+    def experiments(self) -> list[tuple[int, str, pd.DataFrame]]:
+        """(number, label, its runs) in experiment order."""
+        return [(int(n), str(g["label"].iloc[0]), g) for n, g in self.runs.groupby("experiment", sort=True)]
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.runs.groupby("experiment")["seed"].nunique().max())
+
+
+def load_records(store: Store, study: str) -> StudyRecords:
+    spec = store.study_spec(study)
+    if spec is None:
+        known = ", ".join(store.study_names()) or "none"
+        raise TrainlabError(f"study {study!r}: not in store {store.root}; studies there: {known}")
+    runs = store.runs(study)
+    started = runs[runs["epochs_done"] > 0]
+    if started.empty:
+        raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
+    metrics = store.metrics(started["id"].unique())
+    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics)

@@ -1,0 +1,157 @@
+"""Tables built from records, rendered to Markdown, LaTeX (booktabs), CSV and HTML from one model."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from trainlab.analysis.curves import curve, first_reaching, within_target
+from trainlab.analysis.stats import MeanCI, mean_ci
+from trainlab.report.records import StudyRecords
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) cells to emphasise
+
+    def markdown(self) -> str:
+        def cell(i: int, j: int, text: str) -> str:
+            return f"**{text}**" if (i, j) in self.bold else text
+
+        lines = ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(cell(i, j, t) for j, t in enumerate(r)) + " |" for i, r in enumerate(self.rows)]
+        return "\n".join(lines) + f"\n\n{self.caption}\n"
+
+    def latex(self) -> str:
+        def esc(text: str) -> str:
+            for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+                text = text.replace(a, b)
+            return text.replace("±", r"$\pm$")
+
+        def cell(i: int, j: int, text: str) -> str:
+            return rf"\textbf{{{esc(text)}}}" if (i, j) in self.bold else esc(text)
+
+        body = [" & ".join(cell(i, j, t) for j, t in enumerate(r)) + r" \\" for i, r in enumerate(self.rows)]
+        return "\n".join(
+            [
+                r"\begin{table}[t]",
+                r"\centering",
+                r"\begin{tabular}{" + "l" * len(self.header) + "}",
+                r"\toprule",
+                " & ".join(esc(h) for h in self.header) + r" \\",
+                r"\midrule",
+                *body,
+                r"\bottomrule",
+                r"\end{tabular}",
+                rf"\caption{{{esc(self.caption)}}}",
+                r"\end{table}",
+                "",
+            ]
+        )
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(self.header)
+        writer.writerows(self.rows)
+        return buf.getvalue()
+
+    def html(self) -> str:
+        def cell(i: int, j: int, text: str) -> str:
+            text = html.escape(text)
+            return f"<td><b>{text}</b></td>" if (i, j) in self.bold else f"<td>{text}</td>"
+
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(cell(i, j, t) for j, t in enumerate(r)) + "</tr>" for i, r in enumerate(self.rows))
+        return f"<table><caption>{html.escape(self.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _num(value: float, digits: int = 4) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+
+
+def _seed_stat(runs: pd.DataFrame, column: str) -> MeanCI:
+    return mean_ci(runs[column].tolist())
+
+
+def results_table(records: StudyRecords) -> Table:
+    """One row per experiment: metrics at the best-valid epoch, seconds per epoch, parameters, memory."""
+    metric, n_seeds = records.main_metric, records.n_seeds
+    memory = next((c for c in ("peak_allocated_mb", "peak_rss_mb") if records.runs[c].notna().any()), "peak_rss_mb")
+    header = ["exp", "model", "config", f"train {metric}", f"valid {metric}", f"test {metric}", "best epoch",
+              "train s/epoch", "params", memory.replace("_", " ")]
+    table = Table("", header)
+    valid_stats = []
+    for number, label, runs in records.experiments():
+        valid = _seed_stat(runs, "valid_metric")
+        valid_stats.append((runs["model.name"].iloc[0], valid.mean))
+        table.rows.append(
+            [
+                str(number),
+                str(runs["model.name"].iloc[0]),
+                label,
+                _seed_stat(runs, "train_metric").text(),
+                valid.text(),
+                _seed_stat(runs, "test_metric").text(),
+                _num(runs["best_epoch"].mean(), 3),
+                _num(runs["train_s_per_epoch"].mean(), 3),
+                f"{int(runs['params_total'].iloc[0]):,}",
+                _num(runs[memory].max(), 4),
+            ]
+        )
+    for model in {m for m, _ in valid_stats}:
+        scores = {i: v for i, (m, v) in enumerate(valid_stats) if m == model and not math.isnan(v)}
+        if scores:
+            best = max(scores.values()) if records.mode == "max" else min(scores.values())
+            column = header.index(f"valid {metric}")
+            table.bold.update((i, column) for i, v in scores.items() if v == best)  # ties: all bold
+    seeds = "mean ± 95 % confidence interval over n seeds" if n_seeds > 1 else "one seed per experiment"
+    table.caption = (
+        f"Results of study {records.name}: {metric} on the train, valid and test splits at the epoch with the "
+        f"best valid {metric} ({seeds}; train {metric} is the running value over that epoch). Bold: the best "
+        f"valid {metric} per model. 'train s/epoch' excludes evaluation; '{memory.replace('_', ' ')}' is the "
+        f"peak over training."
+    )
+    return table
+
+
+def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
+    """Epochs and training seconds until the valid metric is within 5 % of the study's best.
+
+    Returns the table and the experiment numbers from fastest to slowest (those never reaching the
+    target last, ordered by their best value).
+    """
+    metric, mode = records.main_metric, records.mode
+    best_all = records.runs["valid_metric"].max() if mode == "max" else records.runs["valid_metric"].min()
+    target = within_target(best_all, mode)
+    entries = []
+    for number, label, runs in records.experiments():
+        epochs, seconds = [], []
+        for rid in runs["id"]:
+            epochs.append(first_reaching(curve(records.metrics, rid, "valid", metric, "epoch"), target, mode))
+            seconds.append(first_reaching(curve(records.metrics, rid, "valid", metric, "wall_s"), target, mode))
+        best = mean_ci(runs["valid_metric"].tolist())
+        reached = sum(not math.isnan(e) for e in epochs)
+        entries.append((number, label, mean_ci(epochs), mean_ci(seconds), best, reached, len(epochs)))
+    sign = -1 if mode == "max" else 1
+    entries.sort(key=lambda e: (math.isnan(e[3].mean), e[3].mean if not math.isnan(e[3].mean) else 0, sign * e[4].mean))
+    table = Table(
+        f"Convergence: epochs and cumulative training seconds until the valid {metric} first reaches "
+        f"{target:.4g} (within 5 % of the best valid {metric} in the study, {best_all:.4g}); fastest first. "
+        f"'-' means not reached; those are ordered by their best valid {metric}.",
+        ["rank", "exp", "config", "epochs to target", "seconds to target", f"best valid {metric}", "runs reaching"],
+    )
+    for rank, (number, label, ep, sec, best, reached, n) in enumerate(entries, 1):
+        table.rows.append(
+            [str(rank), str(number), label, "-" if not reached else ep.text(1), "-" if not reached else sec.text(2),
+             best.text(), f"{reached}/{n}"]
+        )
+    return table, [e[0] for e in entries]

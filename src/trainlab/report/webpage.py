@@ -1,0 +1,44 @@
+"""One self-contained HTML page: figures embedded as base64 PNG, no external resources."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import yaml
+from matplotlib.figure import Figure
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}
+thead th{border-bottom:2px solid #444}
+caption{caption-side:bottom;text-align:left;color:#555;padding-top:6px;max-width:1100px}
+figure{margin:1.5em 0} figcaption{color:#555} img{max-width:100%}
+pre{background:#f6f6f6;padding:1em;overflow:auto}
+"""
+
+
+def png_base64(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def figure_html(fig: Figure, caption: str) -> str:
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png_base64(fig)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def page(title: str, sections: list[tuple[str, str]], spec: dict) -> str:
+    """sections: (heading, inner HTML) pairs, in order; the study spec closes the page."""
+    body = "".join(f"<h2>{html.escape(h)}</h2>{inner}" for h, inner in sections)
+    spec_text = html.escape(yaml.safe_dump(spec, sort_keys=False))
+    return (
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
+        f"<h2>Study spec</h2><pre>{spec_text}</pre></body></html>"
+    )

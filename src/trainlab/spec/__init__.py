@@ -1,0 +1,23 @@
+"""Study and run specs: pure Python (no torch), validated before any work starts."""
+
+from trainlab.spec.config import SECTIONS, OptimConfig, RunConfig, ScheduleConfig, Section, TrainConfig
+from trainlab.spec.plan import Catalog, RunSpec, plan_study, resolve, run_id, select_experiments
+from trainlab.spec.study import StudySpec, load_study, parse_study
+
+__all__ = [
+    "SECTIONS",
+    "Catalog",
+    "OptimConfig",
+    "RunConfig",
+    "RunSpec",
+    "ScheduleConfig",
+    "Section",
+    "StudySpec",
+    "TrainConfig",
+    "load_study",
+    "parse_study",
+    "plan_study",
+    "resolve",
+    "run_id",
+    "select_experiments",
+]

@@ -1,0 +1,108 @@
+"""The run config: five sections, each a frozen pydantic model that rejects unknown fields.
+
+`optim`, `schedule` and `train` have one schema for every name, so keys such as `lr` carry over when a
+run entry switches `optim.name`. `data` and `model` have one schema per registered name (a ViT and an
+MLP share few options); those classes live beside their builders and reach the spec through a Catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SECTIONS = ("data", "model", "optim", "schedule", "train")
+
+
+class Section(BaseModel):
+    """A config section: frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Fields that locate things rather than change results (a data folder): left out of run ids.
+    not_in_id: ClassVar[frozenset[str]] = frozenset()
+
+
+class Named(Section):
+    """A section whose `name` picks an entry of a registry."""
+
+    name: str
+
+
+class OptimConfig(Named):
+    """Optimizer hyperparameters; `momentum` is read by momentum/nesterov, `betas`/`eps` by adam/adamw."""
+
+    name: str = "sgd"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+
+    @model_validator(mode="after")
+    def _betas_in_range(self) -> OptimConfig:
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must each be in [0, 1) (got {list(self.betas)})")
+        return self
+
+
+class ScheduleConfig(Named):
+    """Learning-rate schedule. Epoch-wise: plateau, step; step-wise: cosine, warmup_cosine."""
+
+    name: str = "none"
+    factor: float = Field(0.1, gt=0, lt=1)  # plateau: multiply lr by this on a plateau
+    patience: int = Field(10, ge=0)  # plateau: epochs without improvement before a drop
+    step_size: int = Field(30, ge=1)  # step: epochs between drops (unless milestones)
+    milestones: tuple[int, ...] = ()  # step: drop at these epochs instead of every step_size
+    gamma: float = Field(0.1, gt=0, le=1)  # step: multiply lr by this at each drop
+    warmup_steps: int = Field(0, ge=0)  # warmup_cosine: linear warmup from 0
+    min_lr: float = Field(0.0, ge=0)  # cosine, warmup_cosine: floor of the decay
+
+
+class TrainConfig(Section):
+    """How long and how to train; everything here can change the result, so it is in the run id."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1)  # default: the training batch size
+    seed: int = Field(0, ge=0)
+    eval_every_steps: int | None = Field(None, ge=1)
+    early_stopping_patience: int | None = Field(None, ge=1)
+    clip_grad_norm: float | None = Field(None, gt=0)
+
+
+SHARED_SCHEMAS: dict[str, type[Section]] = {
+    "optim": OptimConfig,
+    "schedule": ScheduleConfig,
+    "train": TrainConfig,
+}
+
+
+class RunConfig(BaseModel):
+    """A fully resolved, validated run config."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: Any
+    model: Any
+    optim: OptimConfig
+    schedule: ScheduleConfig
+    train: TrainConfig
+
+    def sections(self) -> dict[str, Section]:
+        return {name: getattr(self, name) for name in SECTIONS}
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Every field, defaults included (for manifests and the store)."""
+        return {name: sec.model_dump(mode="json") for name, sec in self.sections().items()}
+
+    def canonical(self) -> dict[str, dict[str, Any]]:
+        """Fields that differ from their defaults, plus names; the input of the run id (OpenLTH style)."""
+        out = {}
+        for name, sec in self.sections().items():
+            fields = sec.model_dump(mode="json", exclude_defaults=True, exclude=set(sec.not_in_id))
+            if isinstance(sec, Named):
+                fields["name"] = sec.name
+            out[name] = fields
+        return out
+

@@ -1,0 +1,185 @@
+"""The store: `store.sqlite` (the one source of truth for reports) and `runs/<id>/` folders.
+
+Tables: studies (spec), study_runs (experiment number and seed of each run in each study), runs
+(config and status), metrics (long format), artifacts. WAL mode; each epoch is one transaction, so
+a crash never leaves half an epoch behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trainlab.errors import TrainlabError
+from trainlab.spec.dotted import flatten
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS study_runs (
+    study TEXT NOT NULL, experiment INTEGER NOT NULL, seed INTEGER NOT NULL, run_id TEXT NOT NULL,
+    label TEXT NOT NULL, changes TEXT NOT NULL, PRIMARY KEY (study, experiment, seed));
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, epochs_done INTEGER NOT NULL,
+    main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER,
+    params_total INTEGER, params_trainable INTEGER, device TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
+    name TEXT NOT NULL, value REAL, wall_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, epoch);
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, meta TEXT NOT NULL,
+    PRIMARY KEY (run_id, kind, path));
+"""
+
+MetricRow = tuple[int, int, str, str, float, float]  # step, epoch, split, name, value, wall_s
+DONE_STATUSES = ("done", "diverged")
+
+
+class Store:
+    """A folder holding store.sqlite and one folder per run."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise TrainlabError(f"store {self.root}: not writable ({err.strerror}); pass --store DIR") from None
+        self._db = sqlite3.connect(self.root / "store.sqlite", timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def run_dir(self, run_id: str) -> Path:
+        path = self.root / "runs" / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def save_study(self, name: str, spec: dict[str, Any], members: Iterable[dict[str, Any]]) -> None:
+        """Record the study's spec and which run is each (experiment, seed) in it; latest plan wins."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO studies VALUES (?, ?, ?)", (name, json.dumps(spec), time.time())
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO study_runs VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (name, m["experiment"], m["seed"], m["run_id"], m["label"], json.dumps(m["changes"]))
+                    for m in members
+                ],
+            )
+
+    def ensure_run(self, run_id: str, config: dict[str, Any], main_metric: str, params: dict[str, int]) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO runs (id, config, status, epochs_done, main_metric, params_total,"
+                " params_trainable, created_at, updated_at) VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?)",
+                (run_id, json.dumps(config), main_metric, params["total"], params["trainable"], now, now),
+            )
+
+    def record_epoch(self, run_id: str, rows: Sequence[MetricRow], progress: dict[str, Any]) -> None:
+        """One epoch's metric rows and the run's new progress, in one transaction."""
+        with self._transaction() as db:
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+            self._update(db, run_id, progress)
+
+    def rewind(self, run_id: str, epoch: int) -> None:
+        """Forget metrics past `epoch` (written after the last checkpoint) before resuming from it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+            db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
+            self._update(db, run_id, {"epochs_done": epoch, "status": "partial" if epoch else "new"})
+
+    def set_device(self, run_id: str, device: str) -> None:
+        with self._transaction() as db:
+            self._update(db, run_id, {"device": device})
+
+    def add_artifact(self, run_id: str, kind: str, path: str, meta: dict[str, Any] | None = None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", (run_id, kind, path, json.dumps(meta or {}))
+            )
+
+    @staticmethod
+    def _update(db: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> None:
+        fields = {**fields, "updated_at": time.time()}
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def run_row(self, run_id: str) -> dict[str, Any] | None:
+        cur = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,))
+        row = cur.fetchone()
+        return None if row is None else dict(zip([c[0] for c in cur.description], row))
+
+    def run_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
+
+    def study_spec(self, name: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT spec FROM studies WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def study_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM studies ORDER BY name")]
+
+    def runs(self, study: str | None = None) -> pd.DataFrame:
+        """One row per (study, experiment, seed) with run status and the flattened config columns."""
+        query = (
+            "SELECT s.study, s.experiment, s.seed, s.label, s.changes, r.* FROM study_runs s"
+            " JOIN runs r ON r.id = s.run_id"
+        )
+        params: tuple[Any, ...] = ()
+        if study is not None:
+            query += " WHERE s.study = ?"
+            params = (study,)
+        df = pd.read_sql_query(query + " ORDER BY s.study, s.experiment, s.seed", self._db, params=params)
+        if df.empty:
+            return df
+        configs = pd.DataFrame([flatten(json.loads(c)) for c in df["config"]], index=df.index)
+        df["changes"] = df["changes"].map(json.loads)
+        return pd.concat([df, configs], axis=1)
+
+    def metrics(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s."""
+        if run_ids is None:
+            return pd.read_sql_query("SELECT * FROM metrics", self._db)
+        ids = list(run_ids)
+        marks = ",".join("?" * len(ids))
+        return pd.read_sql_query(f"SELECT * FROM metrics WHERE run_id IN ({marks})", self._db, params=ids)
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        cur = self._db.execute("SELECT kind, path, meta FROM artifacts WHERE run_id = ?", (run_id,))
+        return [{"kind": k, "path": p, "meta": json.loads(m)} for k, p, m in cur]
+
+
+def open_store(root: str | os.PathLike[str] = "trainlab-store") -> Store:
+    """Open (creating if needed) a store folder; its queries return pandas DataFrames."""
+    return Store(root)

@@ -1,0 +1,53 @@
+"""manifest.json: what produced a run (spec, code version, libraries, device, times)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+
+def git_state(folder: Path | None) -> dict[str, Any]:
+    """Commit and dirty flag of the git repository holding `folder` (None outside a repository)."""
+    if folder is None:
+        return {"commit": None, "dirty": None}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import torch
+
+    import trainlab
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "trainlab": trainlab.__version__,
+    }
+
+
+def write_manifest(path: Path, **fields: Any) -> None:
+    """Merge `fields` into manifest.json (start and end of a run write different fields)."""
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    manifest.update(fields)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(path)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

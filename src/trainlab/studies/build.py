@@ -1,0 +1,65 @@
+"""Turn a RunConfig into live objects: data on the device, model, optimizer, schedule, task."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from trainlab.data import DATASETS, DataBundle
+from trainlab.errors import TrainlabError
+from trainlab.models import MODELS
+from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
+from trainlab.spec import RunConfig
+from trainlab.train import TASKS
+from trainlab.train.tasks import Classification
+
+
+class DataCache:
+    """Loads each distinct data config once per process (runs of a study usually share one)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, DataBundle] = {}
+
+    def get(self, config: RunConfig) -> DataBundle:
+        key = json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
+        if key not in self._cache:
+            self._cache[key] = DATASETS.get(config.data.name).build(config.data)
+        return self._cache[key]
+
+
+@dataclass
+class Parts:
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    task: Classification
+
+
+def build_model(config: RunConfig, data: DataBundle) -> nn.Module:
+    return MODELS.get(config.model.name).build(config.model, data.info)
+
+
+def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Parts:
+    """Model (initialised from the global RNG, which the caller seeds), optimizer, schedule, task."""
+    model = build_model(config, data).to(device)
+    optimizer = OPTIMIZERS.get(config.optim.name).build(
+        [p for p in model.parameters() if p.requires_grad], config.optim
+    )
+    total_steps = config.train.epochs * data.train.num_batches(config.train.batch_size)
+    schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
+    return Parts(model, optimizer, schedule, TASKS[data.info.task]())
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without it is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainlabError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise TrainlabError(f"--device {name}: unknown device; valid: auto, cpu, cuda, cuda:N") from None

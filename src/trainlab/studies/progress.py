@@ -1,0 +1,56 @@
+"""A progress display for long studies: run i/N, epoch, step, loss, samples/s, ETA."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from trainlab.train import Hook, Loop, Row
+
+REFRESH_EVERY_STEPS = 20  # reading the loss forces a device sync; do it rarely
+
+
+class ProgressHook(Hook):
+    """Updates one rich progress bar per run; the bar's total is every step of every epoch."""
+
+    def __init__(self, progress: Progress, title: str, steps_per_epoch: int, epochs: int) -> None:
+        self.progress, self.steps_per_epoch, self.epochs = progress, steps_per_epoch, epochs
+        self.task = progress.add_task(title, total=steps_per_epoch * epochs, status="")
+        self._t0, self._n0 = time.perf_counter(), 0
+
+    def start_at(self, loop: Loop) -> None:
+        done = loop.state.epoch * self.steps_per_epoch
+        self.progress.update(self.task, completed=done)
+        self._n0 = done
+
+    def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
+        self.progress.advance(self.task)
+        step_in_epoch = loop.state.step - loop.state.epoch * self.steps_per_epoch
+        if loop.state.step % REFRESH_EVERY_STEPS == 0:
+            rate = (loop.state.step - self._n0) * loop.train_cfg.batch_size / (time.perf_counter() - self._t0)
+            self.progress.update(
+                self.task,
+                status=f"epoch {loop.state.epoch + 1}/{self.epochs} step {step_in_epoch}/{self.steps_per_epoch}"
+                f" loss {loss.item():.4f} {rate:,.0f} samples/s",
+            )
+
+    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
+        valid = {r.name: r.value for r in rows if r.split == "valid"}
+        metric = loop.task.main_metric
+        shown = f" valid {metric} {valid[metric]:.4f}" if metric in valid else ""
+        self.progress.update(self.task, status=f"epoch {loop.state.epoch}/{self.epochs} done{shown}")
+
+
+def make_progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=False,
+    )

@@ -1,0 +1,177 @@
+"""The one training loop. Evaluation, schedules, clipping and early stopping are part of its contract;
+recording, checkpoints and progress are hooks, so the loop knows nothing of stores or terminals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainlab.data.base import DataBundle, TensorSplit
+from trainlab.optim import Schedule
+from trainlab.spec.config import TrainConfig
+from trainlab.train import measure, seeding
+from trainlab.train.tasks import Classification, is_better
+
+
+@dataclass
+class Row:
+    """One metric value, in the store's long format."""
+
+    step: int
+    epoch: int
+    split: str
+    name: str
+    value: float
+    wall_s: float  # cumulative training seconds when it was measured
+
+
+@dataclass
+class LoopState:
+    """Everything needed to continue a run exactly where it stopped (saved in last.pt)."""
+
+    epoch: int = 0  # finished epochs
+    step: int = 0  # optimizer steps taken
+    train_seconds: float = 0.0  # cumulative, evaluation excluded
+    best_value: float | None = None
+    best_epoch: int | None = None
+    diverged_epoch: int | None = None
+    stop_reason: str | None = None
+
+
+class Hook:
+    """Called by the loop at fixed points; override what you need."""
+
+    def on_step(self, loop: Loop, loss: torch.Tensor) -> None: ...
+
+    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None: ...
+
+
+@dataclass
+class Loop:
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    data: DataBundle
+    task: Classification
+    train_cfg: TrainConfig
+    device: torch.device
+    hooks: list[Hook] = field(default_factory=list)
+    state: LoopState = field(default_factory=LoopState)
+    _pending: list[Row] = field(default_factory=list)
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def run(self) -> LoopState:
+        """Train the remaining epochs; stops early on divergence or early stopping."""
+        cfg = self.train_cfg
+        while self.state.epoch < cfg.epochs and self.state.stop_reason is None:
+            self._train_epoch(self.state.epoch + 1)
+        return self.state
+
+    def evaluate(self, split: TensorSplit) -> dict[str, float]:
+        """Exact split metrics in eval mode, without gradients."""
+        was_training = self.model.training
+        self.model.eval()
+        sums = torch.zeros(self.task.n_sums, device=self.device)
+        with torch.no_grad():
+            for x, y in split.batches(self.train_cfg.eval_batch_size or self.train_cfg.batch_size):
+                out = self.model(x)
+                sums += self.task.sums(out, y, self.task.loss(out, y))
+        self.model.train(was_training)
+        return self.task.summarize(sums)
+
+    def log(self, split: str, metrics: dict[str, float], epoch: int | None = None) -> None:
+        epoch = self.state.epoch + 1 if epoch is None else epoch
+        for name, value in metrics.items():
+            self._pending.append(Row(self.state.step, epoch, split, name, value, self.state.train_seconds))
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _train_epoch(self, epoch: int) -> None:
+        cfg, state = self.train_cfg, self.state
+        self.model.train()
+        measure.reset_peak_memory(self.device)
+        order = seeding.generator(cfg.seed, f"order/{epoch}")
+        sums = torch.zeros(self.task.n_sums, device=self.device)
+        clock = measure.Stopwatch(self.device)
+        eval_seconds = 0.0
+        for x, y in self.data.train.batches(cfg.batch_size, generator=order):
+            with clock:
+                loss = self._step(x, y, sums)
+            for hook in self.hooks:
+                hook.on_step(self, loss)
+            if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
+                eval_seconds += self._evaluate_valid(clock.seconds)
+        state.train_seconds += clock.seconds
+        train = self.task.summarize(sums)
+        n = len(self.data.train)
+        self.log("train", {**train, "seconds": clock.seconds, "samples_per_s": n / clock.seconds})
+        self.log("train", {"lr": self.optimizer.param_groups[0]["lr"]})
+        self.log("train", measure.memory_metrics(self.device))
+        if not math.isfinite(train["loss"]):
+            state.diverged_epoch, state.stop_reason = epoch, "diverged"
+            self._finish_epoch(epoch, improved=False, eval_seconds=eval_seconds)
+            return
+        with measure.Stopwatch(self.device) as eval_clock:
+            valid = self.evaluate(self.data.valid)
+        self.log("valid", valid)
+        self.schedule.after_epoch(valid["loss"])
+        improved = is_better(self.task, valid[self.task.main_metric], state.best_value)
+        if improved:
+            state.best_value, state.best_epoch = valid[self.task.main_metric], epoch
+        patience = cfg.early_stopping_patience
+        if patience and state.best_epoch is not None and epoch - state.best_epoch >= patience:
+            state.stop_reason = "early_stopping"
+        self._finish_epoch(epoch, improved, eval_seconds + eval_clock.seconds)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        loss = self.task.loss(out, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.train_cfg.clip_grad_norm:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg.clip_grad_norm)
+        self.optimizer.step()
+        self.schedule.after_step()
+        self.state.step += 1
+        with torch.no_grad():
+            sums += self.task.sums(out, y, loss)
+        return loss
+
+    def _evaluate_valid(self, train_seconds_so_far: float) -> float:
+        """A mid-epoch validation point (train.eval_every_steps); returns its seconds."""
+        with measure.Stopwatch(self.device) as clock:
+            valid = self.evaluate(self.data.valid)
+        wall = self.state.train_seconds + train_seconds_so_far
+        for name, value in valid.items():
+            self._pending.append(Row(self.state.step, self.state.epoch + 1, "valid_step", name, value, wall))
+        return clock.seconds
+
+    def _finish_epoch(self, epoch: int, improved: bool, eval_seconds: float) -> None:
+        self.state.epoch = epoch
+        self.log("valid", {"seconds": eval_seconds}, epoch=epoch)
+        rows, self._pending = self._pending, []
+        for hook in self.hooks:
+            hook.on_epoch_end(self, rows, improved)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state to save in last.pt: weights, optimizer, schedule, loop counters, RNG."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "loop": vars(self.state).copy(),
+            "rng": seeding.rng_state(self.device),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.schedule.load_state_dict(snapshot["schedule"])
+        self.state = LoopState(**snapshot["loop"])
+        seeding.set_rng_state(snapshot["rng"], self.device)
