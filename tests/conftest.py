@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny studies on real (small) generated data that train in about a second on CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TINY_BASE: dict[str, Any] = {
+    "data": {"name": "teacher_attention", "n": 600, "test_n": 200, "valid_fraction": 0.3},
+    "model": {"name": "attention_classifier", "dim": 16, "heads": 2},
+    "optim": {"name": "sgd", "lr": 0.1},
+    "schedule": {"name": "plateau", "factor": 0.5, "patience": 1},
+    "train": {"epochs": 3, "batch_size": 64, "seed": 0},
+}
+
+
+def write_study(folder: Path, **fields: Any) -> Path:
+    """A study file in `folder` with the tiny base, its store inside `folder`."""
+    study = {"name": "tiny", "store": str(folder / "store"), "base": TINY_BASE, **fields}
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_study(tmp_path: Path) -> Path:
+    return write_study(tmp_path, runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}])
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `trainlab ARGS` in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )

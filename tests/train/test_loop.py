@@ -1,0 +1,141 @@
+"""The training loop through the study runner: determinism, resume, divergence, early stopping, hooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from trainlab.api import run_study
+from trainlab.store import open_store
+from trainlab.train import Hook, Loop, Row
+from tests.conftest import write_study
+
+TIMING = {"seconds", "samples_per_s", "peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb"}
+
+
+def results(store_dir: Path) -> pd.DataFrame:
+    """Metric rows without timing/memory (which legitimately vary), in a canonical order."""
+    m = open_store(store_dir).metrics()
+    m = m[~m["name"].isin(TIMING)].drop(columns=["wall_s"])
+    return m.sort_values(["run_id", "epoch", "split", "name", "step"]).reset_index(drop=True)
+
+
+def test_same_spec_gives_bit_identical_metrics(tmp_path: Path) -> None:
+    """Two fresh stores, same study: every loss and accuracy is equal to the last bit."""
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        run_study(write_study(folder), overrides={"model.dropout": 0.2})
+    a, b = results(tmp_path / "a" / "store"), results(tmp_path / "b" / "store")
+    assert len(a) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_global_rng_of_the_caller_is_left_alone(tmp_path: Path) -> None:
+    """Training seeds its own streams and restores torch's global RNG afterwards."""
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    run_study(write_study(tmp_path))
+    assert torch.equal(torch.rand(3), expected)
+
+
+class Interrupt(Hook):
+    """Simulates Ctrl-C after a given epoch has been recorded."""
+
+    def __init__(self, after_epoch: int) -> None:
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
+        if loop.state.epoch == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped after epoch 2 and resumed gives exactly the metrics of a run never stopped."""
+    import trainlab.studies.train as runner
+
+    overrides = {"train.epochs": 4, "model.dropout": 0.1}
+    (tmp_path / "once").mkdir()
+    run_study(write_study(tmp_path / "once"), overrides)
+
+    (tmp_path / "twice").mkdir()
+    study = write_study(tmp_path / "twice")
+    original = runner.Recorder.on_epoch_end
+
+    def recorder_then_interrupt(self, loop, rows, improved):  # noqa: ANN001, ANN202
+        original(self, loop, rows, improved)
+        Interrupt(2).on_epoch_end(loop, rows, improved)
+
+    monkeypatch.setattr(runner.Recorder, "on_epoch_end", recorder_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, overrides)
+    store = open_store(tmp_path / "twice" / "store")
+    assert store.runs()["status"].tolist() == ["partial"] and store.runs()["epochs_done"].tolist() == [2]
+    monkeypatch.setattr(runner.Recorder, "on_epoch_end", original)
+    (outcome,) = run_study(study, overrides)
+    assert outcome.status == "done"
+    pd.testing.assert_frame_equal(results(tmp_path / "once" / "store"), results(tmp_path / "twice" / "store"))
+
+
+def test_second_run_skips_done_runs(tmp_path: Path) -> None:
+    """Rerunning a finished study trains nothing."""
+    study = write_study(tmp_path)
+    assert [o.status for o in run_study(study)] == ["done"]
+    assert [o.status for o in run_study(study)] == ["skipped"]
+
+
+def test_divergence_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
+    """A NaN loss marks the run diverged at its epoch; the next run still trains."""
+    study = write_study(tmp_path, runs=[{"optim.lr": 1e30, "schedule.name": "none"}, {}])
+    outcomes = run_study(study)
+    assert [o.status for o in outcomes] == ["diverged", "done"]
+    runs = open_store(tmp_path / "store").runs("tiny")
+    assert runs["status"].tolist() == ["diverged", "done"]
+    assert runs["diverged_epoch"].iloc[0] == 1
+    assert [o.status for o in run_study(study)] == ["skipped", "skipped"]
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path: Path) -> None:
+    """With a tiny learning rate the best epoch comes early; training stops `patience` epochs later."""
+    study = write_study(tmp_path)
+    (outcome,) = run_study(study, {"train.epochs": 30, "train.early_stopping_patience": 2, "optim.lr": 1e-6})
+    run = open_store(tmp_path / "store").runs().iloc[0]
+    assert outcome.epochs == run["best_epoch"] + 2 < 30
+
+
+def test_metrics_cover_every_epoch_and_split(tmp_path: Path) -> None:
+    """Per epoch: train loss/accuracy/lr/seconds/samples_per_s and valid loss/accuracy/seconds; test at the end."""
+    run_study(write_study(tmp_path), {"train.eval_every_steps": 3})
+    m = open_store(tmp_path / "store").metrics()
+    names = m.groupby("split")["name"].apply(set).to_dict()
+    assert {"loss", "accuracy", "lr", "seconds", "samples_per_s", "peak_rss_mb"} <= names["train"]
+    assert {"loss", "accuracy", "seconds"} <= names["valid"]
+    assert names["test"] == names["test_last"] == {"loss", "accuracy"}
+    assert sorted(m[(m["split"] == "valid") & (m["name"] == "loss")]["epoch"]) == [1, 2, 3]
+    steps = m[(m["split"] == "valid_step") & (m["name"] == "loss")]["step"]
+    assert list(steps) == list(range(3, 7 * 3 + 1, 3))  # 420 train examples / 64 -> 7 steps per epoch, 3 epochs
+    wall = m[(m["split"] == "train") & (m["name"] == "loss")].sort_values("epoch")["wall_s"]
+    assert wall.is_monotonic_increasing and wall.iloc[0] > 0
+
+
+def test_plateau_schedule_lowers_lr_and_logs_it(tmp_path: Path) -> None:
+    """ReduceLROnPlateau halves lr after valid loss stops improving; the logged lr shows the drop."""
+    run_study(write_study(tmp_path), {"train.epochs": 12, "optim.lr": 2.0, "schedule.patience": 0})
+    m = open_store(tmp_path / "store").metrics()
+    lr = m[(m["split"] == "train") & (m["name"] == "lr")].sort_values("epoch")["value"].tolist()
+    assert lr[0] == 2.0 and min(lr) < 2.0
+    assert all(b in (a, a * 0.5) for a, b in zip(lr, lr[1:]))
+
+
+def test_clip_grad_norm_changes_training(tmp_path: Path) -> None:
+    """Gradient clipping is applied (a tiny max norm gives different losses than none)."""
+    for name, extra in (("free", {}), ("clipped", {"train.clip_grad_norm": 1e-3})):
+        (tmp_path / name).mkdir()
+        run_study(write_study(tmp_path / name), extra)
+    free, clipped = results(tmp_path / "free" / "store"), results(tmp_path / "clipped" / "store")
+    loss = lambda d: d[(d["split"] == "train") & (d["name"] == "loss")]["value"].tolist()  # noqa: E731
+    assert loss(free) != loss(clipped)
