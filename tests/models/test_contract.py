@@ -1,0 +1,57 @@
+"""Every registered model: builds from its default config, forward, backward, finite, size on CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainlab.data import DataInfo
+from trainlab.models import MODELS, MultiHeadAttention
+from trainlab.train.measure import parameter_counts
+
+SEQUENCE = DataInfo("classification", (8, 12), 5)
+
+
+@pytest.mark.parametrize("entry", list(MODELS), ids=lambda e: e.name)
+def test_every_model_trains_a_step(entry) -> None:  # noqa: ANN001
+    """Forward a batch, backward, every gradient finite; parameter count printed and < 10M on CPU."""
+    torch.manual_seed(0)
+    model = entry.build(entry.config(), SEQUENCE)
+    x = torch.randn(4, *SEQUENCE.input_shape)
+    out = model(x)
+    assert out.shape == (4, SEQUENCE.num_classes)
+    torch.nn.functional.cross_entropy(out, torch.tensor([0, 1, 2, 3])).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    counts = parameter_counts(model)
+    print(f"{entry.name}: {counts['total']:,} parameters")
+    assert 0 < counts["trainable"] <= counts["total"] < 10_000_000
+
+
+@pytest.mark.parametrize(("heads", "size"), [(1, 8), (4, 8), (8, 32)])
+def test_attention_parameter_count_is_4_h2d2_plus_hd(heads: int, size: int) -> None:
+    """Q, K, V, O with biases: 4(h²d² + hd) parameters for h heads of size d."""
+    attn = MultiHeadAttention(dim=heads * size, heads=heads)
+    assert parameter_counts(attn)["total"] == 4 * (heads**2 * size**2 + heads * size)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_equals_the_explicit_softmax(causal: bool) -> None:
+    """scaled_dot_product_attention and softmax(QKᵀ/√d)V give the same output."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(dim=32, heads=4, causal=causal).eval()
+    x = torch.randn(3, 10, 32)
+    fused = attn(x)
+    attn.fused = False
+    torch.testing.assert_close(attn(x), fused, rtol=1e-5, atol=1e-6)
+
+
+def test_causal_attention_ignores_the_future() -> None:
+    """Changing token t never changes outputs before t."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(dim=16, heads=2, causal=True).eval()
+    x = torch.randn(1, 6, 16)
+    y = x.clone()
+    y[:, 4] += 1.0
+    torch.testing.assert_close(attn(x)[:, :4], attn(y)[:, :4])
+    assert not torch.allclose(attn(x)[:, 4], attn(y)[:, 4])

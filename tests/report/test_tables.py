@@ -1,0 +1,53 @@
+"""Report tables on a small store: ordering, bold best, seed CIs by hand, convergence ranking."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from trainlab.analysis.stats import mean_ci
+from trainlab.report.records import StudyRecords
+from trainlab.report.tables import convergence_table, results_table
+
+
+def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -> StudyRecords:
+    """Synthetic records: (experiment, seed) -> valid accuracy per epoch."""
+    runs, metrics = [], []
+    for (exp, seed), curve in valid.items():
+        rid = f"r{exp}{seed}"
+        best_epoch = max(range(len(curve)), key=lambda i: curve[i]) + 1
+        runs.append({"id": rid, "experiment": exp, "seed": seed, "label": f"exp{exp}", "model.name": models[exp],
+                     "main_metric": "accuracy", "best_epoch": best_epoch, "valid_metric": max(curve),
+                     "train_metric": 1.0, "test_metric": 0.5, "train_s_per_epoch": 2.0, "params_total": 100,
+                     "peak_rss_mb": 10.0, "peak_allocated_mb": float("nan")})
+        for epoch, value in enumerate(curve, 1):
+            metrics.append({"run_id": rid, "step": epoch, "epoch": epoch, "split": "valid", "name": "accuracy",
+                            "value": value, "wall_s": 2.0 * epoch})
+    return StudyRecords("s", {}, pd.DataFrame(runs), pd.DataFrame(metrics))
+
+
+def test_best_valid_per_model_is_bold_and_seed_cells_show_ci() -> None:
+    """Bold marks the best valid mean within each model; seeds give mean ± CI (n)."""
+    rec = records(
+        {(1, 0): [0.5, 0.7], (1, 1): [0.6, 0.8], (2, 0): [0.9, 0.6], (3, 0): [0.4, 0.3]},
+        {1: "mlp", 2: "mlp", 3: "vit"},
+    )
+    table = results_table(rec)
+    col = table.header.index("valid accuracy")
+    assert [r[0] for r in table.rows] == ["1", "2", "3"]
+    assert table.bold == {(1, col), (2, col)}
+    expected = mean_ci([0.7, 0.8])
+    assert table.rows[0][col] == f"{0.75:.4f} ± {expected.half_width:.4f} (n=2)"
+    assert "**0.9000**" in table.markdown() and r"\textbf{0.9000}" in table.latex() and "<b>0.9000</b>" in table.html()
+    assert "mean ± 95 % confidence interval over n seeds" in table.caption
+
+
+def test_convergence_ranks_by_seconds_to_within_5_percent() -> None:
+    """Target 0.95 × 0.9 = 0.855: exp 2 reaches it at epoch 2 (4 s), exp 1 at epoch 3; exp 3 never."""
+    rec = records({(1, 0): [0.5, 0.7, 0.86], (2, 0): [0.6, 0.9, 0.9], (3, 0): [0.1, 0.2, 0.3]}, {1: "a", 2: "a", 3: "a"})
+    table, order = convergence_table(rec)
+    assert order == [2, 1, 3]
+    assert [r[3] for r in table.rows] == ["2.0", "3.0", "-"] and table.rows[0][4] == "4.00"
+    assert math.isclose(float(table.caption.split("first reaches ")[1].split(" ")[0]), 0.855)

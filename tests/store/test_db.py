@@ -1,0 +1,59 @@
+"""The SQLite store: round trips, rewinding to a checkpoint, atomic epochs, unwritable folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainlab.errors import TrainlabError
+from trainlab.store import Store
+
+CONFIG = {"optim": {"name": "sgd", "lr": 0.1}, "train": {"epochs": 3}}
+
+
+def make(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "s")
+    store.ensure_run("r1", CONFIG, "accuracy", {"total": 10, "trainable": 8})
+    store.save_study("st", {"name": "st"}, [{"experiment": 1, "seed": 0, "run_id": "r1", "label": "base", "changes": {}}])
+    return store
+
+
+def test_round_trip_runs_and_metrics(tmp_path: Path) -> None:
+    """What is written comes back: flattened config columns, long-format metrics."""
+    store = make(tmp_path)
+    store.record_epoch("r1", [(5, 1, "valid", "loss", 0.5, 1.25), (5, 1, "valid", "accuracy", 0.8, 1.25)],
+                       {"status": "partial", "epochs_done": 1, "best_value": 0.8, "best_epoch": 1})
+    runs = store.runs("st")
+    assert runs.loc[0, "optim.lr"] == 0.1 and runs.loc[0, "status"] == "partial" and runs.loc[0, "params_total"] == 10
+    m = store.metrics(["r1"])
+    assert m.set_index("name").loc["loss", ["step", "epoch", "split", "value", "wall_s"]].tolist() == [5, 1, "valid", 0.5, 1.25]
+    assert store.study_spec("st") == {"name": "st"} and store.study_names() == ["st"]
+
+
+def test_rewind_drops_rows_after_the_checkpoint(tmp_path: Path) -> None:
+    """Rows of epochs past the checkpoint and any test rows are removed; progress is reset."""
+    store = make(tmp_path)
+    for epoch in (1, 2, 3):
+        store.record_epoch("r1", [(epoch, epoch, "valid", "loss", 1 / epoch, epoch)], {"epochs_done": epoch})
+    store.record_epoch("r1", [(3, 3, "test", "loss", 0.1, 3)], {"status": "done"})
+    store.rewind("r1", 2)
+    m = store.metrics(["r1"])
+    assert sorted(m["epoch"]) == [1, 2] and "test" not in set(m["split"])
+    row = store.run_row("r1")
+    assert row["epochs_done"] == 2 and row["status"] == "partial"
+
+
+def test_a_failed_epoch_write_leaves_nothing(tmp_path: Path) -> None:
+    """An error inside an epoch's transaction rolls back every row of it."""
+    store = make(tmp_path)
+    with pytest.raises(Exception):
+        store.record_epoch("r1", [(1, 1, "valid", "loss", 0.5, 1.0), (1, 1, "valid")], {"epochs_done": 1})  # type: ignore[list-item]
+    assert store.metrics(["r1"]).empty and store.run_row("r1")["epochs_done"] == 0
+
+
+def test_unwritable_root_is_a_user_error(tmp_path: Path) -> None:
+    """A store under a regular file cannot be created; the message says so."""
+    (tmp_path / "f").write_text("")
+    with pytest.raises(TrainlabError, match="not writable"):
+        Store(tmp_path / "f" / "store")

@@ -1,0 +1,52 @@
+"""Imports point one way: spec needs no torch; reports never import training or models; nothing imports cli."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
+FORBIDDEN = {
+    "spec": {"trainlab.data", "trainlab.models", "trainlab.optim", "trainlab.train", "trainlab.store",
+             "trainlab.studies", "trainlab.report", "trainlab.api", "torch"},
+    "report": {"trainlab.train", "trainlab.models", "trainlab.data", "trainlab.studies", "torch"},
+    "analysis": {"trainlab.train", "trainlab.models", "trainlab.studies", "trainlab.report", "torch"},
+    "store": {"trainlab.studies", "trainlab.report", "trainlab.api"},
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_layers_import_only_downward() -> None:
+    """No module of a layer imports what that layer must not depend on."""
+    problems = []
+    for layer, banned in FORBIDDEN.items():
+        for path in (SRC / layer).rglob("*.py"):
+            for name in imports_of(path):
+                if any(name == b or name.startswith(b + ".") for b in banned):
+                    problems.append(f"{path.relative_to(SRC)} imports {name}")
+    assert problems == []
+
+
+def test_nothing_imports_the_cli() -> None:
+    """Only the entry point knows about argv."""
+    users = [p for p in SRC.rglob("*.py") if p.name != "cli.py" and "trainlab.cli" in imports_of(p)]
+    assert users == []
+
+
+def test_importing_the_spec_does_not_load_torch() -> None:
+    """`import trainlab.spec` stays light (validation before any heavy import)."""
+    code = "import sys, trainlab.spec; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
