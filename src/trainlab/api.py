@@ -16,7 +16,7 @@ from trainlab.analysis.summary import summarize_runs
 from trainlab.errors import TrainlabError
 
 from trainlab.spec import RunSpec, StudySpec, load_study, select_experiments
-from trainlab.store import Store
+from trainlab.store import DONE_STATUSES, Store
 from trainlab.studies.build import DataCache, build_model, resolve_device
 from trainlab.studies.catalog import plan
 from trainlab.studies.train import RunOutcome
@@ -66,6 +66,20 @@ def _status(store: Store | None, run_id: str) -> tuple[str, int]:
     return row["status"], row["epochs_done"]
 
 
+def _open_if_present(root: Path) -> Store | None:
+    """The store at `root` if one exists; never creates one (check and preflight write nothing)."""
+    return Store(root) if (root / "store.sqlite").exists() else None
+
+
+def _parameters(run: RunSpec, cache: DataCache) -> dict[str, int]:
+    """Load the run's data and build its model on the meta device: catches data and model errors
+    before anything is written, and counts parameters without allocating them."""
+    data = cache.get(run.config)  # real tensors: outside the meta-device context
+    with torch.device("meta"):
+        model = build_model(run.config, data)
+    return measure.parameter_counts(model)
+
+
 def check_study(
     study: StudySpec | str | Path,
     overrides: Mapping[str, Any] | None = None,
@@ -75,13 +89,10 @@ def check_study(
     """Validate and describe the plan; reads the store if it exists, never creates one."""
     study = _as_study(study)
     runs = planned_runs(study, overrides, only)
-    root = store_root(study, store)
-    db = Store(root) if (root / "store.sqlite").exists() else None
+    db = _open_if_present(store_root(study, store))
     cache, lines = DataCache(), []
     for run in runs:
-        with torch.device("meta"):  # count parameters without allocating them
-            model = build_model(run.config, cache.get(run.config))
-        params = measure.parameter_counts(model)
+        params = _parameters(run, cache)
         status, epochs = _status(db, run.id)
         lines.append(
             PlanLine(run.experiment, run.seed, run.id, dict(run.changes), params["total"], params["trainable"], status, epochs)
@@ -106,9 +117,17 @@ def run_study(
     study = _as_study(study)
     runs = planned_runs(study, overrides, only)
     dev = resolve_device(device)
-    db = Store(store_root(study, store))
+    root = store_root(study, store)
+    existing = _open_if_present(root)
+    pending = [r for r in runs if _status(existing, r.id)[0] not in DONE_STATUSES]
+    if existing:
+        existing.close()
+    cache = DataCache()
+    for run in pending:  # every data and model error surfaces here, before the store is touched
+        _parameters(run, cache)
+    db = Store(root)
     try:
-        return _run_study(study, runs, db, dev, console, project_dir)
+        return _run_study(study, runs, db, dev, console, project_dir, cache)
     finally:
         db.close()
 

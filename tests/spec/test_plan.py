@@ -74,7 +74,7 @@ def test_optimizer_keys_carry_across_optimizer_names() -> None:
         ({}, {"model.name": "vitt"}, r"model\.name: unknown name 'vitt'; valid: attention_classifier, mlp"),
         ({}, {"optim.name": "adan"}, r"optim\.name: unknown name 'adan' \(did you mean adam\?\); valid: adam, adamw"),
         ({}, {"schedule.name": "cos"}, r"schedule\.name: unknown name 'cos'.*valid: cosine, none, plateau"),
-        ({}, {"data.name": "cifar"}, r"data\.name: unknown name 'cifar'; valid: teacher_attention"),
+        ({}, {"data.name": "cifar"}, r"data\.name: unknown name 'cifar'; valid: fashion_mnist, mnist, teacher_attention"),
         ({}, {"optimm.lr": 1}, r"optimm\.lr: unknown section 'optimm' \(did you mean optim\?\)"),
         ({"runs": [{"model.dimm": 3}]}, {}, r"runs\[1\]: model\.dimm: unknown field \(did you mean model\.dim\?\)"),
         ({"grid": {"train.epoch": [1]}}, {}, r"grid: train\.epoch: unknown field \(did you mean train\.epochs\?\)"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -27,6 +27,7 @@ class TensorSplit:
 
     x: torch.Tensor
     y: torch.Tensor
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # applied to each batch (e.g. normalise)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -42,14 +43,14 @@ class TensorSplit:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Shuffled batches when given a generator, in order otherwise."""
         n = len(self)
-        if generator is None:
-            for start in range(0, n, batch_size):
-                yield self.x[start : start + batch_size], self.y[start : start + batch_size]
-            return
-        order = torch.randperm(n, generator=generator).to(self.x.device)
+        order = torch.randperm(n, generator=generator).to(self.x.device) if generator is not None else None
         for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield self.x.index_select(0, idx), self.y.index_select(0, idx)
+            if order is None:
+                x, y = self.x[start : start + batch_size], self.y[start : start + batch_size]
+            else:
+                idx = order[start : start + batch_size]
+                x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            yield (self.transform(x) if self.transform else x), y
 
 
 @dataclass(frozen=True)

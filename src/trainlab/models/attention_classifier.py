@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from trainlab.data.base import DataInfo
+from trainlab.errors import TrainlabError
 from trainlab.models.attention import MultiHeadAttention
 from trainlab.spec.config import Named
 
@@ -49,7 +50,9 @@ class AttentionClassifier(nn.Module):
 
 def build_attention_classifier(cfg: AttentionClassifierConfig, info: DataInfo) -> nn.Module:
     if len(info.input_shape) != 2:
-        raise ValueError(f"attention_classifier needs token sequences (T, D); data gives {info.input_shape}")
+        raise TrainlabError(
+            f"model.name: attention_classifier needs token sequences (T, D); the data gives {info.input_shape}"
+        )
     return AttentionClassifier(
         in_dim=info.input_shape[-1],
         dim=cfg.dim,

@@ -123,6 +123,7 @@ def run_study(
     device: torch.device,
     console: Console | None = None,
     project_dir: Path | None = None,
+    cache: DataCache | None = None,
 ) -> list[RunOutcome]:
     """Train every run of the plan that is not done yet; show progress on `console` (None: silent)."""
     store.save_study(
@@ -133,7 +134,7 @@ def run_study(
             for r in plan
         ],
     )
-    cache = DataCache()
+    cache = cache or DataCache()
     outcomes = []
     progress: Progress | None = make_progress(console) if console else None
     with progress or nullcontext():

@@ -1,0 +1,99 @@
+"""Image datasets held as one uint8 tensor (N, C, H, W); batches are normalised on the device.
+
+MNIST and Fashion-MNIST come as the official IDX `.gz` files (LeCun et al. 1998; Xiao et al. 2017).
+The validation split is carved from the training set by a seeded permutation, disjoint from it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
+from trainlab.data.download import locate
+from trainlab.errors import TrainlabError
+from trainlab.spec.config import Named
+
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz")
+SOURCES = {
+    "mnist": {
+        "url": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "md5": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+        "mean": (0.1307,), "std": (0.3081,),
+    },
+    "fashion_mnist": {
+        "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "md5": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+        "mean": (0.2860,), "std": (0.3530,),
+    },
+}
+
+
+class IDXConfig(Named):
+    """MNIST-format data. `root` and `download` locate files, so they are not part of run ids."""
+
+    not_in_id = frozenset({"root", "download"})
+
+    root: str | None = None  # default: ./data/NAME
+    download: bool = False
+    valid_size: int = Field(5000, ge=1)
+    split_seed: int = Field(0, ge=0)
+    max_train: int | None = Field(None, ge=1)  # keep the first N training examples (quick CPU runs)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file: magic (0, 0, dtype 0x08 = uint8, ndim), big-endian dims, then the data."""
+    try:
+        with gzip.open(path, "rb") as f:
+            zero, dtype, ndim = struct.unpack(">HBB", f.read(4))
+            if zero != 0 or dtype != 0x08:
+                raise ValueError("bad magic number")
+            shape = struct.unpack(f">{ndim}I", f.read(4 * ndim))
+            data = np.frombuffer(f.read(), dtype=np.uint8)
+        return data.reshape(shape)
+    except (OSError, EOFError, ValueError, struct.error) as err:
+        raise TrainlabError(f"{path}: not a valid IDX .gz file ({err}); delete it and fetch it again") from None
+
+
+def normalizer(mean: tuple[float, ...], std: tuple[float, ...]):  # noqa: ANN201 - a tensor -> tensor function
+    """uint8 (B, C, H, W) -> float, per-channel (x/255 - mean) / std."""
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+
+    def normalize(x: torch.Tensor) -> torch.Tensor:
+        return (x.float() / 255 - m.to(x.device)) / s.to(x.device)
+
+    return normalize
+
+
+def load_idx_dataset(cfg: IDXConfig, dataset: str) -> DataBundle:
+    source = SOURCES[dataset]
+    folder = locate(cfg.root, dict(zip(IDX_FILES, source["md5"])), source["url"], cfg.download, dataset,
+                    f"data/{dataset}")
+    x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in IDX_FILES)
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise TrainlabError(f"{folder}: image and label counts differ; the files are not a matching set")
+    if cfg.valid_size >= len(x_train):
+        raise TrainlabError(f"data.valid_size: {cfg.valid_size} leaves no training data ({len(x_train)} in all)")
+    x = torch.from_numpy(x_train.copy()).unsqueeze(1)  # (N, 1, 28, 28) uint8
+    y = torch.from_numpy(y_train.astype(np.int64))
+    train, valid = split_by_permutation(x, y, cfg.valid_size / len(x), cfg.split_seed)
+    if cfg.max_train:
+        train = TensorSplit(train.x[: cfg.max_train], train.y[: cfg.max_train])
+    test = TensorSplit(torch.from_numpy(x_test.copy()).unsqueeze(1), torch.from_numpy(y_test.astype(np.int64)))
+    normalize = normalizer(source["mean"], source["std"])
+    train, valid, test = (TensorSplit(s.x, s.y, normalize) for s in (train, valid, test))
+    return DataBundle(DataInfo("classification", tuple(x.shape[1:]), 10), train, valid, test)
+
+
+load_mnist = partial(load_idx_dataset, dataset="mnist")
+load_fashion_mnist = partial(load_idx_dataset, dataset="fashion_mnist")
