@@ -18,6 +18,7 @@ from trainlab.store.manifest import git_state, library_versions, now_iso, write_
 from trainlab.studies.build import DataCache, Parts, build_parts
 from trainlab.studies.progress import ProgressHook, make_progress
 from trainlab.train import Hook, Loop, Row, checkpoint, measure, seeding
+from trainlab.train.hooks import config_hooks
 
 
 @dataclass
@@ -106,7 +107,11 @@ def train_run(
             started_at=now_iso(),
             resumed_from_epoch=loop.state.epoch,
         )
-        loop.hooks = [Recorder(store, run.id, folder), *(extra_hooks(loop, run.experiment) if extra_hooks else [])]
+        loop.hooks = [
+            *config_hooks(cfg.train),  # before the Recorder: their decisions belong in the checkpoint
+            Recorder(store, run.id, folder),
+            *(extra_hooks(loop, run.experiment) if extra_hooks else []),
+        ]
         state = loop.run()
         if state.stop_reason == "diverged":
             write_manifest(folder / "manifest.json", finished_at=now_iso(), status="diverged")

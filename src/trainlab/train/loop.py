@@ -1,5 +1,6 @@
-"""The one training loop. Evaluation, schedules, clipping and early stopping are part of its contract;
-recording, checkpoints and progress are hooks, so the loop knows nothing of stores or terminals.
+"""The one training loop: batches, steps, evaluation, divergence. Everything else (schedules, gradient
+clipping, early stopping, recording, checkpoints, progress) is a hook, so the loop knows nothing of
+stores or terminals.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ class LoopState:
 
 
 class Hook:
-    """Called by the loop at fixed points; override what you need."""
+    """Called by the loop at fixed points, in list order; override what you need."""
+
+    def before_optimizer_step(self, loop: Loop) -> None: ...
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None: ...
 
-    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None: ...
+    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
+        """After validation; `loop.valid` holds this epoch's metrics (None when it diverged)."""
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Loop:
     device: torch.device
     hooks: list[Hook] = field(default_factory=list)
     state: LoopState = field(default_factory=LoopState)
+    valid: dict[str, float] | None = None  # this epoch's validation metrics
     _pending: list[Row] = field(default_factory=list)
 
     # -- public API -------------------------------------------------------------------------------
@@ -113,20 +118,17 @@ class Loop:
         self.log("train", {**train, "seconds": clock.seconds, "samples_per_s": n / clock.seconds})
         self.log("train", {"lr": self.optimizer.param_groups[0]["lr"]})
         self.log("train", measure.memory_metrics(self.device))
+        self.valid = None
         if not math.isfinite(train["loss"]):
             state.diverged_epoch, state.stop_reason = epoch, "diverged"
             self._finish_epoch(epoch, improved=False, eval_seconds=eval_seconds)
             return
         with measure.Stopwatch(self.device) as eval_clock:
-            valid = self.evaluate(self.data.valid)
-        self.log("valid", valid)
-        self.schedule.after_epoch(valid["loss"])
-        improved = is_better(self.task, valid[self.task.main_metric], state.best_value)
+            self.valid = self.evaluate(self.data.valid)
+        self.log("valid", self.valid)
+        improved = is_better(self.task, self.valid[self.task.main_metric], state.best_value)
         if improved:
-            state.best_value, state.best_epoch = valid[self.task.main_metric], epoch
-        patience = cfg.early_stopping_patience
-        if patience and state.best_epoch is not None and epoch - state.best_epoch >= patience:
-            state.stop_reason = "early_stopping"
+            state.best_value, state.best_epoch = self.valid[self.task.main_metric], epoch
         self._finish_epoch(epoch, improved, eval_seconds + eval_clock.seconds)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
@@ -134,10 +136,9 @@ class Loop:
         loss = self.task.loss(out, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.train_cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg.clip_grad_norm)
+        for hook in self.hooks:
+            hook.before_optimizer_step(self)
         self.optimizer.step()
-        self.schedule.after_step()
         self.state.step += 1
         with torch.no_grad():
             sums += self.task.sums(out, y, loss)
