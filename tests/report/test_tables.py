@@ -51,3 +51,16 @@ def test_convergence_ranks_by_seconds_to_within_5_percent() -> None:
     assert order == [2, 1, 3]
     assert [r[3] for r in table.rows] == ["2.0", "3.0", "-"] and table.rows[0][4] == "4.00"
     assert math.isclose(float(table.caption.split("first reaches ")[1].split(" ")[0]), 0.855)
+
+
+def test_learning_curves_label_each_experiment_once() -> None:
+    """The figure legend lists each experiment once, with n for several seeds; bands are drawn."""
+    from trainlab.report.figures import learning_curves
+
+    rec = records({(1, 0): [0.5, 0.7], (1, 1): [0.6, 0.8], (2, 0): [0.9, 0.6]}, {1: "a", 2: "a"})
+    loss = rec.metrics.assign(name="loss")
+    rec = StudyRecords(rec.name, rec.spec, rec.runs, pd.concat([rec.metrics, loss]))
+    fig = learning_curves(rec)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["1: exp1 (n=2)", "2: exp2"]
+    assert len(fig.axes[1].collections) == 1  # one confidence band: the experiment with two seeds

@@ -41,5 +41,6 @@ def learning_curves(records: StudyRecords, x: str = "epoch") -> Figure:
         ax.grid(alpha=0.3)
     axes[0].set_title("loss (dashed: train, solid: valid)")
     axes[1].set_title(f"{records.main_metric} (dashed: train, solid: valid)")
-    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    handles, labels = axes[1].get_legend_handles_labels()  # both axes carry the same runs: label once
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
     return fig
