@@ -52,6 +52,7 @@ class PlanLine:
     changes: dict[str, Any]
     params_total: int
     params_trainable: int
+    params_non_embedding: int
     status: str
     epochs_done: int
 
@@ -95,7 +96,10 @@ def check_study(
         params = _parameters(run, cache)
         status, epochs = _status(db, run.id)
         lines.append(
-            PlanLine(run.experiment, run.seed, run.id, dict(run.changes), params["total"], params["trainable"], status, epochs)
+            PlanLine(
+                run.experiment, run.seed, run.id, dict(run.changes),
+                params["total"], params["trainable"], params["non_embedding"], status, epochs,
+            )
         )
     if db:
         db.close()
@@ -185,12 +189,14 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "device": row["device"],
         "params_total": row["params_total"],
         "params_trainable": row["params_trainable"],
+        "params_non_embedding": row["params_non_embedding"],
         "best": f"valid {row['main_metric']} {row['best_value']:.4g} at epoch {row['best_epoch']}"
         if row["best_value"] is not None
         else None,
         "train_s_per_epoch": first.get("train_s_per_epoch"),
         "eval_s_per_epoch": first.get("eval_s_per_epoch"),
         "samples_per_s": first.get("samples_per_s"),
+        "tokens_per_s": first.get("tokens_per_s"),
         "memory": {k: first.get(k) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb")
                    if first.get(k) == first.get(k)},
         "test": test,

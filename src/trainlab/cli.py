@@ -86,11 +86,11 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([line.as_dict() for line in lines], indent=2))
         return 0
     table = Table(title=f"{args.study}: {len(lines)} runs")
-    for col in ("exp", "seed", "id", "changes from base", "params (total/trainable)", "status"):
+    for col in ("exp", "seed", "id", "changes from base", "params total / trainable / non-embedding", "status"):
         table.add_column(col)
     for line in lines:
         changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
-        params = f"{line.params_total:,} / {line.params_trainable:,}"
+        params = f"{line.params_total:,} / {line.params_trainable:,} / {line.params_non_embedding:,}"
         table.add_row(str(line.experiment), str(line.seed), line.id, changes, params, _status_text(line.status, line.epochs_done))
     console.print(table)
     counts = {s: sum(1 for line in lines if line.status == s) for s in ("new", "partial", "done", "diverged")}
@@ -162,8 +162,8 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
-    for key in ("studies", "device", "params_total", "params_trainable", "best", "train_s_per_epoch",
-                "eval_s_per_epoch", "samples_per_s", "memory", "test", "folder"):
+    for key in ("studies", "device", "params_total", "params_trainable", "params_non_embedding", "best", "train_s_per_epoch",
+                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "memory", "test", "folder"):
         console.print(f"  {key}: {_fmt(info.get(key))}")
     console.print("  config:")
     for section, fields in info["config"].items():
@@ -183,7 +183,7 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes: don't wrap at 80
     try:
         return COMMANDS[args.command](args, console)
     except TrainlabError as err:

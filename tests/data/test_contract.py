@@ -11,6 +11,7 @@ import torch
 
 from trainlab.data import DATASETS
 from tests.data.test_images import fake_mnist
+from tests.data.test_text import write_wikitext
 
 
 def _idx(tmp_path: Path) -> dict[str, Any]:
@@ -18,20 +19,42 @@ def _idx(tmp_path: Path) -> dict[str, Any]:
     return {"root": str(tmp_path), "valid_size": 10}
 
 
+def _wikitext(tmp_path: Path) -> dict[str, Any]:
+    write_wikitext(tmp_path, {"train": 500, "validation": 200, "test": 200})
+    return {"root": str(tmp_path), "seq_len": 16}
+
+
+def _text(tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "corpus.txt").write_text("to be or not to be\n" * 50)
+    return {"path": str(tmp_path / "corpus.txt"), "seq_len": 8}
+
+
+def _shakespeare(tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "input.txt").write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n" * 20)
+    return {"root": str(tmp_path), "seq_len": 8}
+
+
 TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "teacher_attention": lambda _: {"n": 200, "test_n": 50},
     "mnist": _idx,
     "fashion_mnist": _idx,
+    "wikitext2_bpe": _wikitext,
+    "text": _text,
+    "tinyshakespeare": _shakespeare,
 }
 
 
 @pytest.mark.parametrize("entry", list(DATASETS), ids=lambda e: e.name)
 def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # noqa: ANN001
-    """Each split batches to (B, *input_shape) floats with integer labels below num_classes."""
+    """Each split batches to (B, *input_shape) with int64 targets below num_classes (classes or vocabulary)."""
     assert entry.name in TINY, f"add a tiny config for dataset {entry.name} to this contract test"
     data = entry.build(entry.config(name=entry.name, **TINY[entry.name](tmp_path)))
     for split in (data.train, data.valid, data.test):
-        assert split is not None and len(split) > 0
-        x, y = next(split.batches(8, generator=torch.Generator().manual_seed(0)))
-        assert x.shape == (8, *data.info.input_shape) and x.is_floating_point()
+        if split is None:
+            assert data.info.task == "lm"  # corpora without a test split (Tiny Shakespeare, one text file)
+            continue
+        assert len(split) > 0
+        x, y = next(split.batches(2, generator=torch.Generator().manual_seed(0)))
+        assert x.shape == (2, *data.info.input_shape)
+        assert x.is_floating_point() if data.info.task == "classification" else x.dtype == torch.int64
         assert y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < data.info.num_classes

@@ -74,9 +74,9 @@ def test_download_checks_the_md5(tmp_path: Path) -> None:
     source = tmp_path / "source.gz"
     source.write_bytes(b"some bytes")
     with pytest.raises(TrainlabError, match="does not match the official"):
-        fetch(source.as_uri(), tmp_path / "dest" / "f.gz", md5="0" * 32)
+        fetch(source.as_uri(), tmp_path / "dest" / "f.gz", "0" * 32)
     assert not (tmp_path / "dest" / "f.gz").exists()
-    good = fetch(source.as_uri(), tmp_path / "dest" / "f.gz", md5=file_hash(source, "md5"))
+    good = fetch(source.as_uri(), tmp_path / "dest" / "f.gz", file_hash(source, "md5"))
     assert good.read_bytes() == b"some bytes"
 
 

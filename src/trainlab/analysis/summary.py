@@ -33,7 +33,8 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     out["test_metric"] = [lookup(at_epoch, r.id, "test", r.main_metric, r.best_epoch) for r in out.itertuples()]
     out["train_s_per_epoch"] = [lookup(means, r.id, "train", "seconds") for r in out.itertuples()]
     out["eval_s_per_epoch"] = [lookup(means, r.id, "valid", "seconds") for r in out.itertuples()]
-    out["samples_per_s"] = [lookup(means, r.id, "train", "samples_per_s") for r in out.itertuples()]
+    for throughput in ("samples_per_s", "tokens_per_s"):
+        out[throughput] = [lookup(means, r.id, "train", throughput) for r in out.itertuples()]
     for mem in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb"):
         out[mem] = [lookup(maxes, r.id, "train", mem) for r in out.itertuples()]
     return out

@@ -3,11 +3,23 @@
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
 from trainlab.data.images import IDXConfig, load_fashion_mnist, load_mnist
 from trainlab.data.synthetic import TeacherAttentionConfig, load_teacher_attention
+from trainlab.data.text import (
+    TextConfig,
+    TinyShakespeareConfig,
+    TokenWindows,
+    WikiText2BPEConfig,
+    load_text,
+    load_tinyshakespeare,
+    load_wikitext2_bpe,
+)
 from trainlab.registry import Registry
 
 DATASETS = Registry("data")
 DATASETS.register("teacher_attention", load_teacher_attention, TeacherAttentionConfig)
 DATASETS.register("mnist", load_mnist, IDXConfig)
 DATASETS.register("fashion_mnist", load_fashion_mnist, IDXConfig)
+DATASETS.register("wikitext2_bpe", load_wikitext2_bpe, WikiText2BPEConfig)
+DATASETS.register("text", load_text, TextConfig)
+DATASETS.register("tinyshakespeare", load_tinyshakespeare, TinyShakespeareConfig)
 
-__all__ = ["DATASETS", "DataBundle", "DataInfo", "TensorSplit", "split_by_permutation"]
+__all__ = ["DATASETS", "DataBundle", "DataInfo", "TensorSplit", "TokenWindows", "split_by_permutation"]

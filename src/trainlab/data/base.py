@@ -17,8 +17,9 @@ class DataInfo:
     """What a model builder needs to know about its inputs."""
 
     task: Task
-    input_shape: tuple[int, ...]  # one example, e.g. (T, D) tokens or (C, H, W) images
-    num_classes: int
+    input_shape: tuple[int, ...]  # one example, e.g. (T, D) vectors, (C, H, W) images, (T,) token ids
+    num_classes: int  # classes, or the vocabulary size for language modelling
+    char_level: bool = False  # tokens are characters: report bits per character
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ def file_hash(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, dest: Path, md5: str) -> Path:
-    """Download `url` to `dest` (via a temp file) and verify its md5; a mismatch deletes it."""
+def fetch(url: str, dest: Path, digest: str, algorithm: str = "md5") -> Path:
+    """Download `url` to `dest` (via a temp file) and verify its checksum; a mismatch deletes it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     try:
@@ -29,18 +29,24 @@ def fetch(url: str, dest: Path, md5: str) -> Path:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise TrainlabError(f"download of {url} failed ({err}); copy the file to {dest} instead") from None
-    got = file_hash(tmp, "md5")
-    if got != md5:
+    got = file_hash(tmp, algorithm)
+    if got != digest:
         tmp.unlink()
-        raise TrainlabError(f"download of {url}: md5 {got} does not match the official {md5}; not saved")
+        raise TrainlabError(f"download of {url}: {algorithm} {got} does not match the official {digest}; not saved")
     tmp.replace(dest)
     return dest
 
 
 def locate(
-    root: str | None, files: Mapping[str, str], base_url: str, download: bool, what: str, default_root: str
+    root: str | None,
+    files: Mapping[str, str],
+    base_url: str,
+    download: bool,
+    what: str,
+    default_root: str,
+    algorithm: str = "md5",
 ) -> Path:
-    """The folder holding every file in `files` (name -> md5), downloading missing ones if allowed."""
+    """The folder holding every file in `files` (name -> checksum), downloading missing ones if allowed."""
     folder = Path(root or default_root).expanduser()
     missing = [name for name in files if not (folder / name).exists()]
     if missing and not download:
@@ -49,5 +55,5 @@ def locate(
             f"set data.root to the folder holding them, or data.download: true to fetch them from {base_url}"
         )
     for name in missing:
-        fetch(base_url + name, folder / name, files[name])
+        fetch(base_url + name, folder / name, files[name], algorithm)
     return folder

@@ -63,12 +63,19 @@ class TrainConfig(Section):
     """How long and how to train; everything here can change the result, so it is in the run id."""
 
     epochs: int = Field(10, ge=1)
+    steps: int | None = Field(None, ge=1)  # train this many optimizer steps instead of `epochs` epochs
     batch_size: int = Field(128, ge=1)
     eval_batch_size: int | None = Field(None, ge=1)  # default: the training batch size
     seed: int = Field(0, ge=0)
     eval_every_steps: int | None = Field(None, ge=1)
     early_stopping_patience: int | None = Field(None, ge=1)
     clip_grad_norm: float | None = Field(None, gt=0)
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        return self.steps or self.epochs * steps_per_epoch
+
+    def max_epochs(self, steps_per_epoch: int) -> int:
+        return -(-self.total_steps(steps_per_epoch) // steps_per_epoch)  # ceiling division
 
 
 SHARED_SCHEMAS: dict[str, type[Section]] = {

@@ -121,9 +121,16 @@ def _grid_points(grid: Mapping[str, list[Any]] | None) -> list[dict[str, Any]]:
 
 
 def _changes(config: RunConfig, base: RunConfig) -> dict[str, Any]:
-    """Dotted keys whose values differ from base, the seed left out (seeds are aggregated)."""
-    ours, theirs = flatten(config.to_dict()), flatten(base.to_dict())
-    return {k: v for k, v in ours.items() if theirs.get(k, object()) != v and k != "train.seed"}
+    """Dotted keys whose values differ from base, the seed left out (seeds are aggregated).
+
+    Options base does not have (another model's) count only where they differ from their defaults.
+    """
+    ours, theirs, set_here = flatten(config.to_dict()), flatten(base.to_dict()), flatten(config.canonical())
+    return {
+        k: v
+        for k, v in ours.items()
+        if k != "train.seed" and (theirs[k] != v if k in theirs else k in set_here)
+    }
 
 
 def plan_study(

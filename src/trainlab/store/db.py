@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS study_runs (
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, epochs_done INTEGER NOT NULL,
     main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER,
-    params_total INTEGER, params_trainable INTEGER, device TEXT,
+    params_total INTEGER, params_trainable INTEGER, params_non_embedding INTEGER, device TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
@@ -100,8 +100,10 @@ class Store:
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs (id, config, status, epochs_done, main_metric, params_total,"
-                " params_trainable, created_at, updated_at) VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?)",
-                (run_id, json.dumps(config), main_metric, params["total"], params["trainable"], now, now),
+                " params_trainable, params_non_embedding, created_at, updated_at)"
+                " VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?, ?)",
+                (run_id, json.dumps(config), main_metric, params["total"], params["trainable"],
+                 params.get("non_embedding", params["total"]), now, now),
             )
 
     def record_epoch(self, run_id: str, rows: Sequence[MetricRow], progress: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
 from trainlab.spec import RunConfig
 from trainlab.train import TASKS
-from trainlab.train.tasks import Classification
+from trainlab.train.tasks import Task
 
 
 class DataCache:
@@ -35,7 +35,7 @@ class Parts:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     schedule: Schedule
-    task: Classification
+    task: Task
 
 
 def build_model(config: RunConfig, data: DataBundle) -> nn.Module:
@@ -48,9 +48,9 @@ def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Pa
     optimizer = OPTIMIZERS.get(config.optim.name).build(
         [p for p in model.parameters() if p.requires_grad], config.optim
     )
-    total_steps = config.train.epochs * data.train.num_batches(config.train.batch_size)
+    total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
-    return Parts(model, optimizer, schedule, TASKS[data.info.task]())
+    return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -16,15 +16,14 @@ REFRESH_EVERY_STEPS = 20  # reading the loss forces a device sync; do it rarely
 class ProgressHook(Hook):
     """Updates one rich progress bar per run; the bar's total is every step of every epoch."""
 
-    def __init__(self, progress: Progress, title: str, steps_per_epoch: int, epochs: int) -> None:
-        self.progress, self.steps_per_epoch, self.epochs = progress, steps_per_epoch, epochs
-        self.task = progress.add_task(title, total=steps_per_epoch * epochs, status="")
-        self._t0, self._n0 = time.perf_counter(), 0
-
-    def start_at(self, loop: Loop) -> None:
-        done = loop.state.epoch * self.steps_per_epoch
-        self.progress.update(self.task, completed=done)
-        self._n0 = done
+    def __init__(self, progress: Progress, title: str, loop: Loop) -> None:
+        cfg = loop.train_cfg
+        self.progress = progress
+        self.steps_per_epoch = loop.data.train.num_batches(cfg.batch_size)
+        self.epochs = cfg.max_epochs(self.steps_per_epoch)
+        total = cfg.total_steps(self.steps_per_epoch)
+        self.task = progress.add_task(title, total=total, completed=loop.state.step, status="")
+        self._t0, self._n0 = time.perf_counter(), loop.state.step
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
         self.progress.advance(self.task)

@@ -152,11 +152,8 @@ def run_study(
             def hooks(loop: Loop, experiment: int, i: int = i) -> list[Hook]:
                 if progress is None:
                     return []
-                steps = loop.data.train.num_batches(loop.train_cfg.batch_size)
                 title = f"run {i}/{len(plan)} exp {experiment} seed {loop.train_cfg.seed} [{run.id[:8]}]"
-                hook = ProgressHook(progress, title, steps, loop.train_cfg.epochs)
-                hook.start_at(loop)
-                return [hook]
+                return [ProgressHook(progress, title, loop)]
 
             outcomes.append(train_run(run, store, device, cache, project_dir, hooks))
     return outcomes

@@ -16,7 +16,7 @@ from trainlab.data.base import DataBundle, TensorSplit
 from trainlab.optim import Schedule
 from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
-from trainlab.train.tasks import Classification, is_better
+from trainlab.train.tasks import Task, is_better
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Loop:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     data: DataBundle
-    task: Classification
+    task: Task
     train_cfg: TrainConfig
     device: torch.device
     hooks: list[Hook] = field(default_factory=list)
@@ -73,9 +73,9 @@ class Loop:
 
     def run(self) -> LoopState:
         """Train the remaining epochs; stops early on divergence or early stopping."""
-        cfg = self.train_cfg
-        while self.state.epoch < cfg.epochs and self.state.stop_reason is None:
-            self._train_epoch(self.state.epoch + 1)
+        total = self.train_cfg.total_steps(self.data.train.num_batches(self.train_cfg.batch_size))
+        while self.state.step < total and self.state.stop_reason is None:
+            self._train_epoch(self.state.epoch + 1, total)
         return self.state
 
     def evaluate(self, split: TensorSplit) -> dict[str, float]:
@@ -97,7 +97,8 @@ class Loop:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _train_epoch(self, epoch: int) -> None:
+    def _train_epoch(self, epoch: int, total_steps: int) -> None:
+        """One pass over the training data, cut short when the run reaches `total_steps`."""
         cfg, state = self.train_cfg, self.state
         self.model.train()
         measure.reset_peak_memory(self.device)
@@ -112,10 +113,12 @@ class Loop:
                 hook.on_step(self, loss)
             if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
                 eval_seconds += self._evaluate_valid(clock.seconds)
+            if state.step >= total_steps:
+                break
         state.train_seconds += clock.seconds
         train = self.task.summarize(sums)
-        n = len(self.data.train)
-        self.log("train", {**train, "seconds": clock.seconds, "samples_per_s": n / clock.seconds})
+        throughput = self.task.count(sums) / clock.seconds
+        self.log("train", {**train, "seconds": clock.seconds, self.task.throughput: throughput})
         self.log("train", {"lr": self.optimizer.param_groups[0]["lr"]})
         self.log("train", measure.memory_metrics(self.device))
         self.valid = None

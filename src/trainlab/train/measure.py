@@ -33,11 +33,17 @@ class Stopwatch:
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:
-    """Total and trainable parameters (shared tensors, e.g. tied embeddings, counted once)."""
+    """Total, trainable and non-embedding parameters (shared tensors, e.g. tied embeddings, counted once).
+
+    Non-embedding excludes token and position embedding tables, as in Kaplan et al. (2020); it is the
+    learnable count of the course models whose embeddings were pretrained and frozen.
+    """
     params = list(model.parameters())  # .parameters() already deduplicates shared tensors
+    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     return {
         "total": sum(p.numel() for p in params),
         "trainable": sum(p.numel() for p in params if p.requires_grad),
+        "non_embedding": sum(p.numel() for p in params if id(p) not in embedding_ids),
     }
 
 
