@@ -12,13 +12,13 @@ import math
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
-from trainlab.spec.config import Named
+from trainlab.spec.config import HeadsSplitWidth
 
 
-class TeacherAttentionConfig(Named):
+class TeacherAttentionConfig(HeadsSplitWidth):
     name: str = "teacher_attention"
     n: int = Field(30_000, ge=10)  # train + valid examples
     test_n: int = Field(5_000, ge=0)  # extra examples from the same teacher for the test split
@@ -29,11 +29,6 @@ class TeacherAttentionConfig(Named):
     classes: int = Field(10, ge=2)
     teacher_seed: int = Field(0, ge=0)
 
-    @model_validator(mode="after")
-    def _heads_divide_dim(self) -> TeacherAttentionConfig:
-        if self.dim % self.heads:
-            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
-        return self
 
 
 def _teacher_labels(x: torch.Tensor, cfg: TeacherAttentionConfig, g: torch.Generator) -> torch.Tensor:

@@ -6,27 +6,22 @@ The student for the `teacher_attention` task (POSTECH seed, experiment 1).
 from __future__ import annotations
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field
 from torch import nn
 
 from trainlab.data.base import DataInfo
 from trainlab.errors import TrainlabError
 from trainlab.models.attention import MultiHeadAttention
-from trainlab.spec.config import Named
+from trainlab.spec.config import HeadsSplitWidth
 
 
-class AttentionClassifierConfig(Named):
+class AttentionClassifierConfig(HeadsSplitWidth):
     name: str = "attention_classifier"
     dim: int = Field(32, ge=1)
     heads: int = Field(4, ge=1)
     mlp_ratio: int = Field(2, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
 
-    @model_validator(mode="after")
-    def _heads_divide_dim(self) -> AttentionClassifierConfig:
-        if self.dim % self.heads:
-            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
-        return self
 
 
 class AttentionClassifier(nn.Module):

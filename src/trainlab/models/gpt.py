@@ -12,17 +12,19 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field
 from torch import nn
 
 from trainlab.data.base import DataInfo
 from trainlab.errors import TrainlabError
 from trainlab.models.attention import MultiHeadAttention
 from trainlab.models.embeddings import make_embedding
-from trainlab.spec.config import Named
+from trainlab.spec.config import HeadsSplitWidth
 
 
-class GPTConfig(Named):
+class GPTConfig(HeadsSplitWidth):
+    width_field = "width"
+
     name: str = "gpt"
     width: int = Field(768, ge=1)
     heads: int = Field(12, ge=1)
@@ -34,11 +36,6 @@ class GPTConfig(Named):
     freeze_embeddings: bool = False
     pretrained_embeddings: str | None = None
 
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> GPTConfig:
-        if self.width % self.heads:
-            raise ValueError(f"width ({self.width}) must be divisible by heads ({self.heads})")
-        return self
 
 
 class Block(nn.Module):

@@ -29,6 +29,19 @@ class Named(Section):
     name: str
 
 
+class HeadsSplitWidth(Named):
+    """A config with attention heads: its width field (`width_field`) must split evenly across `heads`."""
+
+    width_field: ClassVar[str] = "dim"
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> HeadsSplitWidth:
+        width, heads = getattr(self, self.width_field), getattr(self, "heads")
+        if width % heads:
+            raise ValueError(f"{self.width_field} ({width}) must be divisible by heads ({heads})")
+        return self
+
+
 class OptimConfig(Named):
     """Optimizer hyperparameters; `momentum` is read by momentum/nesterov, `betas`/`eps` by adam/adamw."""
 

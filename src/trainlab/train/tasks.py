@@ -16,16 +16,24 @@ from trainlab.data.base import DataInfo
 from trainlab.data.text import PAD
 
 
-class Classification:
+class _Task:
+    """What every task shares: the data it reads, and the count behind its sums (last entry)."""
+
+    def __init__(self, info: DataInfo) -> None:
+        self.info = info
+
+    def count(self, sums: torch.Tensor) -> float:
+        """Examples (or target tokens) behind the sums, for throughput."""
+        return float(sums[-1])
+
+
+class Classification(_Task):
     """Cross-entropy over classes; accuracy is the main metric (higher is better)."""
 
     main_metric = "accuracy"
     mode: Literal["max", "min"] = "max"
     n_sums = 3
     throughput = "samples_per_s"
-
-    def __init__(self, info: DataInfo) -> None:
-        self.info = info
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
@@ -36,16 +44,12 @@ class Classification:
         correct = (out.argmax(dim=-1) == y).sum()
         return torch.stack([loss.detach() * n, correct.to(loss.dtype), loss.new_tensor(n)])
 
-    def count(self, sums: torch.Tensor) -> float:
-        """Examples behind the sums (for throughput)."""
-        return float(sums[-1])
-
     def summarize(self, sums: torch.Tensor) -> dict[str, float]:
         loss_sum, correct, n = sums.tolist()
         return {"loss": loss_sum / n, "accuracy": correct / n}
 
 
-class LanguageModeling:
+class LanguageModeling(_Task):
     """Next-token cross-entropy over non-padding targets; perplexity is the main metric (lower is better).
 
     Perplexity = exp(total NLL / number of target tokens) over the whole split; bits per character =
@@ -57,18 +61,12 @@ class LanguageModeling:
     n_sums = 2
     throughput = "tokens_per_s"
 
-    def __init__(self, info: DataInfo) -> None:
-        self.info = info
-
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD)
 
     def sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         tokens = (y != PAD).sum().to(loss.dtype)
         return torch.stack([loss.detach() * tokens, tokens])
-
-    def count(self, sums: torch.Tensor) -> float:
-        return float(sums[-1])
 
     def summarize(self, sums: torch.Tensor) -> dict[str, float]:
         nll, tokens = sums.tolist()
