@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from trainlab.data import DATASETS
+from tests.data.test_cifar import write_batches
 from tests.data.test_images import fake_mnist
 from tests.data.test_text import write_wikitext
 
@@ -34,7 +35,13 @@ def _shakespeare(tmp_path: Path) -> dict[str, Any]:
     return {"root": str(tmp_path), "seq_len": 8}
 
 
+def _cifar(tmp_path: Path) -> dict[str, Any]:
+    write_batches(tmp_path / "cifar-10-batches-py")
+    return {"root": str(tmp_path), "valid_size": 10, "augment": ["hflip", "crop"]}
+
+
 TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "cifar10": _cifar,
     "teacher_attention": lambda _: {"n": 200, "test_n": 50},
     "mnist": _idx,
     "fashion_mnist": _idx,
@@ -54,7 +61,7 @@ def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # n
             assert data.info.task == "lm"  # corpora without a test split (Tiny Shakespeare, one text file)
             continue
         assert len(split) > 0
-        x, y = next(split.batches(2, generator=torch.Generator().manual_seed(0)))
+        x, y = next(split.batches(2, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)))
         assert x.shape == (2, *data.info.input_shape)
         assert x.is_floating_point() if data.info.task == "classification" else x.dtype == torch.int64
         assert y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < data.info.num_classes

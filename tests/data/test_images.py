@@ -12,7 +12,7 @@ import torch
 
 from trainlab.data import DATASETS
 from trainlab.data.download import fetch, file_hash
-from trainlab.data.images import IDX_FILES, IDXConfig, load_mnist, read_idx
+from trainlab.data.images import IDX_FILES, ImageConfig, load_mnist, read_idx
 from trainlab.errors import TrainlabError
 from tests.conftest import run_cli, write_study
 
@@ -38,7 +38,7 @@ def fake_mnist(folder: Path, n_train: int = 50, n_test: int = 20) -> tuple[np.nd
 def test_generated_idx_files_load_into_disjoint_normalised_splits(tmp_path: Path) -> None:
     """Written images come back exactly; valid is carved from train without overlap; batches are normalised."""
     images, labels = fake_mnist(tmp_path)
-    data = load_mnist(IDXConfig(name="mnist", root=str(tmp_path), valid_size=10))
+    data = load_mnist(ImageConfig(name="mnist", root=str(tmp_path), valid_size=10))
     assert (len(data.train), len(data.valid), len(data.test)) == (40, 10, 20)
     assert data.info.input_shape == (1, 28, 28) and data.train.x.dtype == torch.uint8
     together = torch.cat([data.train.x, data.valid.x]).squeeze(1).numpy()
@@ -64,7 +64,7 @@ def test_corrupted_file_is_a_clear_error(tmp_path: Path) -> None:
     fake_mnist(tmp_path)
     (tmp_path / IDX_FILES[0]).write_bytes(b"not gzip at all")
     with pytest.raises(TrainlabError, match="not a valid IDX .gz file"):
-        load_mnist(IDXConfig(name="mnist", root=str(tmp_path)))
+        load_mnist(ImageConfig(name="mnist", root=str(tmp_path)))
     with pytest.raises(TrainlabError, match="not a valid IDX"):
         read_idx(tmp_path / IDX_FILES[0])
 

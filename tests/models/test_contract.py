@@ -11,15 +11,16 @@ from trainlab.train.measure import parameter_counts
 
 SEQUENCE = DataInfo("classification", (8, 12), 5)
 TOKENS = DataInfo("lm", (16,), 300)
-LANGUAGE_MODELS = {"lstm_lm", "gpt"}
+GREY = DataInfo("classification", (1, 28, 28), 5)  # Fashion-MNIST-sized: every image model must take it
+INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE}  # others: images
 
 
 @pytest.mark.parametrize("entry", list(MODELS), ids=lambda e: e.name)
 def test_every_model_trains_a_step(entry) -> None:  # noqa: ANN001
     """Forward a batch, backward, every gradient finite; parameter count printed and < 50M on CPU."""
     torch.manual_seed(0)
-    info = TOKENS if entry.name in LANGUAGE_MODELS else SEQUENCE
-    model = entry.build(entry.config(), info)
+    info = INPUTS.get(entry.name, GREY)
+    model = entry.build(entry.config(name=entry.name), info)
     if info.task == "lm":
         x = torch.randint(1, info.num_classes, (4, *info.input_shape))
         out = model(x)
@@ -64,3 +65,33 @@ def test_causal_attention_ignores_the_future() -> None:
     y[:, 4] += 1.0
     torch.testing.assert_close(attn(x)[:, :4], attn(y)[:, :4])
     assert not torch.allclose(attn(x)[:, 4], attn(y)[:, 4])
+
+
+CIFAR10 = DataInfo("classification", (3, 32, 32), 10)
+EXACT_COUNTS = {  # the UvA tutorial's and IFT6135's published counts on CIFAR-10; LeNet-300-100 on MNIST
+    ("googlenet", ()): 260_650,
+    ("resnet", ()): 272_378,
+    ("resnet_preact", ()): 272_250,
+    ("densenet", ()): 239_146,
+    ("vit", (("layers", 2),)): 1_086_730,
+    ("vit", (("layers", 4),)): 2_140_938,
+    ("vit", (("layers", 6),)): 3_195_146,
+    ("vit", (("layers", 6), ("block", "postnorm"))): 3_195_146,
+}
+
+
+@pytest.mark.parametrize(("key", "count"), list(EXACT_COUNTS.items()), ids=lambda k: str(k))
+def test_published_parameter_counts(key: tuple, count: int) -> None:
+    """Each course architecture has exactly its published parameter count on CIFAR-10."""
+    name, options = key
+    entry = MODELS.get(name)
+    with torch.device("meta"):
+        model = entry.build(entry.config(name=name, **dict(options)), CIFAR10)
+    assert parameter_counts(model)["total"] == count
+
+
+def test_lenet_300_100_is_784_300_100_10() -> None:
+    """(784·300 + 300) + (300·100 + 100) + (100·10 + 10) = 266,610 parameters."""
+    entry = MODELS.get("lenet_300_100")
+    model = entry.build(entry.config(), DataInfo("classification", (1, 28, 28), 10))
+    assert parameter_counts(model)["total"] == 266_610

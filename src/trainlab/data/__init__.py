@@ -1,7 +1,8 @@
 """Dataset registry: name -> (config class, loader returning a DataBundle on the CPU)."""
 
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
-from trainlab.data.images import IDXConfig, load_fashion_mnist, load_mnist
+from trainlab.data.cifar import load_cifar10
+from trainlab.data.images import ImageConfig, load_fashion_mnist, load_mnist
 from trainlab.data.synthetic import TeacherAttentionConfig, load_teacher_attention
 from trainlab.data.text import (
     TextConfig,
@@ -16,8 +17,9 @@ from trainlab.registry import Registry
 
 DATASETS = Registry("data")
 DATASETS.register("teacher_attention", load_teacher_attention, TeacherAttentionConfig)
-DATASETS.register("mnist", load_mnist, IDXConfig)
-DATASETS.register("fashion_mnist", load_fashion_mnist, IDXConfig)
+DATASETS.register("mnist", load_mnist, ImageConfig)
+DATASETS.register("fashion_mnist", load_fashion_mnist, ImageConfig)
+DATASETS.register("cifar10", load_cifar10, ImageConfig)
 DATASETS.register("wikitext2_bpe", load_wikitext2_bpe, WikiText2BPEConfig)
 DATASETS.register("text", load_text, TextConfig)
 DATASETS.register("tinyshakespeare", load_tinyshakespeare, TinyShakespeareConfig)

@@ -29,6 +29,7 @@ class TensorSplit:
     x: torch.Tensor
     y: torch.Tensor
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # applied to each batch (e.g. normalise)
+    augment: Callable[..., torch.Tensor] | None = None  # (batch, g=generator): training-time augmentation
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -40,9 +41,13 @@ class TensorSplit:
         return replace(self, x=self.x.to(device), y=self.y.to(device))
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        augment_generator: torch.Generator | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Shuffled batches when given a generator, in order otherwise."""
+        """Shuffled batches when given a generator, in order otherwise; augmented (before the
+        transform) when the split has an augmentation and an augmentation generator is given."""
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.x.device) if generator is not None else None
         for start in range(0, n, batch_size):
@@ -51,6 +56,8 @@ class TensorSplit:
             else:
                 idx = order[start : start + batch_size]
                 x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            if self.augment is not None and augment_generator is not None:
+                x = self.augment(x.float(), g=augment_generator)
             yield (self.transform(x) if self.transform else x), y
 
 

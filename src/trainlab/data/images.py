@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from trainlab.data.augment import Augmentation, augment
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
 from trainlab.data.download import locate
 from trainlab.errors import TrainlabError
@@ -38,16 +40,20 @@ SOURCES = {
 }
 
 
-class IDXConfig(Named):
-    """MNIST-format data. `root` and `download` locate files, so they are not part of run ids."""
+class ImageConfig(Named):
+    """Image data. `root` and `download` locate files, so they are not part of run ids."""
 
     not_in_id = frozenset({"root", "download"})
 
     root: str | None = None  # default: ./data/NAME
     download: bool = False
-    valid_size: int = Field(5000, ge=1)
+    valid_size: int = Field(5000, ge=1)  # carved from the training set by a seeded permutation
     split_seed: int = Field(0, ge=0)
     max_train: int | None = Field(None, ge=1)  # keep the first N training examples (quick CPU runs)
+    augment: tuple[Augmentation, ...] = ()  # training only: hflip, crop (zero padding), resized_crop
+    crop_padding: int = Field(4, ge=0)
+    crop_scale: tuple[float, float] = (0.8, 1.0)  # resized_crop: area fraction (the IFT6135 course)
+    crop_ratio: tuple[float, float] = (0.9, 1.1)  # resized_crop: aspect ratio
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -64,7 +70,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise TrainlabError(f"{path}: not a valid IDX .gz file ({err}); delete it and fetch it again") from None
 
 
-def normalizer(mean: tuple[float, ...], std: tuple[float, ...]):  # noqa: ANN201 - a tensor -> tensor function
+def normalizer(mean: tuple[float, ...], std: tuple[float, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
     """uint8 (B, C, H, W) -> float, per-channel (x/255 - mean) / std."""
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
@@ -75,24 +81,48 @@ def normalizer(mean: tuple[float, ...], std: tuple[float, ...]):  # noqa: ANN201
     return normalize
 
 
-def load_idx_dataset(cfg: IDXConfig, dataset: str) -> DataBundle:
+def image_bundle(
+    cfg: ImageConfig,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    classes: int = 10,
+) -> DataBundle:
+    """uint8 (N, C, H, W) images and int64 labels -> disjoint train/valid splits, normalised batches,
+    augmentation on the training split."""
+    x, y = train
+    if cfg.valid_size >= len(x):
+        raise TrainlabError(f"data.valid_size: {cfg.valid_size} leaves no training data ({len(x)} in all)")
+    train_split, valid = split_by_permutation(x, y, cfg.valid_size / len(x), cfg.split_seed)
+    if cfg.max_train:
+        train_split = TensorSplit(train_split.x[: cfg.max_train], train_split.y[: cfg.max_train])
+    normalize = normalizer(mean, std)
+    augmenter = (
+        partial(augment, ops=cfg.augment, padding=cfg.crop_padding, scale=cfg.crop_scale, ratio=cfg.crop_ratio)
+        if cfg.augment
+        else None
+    )
+    return DataBundle(
+        DataInfo("classification", tuple(x.shape[1:]), classes),
+        TensorSplit(train_split.x, train_split.y, normalize, augmenter),
+        TensorSplit(valid.x, valid.y, normalize),
+        TensorSplit(test[0], test[1], normalize),
+    )
+
+
+def load_idx_dataset(cfg: ImageConfig, dataset: str) -> DataBundle:
     source = SOURCES[dataset]
     folder = locate(cfg.root, dict(zip(IDX_FILES, source["md5"])), source["url"], cfg.download, dataset,
                     f"data/{dataset}")
     x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in IDX_FILES)
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise TrainlabError(f"{folder}: image and label counts differ; the files are not a matching set")
-    if cfg.valid_size >= len(x_train):
-        raise TrainlabError(f"data.valid_size: {cfg.valid_size} leaves no training data ({len(x_train)} in all)")
-    x = torch.from_numpy(x_train.copy()).unsqueeze(1)  # (N, 1, 28, 28) uint8
-    y = torch.from_numpy(y_train.astype(np.int64))
-    train, valid = split_by_permutation(x, y, cfg.valid_size / len(x), cfg.split_seed)
-    if cfg.max_train:
-        train = TensorSplit(train.x[: cfg.max_train], train.y[: cfg.max_train])
-    test = TensorSplit(torch.from_numpy(x_test.copy()).unsqueeze(1), torch.from_numpy(y_test.astype(np.int64)))
-    normalize = normalizer(source["mean"], source["std"])
-    train, valid, test = (TensorSplit(s.x, s.y, normalize) for s in (train, valid, test))
-    return DataBundle(DataInfo("classification", tuple(x.shape[1:]), 10), train, valid, test)
+
+    def tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))  # (N, 1, H, W)
+
+    return image_bundle(cfg, tensors(x_train, y_train), tensors(x_test, y_test), source["mean"], source["std"])
 
 
 load_mnist = partial(load_idx_dataset, dataset="mnist")

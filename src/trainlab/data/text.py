@@ -51,7 +51,7 @@ class TokenWindows:
         return replace(self, stream=self.stream.to(device))
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self, batch_size: int, generator: torch.Generator | None = None, augment_generator: object = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(inputs, targets), each (B, seq_len); shuffled window order when given a generator."""
         windows = self.stream.unfold(0, self.seq_len + 1, self.seq_len)  # (N, T + 1), a view

@@ -2,9 +2,11 @@
 
 from trainlab.models.attention import MultiHeadAttention
 from trainlab.models.attention_classifier import AttentionClassifierConfig, build_attention_classifier
+from trainlab.models.cnn import CNNConfig, build_densenet, build_googlenet, build_resnet, build_resnet_preact
 from trainlab.models.gpt import GPTConfig, build_gpt
 from trainlab.models.lstm_lm import LSTMLMConfig, build_lstm_lm
-from trainlab.models.mlp import MLPConfig, build_mlp
+from trainlab.models.mlp import LeNet300100Config, MLPConfig, build_lenet_300_100, build_mlp
+from trainlab.models.vit import ViTConfig, build_vit
 from trainlab.registry import Registry
 
 MODELS = Registry("model")
@@ -12,5 +14,11 @@ MODELS.register("attention_classifier", build_attention_classifier, AttentionCla
 MODELS.register("mlp", build_mlp, MLPConfig)
 MODELS.register("lstm_lm", build_lstm_lm, LSTMLMConfig)
 MODELS.register("gpt", build_gpt, GPTConfig)
+MODELS.register("lenet_300_100", build_lenet_300_100, LeNet300100Config)
+MODELS.register("vit", build_vit, ViTConfig)
+MODELS.register("googlenet", build_googlenet, CNNConfig)
+MODELS.register("resnet", build_resnet, CNNConfig)
+MODELS.register("resnet_preact", build_resnet_preact, CNNConfig)
+MODELS.register("densenet", build_densenet, CNNConfig)
 
 __all__ = ["MODELS", "MultiHeadAttention"]

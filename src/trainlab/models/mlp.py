@@ -21,6 +21,16 @@ class MLPConfig(Named):
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
+class LeNet300100Config(Named):
+    """LeNet-300-100 (LeCun et al. 1998), the lottery-ticket paper's MNIST network: 784-300-100-10, ReLU."""
+
+    name: str = "lenet_300_100"
+
+
+def build_lenet_300_100(cfg: LeNet300100Config, info: DataInfo) -> nn.Module:
+    return build_mlp(MLPConfig(name="mlp", hidden=(300, 100)), info)
+
+
 def build_mlp(cfg: MLPConfig, info: DataInfo) -> nn.Module:
     widths = [math.prod(info.input_shape), *cfg.hidden]
     layers: list[nn.Module] = [nn.Flatten()]

@@ -103,10 +103,11 @@ class Loop:
         self.model.train()
         measure.reset_peak_memory(self.device)
         order = seeding.generator(cfg.seed, f"order/{epoch}")
+        augmentation = seeding.generator(cfg.seed, f"augment/{epoch}")
         sums = torch.zeros(self.task.n_sums, device=self.device)
         clock = measure.Stopwatch(self.device)
         eval_seconds = 0.0
-        for x, y in self.data.train.batches(cfg.batch_size, generator=order):
+        for x, y in self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation):
             with clock:
                 loss = self._step(x, y, sums)
             for hook in self.hooks:
