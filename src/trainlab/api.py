@@ -13,6 +13,7 @@ import torch
 from rich.console import Console
 
 from trainlab.analysis.summary import summarize_runs
+from trainlab.data import DataInfo
 from trainlab.errors import TrainlabError
 
 from trainlab.spec import RunSpec, StudySpec, load_study, select_experiments
@@ -72,12 +73,11 @@ def _open_if_present(root: Path) -> Store | None:
     return Store(root) if (root / "store.sqlite").exists() else None
 
 
-def _parameters(run: RunSpec, cache: DataCache) -> dict[str, int]:
-    """Load the run's data and build its model on the meta device: catches data and model errors
-    before anything is written, and counts parameters without allocating them."""
-    data = cache.get(run.config)  # real tensors: outside the meta-device context
+def _parameters(run: RunSpec, info: DataInfo) -> dict[str, int]:
+    """Build the run's model on the meta device: catches model/data mismatches before anything is
+    written, and counts parameters without allocating them."""
     with torch.device("meta"):
-        model = build_model(run.config, data)
+        model = build_model(run.config, info)
     return measure.parameter_counts(model)
 
 
@@ -92,8 +92,8 @@ def check_study(
     runs = planned_runs(study, overrides, only)
     db = _open_if_present(store_root(study, store))
     cache, lines = DataCache(), []
-    for run in runs:
-        params = _parameters(run, cache)
+    for run in runs:  # the data is read only when the model's shape depends on it
+        params = _parameters(run, run.config.data.static_info() or cache.get(run.config).info)
         status, epochs = _status(db, run.id)
         lines.append(
             PlanLine(
@@ -128,7 +128,7 @@ def run_study(
         existing.close()
     cache = DataCache()
     for run in pending:  # every data and model error surfaces here, before the store is touched
-        _parameters(run, cache)
+        _parameters(run, cache.get(run.config).info)
     db = Store(root)
     try:
         return _run_study(study, runs, db, dev, console, project_dir, cache)

@@ -74,7 +74,7 @@ def test_optimizer_keys_carry_across_optimizer_names() -> None:
         ({}, {"data.valid_fraction": 1.0}, r"data\.valid_fraction: Input should be less than 1"),
         ({}, {"data.valid_fraction": 0}, r"data\.valid_fraction: Input should be greater than 0"),
         ({}, {"train.epochs": "many"}, r"train\.epochs: Input should be a valid integer"),
-        ({}, {"model.name": "vitt"}, r"model\.name: unknown name 'vitt'; valid: " + re.escape(", ".join(MODELS.names()))),
+        ({}, {"model.name": "vitt"}, r"model\.name: unknown name 'vitt' \(did you mean vit\?\); valid: " + re.escape(", ".join(MODELS.names()))),
         ({}, {"optim.name": "adan"}, r"optim\.name: unknown name 'adan' \(did you mean adam\?\); valid: adam, adamw"),
         ({}, {"schedule.name": "cos"}, r"schedule\.name: unknown name 'cos'.*valid: cosine, none, plateau"),
         ({}, {"data.name": "cifarr"}, r"data\.name: unknown name 'cifarr'.*valid: " + re.escape(", ".join(DATASETS.names()))),

@@ -9,6 +9,8 @@ from typing import Literal
 
 import torch
 
+from trainlab.spec.config import Named
+
 Task = Literal["classification", "lm"]
 
 
@@ -20,6 +22,14 @@ class DataInfo:
     input_shape: tuple[int, ...]  # one example, e.g. (T, D) vectors, (C, H, W) images, (T,) token ids
     num_classes: int  # classes, or the vocabulary size for language modelling
     char_level: bool = False  # tokens are characters: report bits per character
+
+
+class DataConfig(Named):
+    """Base of every dataset's config."""
+
+    def static_info(self) -> DataInfo | None:
+        """The DataInfo when it follows from the config alone (so `check` needs no data); else None."""
+        return None
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ import torch
 from pydantic import Field
 
 from trainlab.data.augment import Augmentation, augment
-from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
+from trainlab.data.base import DataBundle, DataConfig, DataInfo, TensorSplit, split_by_permutation
 from trainlab.data.download import locate
 from trainlab.errors import TrainlabError
-from trainlab.spec.config import Named
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
              "t10k-labels-idx1-ubyte.gz")
@@ -40,7 +39,10 @@ SOURCES = {
 }
 
 
-class ImageConfig(Named):
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+class ImageConfig(DataConfig):
     """Image data. `root` and `download` locate files, so they are not part of run ids."""
 
     not_in_id = frozenset({"root", "download"})
@@ -54,6 +56,10 @@ class ImageConfig(Named):
     crop_padding: int = Field(4, ge=0)
     crop_scale: tuple[float, float] = (0.8, 1.0)  # resized_crop: area fraction (the IFT6135 course)
     crop_ratio: tuple[float, float] = (0.9, 1.1)  # resized_crop: aspect ratio
+
+    def static_info(self) -> DataInfo | None:
+        shape = IMAGE_SHAPES.get(self.name)
+        return DataInfo("classification", shape, 10) if shape else None
 
 
 def read_idx(path: Path) -> np.ndarray:

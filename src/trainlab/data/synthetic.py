@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
+from trainlab.data.base import DataBundle, DataConfig, DataInfo, TensorSplit, split_by_permutation
 from trainlab.spec.config import HeadsSplitWidth
 
 
-class TeacherAttentionConfig(HeadsSplitWidth):
+class TeacherAttentionConfig(HeadsSplitWidth, DataConfig):
     name: str = "teacher_attention"
     n: int = Field(30_000, ge=10)  # train + valid examples
     test_n: int = Field(5_000, ge=0)  # extra examples from the same teacher for the test split
@@ -28,6 +28,9 @@ class TeacherAttentionConfig(HeadsSplitWidth):
     heads: int = Field(2, ge=1)
     classes: int = Field(10, ge=2)
     teacher_seed: int = Field(0, ge=0)
+
+    def static_info(self) -> DataInfo | None:
+        return DataInfo("classification", (self.seq_len, self.dim), self.classes)
 
 
 
@@ -48,5 +51,4 @@ def load_teacher_attention(cfg: TeacherAttentionConfig) -> DataBundle:
     y = _teacher_labels(x, cfg, g)
     train, valid = split_by_permutation(x[: cfg.n], y[: cfg.n], cfg.valid_fraction, cfg.teacher_seed)
     test = TensorSplit(x[cfg.n :], y[cfg.n :]) if cfg.test_n else None
-    info = DataInfo("classification", (cfg.seq_len, cfg.dim), cfg.classes)
-    return DataBundle(info, train, valid, test)
+    return DataBundle(cfg.static_info(), train, valid, test)

@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from trainlab.data.base import DataBundle, DataInfo
+from trainlab.data.base import DataBundle, DataConfig, DataInfo
 from trainlab.data.download import locate
 from trainlab.errors import TrainlabError
-from trainlab.spec.config import Named
 
 PAD, UNK = 0, 1
 
@@ -62,7 +61,7 @@ class TokenWindows:
             yield w[:, :-1], w[:, 1:]
 
 
-class StreamConfig(Named):
+class StreamConfig(DataConfig):
     """Options every token-stream dataset has."""
 
     seq_len: int = Field(256, ge=1)
@@ -101,6 +100,9 @@ class WikiText2BPEConfig(StreamConfig):
     root: str | None = None  # default: ./data/wikitext2-gpt1bpe
     download: bool = False
     url: str | None = None  # a folder URL serving the course's wiki.*.npz files (checked by sha256)
+
+    def static_info(self) -> DataInfo | None:
+        return DataInfo("lm", (self.seq_len,), GPT1_VOCAB)
 
 
 def read_npz_tokens(path: Path) -> np.ndarray:

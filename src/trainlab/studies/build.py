@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainlab.data import DATASETS, DataBundle
+from trainlab.data import DATASETS, DataBundle, DataInfo
 from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
@@ -38,13 +38,13 @@ class Parts:
     task: Task
 
 
-def build_model(config: RunConfig, data: DataBundle) -> nn.Module:
-    return MODELS.get(config.model.name).build(config.model, data.info)
+def build_model(config: RunConfig, info: DataInfo) -> nn.Module:
+    return MODELS.get(config.model.name).build(config.model, info)
 
 
 def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Parts:
     """Model (initialised from the global RNG, which the caller seeds), optimizer, schedule, task."""
-    model = build_model(config, data).to(device)
+    model = build_model(config, data.info).to(device)
     optimizer = OPTIMIZERS.get(config.optim.name).build(
         [p for p in model.parameters() if p.requires_grad], config.optim
     )

@@ -40,7 +40,11 @@ class ProgressHook(Hook):
         valid = {r.name: r.value for r in rows if r.split == "valid"}
         metric = loop.task.main_metric
         shown = f" valid {metric} {valid[metric]:.4f}" if metric in valid else ""
-        self.progress.update(self.task, status=f"epoch {loop.state.epoch}/{self.epochs} done{shown}")
+        status = f"epoch {loop.state.epoch}/{self.epochs} done{shown}"
+        self.progress.update(self.task, status=status)
+        if not self.progress.console.is_terminal:  # logs and CI: no live bar, so one line per epoch
+            title = self.progress.tasks[self.task].description
+            self.progress.console.print(f"{title} {status} ({loop.state.train_seconds:.1f} s training)")
 
 
 def make_progress(console: Console) -> Progress:

@@ -58,15 +58,18 @@ class Recorder(Hook):
 
 
 def _test_rows(loop: Loop, folder: Path) -> list[tuple[Any, ...]]:
-    """Test metrics of the last model (split test_last) and the best-valid one (split test)."""
+    """Test metrics of the last model (split test_last) and the best-valid one (split test);
+    one evaluation when the last epoch is the best."""
     test = loop.data.test
     if test is None:
         return []
     s = loop.state
-    rows = [(s.step, s.epoch, "test_last", k, v, s.train_seconds) for k, v in loop.evaluate(test).items()]
+    last = loop.evaluate(test)
+    rows = [(s.step, s.epoch, "test_last", k, v, s.train_seconds) for k, v in last.items()]
     if s.best_epoch is not None:
-        loop.model.load_state_dict(checkpoint.load(folder / "best.pt", loop.device))
-        best = loop.evaluate(test)
+        if s.best_epoch != s.epoch:
+            loop.model.load_state_dict(checkpoint.load(folder / "best.pt", loop.device))
+        best = last if s.best_epoch == s.epoch else loop.evaluate(test)
         rows += [(s.step, s.best_epoch, "test", k, v, s.train_seconds) for k, v in best.items()]
     return rows
 
