@@ -49,6 +49,9 @@ def augment(
 ) -> torch.Tensor:
     """x: (B, C, H, W) float. Returns the augmented batch (same shape); randomness from `g` (CPU)."""
     B, _, H, W = x.shape
+    if set(ops) == {"hflip"}:  # no resampling needed: select between the batch and its mirror
+        flip = (torch.rand(B, generator=g) < 0.5).to(x.device).view(B, 1, 1, 1)
+        return torch.where(flip, x.flip(-1), x)
     w, h = torch.ones(B), torch.ones(B)
     cx, cy = torch.zeros(B), torch.zeros(B)
     mode = "bilinear"
