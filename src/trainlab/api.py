@@ -161,6 +161,18 @@ def run_summaries(store: Store, study: str | None = None) -> pd.DataFrame:
     return summarize_runs(runs, store.metrics(runs["id"].unique()))
 
 
+def _flops_line(facts: dict[str, Any], cumulative: float | None) -> str | None:
+    if "flops_per_unit" not in facts:
+        return None
+    unit = facts["flops_unit"]
+    text = f"{facts['flops_per_unit']:.4g} per {unit} counted by torch"
+    if facts.get("flops_per_unit_analytic"):
+        text += f", {facts['flops_per_unit_analytic']:.4g} analytic"
+    if cumulative is not None and cumulative == cumulative:
+        text += f"; {cumulative:.4g} in all"
+    return text
+
+
 def describe_run(store: Store, prefix: str) -> dict[str, Any]:
     """Everything `trainlab show` prints about one run (a unique id prefix is enough)."""
     matches = [i for i in store.run_ids() if i.startswith(prefix)]
@@ -197,9 +209,12 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "eval_s_per_epoch": first.get("eval_s_per_epoch"),
         "samples_per_s": first.get("samples_per_s"),
         "tokens_per_s": first.get("tokens_per_s"),
-        "memory": {k: first.get(k) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb")
-                   if first.get(k) == first.get(k)},
+        "memory": {k: float(first[k]) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
+                   if k in first and first[k] == first[k]},
         "test": test,
+        "flops": _flops_line(json.loads(row["facts"]), first.get("flops")),
+        "memory_analytic": json.loads(row["facts"]).get("memory_analytic"),
+        "params_by_module": json.loads(row["facts"]).get("params_by_module"),
         "folder": str(store.root / "runs" / run_id),
         "config": json.loads(row["config"]),
         "epochs": epochs.to_dict(orient="records"),

@@ -69,6 +69,8 @@ def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v, digits)}" for k, v in value.items()) or "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
@@ -163,7 +165,8 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
     for key in ("studies", "device", "params_total", "params_trainable", "params_non_embedding", "best", "train_s_per_epoch",
-                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "memory", "test", "folder"):
+                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "flops", "memory", "memory_analytic",
+                "params_by_module", "test", "folder"):
         console.print(f"  {key}: {_fmt(info.get(key))}")
     console.print("  config:")
     for section, fields in info["config"].items():

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, epochs_done INTEGER NOT NULL,
     main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER,
     params_total INTEGER, params_trainable INTEGER, params_non_embedding INTEGER, device TEXT,
+    facts TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
@@ -122,6 +123,12 @@ class Store:
     def set_device(self, run_id: str, device: str) -> None:
         with self._transaction() as db:
             self._update(db, run_id, {"device": device})
+
+    def update_facts(self, run_id: str, facts: dict[str, Any]) -> None:
+        """Merge measured facts about a run (FLOPs, memory split, parameters per module) into its row."""
+        with self._transaction() as db:
+            (current,) = db.execute("SELECT facts FROM runs WHERE id = ?", (run_id,)).fetchone()
+            self._update(db, run_id, {"facts": json.dumps({**json.loads(current), **facts})})
 
     def add_artifact(self, run_id: str, kind: str, path: str, meta: dict[str, Any] | None = None) -> None:
         with self._transaction() as db:

@@ -17,7 +17,7 @@ from trainlab.store import DONE_STATUSES, Store
 from trainlab.store.manifest import git_state, library_versions, now_iso, write_manifest
 from trainlab.studies.build import DataCache, Parts, build_parts
 from trainlab.studies.progress import ProgressHook, make_progress
-from trainlab.train import Hook, Loop, Row, checkpoint, measure, seeding
+from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
 from trainlab.train.hooks import config_hooks
 
 
@@ -74,6 +74,29 @@ def _test_rows(loop: Loop, folder: Path) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _measure_flops(run: RunSpec, loop: Loop, store: Store) -> float:
+    """FLOPs per example (or target token) of a training step, counted on the first batch in eval mode
+    (so BatchNorm statistics stay untouched), and the analytic value where one exists. Cumulative FLOPs
+    use the analytic value when there is one: PyTorch's counter does not see nn.LSTM, nor the fused
+    attention kernel on CPU."""
+    x, y = next(loop.data.train.batches(loop.train_cfg.batch_size))
+    loop.model.eval()
+    measured = flops.measured_train_flops(loop.model, loop.task.loss, x, y)
+    loop.model.train()
+    per_unit = measured / loop.task.units(y)
+    analytic = flops.analytic_train_flops_per_token(run.config.model.name, loop.model, loop.data.info)
+    store.update_facts(
+        run.id,
+        {
+            "flops_per_unit": per_unit,
+            "flops_unit": "token" if loop.data.info.task == "lm" else "example",
+            "flops_per_unit_analytic": analytic,
+            "params_by_module": measure.parameters_by_module(loop.model),
+        },
+    )
+    return analytic or per_unit
+
+
 def train_run(
     run: RunSpec,
     store: Store,
@@ -92,6 +115,7 @@ def train_run(
         params = measure.parameter_counts(parts.model)
         store.ensure_run(run.id, cfg.to_dict(), parts.task.main_metric, params)
         loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, cfg.train, device)
+        loop.flops_per_unit = _measure_flops(run, loop, store)
         last = folder / "last.pt"
         if last.exists():
             loop.restore(checkpoint.load(last, device))
@@ -119,6 +143,7 @@ def train_run(
         if state.stop_reason == "diverged":
             write_manifest(folder / "manifest.json", finished_at=now_iso(), status="diverged")
             return RunOutcome(run, "diverged", state.epoch)
+        store.update_facts(run.id, {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)})
         store.record_epoch(run.id, _test_rows(loop, folder), {"status": "done"})
     write_manifest(folder / "manifest.json", finished_at=now_iso(), status="done", stop_reason=state.stop_reason)
     return RunOutcome(run, "done", state.epoch)

@@ -42,6 +42,7 @@ class LoopState:
     best_epoch: int | None = None
     diverged_epoch: int | None = None
     stop_reason: str | None = None
+    flops: float = 0.0  # cumulative training FLOPs
 
 
 class Hook:
@@ -67,6 +68,7 @@ class Loop:
     hooks: list[Hook] = field(default_factory=list)
     state: LoopState = field(default_factory=LoopState)
     valid: dict[str, float] | None = None  # this epoch's validation metrics
+    flops_per_unit: float | None = None  # training FLOPs per example (or target token): cumulative FLOPs
     _pending: list[Row] = field(default_factory=list)
 
     # -- public API -------------------------------------------------------------------------------
@@ -107,21 +109,25 @@ class Loop:
         sums = torch.zeros(self.task.n_sums, device=self.device)
         clock = measure.Stopwatch(self.device)
         eval_seconds = 0.0
-        for x, y in self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation):
-            with clock:
-                loss = self._step(x, y, sums)
-            for hook in self.hooks:
-                hook.on_step(self, loss)
-            if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
-                eval_seconds += self._evaluate_valid(clock.seconds)
-            if state.step >= total_steps:
-                break
+        with measure.GPUSampler(self.device) as gpu:
+            for x, y in self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation):
+                with clock:
+                    loss = self._step(x, y, sums)
+                for hook in self.hooks:
+                    hook.on_step(self, loss)
+                if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
+                    eval_seconds += self._evaluate_valid(clock.seconds)
+                if state.step >= total_steps:
+                    break
         state.train_seconds += clock.seconds
         train = self.task.summarize(sums)
-        throughput = self.task.count(sums) / clock.seconds
-        self.log("train", {**train, "seconds": clock.seconds, self.task.throughput: throughput})
+        count = self.task.count(sums)
+        self.log("train", {**train, "seconds": clock.seconds, self.task.throughput: count / clock.seconds})
         self.log("train", {"lr": self.optimizer.param_groups[0]["lr"]})
-        self.log("train", measure.memory_metrics(self.device))
+        self.log("train", {**measure.memory_metrics(self.device), **gpu.metrics()})
+        if self.flops_per_unit:
+            state.flops += self.flops_per_unit * count
+            self.log("train", {"flops": state.flops})
         self.valid = None
         if not math.isfinite(train["loss"]):
             state.diverged_epoch, state.stop_reason = epoch, "diverged"

@@ -66,3 +66,75 @@ def memory_metrics(device: torch.device) -> dict[str, float]:
             "peak_reserved_mb": torch.cuda.max_memory_reserved(device) / 2**20,
         }
     return {"peak_rss_mb": peak_rss_mb()}
+
+
+def parameters_by_module(model: nn.Module) -> dict[str, int]:
+    """Parameters of each top-level child module (shared tensors counted where first seen)."""
+    seen: set[int] = set()
+    counts = {}
+    for name, child in model.named_children():
+        params = [p for p in child.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        counts[name] = sum(p.numel() for p in params)
+    return counts
+
+
+def analytic_memory_mb(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    """Bytes the model's state must occupy: parameters, their gradients (trainable ones) and optimizer
+    state (e.g. Adam's two moments). Activations and workspace are the rest of the measured peak."""
+    params = list(model.parameters())
+    state = [t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+    mb = 2**20
+    return {
+        "parameters_mb": sum(p.numel() * p.element_size() for p in params) / mb,
+        "gradients_mb": sum(p.numel() * p.element_size() for p in params if p.requires_grad) / mb,
+        "optimizer_state_mb": sum(t.numel() * t.element_size() for t in state) / mb,
+    }
+
+
+class GPUSampler:
+    """Device memory used (what nvidia-smi shows) and utilisation, sampled by NVML in a thread.
+
+    Optional: needs `nvidia-ml-py` and a CUDA device; otherwise it records nothing.
+    """
+
+    def __init__(self, device: torch.device, interval_s: float = 0.5) -> None:
+        self.samples: list[tuple[float, float]] = []  # (used MB, utilisation %)
+        self._handle = None
+        if device.type != "cuda":
+            return
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml = pynvml
+            self._handle = pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
+        except Exception:  # noqa: BLE001 - NVML missing or unusable: the allocator numbers remain
+            self._handle = None
+        self.interval_s = interval_s
+
+    def __enter__(self) -> GPUSampler:
+        if self._handle is not None:
+            import threading
+
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            memory = self._nvml.nvmlDeviceGetMemoryInfo(self._handle)
+            util = self._nvml.nvmlDeviceGetUtilizationRates(self._handle)
+            self.samples.append((memory.used / 2**20, float(util.gpu)))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def metrics(self) -> dict[str, float]:
+        if not self.samples:
+            return {}
+        used, util = zip(*self.samples)
+        return {"nvml_used_mb": max(used), "gpu_util_pct": sum(util) / len(util)}

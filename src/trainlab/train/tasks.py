@@ -38,6 +38,10 @@ class Classification(_Task):
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
 
+    def units(self, y: torch.Tensor) -> int:
+        """What throughput and FLOPs are counted per: examples."""
+        return y.shape[0]
+
     def sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         """[sum of losses, correct, examples] for one batch, computed from the batch-mean loss."""
         n = y.shape[0]
@@ -63,6 +67,10 @@ class LanguageModeling(_Task):
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD)
+
+    def units(self, y: torch.Tensor) -> int:
+        """What throughput and FLOPs are counted per: target tokens (padding excluded)."""
+        return int((y != PAD).sum())
 
     def sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         tokens = (y != PAD).sum().to(loss.dtype)
