@@ -19,9 +19,12 @@ def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -
         rid = f"r{exp}{seed}"
         best_epoch = max(range(len(curve)), key=lambda i: curve[i]) + 1
         runs.append({"id": rid, "experiment": exp, "seed": seed, "label": f"exp{exp}", "model.name": models[exp],
+                     "optim.name": "sgd", "changes": {"optim.lr": exp}, "status": "done",
                      "main_metric": "accuracy", "best_epoch": best_epoch, "valid_metric": max(curve),
-                     "train_metric": 1.0, "test_metric": 0.5, "train_s_per_epoch": 2.0, "params_total": 100,
-                     "peak_rss_mb": 10.0, "peak_allocated_mb": float("nan")})
+                     "train_metric": 1.0, "test_metric": 0.5, "train_s_per_epoch": 2.0, "eval_s_per_epoch": 0.5,
+                     "params_total": 100, "params_trainable": 100, "peak_rss_mb": 10.0, "flops": 1e9,
+                     "samples_per_s": 50.0, "tokens_per_s": float("nan"), "facts": "{}",
+                     **dict.fromkeys(("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb"), float("nan"))})
         for epoch, value in enumerate(curve, 1):
             metrics.append({"run_id": rid, "step": epoch, "epoch": epoch, "split": "valid", "name": "accuracy",
                             "value": value, "wall_s": 2.0 * epoch})
@@ -36,7 +39,7 @@ def test_best_valid_per_model_is_bold_and_seed_cells_show_ci() -> None:
     )
     table = results_table(rec)
     col = table.header.index("valid accuracy")
-    assert [r[0] for r in table.rows] == ["1", "2", "3"]
+    assert [r[0] for r in table.rows] == ["1", "2", "3"]  # mlp before vit, then by optimizer and number
     assert table.bold == {(1, col), (2, col)}
     expected = mean_ci([0.7, 0.8])
     assert table.rows[0][col] == f"{0.75:.4f} ± {expected.half_width:.4f} (n=2)"
@@ -64,3 +67,22 @@ def test_learning_curves_label_each_experiment_once() -> None:
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["1: exp1 (n=2)", "2: exp2"]
     assert len(fig.axes[1].collections) == 1  # one confidence band: the experiment with two seeds
+
+
+def test_results_are_sorted_by_architecture_then_layers_then_optimizer() -> None:
+    """Rows follow (model name, layers, optimizer), not the experiment numbers."""
+    rec = records({(1, 0): [0.5], (2, 0): [0.6], (3, 0): [0.7], (4, 0): [0.8]}, {1: "vit", 2: "lstm", 3: "vit", 4: "lstm"})
+    rec.runs["model.layers"] = [4, 2, 2, 1]
+    rec.runs["optim.name"] = ["sgd", "adam", "adam", "sgd"]
+    assert [r[0] for r in results_table(rec).rows] == ["4", "2", "3", "1"]
+
+
+def test_findings_name_their_numbers_and_hedge_overlapping_seeds() -> None:
+    """With overlapping 95 % intervals the best-result finding says the seeds do not separate them."""
+    from trainlab.report.findings import best_generalisation, optimizer_ranking
+
+    rec = records({(1, 0): [0.70], (1, 1): [0.80], (2, 0): [0.72], (2, 1): [0.76]}, {1: "a", 2: "a"})
+    (valid, _test) = best_generalisation(rec)
+    assert "experiment 1" in valid and "0.7500 ±" in valid and "do not separate them" in valid
+    (ranking,) = optimizer_ranking(rec)
+    assert ranking.index("exp 1") < ranking.index("exp 2") and "overlap" in ranking

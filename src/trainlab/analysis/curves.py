@@ -44,3 +44,22 @@ def first_reaching(series: pd.Series, target: float, mode: str) -> float:
 def within_target(best: float, mode: str, tolerance: float = 0.05) -> float:
     """The value that counts as 'within 5 % of the best': 0.95·best when higher is better, 1.05·best otherwise."""
     return best * (1 - tolerance) if mode == "max" else best * (1 + tolerance)
+
+
+def overfitting_epoch(train_loss: pd.Series, valid_loss: pd.Series, rises: int = 2) -> int | None:
+    """The epoch of the valid-loss minimum when, after it, valid loss rises for at least `rises`
+    consecutive epochs while train loss keeps falling over those epochs; None otherwise."""
+    valid = valid_loss.sort_index()
+    train = train_loss.reindex(valid.index)
+    epochs = list(valid.index)
+    best = int(valid.idxmin())
+    i = epochs.index(best)
+    streak = 0
+    for a, b in zip(epochs[i:], epochs[i + 1 :]):
+        if valid[b] > valid[a] and train[b] < train[a]:
+            streak += 1
+            if streak >= rises:
+                return best
+        else:
+            streak = 0
+    return None

@@ -1,44 +1,73 @@
-"""Reports read only the store: figures, tables and one self-contained HTML page."""
+"""Reports read only the store: figures, tables, findings and one self-contained HTML page."""
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
 
-from trainlab.report import figures, tables
+from matplotlib.figure import Figure
+
+from trainlab.report import figures, findings, interactive, tables
+from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
-from trainlab.report.records import load_records
 from trainlab.store import Store
+
+
+class _Figures:
+    """Numbers, saves (PNG and PDF) and captions the report's figures in order."""
+
+    def __init__(self, out: Path, study: str) -> None:
+        self.out, self.study, self.count, self.html = out, study, 0, []
+
+    def add(self, fig: Figure, stem: str, caption: str) -> None:
+        self.count += 1
+        fig.savefig(self.out / f"{stem}.png", dpi=110)
+        fig.savefig(self.out / f"{stem}.pdf")
+        self.html.append(figure_html(fig, f"Figure {self.count}: {caption}."))
+
+
+def _figures(records: StudyRecords, out: Path) -> str:
+    figs = _Figures(out, records.name)
+    for x, what in (("epoch", "epochs"), ("wall_s", "cumulative training time")):
+        figs.add(figures.learning_curves(records, x), f"curves_{'epoch' if x == 'epoch' else 'time'}",
+                 f"loss and {records.main_metric} of every experiment of {records.name} over {what} "
+                 "(dashed: train, solid: valid; bands: 95 % CI over seeds)")
+    for x in ("epoch", "wall_s"):
+        for i, (fig, caption) in enumerate(figures.architecture_figures(records, x), start=1):
+            figs.add(fig, f"architecture{i}_{'epoch' if x == 'epoch' else 'time'}", caption)
+    figs.add(figures.learning_rates(records), "learning_rates", "learning rate at the end of each epoch")
+    figs.add(figures.resource_bars(records), "resources", "mean training seconds per epoch, peak memory and "
+             "parameters per experiment (colour: optimizer)")
+    return "".join(figs.html)
 
 
 def write_report(store: Store, study: str, out: Path) -> Path:
     """Write figures (PNG, PDF), tables (Markdown, LaTeX, CSV) and index.html into `out`."""
     records = load_records(store, study)
     out.mkdir(parents=True, exist_ok=True)
-    sections = []
-    description = records.spec.get("description") or ""
     convergence, order = tables.convergence_table(records)
-    summary = (
-        f"<p>{html.escape(description)}</p><p>{len(records.runs)} runs in {len(records.experiments())} "
-        f"experiments. Convergence order (fastest first): experiments {', '.join(map(str, order))}.</p>"
-    )
-    sections.append(("Summary", summary))
-    results = tables.results_table(records)
-    for name, table in (("results", results), ("convergence", convergence)):
+    results, resources = tables.results_table(records), tables.resources_table(records)
+    for name, table in (("results", results), ("resources", resources), ("convergence", convergence)):
         (out / f"{name}.md").write_text(table.markdown())
         (out / f"{name}.tex").write_text(table.latex())
         (out / f"{name}.csv").write_text(table.csv())
-    sections.append(("Results", results.html()))
-    sections.append(("Convergence", convergence.html()))
-    figure_parts = []
-    for number, (x, what) in enumerate((("epoch", "epochs"), ("wall_s", "cumulative training time")), start=1):
-        fig = figures.learning_curves(records, x)
-        stem = f"curves_{'epoch' if x == 'epoch' else 'time'}"
-        fig.savefig(out / f"{stem}.png", dpi=110)
-        fig.savefig(out / f"{stem}.pdf")
-        caption = f"Figure {number}: learning curves of study {study} over {what}; dashed: train, solid: valid."
-        figure_parts.append(figure_html(fig, caption))
-    sections.append(("Learning curves", "".join(figure_parts)))
+    found = findings.findings(records, order, convergence.rows)
+    (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
+    description = records.spec.get("description") or ""
+    summary = (
+        f"<p>{html.escape(description)}</p><p>{len(records.runs)} runs in {len(records.experiments())} experiments"
+        f" ({records.n_seeds} seed{'s' if records.n_seeds > 1 else ''} at most per experiment). Convergence order "
+        f"(fastest to within 5 % of the best first): experiments {', '.join(map(str, order))}.</p>"
+    )
+    sections = [
+        ("Summary", summary),
+        ("Findings", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"),
+        ("Results", results.html()),
+        ("Interactive curves", interactive.curves_html(records, include_js=True)),
+        ("Convergence", convergence.html()),
+        ("Resources", resources.html()),
+        ("Figures", _figures(records, out)),
+    ]
     index = out / "index.html"
-    index.write_text(page(f"{study}", sections, records.spec), encoding="utf-8")
+    index.write_text(page(study, sections, records.spec), encoding="utf-8")
     return index

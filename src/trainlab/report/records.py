@@ -32,6 +32,31 @@ class StudyRecords:
         """(number, label, its runs) in experiment order."""
         return [(int(n), str(g["label"].iloc[0]), g) for n, g in self.runs.groupby("experiment", sort=True)]
 
+    def column(self, runs: pd.DataFrame, key: str) -> object:
+        """A config value of an experiment's runs (None where the config has no such key)."""
+        return runs[key].iloc[0] if key in runs and pd.notna(runs[key].iloc[0]) else None
+
+    def architecture(self, runs: pd.DataFrame) -> str:
+        """The model configuration of an experiment: model name plus the model/data options the
+        study varies (what one figure with a subplot per optimizer is about)."""
+        varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] in ("model", "data")}
+        name = str(self.column(runs, "model.name"))
+        options = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in varied.items() if k != "model.name")
+        return f"{name} ({options})" if options else name
+
+    def optimizer(self, runs: pd.DataFrame) -> str:
+        """The training recipe of an experiment: optimizer plus the optim/schedule/train options varied."""
+        varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] in ("optim", "schedule", "train")}
+        name = str(self.column(runs, "optim.name"))
+        options = ", ".join(f"{k}={v}" for k, v in varied.items() if k != "optim.name")
+        return f"{name} ({options})" if options else name
+
+    def sort_key(self, number: int, runs: pd.DataFrame) -> tuple:
+        """Architecture, then layers, then optimizer, then experiment number."""
+        layers = self.column(runs, "model.layers")
+        return (str(self.column(runs, "model.name")), layers if layers is not None else -1,
+                str(self.column(runs, "optim.name")), number)
+
     @property
     def n_seeds(self) -> int:
         return int(self.runs.groupby("experiment")["seed"].nunique().max())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -82,22 +83,32 @@ def _seed_stat(runs: pd.DataFrame, column: str) -> MeanCI:
     return mean_ci(runs[column].tolist())
 
 
+def memory_column(records: StudyRecords) -> str:
+    """The peak-memory metric the runs have: the allocator's on CUDA, the process RSS on CPU."""
+    return next((c for c in ("peak_allocated_mb", "peak_rss_mb") if records.runs[c].notna().any()), "peak_rss_mb")
+
+
+def ordered_experiments(records: StudyRecords) -> list[tuple[int, str, pd.DataFrame]]:
+    """Experiments sorted by architecture, then layers, then optimizer."""
+    return sorted(records.experiments(), key=lambda e: records.sort_key(e[0], e[2]))
+
+
 def results_table(records: StudyRecords) -> Table:
     """One row per experiment: metrics at the best-valid epoch, seconds per epoch, parameters, memory."""
     metric, n_seeds = records.main_metric, records.n_seeds
-    memory = next((c for c in ("peak_allocated_mb", "peak_rss_mb") if records.runs[c].notna().any()), "peak_rss_mb")
-    header = ["exp", "model", "config", f"train {metric}", f"valid {metric}", f"test {metric}", "best epoch",
-              "train s/epoch", "params", memory.replace("_", " ")]
+    memory = memory_column(records)
+    header = ["exp", "architecture", "optimizer", f"train {metric}", f"valid {metric}", f"test {metric}",
+              "best epoch", "train s/epoch", "params", memory.replace("_", " ")]
     table = Table("", header)
     valid_stats = []
-    for number, label, runs in records.experiments():
+    for number, _, runs in ordered_experiments(records):
         valid = _seed_stat(runs, "valid_metric")
-        valid_stats.append((runs["model.name"].iloc[0], valid.mean))
+        valid_stats.append((str(records.column(runs, "model.name")), valid.mean))
         table.rows.append(
             [
                 str(number),
-                str(runs["model.name"].iloc[0]),
-                label,
+                records.architecture(runs),
+                records.optimizer(runs),
                 _seed_stat(runs, "train_metric").text(),
                 valid.text(),
                 _seed_stat(runs, "test_metric").text(),
@@ -107,18 +118,51 @@ def results_table(records: StudyRecords) -> Table:
                 _num(runs[memory].max(), 4),
             ]
         )
+    column = header.index(f"valid {metric}")
     for model in {m for m, _ in valid_stats}:
         scores = {i: v for i, (m, v) in enumerate(valid_stats) if m == model and not math.isnan(v)}
         if scores:
             best = max(scores.values()) if records.mode == "max" else min(scores.values())
-            column = header.index(f"valid {metric}")
             table.bold.update((i, column) for i, v in scores.items() if v == best)  # ties: all bold
     seeds = "mean ± 95 % confidence interval over n seeds" if n_seeds > 1 else "one seed per experiment"
+    better = "highest" if records.mode == "max" else "lowest"
     table.caption = (
-        f"Results of study {records.name}: {metric} on the train, valid and test splits at the epoch with the "
-        f"best valid {metric} ({seeds}; train {metric} is the running value over that epoch). Bold: the best "
-        f"valid {metric} per model. 'train s/epoch' excludes evaluation; '{memory.replace('_', ' ')}' is the "
-        f"peak over training."
+        f"Results of study {records.name}, sorted by architecture, layers and optimizer: {metric} on the "
+        f"train, valid and test splits at the epoch with the best valid {metric} ({seeds}; train {metric} "
+        f"is the running value over that epoch, test is evaluated on that epoch's checkpoint). Bold: the "
+        f"{better} valid {metric} per architecture. 'train s/epoch' excludes evaluation; "
+        f"'{memory.replace('_', ' ')}' is the peak over training."
+    )
+    return table
+
+
+def resources_table(records: StudyRecords) -> Table:
+    """Time, memory (every view measured) and parameters per experiment, means over seeds."""
+    views = [c for c in ("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb", "peak_rss_mb")
+             if records.runs[c].notna().any()]
+    throughput = "tokens_per_s" if records.runs["tokens_per_s"].notna().any() else "samples_per_s"
+    header = ["exp", "architecture", "optimizer", "train s/epoch", "eval s/epoch", throughput.replace("_per_", "/"),
+              "params (trainable)", "FLOPs (total)", *(v.replace("_", " ") for v in views),
+              "params + grads + optimizer MB"]
+    table = Table("", header)
+    for number, _, runs in ordered_experiments(records):
+        analytic = [json.loads(f).get("memory_analytic") for f in runs["facts"]] if "facts" in runs else []
+        state = next((sum(a.values()) for a in analytic if a), float("nan"))
+        table.rows.append(
+            [str(number), records.architecture(runs), records.optimizer(runs),
+             _num(runs["train_s_per_epoch"].mean(), 3), _num(runs["eval_s_per_epoch"].mean(), 3),
+             _num(runs[throughput].mean(), 4),
+             f"{int(runs['params_total'].iloc[0]):,} ({int(runs['params_trainable'].iloc[0]):,})",
+             _num(runs["flops"].mean(), 3), *(_num(runs[v].max(), 4) for v in views), _num(state, 4)]
+        )
+    table.caption = (
+        f"Resources of study {records.name} (means over seeds). Memory: the PyTorch allocator's peak "
+        "allocated memory counts live tensors; its peak reserved memory adds the blocks it caches for reuse; "
+        "the device memory that nvidia-smi (NVML) shows adds the CUDA context and other processes, so it is "
+        "the largest and the allocated peak the smallest. On CPU the process's peak resident memory is shown. "
+        "'params + grads + optimizer MB' is the analytic part of memory that model state must take; the rest "
+        "of the peak is activations and workspace. FLOPs are cumulative training FLOPs (analytic formula "
+        "where one exists, otherwise PyTorch's FLOP counter)."
     )
     return table
 

@@ -1,0 +1,119 @@
+"""Findings computed from the store, each naming the numbers it rests on; hedged where seed CIs overlap."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from trainlab.analysis.curves import curve, overfitting_epoch
+from trainlab.analysis.stats import MeanCI, mean_ci
+from trainlab.report.records import StudyRecords
+from trainlab.report.tables import ordered_experiments
+
+
+def _name(records: StudyRecords, number: int, runs: pd.DataFrame) -> str:
+    return f"experiment {number} ({records.architecture(runs)}, {records.optimizer(runs)})"
+
+
+def _overlap(a: MeanCI, b: MeanCI) -> bool:
+    """True when two intervals overlap (single seeds have none: then nothing can be claimed either way)."""
+    if a.n < 2 or b.n < 2:
+        return False
+    return a.low <= b.high and b.low <= a.high
+
+
+def _ranked(records: StudyRecords, column: str) -> list[tuple[MeanCI, int, pd.DataFrame]]:
+    stats = [(mean_ci(runs[column].tolist()), n, runs) for n, _, runs in records.experiments()]
+    stats = [s for s in stats if not math.isnan(s[0].mean)]
+    return sorted(stats, key=lambda s: -s[0].mean if records.mode == "max" else s[0].mean)
+
+
+def best_generalisation(records: StudyRecords) -> list[str]:
+    out = []
+    for column, split in (("valid_metric", "valid"), ("test_metric", "test")):
+        ranked = _ranked(records, column)
+        if not ranked:
+            continue
+        (best, n, runs), rest = ranked[0], ranked[1:]
+        text = f"Best {split} {records.main_metric}: {_name(records, n, runs)} with {best.text()}."
+        if rest and _overlap(best, rest[0][0]):
+            text += (f" Its 95 % interval overlaps that of {_name(records, rest[0][1], rest[0][2])} "
+                     f"({rest[0][0].text()}), so the seeds do not separate them.")
+        elif rest and best.n < 2:
+            text += f" Runner-up: {_name(records, rest[0][1], rest[0][2])} with {rest[0][0].text()} (one seed each: no interval)."
+        out.append(text)
+    return out
+
+
+def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list[str]]) -> list[str]:
+    """From the convergence table: the experiment that first got within 5 % of the best, by wall-clock."""
+    if not convergence_rows or convergence_rows[0][3] == "-":
+        return ["No experiment came within 5 % of the best validation result."]
+    row = convergence_rows[0]
+    runs = dict((n, r) for n, _, r in records.experiments())[order[0]]
+    return [f"Fastest to within 5 % of the best valid {records.main_metric}: {_name(records, order[0], runs)}, "
+            f"after {row[4]} s of training ({row[3]} epochs)."]
+
+
+def overfitting(records: StudyRecords) -> list[str]:
+    out = []
+    for number, _, runs in records.experiments():
+        for rid, seed in zip(runs["id"], runs["seed"]):
+            train = curve(records.metrics, rid, "train", "loss")
+            valid = curve(records.metrics, rid, "valid", "loss")
+            if len(valid) < 3:
+                continue
+            epoch = overfitting_epoch(train, valid)
+            if epoch is not None:
+                out.append(f"{_name(records, number, runs)}, seed {seed}, overfits from epoch {epoch}: valid loss "
+                           f"{valid[epoch]:.4g} there, {valid.iloc[-1]:.4g} at the end, while train loss fell "
+                           f"from {train[epoch]:.4g} to {train.iloc[-1]:.4g}.")
+    return out or ["No run overfits by this test (valid loss rising for 2+ epochs after its minimum while train loss falls)."]
+
+
+def divergence(records: StudyRecords) -> list[str]:
+    diverged = records.runs[records.runs["status"] == "diverged"]
+    return [f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, "
+            f"seed {r.seed}, diverged (non-finite loss) in epoch {int(r.diverged_epoch)}." for r in diverged.itertuples()]
+
+
+def generalisation_gap(records: StudyRecords) -> list[str]:
+    gaps = []
+    for number, _, runs in records.experiments():
+        gap = mean_ci((runs["train_metric"] - runs["valid_metric"]).abs().tolist())
+        if not math.isnan(gap.mean):
+            gaps.append((gap, number, runs))
+    if not gaps:
+        return []
+    gap, number, runs = max(gaps, key=lambda g: g[0].mean)
+    small, s_number, s_runs = min(gaps, key=lambda g: g[0].mean)
+    return [f"Largest train-valid gap in {records.main_metric} at the best epoch: {_name(records, number, runs)}, "
+            f"{gap.text()}; smallest: {_name(records, s_number, s_runs)}, {small.text()}."]
+
+
+def optimizer_ranking(records: StudyRecords) -> list[str]:
+    out = []
+    by_arch: dict[str, list[tuple[MeanCI, str]]] = {}
+    for number, _, runs in ordered_experiments(records):
+        by_arch.setdefault(records.architecture(runs), []).append(
+            (mean_ci(runs["valid_metric"].tolist()), f"{records.optimizer(runs)} (exp {number})"))
+    for arch, entries in by_arch.items():
+        if len(entries) < 2:
+            continue
+        entries.sort(key=lambda e: -e[0].mean if records.mode == "max" else e[0].mean)
+        ranking = " > ".join(f"{label} {stat.text()}" for stat, label in entries)
+        hedge = " (the top two overlap within their 95 % intervals)" if _overlap(entries[0][0], entries[1][0]) else ""
+        out.append(f"Optimizers for {arch}, by valid {records.main_metric}: {ranking}{hedge}.")
+    return out
+
+
+def findings(records: StudyRecords, order: list[int], convergence_rows: list[list[str]]) -> list[str]:
+    return [
+        *fastest(records, order, convergence_rows),
+        *best_generalisation(records),
+        *optimizer_ranking(records),
+        *generalisation_gap(records),
+        *overfitting(records),
+        *divergence(records),
+    ]
