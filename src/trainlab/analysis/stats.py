@@ -25,7 +25,9 @@ class MeanCI:
         return self.mean + self.half_width
 
     def text(self, digits: int = 4) -> str:
-        if self.n <= 1 or math.isnan(self.half_width):
+        if self.n == 0:
+            return "-"
+        if self.n == 1 or math.isnan(self.half_width):
             return f"{self.mean:.{digits}f}"
         return f"{self.mean:.{digits}f} ± {self.half_width:.{digits}f} (n={self.n})"
 

@@ -87,9 +87,11 @@ def generalisation_gap(records: StudyRecords) -> list[str]:
     if not gaps:
         return []
     gap, number, runs = max(gaps, key=lambda g: g[0].mean)
-    small, s_number, s_runs = min(gaps, key=lambda g: g[0].mean)
-    return [f"Largest train-valid gap in {records.main_metric} at the best epoch: {_name(records, number, runs)}, "
-            f"{gap.text()}; smallest: {_name(records, s_number, s_runs)}, {small.text()}."]
+    text = f"Train-valid gap in {records.main_metric} at the best epoch: largest for {_name(records, number, runs)}, {gap.text()}"
+    if len(gaps) > 1:
+        small, s_number, s_runs = min(gaps, key=lambda g: g[0].mean)
+        text += f"; smallest for {_name(records, s_number, s_runs)}, {small.text()}"
+    return [text + "."]
 
 
 def optimizer_ranking(records: StudyRecords) -> list[str]:
