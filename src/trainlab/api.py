@@ -173,13 +173,17 @@ def _flops_line(facts: dict[str, Any], cumulative: float | None) -> str | None:
     return text
 
 
-def describe_run(store: Store, prefix: str) -> dict[str, Any]:
-    """Everything `trainlab show` prints about one run (a unique id prefix is enough)."""
+def _unique_run(store: Store, prefix: str) -> str:
     matches = [i for i in store.run_ids() if i.startswith(prefix)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs ({', '.join(matches[:5])})"
         raise TrainlabError(f"run {prefix}: {what} with that id prefix in {store.root}")
-    run_id = matches[0]
+    return matches[0]
+
+
+def describe_run(store: Store, prefix: str) -> dict[str, Any]:
+    """Everything `trainlab show` prints about one run (a unique id prefix is enough)."""
+    run_id = _unique_run(store, prefix)
     row = store.run_row(run_id)
     metrics = store.metrics([run_id])
     memberships = store.runs()
@@ -219,3 +223,25 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "config": json.loads(row["config"]),
         "epochs": epochs.to_dict(orient="records"),
     }
+
+
+def landscape(store_dir: str | Path, run: str, spec: Any, device: str = "auto", console: Console | None = None) -> list[Path]:
+    """Compute (or continue) a run's loss landscape and render its figures; returns the files written."""
+    from rich.progress import Progress
+
+    from trainlab.report.landscape import render
+    from trainlab.studies.landscape import compute
+
+    root = Path(store_dir)
+    if not (root / "store.sqlite").exists():
+        raise TrainlabError(f"store {root}: no store here; run `trainlab run STUDY` first or pass --store DIR")
+    db = Store(root)
+    try:
+        run_id = _unique_run(db, run)
+        with Progress(console=console, disable=console is None) as bar:
+            task = bar.add_task(f"landscape {run_id[:8]}", total=None)
+            out = compute(db, run_id, spec, resolve_device(device),
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return [out / "landscape.csv", *render(out)]
+    finally:
+        db.close()

@@ -59,7 +59,53 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run", help="run id (a unique prefix is enough)")
     show.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
     show.add_argument("--json", action="store_true")
+    land = sub.add_parser("landscape", help="loss surface around a stored run (Li et al. 2018)")
+    land.add_argument("run", help="run id (a unique prefix is enough)")
+    land.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
+    land.add_argument("--checkpoint", default="best", help="best, last or epoch:N")
+    land.add_argument("--dirs", default="random", choices=["random", "pca", "init"],
+                      help="two filter-normalised random directions; PCA of the trajectory; toward init + random")
+    land.add_argument("--grid", type=int, default=41, help="points per axis")
+    land.add_argument("--range", default="-1:1", help="LO:HI along both directions")
+    land.add_argument("--metrics", default="loss,accuracy", help="comma-separated: loss, accuracy, perplexity")
+    land.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    land.add_argument("--max-batches", type=int, default=8, help="evaluation batches per point (0: all)")
+    land.add_argument("--epochs", choices=["all"], help="every stored epoch on one fixed basis, animated")
+    land.add_argument("--mode", default="weights", choices=["weights", "states"],
+                      help="states also moves BatchNorm running statistics")
+    land.add_argument("--seed", type=int, default=0, help="seed of the random directions")
+    land.add_argument("--device", default="auto")
     return p
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise TrainlabError(f"--range {text}: expected LO:HI, e.g. -1:1") from None
+    if not lo < hi:
+        raise TrainlabError(f"--range {text}: LO must be below HI")
+    return lo, hi
+
+
+def cmd_landscape(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import landscape
+    from trainlab.studies.landscape import LandscapeSpec
+
+    if args.grid < 2:
+        raise TrainlabError(f"--grid {args.grid}: needs at least 2 points per axis")
+    spec = LandscapeSpec(
+        checkpoint=args.checkpoint, dirs=args.dirs, grid=args.grid, range=_range(args.range),
+        metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), split=args.split,
+        max_batches=args.max_batches or None, epochs=args.epochs, seed=args.seed, mode=args.mode,
+    )
+    bad = [m for m in spec.metrics if m not in ("loss", "accuracy", "perplexity")]
+    if bad:
+        raise TrainlabError(f"--metrics {bad[0]}: unknown; valid: loss, accuracy, perplexity")
+    files = landscape(args.store, args.run, spec, args.device, console)
+    for path in files:
+        console.print(str(path))
+    return 0
 
 
 def _overrides(assignments: Sequence[str]) -> dict[str, Any]:
@@ -181,7 +227,10 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show}
+COMMANDS = {
+    "check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show,
+    "landscape": cmd_landscape,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

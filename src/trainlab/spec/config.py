@@ -83,6 +83,7 @@ class TrainConfig(Section):
     eval_every_steps: int | None = Field(None, ge=1)
     early_stopping_patience: int | None = Field(None, ge=1)
     clip_grad_norm: float | None = Field(None, gt=0)
+    keep_epoch_checkpoints: bool = False  # save each epoch's weights (landscape animations, trajectories)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.steps or self.epochs * steps_per_epoch

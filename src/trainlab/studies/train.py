@@ -54,6 +54,8 @@ class Recorder(Hook):
         )
         if improved:
             checkpoint.save_atomic(loop.model.state_dict(), self.folder / "best.pt")
+        if loop.train_cfg.keep_epoch_checkpoints:
+            checkpoint.save_atomic(loop.model.state_dict(), self.folder / f"epoch_{s.epoch}.pt")
         checkpoint.save_atomic(loop.snapshot(), self.folder / "last.pt")
 
 

@@ -1,0 +1,165 @@
+"""`trainlab landscape RUN`: loss surfaces around a stored run, per epoch on one fixed basis, with the
+training trajectory; outputs (NPZ, CSV, figures, animation) go to runs/<id>/landscape/<key>/.
+
+An interrupted grid continues from the rows already saved (the NPZ is rewritten after every row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainlab.errors import TrainlabError
+from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
+from trainlab.spec import RunConfig, resolve
+from trainlab.spec.dotted import flatten
+from trainlab.store import Store
+from trainlab.studies.build import DataCache, build_model
+from trainlab.studies.catalog import catalog
+from trainlab.train import checkpoint
+
+
+@dataclass(frozen=True)
+class LandscapeSpec:
+    """What to compute; its hash names the output folder, so different requests never overwrite."""
+
+    checkpoint: str = "best"  # best | last | epoch:N
+    dirs: str = "random"  # random | pca | init
+    grid: int = 41
+    range: tuple[float, float] = (-1.0, 1.0)
+    metrics: tuple[str, ...] = ("loss", "accuracy")
+    split: str = "valid"
+    max_batches: int | None = 8
+    epochs: str | None = None  # "all": every stored epoch on one basis
+    seed: int = 0
+    mode: str = "weights"  # weights | states
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _epoch_files(folder: Path) -> dict[int, Path]:
+    files = {int(m.group(1)): p for p in folder.glob("epoch_*.pt") if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name))}
+    return dict(sorted(files.items()))
+
+
+def _checkpoint_path(folder: Path, which: str) -> Path:
+    if which in ("best", "last"):
+        path = folder / f"{which}.pt"
+    elif which.startswith("epoch:") and which[6:].isdigit():
+        path = folder / f"epoch_{int(which[6:])}.pt"
+    else:
+        raise TrainlabError(f"--checkpoint {which}: expected best, last or epoch:N")
+    if not path.exists():
+        hint = " (train with train.keep_epoch_checkpoints: true)" if which.startswith("epoch") else ""
+        raise TrainlabError(f"--checkpoint {which}: {path} does not exist{hint}")
+    return path
+
+
+def _state(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+    snapshot = checkpoint.load(path, device)
+    return snapshot["model"] if "model" in snapshot and "optimizer" in snapshot else snapshot
+
+
+def _batches(config: RunConfig, split: str, max_batches: int | None, device: torch.device) -> list:
+    data = DataCache().get(config).to(device)
+    chosen = {"train": data.train, "valid": data.valid, "test": data.test}.get(split)
+    if chosen is None:
+        raise TrainlabError(f"--split {split}: this dataset has no such split; use train or valid")
+    size = config.train.eval_batch_size or config.train.batch_size
+    out = []
+    for batch in chosen.batches(size):
+        if max_batches is not None and len(out) >= max_batches:
+            break
+        out.append(batch)
+    return out, data.info
+
+
+def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: torch.device) -> tuple[list, dict]:
+    g = torch.Generator().manual_seed(spec.seed)
+    info: dict = {"dirs": spec.dirs}
+    if spec.dirs == "random":
+        return [random_direction(model, "filter", mode=spec.mode, generator=g) for _ in range(2)], info
+    if spec.dirs == "init":
+        init = _state(folder / "init.pt", device)
+        return [toward(model, init, mode=spec.mode), random_direction(model, "filter", mode=spec.mode, generator=g)], info
+    if spec.dirs == "pca":
+        epochs = _epoch_files(folder)
+        if len(epochs) < 3:
+            raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
+        center = weights(model, spec.mode)
+        states = [_state(p, device) for p in epochs.values()]
+        dirs, explained = pca_directions(states, center, list(center))
+        info["explained_variance"] = [float(e) for e in explained]
+        return dirs, info
+    raise TrainlabError(f"--dirs {spec.dirs}: unknown; valid: init, pca, random")
+
+
+def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress=None) -> Path:  # noqa: ANN001
+    """Compute (or continue) the landscape; returns its output folder with landscape.npz inside."""
+    row = store.run_row(run_id)
+    if row is None:
+        raise TrainlabError(f"run {run_id}: not in store {store.root}")
+    config = resolve([("stored run", flatten(json.loads(row["config"])))], catalog(), f"run {run_id}")
+    folder = store.run_dir(run_id)
+    batches, info = _batches(config, spec.split, spec.max_batches, device)
+    model = build_model(config, info).to(device)
+    model.load_state_dict(_state(_checkpoint_path(folder, spec.checkpoint), device))
+    model.eval()
+    base = weights(model, spec.mode)
+    evaluate = batch_metrics(batches, ignore_index=0 if info.task == "lm" else -100)
+    directions, dir_info = _directions(spec, model, folder, device)
+    out = folder / "landscape" / spec.key()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spec.json").write_text(json.dumps({**asdict(spec), **dir_info}, indent=2))
+    xs = np.linspace(*spec.range, spec.grid)
+    centers = {None: base}
+    if spec.epochs == "all":
+        centers = {e: {n: t for n, t in _state(p, device).items() if n in base} for e, p in _epoch_files(folder).items()}
+        if not centers:
+            raise TrainlabError("--epochs all: no epoch checkpoints; train with train.keep_epoch_checkpoints: true")
+    frames = {}
+    for epoch, center in centers.items():
+        name = "surface" if epoch is None else f"epoch_{epoch}"
+        path = out / f"{name}.npz"
+        resume = _load_surface(path) if path.exists() else None
+        model.load_state_dict({**model.state_dict(), **center})
+        frames[epoch] = surface(model, evaluate, directions, xs, xs, mode=spec.mode, resume=resume,
+                                on_row=lambda s, path=path: _save_surface(s, path), progress=progress)
+    model.load_state_dict({**model.state_dict(), **base})
+    trajectory = [(e, *project(_state(p, device), base, directions)) for e, p in _epoch_files(folder).items()]
+    np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
+    _write_csv(out / "landscape.csv", frames, spec.metrics)
+    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), {**asdict(spec), **dir_info})
+    return out
+
+
+def _write_csv(path: Path, frames: dict[int | None, Surface], metrics: tuple[str, ...]) -> None:
+    """One row per point: epoch,x,y,metric... (epoch empty for a single surface)."""
+    names = [m for m in metrics if m in next(iter(frames.values())).values]
+    lines = [",".join(["epoch", "x", "y", *names])]
+    for epoch, s in frames.items():
+        for r, y in enumerate(s.ys):
+            for c, x in enumerate(s.xs):
+                values = ",".join(f"{s.values[m][r, c]:.8g}" for m in names)
+                lines.append(f"{'' if epoch is None else epoch},{x:.6g},{y:.6g},{values}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _save_surface(s: Surface, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, xs=s.xs, ys=s.ys, **{f"metric_{k}": v for k, v in s.values.items()})
+    tmp.replace(path)
+
+
+def _load_surface(path: Path) -> Surface:
+    with np.load(path) as f:
+        values = {k[7:]: f[k].copy() for k in f.files if k.startswith("metric_")}
+        return Surface(f["xs"].copy(), f["ys"].copy(), values)

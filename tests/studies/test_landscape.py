@@ -1,0 +1,65 @@
+"""`trainlab landscape` on a stored run: every output, PCA directions, resuming an interrupted grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainlab.api import run_study
+from trainlab.store import open_store
+from trainlab.studies.landscape import LandscapeSpec, compute
+from tests.conftest import run_cli, write_study
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("land")
+    study = write_study(folder)
+    run_study(study, {"train.keep_epoch_checkpoints": True})
+    return folder / "store", open_store(folder / "store").run_ids()[0]
+
+
+def test_landscape_command_writes_every_output(stored: tuple[Path, str]) -> None:
+    """Per-epoch surfaces on one basis: NPZ per epoch, CSV rows epoch,x,y,metrics, contours, 3D, GIF, HTML."""
+    store, run_id = stored
+    result = run_cli("landscape", run_id[:6], "--store", str(store), "--grid", "5", "--epochs", "all",
+                     "--max-batches", "2")
+    assert result.returncode == 0, result.stderr
+    folder = next(Path(line.strip()) for line in result.stdout.splitlines() if line.strip().endswith(".csv")).parent
+    csv = (folder / "landscape.csv").read_text().splitlines()
+    assert csv[0] == "epoch,x,y,loss,accuracy" and len(csv) == 1 + 3 * 25
+    assert {"epoch_1.npz", "epoch_3.npz", "contour_loss.png", "contour_loss.pdf", "surface3d_loss.png",
+            "animation_loss.gif", "landscape.html", "trajectory.npy"} <= {p.name for p in folder.iterdir()}
+    assert np.load(folder / "trajectory.npy").shape == (3, 3)
+    assert open_store(store).artifacts(run_id)[0]["kind"] == "landscape"
+
+
+def test_pca_directions_record_their_explained_variance(stored: tuple[Path, str]) -> None:
+    """PCA of the epoch checkpoints: two directions whose variance fractions are saved with the spec."""
+    store, run_id = stored
+    spec = LandscapeSpec(dirs="pca", grid=3, max_batches=1)
+    out = compute(open_store(store), run_id, spec, torch.device("cpu"))
+    explained = json.loads((out / "spec.json").read_text())["explained_variance"]
+    assert len(explained) == 2 and 0 < explained[1] <= explained[0] <= 1
+
+
+def test_an_interrupted_grid_continues_where_it_stopped(stored: tuple[Path, str]) -> None:
+    """Stopped at point 7 of 16: the first 4-point row was saved, so the rerun computes points 5 to 16."""
+    store, run_id = stored
+    spec = LandscapeSpec(grid=4, max_batches=1, seed=7)
+
+    def stop_after_7(done: int, total: int) -> None:
+        if done == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compute(open_store(store), run_id, spec, torch.device("cpu"), progress=stop_after_7)
+    seen: list[int] = []
+    out = compute(open_store(store), run_id, spec, torch.device("cpu"), progress=lambda d, t: seen.append(d))
+    assert seen[0] == 5 and seen[-1] == 16
+    with np.load(out / "surface.npz") as f:
+        assert not np.isnan(f["metric_loss"]).any()
