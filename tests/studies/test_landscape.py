@@ -63,3 +63,17 @@ def test_an_interrupted_grid_continues_where_it_stopped(stored: tuple[Path, str]
     assert seen[0] == 5 and seen[-1] == 16
     with np.load(out / "surface.npz") as f:
         assert not np.isnan(f["metric_loss"]).any()
+
+
+def test_report_gets_a_landscape_section(stored: tuple[Path, str]) -> None:
+    """After `trainlab landscape`, the study's report embeds the contour and an interactive surface."""
+    from trainlab.api import report_study
+
+    store, run_id = stored
+    compute(open_store(store), run_id, LandscapeSpec(grid=3, max_batches=1, seed=3), torch.device("cpu"))
+    from trainlab.report.landscape import render
+
+    for artifact in open_store(store).artifacts(run_id):
+        render(store / artifact["path"])
+    page = report_study(store.parent / "study.yaml", out=store.parent / "report").read_text()
+    assert "Loss landscapes" in page and "random directions" in page

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from trainlab.report import figures, findings, interactive, tables
+from trainlab.report import figures, findings, interactive, landscape, tables
 from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
 from trainlab.store import Store
@@ -41,6 +42,25 @@ def _figures(records: StudyRecords, out: Path) -> str:
     return "".join(figs.html)
 
 
+def _landscapes(records: StudyRecords) -> str:
+    """Each computed landscape of the study's runs: its contour with the trajectory, and an interactive
+    3D surface (a slider over epochs when it has several)."""
+    parts = []
+    for run_id, folder in records.landscapes:
+        spec, frames, _ = landscape.load(folder)
+        metric = spec["metrics"][0]
+        exp = records.runs.loc[records.runs["id"] == run_id, "experiment"].iloc[0]
+        title = f"experiment {exp}, run {run_id}: {spec['dirs']} directions, checkpoint {spec['checkpoint']}"
+        if "explained_variance" in spec:
+            title += f", PCA explains {', '.join(f'{v:.1%}' for v in spec['explained_variance'])}"
+        image = folder / f"contour_{metric}.png"
+        img = (f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}">'
+               if image.exists() else "")
+        figure = landscape.surface_figure(frames, metric).to_html(full_html=False, include_plotlyjs=False)
+        parts.append(f"<h3>{html.escape(title)}</h3>{img}{figure}")
+    return "".join(parts)
+
+
 def write_report(store: Store, study: str, out: Path) -> Path:
     """Write figures (PNG, PDF), tables (Markdown, LaTeX, CSV) and index.html into `out`."""
     records = load_records(store, study)
@@ -68,6 +88,8 @@ def write_report(store: Store, study: str, out: Path) -> Path:
         ("Resources", resources.html()),
         ("Figures", _figures(records, out)),
     ]
+    if records.landscapes:
+        sections.append(("Loss landscapes", _landscapes(records)))
     index = out / "index.html"
     index.write_text(page(study, sections, records.spec), encoding="utf-8")
     return index

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ class StudyRecords:
     spec: dict[str, Any]
     runs: pd.DataFrame  # one row per (experiment, seed), summaries included
     metrics: pd.DataFrame  # long format
+    landscapes: list[tuple[str, Path]] = field(default_factory=list)  # (run id, computed landscape folder)
 
     @property
     def main_metric(self) -> str:
@@ -72,4 +74,6 @@ def load_records(store: Store, study: str) -> StudyRecords:
     if started.empty:
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
     metrics = store.metrics(started["id"].unique())
-    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics)
+    landscapes = [(rid, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)
+                  if a["kind"] == "landscape" and (store.root / a["path"] / "spec.json").exists()]
+    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes)
