@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainlab.landscape.directions import Direction, Mode, weights
+from trainlab.landscape.linear_cache import linear_cache
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 
@@ -111,7 +112,8 @@ def surface(model: nn.Module, evaluate: Evaluate, directions: Sequence[Direction
     out = resume or Surface(np.asarray(xs, float), None if ys is None else np.asarray(ys, float))
     rows = [None] if out.ys is None else list(range(len(out.ys)))
     total, count = out.done().size, int(out.done().sum())
-    with moved(model, mode) as set_point:
+    cache = linear_cache(model, directions) if mode == "weights" else nullcontext(None)
+    with moved(model, mode) as set_point, cache as first_layer:
         for r in rows:
             for c, x in enumerate(out.xs):
                 index = (c,) if r is None else (r, c)
@@ -119,6 +121,8 @@ def surface(model: nn.Module, evaluate: Evaluate, directions: Sequence[Direction
                     continue
                 coefficients = [x] if r is None else [x, out.ys[r]]
                 set_point(coefficients, directions)
+                if first_layer is not None:
+                    first_layer.coefficients = coefficients
                 for name, value in evaluate(model).items():
                     out.values.setdefault(name, np.full(out._shape, np.nan))[index] = value
                 count += 1
