@@ -128,3 +128,27 @@ def test_pca_of_a_straight_trajectory_finds_the_line() -> None:
     assert float(explained[0]) == pytest.approx(1.0, abs=1e-6)
     coords = [project(s, states[-1], [d1, d2])[0] for s in states]
     np.testing.assert_allclose(np.abs(np.diff(coords)), np.diff(ts) * float(flat_v.norm()), rtol=1e-4)
+
+
+def test_cached_first_linear_layer_gives_the_same_surface() -> None:
+    """An MLP surface computed with the cached first-layer products equals the plain computation,
+    and the model gets its own Linear module back afterwards."""
+    import sys
+
+    from trainlab.landscape.linear_cache import CachedLinear
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
+    data = [(torch.randn(20, 1, 8, 8), torch.randint(0, 3, (20,)))]
+    evaluate = batch_metrics(data)
+    dirs = [random_direction(model, "filter", include_1d=True, generator=torch.Generator().manual_seed(i)) for i in (1, 2)]
+    fast = surface(model, evaluate, dirs, [-1.0, 0.5, 1.0], [-0.5, 0.25])
+    module = sys.modules["trainlab.landscape.surface"]
+    original = module.linear_cache
+    module.linear_cache = lambda m, d: __import__("contextlib").nullcontext(None)
+    try:
+        plain = surface(model, evaluate, dirs, [-1.0, 0.5, 1.0], [-0.5, 0.25])
+    finally:
+        module.linear_cache = original
+    np.testing.assert_allclose(fast.values["loss"], plain.values["loss"], rtol=1e-5)
+    assert isinstance(model[1], nn.Linear) and not isinstance(model[1], CachedLinear)
