@@ -89,6 +89,8 @@ def check_study(
 ) -> list[PlanLine]:
     """Validate and describe the plan; reads the store if it exists, never creates one."""
     study = _as_study(study)
+    if study.kind == "landscape":
+        return _landscape_plan(study, store)
     runs = planned_runs(study, overrides, only)
     db = _open_if_present(store_root(study, store))
     cache, lines = DataCache(), []
@@ -119,6 +121,8 @@ def run_study(
     if isinstance(study, (str, Path)) and project_dir is None:
         project_dir = Path(study).resolve().parent
     study = _as_study(study)
+    if study.kind == "landscape":
+        return _run_landscapes(study, store, device, console)
     runs = planned_runs(study, overrides, only)
     dev = resolve_device(device)
     root = store_root(study, store)
@@ -245,3 +249,51 @@ def landscape(store_dir: str | Path, run: str, spec: Any, device: str = "auto", 
         return [out / "landscape.csv", *render(out)]
     finally:
         db.close()
+
+
+@dataclass(frozen=True)
+class LandscapeOutcome:
+    run_id: str
+    status: str  # done, or skipped (the source run has not finished)
+    files: tuple[Path, ...] = ()
+
+
+def _landscape_targets(study: StudySpec, db: Store | None) -> list[dict[str, Any]]:
+    """The stored runs a landscape study covers: its source study's runs, filtered."""
+    section = study.landscape
+    runs = db.runs(section.study) if db else pd.DataFrame()
+    if runs.empty:
+        raise TrainlabError(f"landscape.study: {section.study!r} has no runs in the store; run that study first")
+    if section.experiments:
+        runs = runs[runs["experiment"].isin(section.experiments)]
+    if section.seeds:
+        runs = runs[runs["seed"].isin(section.seeds)]
+    return runs.to_dict(orient="records")
+
+
+def _landscape_plan(study: StudySpec, store: str | Path | None) -> list[PlanLine]:
+    db = _open_if_present(store_root(study, store))
+    try:
+        return [
+            PlanLine(r["experiment"], r["seed"], r["id"], {"landscape": study.landscape.key()}, r["params_total"],
+                     r["params_trainable"], r["params_non_embedding"], r["status"], r["epochs_done"])
+            for r in _landscape_targets(study, db)
+        ]
+    finally:
+        if db:
+            db.close()
+
+
+def _run_landscapes(study: StudySpec, store: str | Path | None, device: str, console: Console | None) -> list[LandscapeOutcome]:
+    root = store_root(study, store)
+    db = _open_if_present(root)
+    targets = _landscape_targets(study, db)
+    db.close()
+    outcomes = []
+    for target in targets:
+        if target["status"] != "done":
+            outcomes.append(LandscapeOutcome(target["id"], "skipped"))
+            continue
+        files = landscape(root, target["id"], study.landscape, device, console)
+        outcomes.append(LandscapeOutcome(target["id"], "done", tuple(files)))
+    return outcomes

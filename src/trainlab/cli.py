@@ -83,25 +83,24 @@ def _range(text: str) -> tuple[float, float]:
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
         raise TrainlabError(f"--range {text}: expected LO:HI, e.g. -1:1") from None
-    if not lo < hi:
-        raise TrainlabError(f"--range {text}: LO must be below HI")
     return lo, hi
 
 
 def cmd_landscape(args: argparse.Namespace, console: Console) -> int:
-    from trainlab.api import landscape
-    from trainlab.studies.landscape import LandscapeSpec
+    from pydantic import ValidationError
 
-    if args.grid < 2:
-        raise TrainlabError(f"--grid {args.grid}: needs at least 2 points per axis")
-    spec = LandscapeSpec(
-        checkpoint=args.checkpoint, dirs=args.dirs, grid=args.grid, range=_range(args.range),
-        metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), split=args.split,
-        max_batches=args.max_batches or None, epochs=args.epochs, seed=args.seed, mode=args.mode,
-    )
-    bad = [m for m in spec.metrics if m not in ("loss", "accuracy", "perplexity")]
-    if bad:
-        raise TrainlabError(f"--metrics {bad[0]}: unknown; valid: loss, accuracy, perplexity")
+    from trainlab.api import landscape
+    from trainlab.spec import LandscapeSpec
+    from trainlab.spec.study import format_validation_error
+
+    try:
+        spec = LandscapeSpec(
+            checkpoint=args.checkpoint, dirs=args.dirs, grid=args.grid, range=_range(args.range),
+            metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), split=args.split,
+            max_batches=args.max_batches or None, epochs=args.epochs, seed=args.seed, mode=args.mode,
+        )
+    except ValidationError as err:
+        raise TrainlabError(f"landscape: {format_validation_error(err)}") from None
     files = landscape(args.store, args.run, spec, args.device, console)
     for path in files:
         console.print(str(path))
@@ -122,6 +121,10 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
 def _status_text(status: str, epochs: int) -> str:
     return f"partial at epoch {epochs}" if status == "partial" else status
 
@@ -138,7 +141,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         table.add_column(col)
     for line in lines:
         changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
-        params = f"{line.params_total:,} / {line.params_trainable:,} / {line.params_non_embedding:,}"
+        params = " / ".join(_count(n) for n in (line.params_total, line.params_trainable, line.params_non_embedding))
         table.add_row(str(line.experiment), str(line.seed), line.id, changes, params, _status_text(line.status, line.epochs_done))
     console.print(table)
     counts = {s: sum(1 for line in lines if line.status == s) for s in ("new", "partial", "done", "diverged")}

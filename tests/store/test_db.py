@@ -57,3 +57,23 @@ def test_unwritable_root_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     with pytest.raises(TrainlabError, match="not writable"):
         Store(tmp_path / "f" / "store")
+
+
+def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
+    """A store written before `facts` and `params_non_embedding` existed opens and works."""
+    import sqlite3
+
+    root = tmp_path / "old"
+    root.mkdir()
+    with sqlite3.connect(root / "store.sqlite") as con:
+        con.execute(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, epochs_done INTEGER"
+            " NOT NULL, main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER, params_total"
+            " INTEGER, params_trainable INTEGER, device TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)"
+        )
+        con.execute("INSERT INTO runs (id, config, status, epochs_done, created_at, updated_at)"
+                    " VALUES ('r0', '{}', 'done', 3, 0, 0)")
+    store = Store(root)
+    store.update_facts("r0", {"flops_per_unit": 2.0})
+    row = store.run_row("r0")
+    assert row["params_non_embedding"] is None and '"flops_per_unit": 2.0' in row["facts"]

@@ -77,3 +77,36 @@ def test_report_gets_a_landscape_section(stored: tuple[Path, str]) -> None:
         render(store / artifact["path"])
     page = report_study(store.parent / "study.yaml", out=store.parent / "report").read_text()
     assert "Loss landscapes" in page and "random directions" in page
+
+
+def test_a_landscape_study_covers_the_chosen_runs(stored: tuple[Path, str]) -> None:
+    """`kind: landscape` runs the surface for each selected run of its source study."""
+    import yaml
+
+    from trainlab.api import check_study, run_study as run
+
+    store, run_id = stored
+    path = store.parent / "land.yaml"
+    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(store),
+                                    "landscape": {"study": "tiny", "experiments": [1], "grid": 3, "max_batches": 1}}))
+    assert [line.id for line in check_study(path)] == [run_id]
+    (outcome,) = run(path)
+    assert outcome.status == "done" and any(f.name == "landscape.csv" for f in outcome.files)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"name": "x", "kind": "landscape"}, "a landscape study needs a landscape section"),
+        ({"name": "x"}, "a train study needs a base run config"),
+        ({"name": "x", "kind": "landscape", "landscape": {"study": "s", "dirs": "pcaa"}}, "landscape.dirs"),
+        ({"name": "x", "kind": "landscape", "landscape": {"study": "s", "range": [1, -1]}}, "LO < HI"),
+    ],
+)
+def test_landscape_study_mistakes_are_named(raw: dict, message: str) -> None:
+    """Missing or bad landscape sections fail before any work, naming the field."""
+    from trainlab.errors import TrainlabError
+    from trainlab.spec import parse_study
+
+    with pytest.raises(TrainlabError, match=message):
+        parse_study(raw)

@@ -1,12 +1,15 @@
 """Study and run specs: pure Python (no torch), validated before any work starts."""
 
 from trainlab.spec.config import SECTIONS, OptimConfig, RunConfig, ScheduleConfig, Section, TrainConfig
+from trainlab.spec.landscape import LandscapeSpec, LandscapeStudy
 from trainlab.spec.plan import Catalog, RunSpec, plan_study, resolve, run_id, select_experiments
 from trainlab.spec.study import StudySpec, load_study, parse_study
 
 __all__ = [
     "SECTIONS",
     "Catalog",
+    "LandscapeSpec",
+    "LandscapeStudy",
     "OptimConfig",
     "RunConfig",
     "RunSpec",

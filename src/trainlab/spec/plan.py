@@ -137,7 +137,9 @@ def plan_study(
     study: StudySpec, catalog: Catalog, overrides: Mapping[str, Any] | None = None
 ) -> list[RunSpec]:
     """Every run of the study, in experiment order, seeds innermost."""
-    base_layer: Layer = ("base", flatten(study.base))
+    if study.kind != "train":
+        raise TrainlabError(f"{study.name}: a {study.kind} study has no training plan")
+    base_layer: Layer = ("base", flatten(study.base or {}))
     set_layer: Layer = ("--set", dict(overrides or {}))
     base = resolve([base_layer, set_layer], catalog, "base")
     entries = study.runs or [{}]

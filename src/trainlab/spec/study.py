@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trainlab.errors import TrainlabError, did_you_mean
 from trainlab.spec.dotted import flatten
+from trainlab.spec.landscape import LandscapeStudy
 
-Kind = Literal["train"]
+Kind = Literal["train", "landscape"]
 
 
 class StudySpec(BaseModel):
@@ -23,10 +24,19 @@ class StudySpec(BaseModel):
     description: str = ""
     kind: Kind = "train"
     store: str | None = None
-    base: dict[str, Any]
+    base: dict[str, Any] | None = None
     runs: list[dict[str, Any]] | None = None
     grid: dict[str, list[Any]] | None = None
     seeds: list[int] | None = None
+    landscape: LandscapeStudy | None = None  # kind: landscape
+
+    @model_validator(mode="after")
+    def _sections_match_kind(self) -> StudySpec:
+        if self.kind == "train" and self.base is None:
+            raise ValueError("base: a train study needs a base run config")
+        if self.kind == "landscape" and self.landscape is None:
+            raise ValueError("landscape: a landscape study needs a landscape section (study: NAME, ...)")
+        return self
 
     @field_validator("runs")
     @classmethod

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, kind, path));
 """
 
+# Columns added to `runs` after stores already existed: added in place when an older store is opened.
+ADDED_RUN_COLUMNS = {"params_non_embedding": "INTEGER", "facts": "TEXT NOT NULL DEFAULT '{}'"}
+
 MetricRow = tuple[int, int, str, str, float, float]  # step, epoch, split, name, value, wall_s
 DONE_STATUSES = ("done", "diverged")
 
@@ -61,6 +64,10 @@ class Store:
         self._db = sqlite3.connect(self.root / "store.sqlite", timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for column, declaration in ADDED_RUN_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self._db.close()

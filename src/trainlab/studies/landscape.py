@@ -6,10 +6,8 @@ An interrupted grid continues from the rows already saved (the NPZ is rewritten 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,31 +16,12 @@ from torch import nn
 
 from trainlab.errors import TrainlabError
 from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
-from trainlab.spec import RunConfig, resolve
+from trainlab.spec import LandscapeSpec, RunConfig, resolve
 from trainlab.spec.dotted import flatten
 from trainlab.store import Store
 from trainlab.studies.build import DataCache, build_model
 from trainlab.studies.catalog import catalog
 from trainlab.train import checkpoint
-
-
-@dataclass(frozen=True)
-class LandscapeSpec:
-    """What to compute; its hash names the output folder, so different requests never overwrite."""
-
-    checkpoint: str = "best"  # best | last | epoch:N
-    dirs: str = "random"  # random | pca | init
-    grid: int = 41
-    range: tuple[float, float] = (-1.0, 1.0)
-    metrics: tuple[str, ...] = ("loss", "accuracy")
-    split: str = "valid"
-    max_batches: int | None = 8
-    epochs: str | None = None  # "all": every stored epoch on one basis
-    seed: int = 0
-    mode: str = "weights"  # weights | states
-
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _epoch_files(folder: Path) -> dict[int, Path]:
@@ -51,12 +30,7 @@ def _epoch_files(folder: Path) -> dict[int, Path]:
 
 
 def _checkpoint_path(folder: Path, which: str) -> Path:
-    if which in ("best", "last"):
-        path = folder / f"{which}.pt"
-    elif which.startswith("epoch:") and which[6:].isdigit():
-        path = folder / f"epoch_{int(which[6:])}.pt"
-    else:
-        raise TrainlabError(f"--checkpoint {which}: expected best, last or epoch:N")
+    path = folder / (f"{which}.pt" if which in ("best", "last") else f"epoch_{int(which[6:])}.pt")
     if not path.exists():
         hint = " (train with train.keep_epoch_checkpoints: true)" if which.startswith("epoch") else ""
         raise TrainlabError(f"--checkpoint {which}: {path} does not exist{hint}")
@@ -90,16 +64,14 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
     if spec.dirs == "init":
         init = _state(folder / "init.pt", device)
         return [toward(model, init, mode=spec.mode), random_direction(model, "filter", mode=spec.mode, generator=g)], info
-    if spec.dirs == "pca":
-        epochs = _epoch_files(folder)
-        if len(epochs) < 3:
-            raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
-        center = weights(model, spec.mode)
-        states = [_state(p, device) for p in epochs.values()]
-        dirs, explained = pca_directions(states, center, list(center))
-        info["explained_variance"] = [float(e) for e in explained]
-        return dirs, info
-    raise TrainlabError(f"--dirs {spec.dirs}: unknown; valid: init, pca, random")
+    epochs = _epoch_files(folder)  # pca: principal directions of the trajectory (Li et al. 2018, §6)
+    if len(epochs) < 3:
+        raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
+    center = weights(model, spec.mode)
+    states = [_state(p, device) for p in epochs.values()]
+    dirs, explained = pca_directions(states, center, list(center))
+    info["explained_variance"] = [float(e) for e in explained]
+    return dirs, info
 
 
 def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress=None) -> Path:  # noqa: ANN001
@@ -118,7 +90,7 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     directions, dir_info = _directions(spec, model, folder, device)
     out = folder / "landscape" / spec.key()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(json.dumps({**asdict(spec), **dir_info}, indent=2))
+    (out / "spec.json").write_text(json.dumps({**spec.request(), **dir_info}, indent=2))
     xs = np.linspace(*spec.range, spec.grid)
     centers = {None: base}
     if spec.epochs == "all":
@@ -137,7 +109,7 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     trajectory = [(e, *project(_state(p, device), base, directions)) for e, p in _epoch_files(folder).items()]
     np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
     _write_csv(out / "landscape.csv", frames, spec.metrics)
-    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), {**asdict(spec), **dir_info})
+    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), {**spec.request(), **dir_info})
     return out
 
 
