@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -47,15 +48,32 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
     }
 
 
+PROC_STATUS, PROC_CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process since the last reset: Linux's VmHWM (resettable, see
+    reset_peak_memory), else ru_maxrss (the peak over the process's life; KiB on Linux, bytes on macOS)."""
+    try:
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: the CUDA allocator's, or the process's resident peak (writing 5 to
+    /proc/self/clear_refs resets VmHWM on Linux), so each epoch and each run gets its own."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        PROC_CLEAR_REFS.write_text("5")
+    except OSError:
+        pass  # not Linux, or not permitted: the peak stays the process's lifetime peak
 
 
 def memory_metrics(device: torch.device) -> dict[str, float]:
