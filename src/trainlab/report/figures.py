@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from trainlab.analysis.curves import curve, seed_band
 from trainlab.report.records import StudyRecords
@@ -24,11 +25,16 @@ MARKERS = "os^vDP*X"
 
 
 def style(records: StudyRecords) -> dict[int, tuple[str, str]]:
-    """Experiment number -> (colour by optimizer, marker by rank among experiments with that optimizer)."""
+    """Experiment number -> (colour, marker). When the study varies the optimizer, the colour follows
+    it (the same in every figure) and the marker tells apart experiments sharing one; otherwise each
+    experiment gets its own colour."""
+    experiments = records.experiments()
+    optimizers = [str(records.column(runs, "optim.name")) for _, _, runs in experiments]
+    if len(set(optimizers)) == 1:
+        return {number: (f"C{i % 10}", MARKERS[i % len(MARKERS)]) for i, (number, _, _) in enumerate(experiments)}
     seen: dict[str, int] = {}
     out = {}
-    for number, _, runs in records.experiments():
-        name = str(records.column(runs, "optim.name"))
+    for (number, _, _), name in zip(experiments, optimizers):
         k = seen.get(name, 0)
         seen[name] = k + 1
         out[number] = (OPTIMIZER_COLOURS.get(name, f"C{5 + len(seen) % 5}"), MARKERS[k % len(MARKERS)])
@@ -42,7 +48,14 @@ def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
     ax.plot(band["x"], band["mean"], line, color=colour, marker=marker, markevery=every, markersize=4, label=legend)
     if n > 1:
-        ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.15)
+        ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0)
+
+
+def _axis(ax: Axes, x: str) -> None:
+    ax.set_xlabel(X_LABELS[x])
+    ax.grid(alpha=0.3)
+    if x == "epoch":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _curves(records: StudyRecords, runs: pd.DataFrame, split: str, name: str, x: str) -> list[pd.Series]:
@@ -79,9 +92,8 @@ def learning_curves(records: StudyRecords, x: str = "epoch") -> Figure:
                     _plot_band(ax, curves, colour, marker, line, f"{number}: {label}" if split == "valid" else None)
                     values += [v for c in curves for v in c]
         _log_if_decades(ax, values)
-        ax.set_xlabel(X_LABELS[x])
+        _axis(ax, x)
         ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
         ax.set_title(f"{name} (dashed: train, solid: valid)")
     handles, labels = axes[1].get_legend_handles_labels()  # both axes carry the same runs: label once
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
@@ -109,8 +121,7 @@ def architecture_figures(records: StudyRecords, x: str = "epoch") -> list[tuple[
             for drop in _lr_drops(records, runs, x):
                 ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
             ax.set_title(f"({letter}) {records.optimizer(runs)}", fontsize="medium")
-            ax.set_xlabel(X_LABELS[x])
-            ax.grid(alpha=0.3)
+            _axis(ax, x)
         axes[0].set_ylabel(metric)
         axes[0].legend(fontsize="small")
         _log_if_decades(axes[0], values)
