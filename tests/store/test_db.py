@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_rewind_drops_rows_after_the_checkpoint(tmp_path: Path) -> None:
 def test_a_failed_epoch_write_leaves_nothing(tmp_path: Path) -> None:
     """An error inside an epoch's transaction rolls back every row of it."""
     store = make(tmp_path)
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.ProgrammingError):
         store.record_epoch("r1", [(1, 1, "valid", "loss", 0.5, 1.0), (1, 1, "valid")], {"epochs_done": 1})  # type: ignore[list-item]
     assert store.metrics(["r1"]).empty and store.run_row("r1")["epochs_done"] == 0
 
@@ -61,7 +62,6 @@ def test_unwritable_root_is_a_user_error(tmp_path: Path) -> None:
 
 def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
     """A store written before `facts` and `params_non_embedding` existed opens and works."""
-    import sqlite3
 
     root = tmp_path / "old"
     root.mkdir()

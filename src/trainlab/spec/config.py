@@ -36,7 +36,7 @@ class HeadsSplitWidth(Named):
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> HeadsSplitWidth:
-        width, heads = getattr(self, self.width_field), getattr(self, "heads")
+        width, heads = getattr(self, self.width_field), self.heads
         if width % heads:
             raise ValueError(f"{self.width_field} ({width}) must be divisible by heads ({heads})")
         return self

@@ -179,7 +179,7 @@ def run_study(
                 outcomes.append(RunOutcome(run, "skipped", row["epochs_done"]))
                 continue
 
-            def hooks(loop: Loop, experiment: int, i: int = i) -> list[Hook]:
+            def hooks(loop: Loop, experiment: int, i: int = i, run: RunSpec = run) -> list[Hook]:
                 if progress is None:
                     return []
                 title = f"run {i}/{len(plan)} exp {experiment} seed {loop.train_cfg.seed} [{run.id[:8]}]"
