@@ -70,7 +70,12 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
     center = weights(model, spec.mode)
     states = [_state(p, device) for p in epochs.values()]
     dirs, explained = pca_directions(states, center, list(center))
+    # unit principal directions, rescaled so the trajectory spans [-1, 1] along each: --range -1.5:1.5
+    # then shows the whole path with a margin, whatever the distance travelled
+    coords = np.abs([project(state, center, dirs) for state in states]).max(axis=0)
+    dirs = [{n: t * float(scale) for n, t in d.items()} for d, scale in zip(dirs, coords)]
     info["explained_variance"] = [float(e) for e in explained]
+    info["pca_scale"] = [float(c) for c in coords]
     return dirs, info
 
 
