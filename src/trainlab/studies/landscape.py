@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainlab.data import DataInfo
 from trainlab.errors import TrainlabError
 from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
 from trainlab.spec import LandscapeSpec, RunConfig, resolve
@@ -42,7 +43,8 @@ def _state(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
     return snapshot["model"] if "model" in snapshot and "optimizer" in snapshot else snapshot
 
 
-def _batches(config: RunConfig, split: str, max_batches: int | None, device: torch.device) -> list:
+def _batches(config: RunConfig, split: str, max_batches: int | None, device: torch.device) -> tuple[list, DataInfo]:
+    """The first `max_batches` evaluation batches of a split, on the device, and the data's DataInfo."""
     data = DataCache().get(config).to(device)
     chosen = {"train": data.train, "valid": data.valid, "test": data.test}.get(split)
     if chosen is None:
