@@ -58,7 +58,8 @@ def _batches(config: RunConfig, split: str, max_batches: int | None, device: tor
     return out, data.info
 
 
-def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: torch.device) -> tuple[list, dict]:
+def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: torch.device,
+                epochs: dict[int, dict[str, torch.Tensor]]) -> tuple[list, dict]:
     g = torch.Generator().manual_seed(spec.seed)
     info: dict = {"dirs": spec.dirs}
     if spec.dirs == "random":
@@ -66,11 +67,11 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
     if spec.dirs == "init":
         init = _state(folder / "init.pt", device)
         return [toward(model, init, mode=spec.mode), random_direction(model, "filter", mode=spec.mode, generator=g)], info
-    epochs = _epoch_files(folder)  # pca: principal directions of the trajectory (Li et al. 2018, §6)
+    # pca: principal directions of the trajectory (Li et al. 2018, §6)
     if len(epochs) < 3:
         raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
     center = weights(model, spec.mode)
-    states = [_state(p, device) for p in epochs.values()]
+    states = list(epochs.values())
     dirs, explained = pca_directions(states, center, list(center))
     # unit principal directions, rescaled so the trajectory spans [-1, 1] along each: --range -1.5:1.5
     # then shows the whole path with a margin, whatever the distance travelled
@@ -94,14 +95,16 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     model.eval()
     base = weights(model, spec.mode)
     evaluate = batch_metrics(batches, ignore_index=0 if info.task == "lm" else -100)
-    directions, dir_info = _directions(spec, model, folder, device)
+    epochs = {e: _state(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
+    directions, dir_info = _directions(spec, model, folder, device, epochs)
+    meta = {**spec.request(), **dir_info}
     out = folder / "landscape" / spec.key()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(json.dumps({**spec.request(), **dir_info}, indent=2))
+    (out / "spec.json").write_text(json.dumps(meta, indent=2))
     xs = np.linspace(*spec.range, spec.grid)
     centers = {None: base}
     if spec.epochs == "all":
-        centers = {e: {n: t for n, t in _state(p, device).items() if n in base} for e, p in _epoch_files(folder).items()}
+        centers = {e: {n: t for n, t in state.items() if n in base} for e, state in epochs.items()}
         if not centers:
             raise TrainlabError("--epochs all: no epoch checkpoints; train with train.keep_epoch_checkpoints: true")
     frames = {}
@@ -113,10 +116,10 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
         frames[epoch] = surface(model, evaluate, directions, xs, xs, mode=spec.mode, resume=resume,
                                 on_row=lambda s, path=path: _save_surface(s, path), progress=progress)
     model.load_state_dict({**model.state_dict(), **base})
-    trajectory = [(e, *project(_state(p, device), base, directions)) for e, p in _epoch_files(folder).items()]
+    trajectory = [(e, *project(state, base, directions)) for e, state in epochs.items()]
     np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
     _write_csv(out / "landscape.csv", frames, spec.metrics)
-    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), {**spec.request(), **dir_info})
+    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), meta)
     return out
 
 
