@@ -33,6 +33,7 @@ def assert_user_error(result: subprocess.CompletedProcess[str], pattern: str) ->
         (["--set", "train.epochs=0"], {}, "train.epochs: Input should be greater than or equal to 1"),
         (["--set", "data.valid_fraction=1.5"], {}, "data.valid_fraction: Input should be less than 1"),
         (["--set", "model.name=resnet9"], {}, "model.name: unknown name 'resnet9'"),
+        (["--set", "train.precision=fp16"], {}, "train.precision: Input should be 'fp32' or 'bf16' (got 'fp16')"),
         (["--set", "optim.name=rmsprop"], {}, "valid: adam, adamw, momentum, nesterov, sgd"),
         (["--set", "schedule.name=linear"], {}, "valid: cosine, none, plateau, step, warmup_cosine"),
         (["--set", "data.name=mnistt"], {}, "data.name: unknown name 'mnistt'"),

@@ -56,6 +56,23 @@ def test_fused_attention_equals_the_explicit_softmax(causal: bool) -> None:
     torch.testing.assert_close(attn(x), fused, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("length", [10, 200])  # the explicit path under CPU bf16 autocast, and the fused one
+def test_attention_under_bf16_autocast_matches_float32(causal: bool, length: int) -> None:
+    """Under bfloat16 autocast (train.precision=bf16) attention computes the same function, to bf16's
+    precision (8 bits of mantissa), with gradients for every parameter."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(dim=32, heads=4, causal=causal)
+    x = torch.randn(2, length, 32)
+    reference = attn(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = attn(x)
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), reference, rtol=0.05, atol=0.03)
+    low.float().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in attn.parameters())
+
+
 def test_causal_attention_ignores_the_future() -> None:
     """Changing token t never changes outputs before t."""
     torch.manual_seed(0)

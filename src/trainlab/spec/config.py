@@ -7,7 +7,7 @@ MLP share few options); those classes live beside their builders and reach the s
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -84,6 +84,8 @@ class TrainConfig(Section):
     early_stopping_patience: int | None = Field(None, ge=1)
     clip_grad_norm: float | None = Field(None, gt=0)
     keep_epoch_checkpoints: bool = False  # save each epoch's weights (landscape animations, trajectories)
+    # bf16: forward passes under autocast (matmuls in bfloat16, weights and optimizer state in float32)
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.steps or self.epochs * steps_per_epoch

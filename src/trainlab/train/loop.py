@@ -87,10 +87,17 @@ class Loop:
         sums = torch.zeros(self.task.n_sums, device=self.device)
         with torch.no_grad():
             for x, y in split.batches(self.train_cfg.eval_batch_size or self.train_cfg.batch_size):
-                out = self.model(x)
-                sums += self.task.sums(out, y, self.task.loss(out, y))
+                with self.autocast():
+                    out = self.model(x)
+                    loss = self.task.loss(out, y)
+                sums += self.task.sums(out, y, loss)
         self.model.train(was_training)
         return self.task.summarize(sums)
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision for forward passes when `train.precision` asks for it (a no-op for fp32)."""
+        bf16 = self.train_cfg.precision == "bf16"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
 
     def log(self, split: str, metrics: dict[str, float], epoch: int | None = None) -> None:
         epoch = self.state.epoch + 1 if epoch is None else epoch
@@ -142,8 +149,9 @@ class Loop:
         self._finish_epoch(epoch, improved, eval_seconds + eval_clock.seconds)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
-        out = self.model(x)
-        loss = self.task.loss(out, y)
+        with self.autocast():
+            out = self.model(x)
+            loss = self.task.loss(out, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for hook in self.hooks:
