@@ -40,6 +40,7 @@ from trainlab.data.images import ImageConfig, load_fashion_mnist
 from trainlab.models.vit import ViTConfig, build_vit
 from trainlab.optim import SCHEDULES
 from trainlab.spec import ScheduleConfig, TrainConfig
+from trainlab.store.manifest import device_facts
 from trainlab.train import Loop
 from trainlab.train.hooks import config_hooks
 from trainlab.train.tasks import Classification
@@ -174,9 +175,7 @@ def main() -> None:
                 **{f"{who}_{precision}_images_per_s": round(v, 1) for (who, precision), v in median.items()},
                 "images": len(bundle.train),
                 "rounds": args.rounds,
-                "threads": torch.get_num_threads(),
-                "native_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-                "device": "cpu",
+                **device_facts(torch.device("cpu")),
             }
         )
     )

@@ -93,6 +93,7 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
     assert (Path(shown["folder"]) / "manifest.json").exists()
     manifest = json.loads((Path(shown["folder"]) / "manifest.json").read_text())
     assert manifest["status"] == "done" and manifest["versions"]["torch"] and manifest["config"]["optim"]["lr"]
+    assert manifest["device"] == "cpu" and manifest["device_name"] and manifest["threads"] >= 1
 
     out = tmp_path / "report"
     rep = run_cli("report", str(tiny_study), "--out", str(out))

@@ -40,6 +40,35 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def device_facts(device: Any) -> dict[str, Any]:
+    """What ran the run: the device, its model name, threads, and whether bf16 is native there."""
+    import torch
+
+    if device.type == "cuda":
+        name, bf16 = torch.cuda.get_device_name(device), torch.cuda.is_bf16_supported()
+    else:
+        name, bf16 = _cpu_model(), _cpu_has_bf16()
+    return {"device": str(device), "device_name": name, "threads": torch.get_num_threads(), "native_bf16": bf16}
+
+
+def _cpu_has_bf16() -> bool:
+    """oneDNN's check for native bf16 instructions (AVX-512 BF16, AMX); absent from some builds."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
+
+
 def write_manifest(path: Path, **fields: Any) -> None:
     """Merge `fields` into manifest.json (start and end of a run write different fields)."""
     manifest = json.loads(path.read_text()) if path.exists() else {}

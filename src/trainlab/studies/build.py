@@ -63,3 +63,11 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise TrainlabError(f"--device {name}: unknown device; valid: auto, cpu, cuda, cuda:N") from None
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """bf16 needs hardware support on CUDA (Ampere or newer); on CPU it always runs, emulated if need be."""
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise TrainlabError(
+            f"train.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp32"
+        )

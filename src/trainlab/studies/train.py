@@ -14,7 +14,7 @@ from rich.progress import Progress
 
 from trainlab.spec import RunSpec, StudySpec
 from trainlab.store import DONE_STATUSES, Store
-from trainlab.store.manifest import git_state, library_versions, now_iso, write_manifest
+from trainlab.store.manifest import device_facts, git_state, library_versions, now_iso, write_manifest
 from trainlab.studies.build import DataCache, Parts, build_parts
 from trainlab.studies.progress import ProgressHook, make_progress
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
@@ -132,7 +132,7 @@ def train_run(
             config=cfg.to_dict(),
             git=git_state(project_dir),
             versions=library_versions(),
-            device=str(device),
+            **device_facts(device),
             started_at=now_iso(),
             resumed_from_epoch=loop.state.epoch,
         )
