@@ -1,0 +1,43 @@
+"""Each benchmark script still runs end to end on tiny settings and ends with one JSON line.
+
+Smoke tests only: no timing is asserted here (speed figures are read from the scripts' own output).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+SCRIPTS = {
+    "lm_overhead.py": (["--steps", "4", "--rounds", "1"], "tinyshakespeare", None),
+    "vision_throughput.py": (["--images", "256", "--rounds", "1"], "fashion-mnist", None),
+    "vit_preset_epoch.py": (["--images", "5256", "--device", "cpu"], None, None),
+    "landscape.py": (["--steps", "3", "--rounds", "1"], "mnist", "loss_landscapes"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_prints_one_json_object_last(script: str) -> None:
+    args, data, library = SCRIPTS[script]
+    if data and not (SHARED / data).exists():
+        pytest.skip(f"real data not found at {SHARED / data}")
+    if library and importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} not installed (pip install -e '.[bench]')")
+    out = subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == script.removesuffix(".py")
+    assert all(math.isfinite(v) for v in result.values() if isinstance(v, float))
+    speeds = [v for k, v in result.items() if k.startswith("ratio") or k.endswith("_s")]
+    assert speeds and all(v > 0 for v in speeds)
