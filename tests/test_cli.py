@@ -102,6 +102,7 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
         p.name for p in out.iterdir()
     }
     assert "<img" in (out / "index.html").read_text()
+    assert f"Measured on {manifest['device_name']} (cpu, {manifest['threads']} threads)." in (out / "resources.md").read_text()
     assert_user_error(run_cli("show", "zzzz", "--store", store), "run zzzz: no run with that id prefix")
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 
 from trainlab.analysis.stats import mean_ci
 from trainlab.report.records import StudyRecords
-from trainlab.report.tables import convergence_table, results_table
+from trainlab.report.tables import convergence_table, hardware_note, results_table
 
 
 def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -> StudyRecords:
@@ -85,3 +86,18 @@ def test_findings_name_their_numbers_and_hedge_overlapping_seeds() -> None:
     assert "experiment 1" in valid and "0.7500 ±" in valid and "do not separate them" in valid
     (ranking,) = optimizer_ranking(rec)
     assert ranking.index("exp 1") < ranking.index("exp 2") and "overlap" in ranking
+
+
+def test_resources_name_the_hardware_and_warn_when_it_differs() -> None:
+    """Times mean little without the machine: one machine is named; runs on two are flagged per experiment."""
+    recs = records({(1, 0): [0.5], (2, 0): [0.6]}, {1: "mlp", 2: "mlp"})
+    cpu = {"device": "cpu", "device_name": "AMD EPYC", "threads": 2, "native_bf16": True}
+    gpu = {"device": "cuda", "device_name": "NVIDIA H100", "threads": 16, "native_bf16": True}
+    recs.runs["facts"] = [json.dumps({"hardware": cpu}), json.dumps({"hardware": cpu})]
+    assert hardware_note(recs) == "Measured on AMD EPYC (cpu, 2 threads)."
+    recs.runs["facts"] = [json.dumps({"hardware": cpu}), json.dumps({"hardware": gpu})]
+    note = hardware_note(recs)
+    assert "different hardware" in note and "AMD EPYC (cpu, 2 threads): exp 1" in note
+    assert "NVIDIA H100 (cuda, 16 threads): exp 2" in note
+    recs.runs["facts"] = ["{}", "{}"]  # stores written before hardware was recorded
+    assert hardware_note(recs) == ""

@@ -162,9 +162,26 @@ def resources_table(records: StudyRecords) -> Table:
         "the largest and the allocated peak the smallest. On CPU the process's peak resident memory is shown. "
         "'params + grads + optimizer MB' is the analytic part of memory that model state must take; the rest "
         "of the peak is activations and workspace. FLOPs are cumulative training FLOPs (analytic formula "
-        "where one exists, otherwise PyTorch's FLOP counter)."
+        "where one exists, otherwise PyTorch's FLOP counter). " + hardware_note(records)
     )
     return table
+
+
+def hardware_note(records: StudyRecords) -> str:
+    """Which machine measured the times: one sentence, or a warning when the runs' hardware differs."""
+    where: dict[str, list[int]] = {}
+    for number, _, runs in ordered_experiments(records):
+        for facts in runs["facts"] if "facts" in runs else []:
+            hw = json.loads(facts).get("hardware")
+            if hw:
+                name = f"{hw['device_name']} ({hw['device']}, {hw['threads']} threads)"
+                where.setdefault(name, []).append(number)
+    if len(where) == 1:
+        return f"Measured on {next(iter(where))}."
+    if len(where) > 1:
+        parts = "; ".join(f"{name}: exp {', '.join(map(str, sorted(set(exps))))}" for name, exps in where.items())
+        return f"Runs were measured on different hardware ({parts}): compare times with care."
+    return ""
 
 
 def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:

@@ -126,13 +126,15 @@ def train_run(
             torch.manual_seed(seeding.stream_seed(cfg.train.seed, "dropout"))
         store.rewind(run.id, loop.state.epoch)
         store.set_device(run.id, str(device))
+        hardware = device_facts(device)
+        store.update_facts(run.id, {"hardware": hardware})  # reports read the store, so timings keep their context
         write_manifest(
             folder / "manifest.json",
             run_id=run.id,
             config=cfg.to_dict(),
             git=git_state(project_dir),
             versions=library_versions(),
-            **device_facts(device),
+            **hardware,
             started_at=now_iso(),
             resumed_from_epoch=loop.state.epoch,
         )
