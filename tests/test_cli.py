@@ -94,6 +94,7 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
     manifest = json.loads((Path(shown["folder"]) / "manifest.json").read_text())
     assert manifest["status"] == "done" and manifest["versions"]["torch"] and manifest["config"]["optim"]["lr"]
     assert manifest["device"] == "cpu" and manifest["device_name"] and manifest["threads"] >= 1
+    assert shown["hardware"]["device_name"] == manifest["device_name"]
 
     out = tmp_path / "report"
     rep = run_cli("report", str(tiny_study), "--out", str(out))

@@ -202,12 +202,14 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
     )
     test = {f"{r.split}/{r.name}": r.value for r in metrics[metrics["split"].str.startswith("test")].itertuples()}
     first = summary.iloc[0] if summary is not None else {}
+    facts = json.loads(row["facts"])
     return {
         "id": run_id,
         "status": row["status"],
         "epochs_done": row["epochs_done"],
         "studies": [f"{r.study} exp {r.experiment} seed {r.seed}" for r in memberships.itertuples()],
         "device": row["device"],
+        "hardware": facts.get("hardware"),
         "params_total": row["params_total"],
         "params_trainable": row["params_trainable"],
         "params_non_embedding": row["params_non_embedding"],
@@ -221,9 +223,9 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "memory": {k: float(first[k]) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
                    if k in first and first[k] == first[k]},
         "test": test,
-        "flops": _flops_line(json.loads(row["facts"]), first.get("flops")),
-        "memory_analytic": json.loads(row["facts"]).get("memory_analytic"),
-        "params_by_module": json.loads(row["facts"]).get("params_by_module"),
+        "flops": _flops_line(facts, first.get("flops")),
+        "memory_analytic": facts.get("memory_analytic"),
+        "params_by_module": facts.get("params_by_module"),
         "folder": str(store.root / "runs" / run_id),
         "config": json.loads(row["config"]),
         "epochs": epochs.to_dict(orient="records"),
