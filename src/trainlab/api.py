@@ -18,7 +18,7 @@ from trainlab.errors import TrainlabError
 
 from trainlab.spec import RunSpec, StudySpec, load_study, select_experiments
 from trainlab.store import DONE_STATUSES, Store
-from trainlab.studies.build import DataCache, build_model, check_precision, resolve_device
+from trainlab.studies.build import DataCache, build_model, check_train_options, resolve_device
 from trainlab.studies.catalog import plan
 from trainlab.studies.train import RunOutcome
 from trainlab.studies.train import run_study as _run_study
@@ -132,7 +132,7 @@ def run_study(
         existing.close()
     cache = DataCache()
     for run in pending:  # every data and model error surfaces here, before the store is touched
-        check_precision(run.config.train.precision, dev)
+        check_train_options(run.config.train, dev)
         _parameters(run, cache.get(run.config).info)
     db = Store(root)
     try:

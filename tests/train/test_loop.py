@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -156,3 +158,20 @@ def test_bf16_precision_trains_close_to_float32_and_keeps_float32_weights(tmp_pa
     assert {t.dtype for t in last["model"].values()} == {torch.float32}
     moments = [v for s in last["optimizer"]["state"].values() for v in s.values() if torch.is_tensor(v) and v.ndim]
     assert moments and all(v.dtype == torch.float32 for v in moments)
+
+
+@pytest.mark.skipif(not any(map(shutil.which, ("c++", "g++", "clang++"))), reason="torch.compile on CPU needs a C++ compiler")
+def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path: Path) -> None:
+    """train.compile=true trains the same model (losses equal to float32 rounding: fused kernels
+    reorder sums) and writes checkpoints with the eager module's keys, so landscapes and resume load them."""
+    for name, compiled in (("eager", False), ("compiled", True)):
+        (tmp_path / name).mkdir()
+        run_study(write_study(tmp_path / name), {"train.compile": compiled, "train.epochs": 2})
+    eager, compiled = results(tmp_path / "eager" / "store"), results(tmp_path / "compiled" / "store")
+    loss = lambda d: d[(d["split"] == "valid") & (d["name"] == "loss")]["value"].to_numpy()  # noqa: E731
+    np.testing.assert_allclose(loss(compiled), loss(eager), rtol=1e-4)
+    keys = [
+        list(torch.load(next((tmp_path / name / "store" / "runs").iterdir()) / "last.pt", weights_only=False)["model"])
+        for name in ("eager", "compiled")
+    ]
+    assert keys[0] == keys[1]

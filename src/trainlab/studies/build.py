@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 
 import torch
@@ -12,7 +13,7 @@ from trainlab.data import DATASETS, DataBundle, DataInfo
 from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
-from trainlab.spec import RunConfig
+from trainlab.spec import RunConfig, TrainConfig
 from trainlab.train import TASKS
 from trainlab.train.tasks import Task
 
@@ -65,9 +66,12 @@ def resolve_device(name: str) -> torch.device:
         raise TrainlabError(f"--device {name}: unknown device; valid: auto, cpu, cuda, cuda:N") from None
 
 
-def check_precision(precision: str, device: torch.device) -> None:
-    """bf16 needs hardware support on CUDA (Ampere or newer); on CPU it always runs, emulated if need be."""
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+def check_train_options(train: TrainConfig, device: torch.device) -> None:
+    """What the machine must offer for `train.precision` and `train.compile`, checked before any work."""
+    if train.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise TrainlabError(
             f"train.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp32"
         )
+    if train.compile and device.type == "cpu" and not any(map(shutil.which, ("c++", "g++", "clang++"))):
+        raise TrainlabError("train.compile: torch.compile on CPU needs a C++ compiler (e.g. apt install g++); "
+                            "or set train.compile: false")

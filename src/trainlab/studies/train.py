@@ -118,6 +118,8 @@ def train_run(
         store.ensure_run(run.id, cfg.to_dict(), parts.task.main_metric, params)
         loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, cfg.train, device)
         loop.flops_per_unit = _measure_flops(run, loop, store)
+        if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
+            loop.model.compile()
         last = folder / "last.pt"
         if last.exists():
             loop.restore(checkpoint.load(last, device))
