@@ -15,24 +15,27 @@ GREY = DataInfo("classification", (1, 28, 28), 5)  # Fashion-MNIST-sized: every 
 INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE}  # others: images
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("entry", list(MODELS), ids=lambda e: e.name)
-def test_every_model_trains_a_step(entry) -> None:  # noqa: ANN001
-    """Forward a batch, backward, every gradient finite; parameter count printed and < 50M on CPU."""
+def test_every_model_trains_a_step(entry, precision: str) -> None:  # noqa: ANN001
+    """Forward a batch (also under bf16 autocast, train.precision=bf16), backward, every gradient finite
+    and float32; parameter count printed and < 50M on CPU."""
     torch.manual_seed(0)
     info = INPUTS.get(entry.name, GREY)
     model = entry.build(entry.config(name=entry.name), info)
-    if info.task == "lm":
-        x = torch.randint(1, info.num_classes, (4, *info.input_shape))
-        out = model(x)
-        assert out.shape == (4, *info.input_shape, info.num_classes)
-        loss = torch.nn.functional.cross_entropy(out.flatten(0, 1), x.flatten())
-    else:
-        out = model(torch.randn(4, *info.input_shape))
-        assert out.shape == (4, info.num_classes)
-        loss = torch.nn.functional.cross_entropy(out, torch.tensor([0, 1, 2, 3]))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        if info.task == "lm":
+            x = torch.randint(1, info.num_classes, (4, *info.input_shape))
+            out = model(x)
+            assert out.shape == (4, *info.input_shape, info.num_classes)
+            loss = torch.nn.functional.cross_entropy(out.flatten(0, 1), x.flatten())
+        else:
+            out = model(torch.randn(4, *info.input_shape))
+            assert out.shape == (4, info.num_classes)
+            loss = torch.nn.functional.cross_entropy(out, torch.tensor([0, 1, 2, 3]))
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
-    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert grads and all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
     counts = parameter_counts(model)
     print(f"{entry.name}: {counts['total']:,} parameters")
     assert 0 < counts["trainable"] <= counts["total"] < 50_000_000
