@@ -114,16 +114,17 @@ class Loop:
         order = seeding.generator(cfg.seed, f"order/{epoch}")
         augmentation = seeding.generator(cfg.seed, f"augment/{epoch}")
         sums = torch.zeros(self.task.n_sums, device=self.device)
-        clock = measure.Stopwatch(self.device)
         eval_seconds = 0.0
-        with measure.GPUSampler(self.device) as gpu:
+        # Training seconds cover batching and augmentation too, as a user's epoch does; only
+        # evaluation is left out.
+        with measure.GPUSampler(self.device) as gpu, measure.Stopwatch(self.device) as clock:
             for x, y in self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation):
-                with clock:
-                    loss = self._step(x, y, sums)
+                loss = self._step(x, y, sums)
                 for hook in self.hooks:
                     hook.on_step(self, loss)
                 if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
-                    eval_seconds += self._evaluate_valid(clock.seconds)
+                    with clock.paused():
+                        eval_seconds += self._evaluate_valid(clock.seconds)
                 if state.step >= total_steps:
                     break
         state.train_seconds += clock.seconds

@@ -5,6 +5,8 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -18,7 +20,8 @@ def synchronize(device: torch.device) -> None:
 
 
 class Stopwatch:
-    """Accumulates seconds over start/stop pairs, synchronising the device at each read."""
+    """Accumulates seconds over start/stop pairs, synchronising the device at each read (not per step:
+    a sync per step would stop the host from queueing the next step while the GPU computes)."""
 
     def __init__(self, device: torch.device) -> None:
         self.device, self.seconds, self._t0 = device, 0.0, None
@@ -31,6 +34,15 @@ class Stopwatch:
     def __exit__(self, *exc: object) -> None:
         synchronize(self.device)
         self.seconds += time.perf_counter() - self._t0
+
+    @contextmanager
+    def paused(self) -> Iterator[Stopwatch]:
+        """Stop counting inside the block (e.g. a mid-epoch evaluation); `seconds` is current there."""
+        self.__exit__()
+        try:
+            yield self
+        finally:
+            self.__enter__()
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:
