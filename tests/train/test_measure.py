@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,14 @@ import torch
 
 from tests.conftest import write_study
 from trainlab.api import planned_runs
-from trainlab.spec import load_study
+from trainlab.data.images import ImageConfig, image_bundle
+from trainlab.models.vit import ViTConfig, build_vit
+from trainlab.optim import SCHEDULES
+from trainlab.spec import ScheduleConfig, TrainConfig, load_study
 from trainlab.studies.build import DataCache, build_parts
 from trainlab.train import Hook, Loop, Row
+from trainlab.train.hooks import config_hooks
+from trainlab.train.tasks import Classification
 from trainlab.train.measure import peak_rss_mb, reset_peak_memory
 
 
@@ -58,3 +64,32 @@ def test_train_seconds_cover_the_steps_and_leave_out_evaluation(tmp_path: Path, 
     assert loop.state.step == 21 and len(timer.seconds) == 3
     assert 0.42 <= sum(timer.seconds) == pytest.approx(loop.state.train_seconds)
     assert sum(timer.seconds) < 0.42 + 1.05  # evaluation would add at least 1.05 + 3 × 0.05 s
+
+
+def _cuda_syncs_in_one_epoch(images: int) -> int:
+    """Device synchronisations PyTorch reports while a ViT trains one epoch on augmented images."""
+    cuda = torch.device("cuda")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 256, (images + 64, 1, 28, 28), dtype=torch.uint8, generator=g), torch.randint(0, 10, (images + 64,))
+    cfg = ImageConfig(name="mnist", augment=("hflip", "resized_crop"), valid_size=64)
+    bundle = image_bundle(cfg, (x, y), (x[:64], y[:64]), (0.5,), (0.25,)).to(cuda)
+    model = build_vit(ViTConfig(patch=7, embed_dim=32, hidden_dim=64, heads=2, layers=1), bundle.info).to(cuda)
+    optimizer = torch.optim.AdamW(model.parameters())
+    train = TrainConfig(epochs=1, batch_size=64)
+    loop = Loop(model, optimizer, SCHEDULES.get("none").build(optimizer, ScheduleConfig(), 1), bundle,
+                Classification(bundle.info), train, cuda, hooks=config_hooks(train))
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loop.run()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_training_steps_never_wait_for_the_gpu() -> None:
+    """Syncs happen per epoch (metrics, evaluation), not per step: 16 steps sync no more than 4 do."""
+    _cuda_syncs_in_one_epoch(256)  # warm-up: library initialisation may synchronise once
+    assert _cuda_syncs_in_one_epoch(1024) <= _cuda_syncs_in_one_epoch(256) + 2

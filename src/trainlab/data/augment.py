@@ -50,7 +50,7 @@ def augment(
     """x: (B, C, H, W) float. Returns the augmented batch (same shape); randomness from `g` (CPU)."""
     B, _, H, W = x.shape
     if set(ops) == {"hflip"}:  # no resampling needed: select between the batch and its mirror
-        flip = (torch.rand(B, generator=g) < 0.5).to(x.device).view(B, 1, 1, 1)
+        flip = (torch.rand(B, generator=g) < 0.5).to(x.device, non_blocking=True).view(B, 1, 1, 1)
         return torch.where(flip, x.flip(-1), x)
     w, h = torch.ones(B), torch.ones(B)
     cx, cy = torch.zeros(B), torch.zeros(B)
@@ -65,5 +65,6 @@ def augment(
     theta = torch.zeros(B, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = w * flip, cx
     theta[:, 1, 1], theta[:, 1, 2] = h, cy
-    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    # non_blocking: a plain host-to-GPU copy would make every batch wait for the GPU to finish the last step
+    grid = F.affine_grid(theta.to(x.device, non_blocking=True), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)

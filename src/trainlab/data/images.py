@@ -78,11 +78,13 @@ def read_idx(path: Path) -> np.ndarray:
 
 def normalizer(mean: tuple[float, ...], std: tuple[float, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
     """uint8 (B, C, H, W) -> float, per-channel (x/255 - mean) / std."""
-    m = torch.tensor(mean).view(1, -1, 1, 1)
-    s = torch.tensor(std).view(1, -1, 1, 1)
+    on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # one copy per device, not per batch
 
     def normalize(x: torch.Tensor) -> torch.Tensor:
-        return (x.float() / 255 - m.to(x.device)) / s.to(x.device)
+        if x.device not in on_device:
+            on_device[x.device] = tuple(torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in (mean, std))
+        m, s = on_device[x.device]
+        return (x.float() / 255 - m) / s
 
     return normalize
 

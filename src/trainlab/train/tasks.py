@@ -46,7 +46,7 @@ class Classification(_Task):
         """[sum of losses, correct, examples] for one batch, computed from the batch-mean loss."""
         n = y.shape[0]
         correct = (out.argmax(dim=-1) == y).sum()
-        return torch.stack([loss.detach() * n, correct.to(loss.dtype), loss.new_tensor(n)])
+        return torch.stack([loss.detach() * n, correct.to(loss.dtype), loss.new_full((), n)])  # new_full: no host-to-GPU copy
 
     def summarize(self, sums: torch.Tensor) -> dict[str, float]:
         loss_sum, correct, n = sums.tolist()
