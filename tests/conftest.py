@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SHARED = ROOT.parent / "shared" / "data"  # real datasets on our machines (see ../shared/data/README.md)
+
 TINY_BASE: dict[str, Any] = {
     "data": {"name": "teacher_attention", "n": 600, "test_n": 200, "valid_fraction": 0.3},
     "model": {"name": "attention_classifier", "dim": 16, "heads": 2},

@@ -10,12 +10,10 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from tests.conftest import ROOT, SHARED
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 
 SCRIPTS = {
     "lm_overhead.py": (["--steps", "4", "--rounds", "1"], "tinyshakespeare", None),

@@ -14,9 +14,7 @@ from trainlab.data import DATASETS
 from trainlab.data.download import fetch, file_hash
 from trainlab.data.images import IDX_FILES, ImageConfig, load_mnist, read_idx
 from trainlab.errors import TrainlabError
-from tests.conftest import run_cli, write_study
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.conftest import SHARED, run_cli, write_study
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

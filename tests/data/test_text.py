@@ -19,8 +19,8 @@ from trainlab.data.text import (
     load_wikitext2_bpe,
 )
 from trainlab.errors import TrainlabError
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_windows_overlap_by_one_token_and_pad_the_last() -> None:

@@ -1,0 +1,41 @@
+"""The ready-made studies in studies/ stay valid, and the course presets keep the published sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainlab.api import check_study, planned_runs
+from trainlab.spec import load_study
+from tests.conftest import ROOT, SHARED
+
+STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _in_repository_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the studies name their data relative to the repository, as users run them
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_every_ready_made_study_validates(path: Path, tmp_path: Path) -> None:
+    """What `trainlab check` does: every run resolves and its model builds (parameters > 0)."""
+    study = load_study(path)
+    if study.kind == "landscape":  # checks against the runs of the study it analyses, which must exist
+        names = {load_study(p).name for p in STUDIES if p != path}
+        assert study.landscape.study in names
+        return
+    needs_data = any(r.config.data.static_info() is None for r in planned_runs(study))
+    if needs_data and not SHARED.exists():
+        pytest.skip(f"real data not found at {SHARED}")
+    lines = check_study(study, store=tmp_path / "store")
+    assert lines and all(line.params_total > 0 and line.status == "new" for line in lines)
+
+
+def test_course_presets_show_the_published_parameter_counts(tmp_path: Path) -> None:
+    """IFT6135 2022 ViT configs 1-7 and the UvA Tutorial 5 CNNs, as the courses published them."""
+    vit = [line.params_total for line in check_study("studies/ift6135-2022-vit.yaml", store=tmp_path)]
+    assert vit == [1_086_730] * 4 + [2_140_938] + [3_195_146] * 2
+    cnns = [line.params_total for line in check_study("studies/uva-cnns.yaml", store=tmp_path)]
+    assert cnns == [260_650, 272_378, 272_250, 239_146]
