@@ -130,10 +130,12 @@ def run_study(
     pending = [r for r in runs if _status(existing, r.id)[0] not in DONE_STATUSES]
     if existing:
         existing.close()
-    cache = DataCache()
+    cache, notes = DataCache(), set()
     for run in pending:  # every data and model error surfaces here, before the store is touched
-        check_train_options(run.config.train, dev)
+        notes.update(check_train_options(run.config.train, dev))
         _parameters(run, cache.get(run.config).info)
+    for note in sorted(notes) if console else []:
+        console.print(f"[yellow]note:[/yellow] {note}")
     db = Store(root)
     try:
         return _run_study(study, runs, db, dev, console, project_dir, cache)

@@ -47,11 +47,11 @@ def device_facts(device: Any) -> dict[str, Any]:
     if device.type == "cuda":
         name, bf16 = torch.cuda.get_device_name(device), torch.cuda.is_bf16_supported()
     else:
-        name, bf16 = _cpu_model(), _cpu_has_bf16()
+        name, bf16 = _cpu_model(), cpu_has_native_bf16()
     return {"device": str(device), "device_name": name, "threads": torch.get_num_threads(), "native_bf16": bf16}
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
     """oneDNN's check for native bf16 instructions (AVX-512 BF16, AMX); absent from some builds."""
     import torch
 

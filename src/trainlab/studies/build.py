@@ -14,6 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
 from trainlab.spec import RunConfig, TrainConfig
+from trainlab.store.manifest import cpu_has_native_bf16
 from trainlab.train import TASKS
 from trainlab.train.tasks import Task
 
@@ -66,8 +67,9 @@ def resolve_device(name: str) -> torch.device:
         raise TrainlabError(f"--device {name}: unknown device; valid: auto, cpu, cuda, cuda:N") from None
 
 
-def check_train_options(train: TrainConfig, device: torch.device) -> None:
-    """What the machine must offer for `train.precision` and `train.compile`, checked before any work."""
+def check_train_options(train: TrainConfig, device: torch.device) -> list[str]:
+    """What the machine must offer for `train.precision` and `train.compile`, checked before any work.
+    Raises for what cannot run; returns notes for what runs, but slowly."""
     if train.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise TrainlabError(
             f"train.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp32"
@@ -75,3 +77,7 @@ def check_train_options(train: TrainConfig, device: torch.device) -> None:
     if train.compile and device.type == "cpu" and not any(map(shutil.which, ("c++", "g++", "clang++"))):
         raise TrainlabError("train.compile: torch.compile on CPU needs a C++ compiler (e.g. apt install g++); "
                             "or set train.compile: false")
+    if train.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        return ["train.precision: bf16 on a CPU without native bf16 (AVX-512 BF16, AMX) is emulated, "
+                "usually slower than fp32"]
+    return []
