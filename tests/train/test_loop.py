@@ -175,3 +175,18 @@ def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path: Pat
         for name in ("eager", "compiled")
     ]
     assert keys[0] == keys[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_study_trains_on_the_gpu_in_bf16_with_allocator_peaks(tmp_path: Path) -> None:
+    """On CUDA: bf16 training is close to float32 and each epoch records allocator peaks (reserved ≥ allocated > 0)."""
+    for name, precision in (("fp32", "fp32"), ("bf16", "bf16")):
+        (tmp_path / name).mkdir()
+        run_study(write_study(tmp_path / name), {"train.precision": precision, "train.epochs": 6,
+                                                 "optim.name": "adam", "optim.lr": 0.01}, device="cuda")
+    m = open_store(tmp_path / "bf16" / "store").metrics()
+    peak = lambda name: m[(m["split"] == "train") & (m["name"] == name)].sort_values("epoch")["value"].to_numpy()  # noqa: E731
+    assert len(peak("peak_allocated_mb")) == 6 and (peak("peak_allocated_mb") > 0).all()
+    assert (peak("peak_reserved_mb") >= peak("peak_allocated_mb")).all()
+    accuracy = lambda d: d[(d["split"] == "valid") & (d["name"] == "accuracy")]["value"].tolist()[-1]  # noqa: E731
+    assert abs(accuracy(results(tmp_path / "fp32" / "store")) - accuracy(results(tmp_path / "bf16" / "store"))) < 0.05
