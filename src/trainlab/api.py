@@ -222,6 +222,8 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "eval_s_per_epoch": first.get("eval_s_per_epoch"),
         "samples_per_s": first.get("samples_per_s"),
         "tokens_per_s": first.get("tokens_per_s"),
+        "eval_samples_per_s": first.get("eval_samples_per_s"),
+        "eval_tokens_per_s": first.get("eval_tokens_per_s"),
         "memory": {k: float(first[k]) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
                    if k in first and first[k] == first[k]},
         "test": test,

@@ -214,7 +214,7 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
     for key in ("studies", "device", "hardware", "params_total", "params_trainable", "params_non_embedding", "best", "train_s_per_epoch",
-                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "flops", "memory", "memory_analytic",
+                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "eval_samples_per_s", "eval_tokens_per_s", "flops", "memory", "memory_analytic",
                 "params_by_module", "test", "folder"):
         console.print(f"  {key}: {_fmt(info.get(key))}")
     console.print("  config:")

@@ -110,13 +110,16 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
 
 
 def test_metrics_cover_every_epoch_and_split(tmp_path: Path) -> None:
-    """Per epoch: train loss/accuracy/lr/seconds/samples_per_s and valid loss/accuracy/seconds; test at the end."""
+    """Per epoch: train loss/accuracy/lr/seconds/samples_per_s and valid loss/accuracy/seconds/samples_per_s;
+    test at the end, with its throughput."""
     run_study(write_study(tmp_path), {"train.eval_every_steps": 3})
     m = open_store(tmp_path / "store").metrics()
     names = m.groupby("split")["name"].apply(set).to_dict()
     assert {"loss", "accuracy", "lr", "seconds", "samples_per_s", "peak_rss_mb"} <= names["train"]
-    assert {"loss", "accuracy", "seconds"} <= names["valid"]
-    assert names["test"] == names["test_last"] == {"loss", "accuracy"}
+    assert {"loss", "accuracy", "seconds", "samples_per_s"} <= names["valid"]
+    assert names["test"] == names["test_last"] == {"loss", "accuracy", "samples_per_s"}
+    eval_rate = m[(m["split"] == "valid") & (m["name"] == "samples_per_s")]["value"]
+    assert len(eval_rate) == 3 and (eval_rate > 0).all()  # one per epoch (mid-epoch points are valid_step)
     assert sorted(m[(m["split"] == "valid") & (m["name"] == "loss")]["epoch"]) == [1, 2, 3]
     steps = m[(m["split"] == "valid_step") & (m["name"] == "loss")]["step"]
     assert list(steps) == list(range(3, 7 * 3 + 1, 3))  # 420 train examples / 64 -> 7 steps per epoch, 3 epochs

@@ -13,7 +13,7 @@ def metric_at(metrics: pd.DataFrame, split: str, name: str) -> pd.DataFrame:
 
 def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per run: status, epochs, best valid metric and epoch, train/valid/test metric at it,
-    mean train and eval seconds per epoch, parameters, peak memory."""
+    mean train and eval seconds per epoch and throughput, parameters, peak memory."""
     out = runs.copy()
     if out.empty:
         return out
@@ -35,6 +35,7 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     out["eval_s_per_epoch"] = [lookup(means, r.id, "valid", "seconds") for r in out.itertuples()]
     for throughput in ("samples_per_s", "tokens_per_s"):
         out[throughput] = [lookup(means, r.id, "train", throughput) for r in out.itertuples()]
+        out[f"eval_{throughput}"] = [lookup(means, r.id, "valid", throughput) for r in out.itertuples()]
     out["flops"] = [lookup(maxes, r.id, "train", "flops") for r in out.itertuples()]
     for mem in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb"):
         out[mem] = [lookup(maxes, r.id, "train", mem) for r in out.itertuples()]

@@ -141,7 +141,8 @@ def resources_table(records: StudyRecords) -> Table:
     views = [c for c in ("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb", "peak_rss_mb")
              if records.runs[c].notna().any()]
     throughput = "tokens_per_s" if records.runs["tokens_per_s"].notna().any() else "samples_per_s"
-    header = ["exp", "architecture", "optimizer", "train s/epoch", "eval s/epoch", throughput.replace("_per_", "/"),
+    header = ["exp", "architecture", "optimizer", "train s/epoch", "eval s/epoch",
+              f"train {throughput.replace('_per_', '/')}", f"eval {throughput.replace('_per_', '/')}",
               "params (trainable)", "FLOPs (total)", *(v.replace("_", " ") for v in views),
               "params + grads + optimizer MB"]
     table = Table("", header)
@@ -151,7 +152,7 @@ def resources_table(records: StudyRecords) -> Table:
         table.rows.append(
             [str(number), records.architecture(runs), records.optimizer(runs),
              _num(runs["train_s_per_epoch"].mean(), 3), _num(runs["eval_s_per_epoch"].mean(), 3),
-             _num(runs[throughput].mean(), 4),
+             _num(runs[throughput].mean(), 4), _num(runs[f"eval_{throughput}"].mean(), 4),
              f"{int(runs['params_total'].iloc[0]):,} ({int(runs['params_trainable'].iloc[0]):,})",
              _num(runs["flops"].mean(), 3), *(_num(runs[v].max(), 4) for v in views), _num(state, 4)]
         )

@@ -81,18 +81,18 @@ class Loop:
         return self.state
 
     def evaluate(self, split: TensorSplit) -> dict[str, float]:
-        """Exact split metrics in eval mode, without gradients."""
+        """Exact split metrics in eval mode, without gradients, and the evaluation's throughput."""
         was_training = self.model.training
         self.model.eval()
         sums = torch.zeros(self.task.n_sums, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), measure.Stopwatch(self.device) as clock:
             for x, y in split.batches(self.train_cfg.eval_batch_size or self.train_cfg.batch_size):
                 with self.autocast():
                     out = self.model(x)
                     loss = self.task.loss(out, y)
                 sums += self.task.sums(out, y, loss)
         self.model.train(was_training)
-        return self.task.summarize(sums)
+        return {**self.task.summarize(sums), self.task.throughput: self.task.count(sums) / clock.seconds}
 
     def autocast(self) -> torch.autocast:
         """Mixed precision for forward passes when `train.precision` asks for it (a no-op for fp32)."""
