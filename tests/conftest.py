@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SHARED = ROOT.parent / "shared" / "data"  # real datasets on our machines (see ../shared/data/README.md)
+
+
+def needs_gpu(test: Callable[..., None]) -> Callable[..., None]:
+    """Marks a GPU test: `pytest -m gpu` runs them all on a CUDA machine; elsewhere they are skipped."""
+    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")(test))
+
 
 TINY_BASE: dict[str, Any] = {
     "data": {"name": "teacher_attention", "n": 600, "test_n": 200, "valid_fraction": 0.3},

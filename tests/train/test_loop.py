@@ -13,7 +13,7 @@ import torch
 from trainlab.api import run_study
 from trainlab.store import open_store
 from trainlab.train import Hook, Loop, Row
-from tests.conftest import write_study
+from tests.conftest import needs_gpu, write_study
 
 TIMING = {"seconds", "samples_per_s", "peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb"}
 
@@ -180,7 +180,7 @@ def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path: Pat
     assert keys[0] == keys[1]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@needs_gpu
 def test_a_study_trains_on_the_gpu_in_bf16_with_allocator_peaks(tmp_path: Path) -> None:
     """On CUDA: bf16 training is close to float32 and each epoch records allocator peaks (reserved ≥ allocated > 0)."""
     for name, precision in (("fp32", "fp32"), ("bf16", "bf16")):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import write_study
+from tests.conftest import needs_gpu, write_study
 from trainlab.api import planned_runs
 from trainlab.data.images import ImageConfig, image_bundle
 from trainlab.models.vit import ViTConfig, build_vit
@@ -88,7 +88,7 @@ def _cuda_syncs_in_one_epoch(images: int) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@needs_gpu
 def test_training_steps_never_wait_for_the_gpu() -> None:
     """Syncs happen per epoch (metrics, evaluation), not per step: 16 steps sync no more than 4 do."""
     _cuda_syncs_in_one_epoch(256)  # warm-up: library initialisation may synchronise once
