@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
 
@@ -24,7 +25,7 @@ from trainlab.studies.build import build_parts, resolve_device
 from trainlab.train import Hook, Loop, Row
 from trainlab.train.hooks import config_hooks
 
-PRESET = "studies/ift6135-2022-vit.yaml"
+PRESET = Path(__file__).resolve().parents[1] / "studies" / "ift6135-2022-vit.yaml"
 
 
 class EpochSeconds(Hook):
