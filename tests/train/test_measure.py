@@ -58,8 +58,8 @@ def test_train_seconds_cover_the_steps_and_leave_out_evaluation(tmp_path: Path, 
     parts = build_parts(run.config, data, cpu)
     timer = SlowStep()
     loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, run.config.train, cpu, hooks=[timer])
-    evaluate = loop.evaluate
-    monkeypatch.setattr(loop, "evaluate", lambda split: time.sleep(0.05) or evaluate(split))
+    evaluate = loop._timed_evaluate  # what the loop calls for every validation
+    monkeypatch.setattr(loop, "_timed_evaluate", lambda split: time.sleep(0.05) or evaluate(split))
     loop.run()
     assert loop.state.step == 21 and len(timer.seconds) == 3
     assert 0.42 <= sum(timer.seconds) == pytest.approx(loop.state.train_seconds)

@@ -82,6 +82,10 @@ class Loop:
 
     def evaluate(self, split: TensorSplit) -> dict[str, float]:
         """Exact split metrics in eval mode, without gradients, and the evaluation's throughput."""
+        return self._timed_evaluate(split)[0]
+
+    def _timed_evaluate(self, split: TensorSplit) -> tuple[dict[str, float], float]:
+        """`evaluate`, and the seconds it took (one clock serves both the throughput and eval seconds)."""
         was_training = self.model.training
         self.model.eval()
         sums = torch.zeros(self.task.n_sums, device=self.device)
@@ -92,7 +96,8 @@ class Loop:
                     loss = self.task.loss(out, y)
                 sums += self.task.sums(out, y, loss)
         self.model.train(was_training)
-        return {**self.task.summarize(sums), self.task.throughput: self.task.count(sums) / clock.seconds}
+        metrics = {**self.task.summarize(sums), self.task.throughput: self.task.count(sums) / clock.seconds}
+        return metrics, clock.seconds
 
     def autocast(self) -> torch.autocast:
         """Mixed precision for forward passes when `train.precision` asks for it (a no-op for fp32)."""
@@ -141,13 +146,12 @@ class Loop:
             state.diverged_epoch, state.stop_reason = epoch, "diverged"
             self._finish_epoch(epoch, improved=False, eval_seconds=eval_seconds)
             return
-        with measure.Stopwatch(self.device) as eval_clock:
-            self.valid = self.evaluate(self.data.valid)
+        self.valid, valid_seconds = self._timed_evaluate(self.data.valid)
         self.log("valid", self.valid)
         improved = is_better(self.task, self.valid[self.task.main_metric], state.best_value)
         if improved:
             state.best_value, state.best_epoch = self.valid[self.task.main_metric], epoch
-        self._finish_epoch(epoch, improved, eval_seconds + eval_clock.seconds)
+        self._finish_epoch(epoch, improved, eval_seconds + valid_seconds)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
         with self.autocast():
@@ -165,12 +169,11 @@ class Loop:
 
     def _evaluate_valid(self, train_seconds_so_far: float) -> float:
         """A mid-epoch validation point (train.eval_every_steps); returns its seconds."""
-        with measure.Stopwatch(self.device) as clock:
-            valid = self.evaluate(self.data.valid)
+        valid, seconds = self._timed_evaluate(self.data.valid)
         wall = self.state.train_seconds + train_seconds_so_far
         for name, value in valid.items():
             self._pending.append(Row(self.state.step, self.state.epoch + 1, "valid_step", name, value, wall))
-        return clock.seconds
+        return seconds
 
     def _finish_epoch(self, epoch: int, improved: bool, eval_seconds: float) -> None:
         self.state.epoch = epoch
