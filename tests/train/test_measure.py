@@ -12,13 +12,11 @@ import torch
 from tests.conftest import needs_gpu, write_study
 from trainlab.api import planned_runs
 from trainlab.data.images import ImageConfig, image_bundle
-from trainlab.models.vit import ViTConfig, build_vit
-from trainlab.optim import SCHEDULES
-from trainlab.spec import ScheduleConfig, TrainConfig, load_study
+from trainlab.models.vit import ViTConfig
+from trainlab.spec import OptimConfig, RunConfig, ScheduleConfig, TrainConfig, load_study
 from trainlab.studies.build import DataCache, build_parts
 from trainlab.train import Hook, Loop, Row
 from trainlab.train.hooks import config_hooks
-from trainlab.train.tasks import Classification
 from trainlab.train.measure import peak_rss_mb, reset_peak_memory
 
 
@@ -73,11 +71,11 @@ def _cuda_syncs_in_one_epoch(images: int) -> int:
     x, y = torch.randint(0, 256, (images + 64, 1, 28, 28), dtype=torch.uint8, generator=g), torch.randint(0, 10, (images + 64,))
     cfg = ImageConfig(name="mnist", augment=("hflip", "resized_crop"), valid_size=64)
     bundle = image_bundle(cfg, (x, y), (x[:64], y[:64]), (0.5,), (0.25,)).to(cuda)
-    model = build_vit(ViTConfig(patch=7, embed_dim=32, hidden_dim=64, heads=2, layers=1), bundle.info).to(cuda)
-    optimizer = torch.optim.AdamW(model.parameters())
-    train = TrainConfig(epochs=1, batch_size=64)
-    loop = Loop(model, optimizer, SCHEDULES.get("none").build(optimizer, ScheduleConfig(), 1), bundle,
-                Classification(bundle.info), train, cuda, hooks=config_hooks(train))
+    config = RunConfig(data=cfg, model=ViTConfig(patch=7, embed_dim=32, hidden_dim=64, heads=2, layers=1),
+                       optim=OptimConfig(name="adamw"), schedule=ScheduleConfig(), train=TrainConfig(epochs=1, batch_size=64))
+    parts = build_parts(config, bundle, cuda)
+    loop = Loop(parts.model, parts.optimizer, parts.schedule, bundle, parts.task, config.train, cuda,
+                hooks=config_hooks(config.train))
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
