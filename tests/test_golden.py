@@ -1,0 +1,61 @@
+"""Ids and metrics recorded before the study-kind refactor (issue 10): stores made before it must still
+resume and skip. Add cases, never edit them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainlab.api import planned_runs, run_study
+from trainlab.store import open_store
+from trainlab.spec import load_study
+from tests.conftest import ROOT, write_study
+
+# `trainlab check --json` ids of every ready-made train study, recorded on 2026-11-24 at 9262fc6.
+STUDY_IDS = {
+    "fashion-mnist-vit-vs-cnn": ["8c4e224fae4a", "9a318207f9e7", "8f18f677716c", "82542a0c99a0", "53af4efdd1bd",
+                                 "8831ebe8b59e", "7bc5b947adcb", "7dabb21ded31"],
+    "ift6135-2021-lm": ["bcaaa943602c", "bc46a86ac6e3", "e57c41d598b4", "3e6aa6e04d97", "d8ed56af282e",
+                        "cb85d4357aee", "f2ce2749789d", "426989302477", "4c8c7eb2bc78", "7459072f97d2",
+                        "e15b4cac4938", "5752a358b5f1"],
+    "ift6135-2022-lstm": ["bcaaa943602c", "bc46a86ac6e3", "e57c41d598b4", "3e6aa6e04d97", "4c8c7eb2bc78",
+                          "7459072f97d2"],
+    "ift6135-2022-vit": ["694d5971bd3b", "a5b030359bca", "06d21e8c1509", "eb0a5598929b", "743f1db358c8",
+                         "9b1dc18d44c9", "32c5d81c4820"],
+    "mnist-mlp": ["6db9c8bf95ab", "6adb9b368b64", "6bda90386751", "ff4e499a084d"],
+    "quickstart": ["3b2c72747f0f", "a05f3d588fbe", "1b9f5c1b385b", "65d4844e25e8", "521fc07d9af8", "70b7fb3ccd10"],
+    "shakespeare-char": ["2a4175505726"],
+    "uva-cnns": ["05ba29d67c7b", "3cbd57eb432c", "1850d6618043", "2d8fdee3cb7f"],
+}
+
+# Valid and test metrics of the tiny two-run study (conftest), recorded at 9262fc6 with torch 2.13 on CPU.
+TINY_METRICS = {
+    ("94668ab205d0", "valid", 1, "loss"): 2.193812221950955,
+    ("94668ab205d0", "valid", 2, "loss"): 2.1088719685872395,
+    ("94668ab205d0", "valid", 3, "loss"): 1.8650809393988714,
+    ("94668ab205d0", "valid", 3, "accuracy"): 0.3333333333333333,
+    ("94668ab205d0", "test", 3, "loss"): 1.9236753845214845,
+    ("94668ab205d0", "test", 3, "accuracy"): 0.295,
+    ("be5fd7690ce4", "valid", 1, "loss"): 2.040956793891059,
+    ("be5fd7690ce4", "valid", 2, "loss"): 1.7923190646701388,
+    ("be5fd7690ce4", "valid", 3, "loss"): 1.6066290961371528,
+    ("be5fd7690ce4", "valid", 3, "accuracy"): 0.45,
+    ("be5fd7690ce4", "test", 3, "loss"): 1.6391494750976563,
+    ("be5fd7690ce4", "test", 3, "accuracy"): 0.42,
+}
+
+
+@pytest.mark.parametrize("name", sorted(STUDY_IDS))
+def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
+    """Every run of every ready-made train study has the id it had before study kinds became a registry."""
+    study = load_study(ROOT / "studies" / f"{name}.yaml")
+    assert [run.id for run in planned_runs(study)] == STUDY_IDS[name]
+
+
+def test_the_tiny_study_trains_to_the_recorded_metrics(tmp_path: Path) -> None:
+    """Same seeds, same code path: valid and test metrics equal those recorded before the refactor."""
+    run_study(write_study(tmp_path, runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}]))
+    m = open_store(tmp_path / "store").metrics()
+    got = {(r.run_id, r.split, r.epoch, r.name): r.value for r in m.itertuples()}
+    assert {k: got[k] for k in TINY_METRICS} == pytest.approx(TINY_METRICS, rel=1e-6)
