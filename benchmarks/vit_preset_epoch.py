@@ -19,7 +19,7 @@ import torch
 from trainlab.api import planned_runs
 from trainlab.data.cifar import MEAN, STD
 from trainlab.data.images import image_bundle
-from trainlab.spec import load_study
+from trainlab.studies.catalog import load_study
 from trainlab.store.manifest import device_facts
 from trainlab.studies.build import build_parts, resolve_device
 from trainlab.train import Hook, Loop, Row

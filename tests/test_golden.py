@@ -9,7 +9,7 @@ import pytest
 
 from trainlab.api import planned_runs, run_study
 from trainlab.store import open_store
-from trainlab.spec import load_study
+from trainlab.studies.catalog import load_study
 from tests.conftest import ROOT, write_study
 
 # `trainlab check --json` ids of every ready-made train study, recorded on 2026-11-24 at 9262fc6.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainlab.api import check_study, planned_runs
-from trainlab.spec import load_study
+from trainlab.studies.catalog import load_study
 from tests.conftest import ROOT, SHARED
 
 STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
@@ -24,7 +24,7 @@ def test_every_ready_made_study_validates(path: Path, tmp_path: Path) -> None:
     study = load_study(path)
     if study.kind == "landscape":  # checks against the runs of the study it analyses, which must exist
         names = {load_study(p).name for p in STUDIES if p != path}
-        assert study.landscape.study in names
+        assert study.section.study in names
         return
     needs_data = any(r.config.data.static_info() is None for r in planned_runs(study))
     if needs_data and not SHARED.exists():

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "TrainlabError": "trainlab.errors",
-    "load_study": "trainlab.spec",
+    "load_study": "trainlab.studies.catalog",
     "open_store": "trainlab.store",
     "check_study": "trainlab.api",
     "run_study": "trainlab.api",

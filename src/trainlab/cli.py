@@ -7,7 +7,6 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -116,6 +115,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
         return "-"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_fmt(v, digits)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return "; ".join(_fmt(v, digits) for v in value) or "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
@@ -141,12 +142,19 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         table.add_column(col)
     for line in lines:
         changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
+        if line.parent:
+            changes += f" ({line.relation or 'child of'} {line.parent})"
         params = " / ".join(_count(n) for n in (line.params_total, line.params_trainable, line.params_non_embedding))
         table.add_row(str(line.experiment), str(line.seed), line.id, changes, params, _status_text(line.status, line.epochs_done))
     console.print(table)
-    counts = {s: sum(1 for line in lines if line.status == s) for s in ("new", "partial", "done", "diverged")}
-    console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing planned")
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line.status] = counts.get(line.status, 0) + 1
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing planned")
     return 0
+
+
+EXIT_INCOMPLETE = 1  # some runs failed or are blocked; the rest is stored
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -159,7 +167,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     console.print(f"{len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return 0
+    for o in outcomes:
+        if o.status in ("failed", "blocked"):
+            console.print(f"  run {o.id} (experiment {o.experiment}, seed {o.seed}) {o.status}: {o.reason}")
+    return EXIT_INCOMPLETE if {"failed", "blocked"} & set(counts) else 0
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
@@ -170,53 +181,53 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _open_existing_store(path: str):  # noqa: ANN202 - Store, imported lazily
-    from trainlab.store import Store
-
-    if not (Path(path) / "store.sqlite").exists():
-        raise TrainlabError(f"store {path}: no store here; run `trainlab run STUDY` first or pass --store DIR")
-    return Store(path)
-
-
 LS_COLUMNS = [
     "id", "study", "experiment", "seed", "status", "epochs_done", "main_metric", "best_value", "best_epoch",
     "train_s_per_epoch", "params_total",
 ]
+RELATION_COLUMNS = ["relation", "parent_id"]  # shown when some run starts from another
 
 
 def cmd_ls(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import run_summaries
+    from trainlab.api.common import open_existing
 
-    store = _open_existing_store(args.store)
+    store = open_existing(args.store)
     df = run_summaries(store, args.study)
     if args.json:
-        records = [] if df.empty else df[[*LS_COLUMNS, "config"]].to_dict(orient="records")
+        records = [] if df.empty else df[[*LS_COLUMNS, *RELATION_COLUMNS, "config"]].to_dict(orient="records")
         for r in records:
             r["config"] = json.loads(r["config"])
         print(json.dumps(records, indent=2, default=str))
         return 0
+    columns = LS_COLUMNS + (RELATION_COLUMNS if not df.empty and df["parent_id"].notna().any() else [])
     table = Table(title=f"{args.store}: {len(df)} runs")
-    for col in LS_COLUMNS:
+    for col in columns:
         table.add_column(col)
     for r in df.itertuples():
-        table.add_row(*(_fmt(getattr(r, c)) for c in LS_COLUMNS))
+        table.add_row(*(_fmt(getattr(r, c)) for c in columns))
     console.print(table)
     return 0
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import describe_run
+    from trainlab.api.common import open_existing
 
-    store = _open_existing_store(args.store)
+    store = open_existing(args.store)
     info = describe_run(store, args.run)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
-    for key in ("studies", "device", "hardware", "params_total", "params_trainable", "params_non_embedding", "best", "train_s_per_epoch",
-                "eval_s_per_epoch", "samples_per_s", "tokens_per_s", "eval_samples_per_s", "eval_tokens_per_s", "flops", "memory", "memory_analytic",
-                "params_by_module", "test", "folder"):
-        console.print(f"  {key}: {_fmt(info.get(key))}")
+    for key in ("parent", "children", "studies", "device", "hardware", "params_total", "params_trainable",
+                "params_non_embedding", "best", "train_s_per_epoch", "eval_s_per_epoch", "samples_per_s", "tokens_per_s",
+                "eval_samples_per_s", "eval_tokens_per_s", "flops", "memory", "memory_analytic", "params_by_module",
+                "test", "checkpoints", "notes", "folder"):
+        if key not in ("parent", "children", "notes") or info.get(key):
+            console.print(f"  {key}: {_fmt(info.get(key))}")
+    if info.get("error"):
+        console.print(f"  error:\n{info['error']}")
     console.print("  config:")
     for section, fields in info["config"].items():
         console.print(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))

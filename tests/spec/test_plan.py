@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from trainlab.data import DATASETS
 from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
-from trainlab.spec import parse_study, plan_study
+from trainlab.spec import plan_study
+from trainlab.studies.catalog import parse_study
 from trainlab.studies.catalog import catalog
 from tests.conftest import TINY_BASE
 

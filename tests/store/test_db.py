@@ -1,4 +1,5 @@
-"""The SQLite store: round trips, rewinding to a checkpoint, atomic epochs, unwritable folders."""
+"""The SQLite store through its one writer: round trips, rewinding to a checkpoint, atomic epochs,
+unwritable folders, older stores."""
 
 from __future__ import annotations
 
@@ -8,23 +9,29 @@ from pathlib import Path
 import pytest
 
 from trainlab.errors import TrainlabError
-from trainlab.store import Store
+from trainlab.store import Store, StoreWriter
+from trainlab.store.events import EpochEnded, RunEnded, RunStarted, StudyPlanned
 
 CONFIG = {"optim": {"name": "sgd", "lr": 0.1}, "train": {"epochs": 3}}
 
 
-def make(tmp_path: Path) -> Store:
+def started(resumed_from_epoch: int = 0) -> RunStarted:
+    return RunStarted("r1", CONFIG, "accuracy", {"total": 10, "trainable": 8}, "cpu", resumed_from_epoch)
+
+
+def make(tmp_path: Path) -> tuple[Store, StoreWriter]:
     store = Store(tmp_path / "s")
-    store.ensure_run("r1", CONFIG, "accuracy", {"total": 10, "trainable": 8})
-    store.save_study("st", {"name": "st"}, [{"experiment": 1, "seed": 0, "run_id": "r1", "label": "base", "changes": {}}])
-    return store
+    write = StoreWriter(store)
+    write(started())
+    write(StudyPlanned("st", {"name": "st"}, ({"experiment": 1, "seed": 0, "run_id": "r1", "label": "base", "changes": {}},)))
+    return store, write
 
 
 def test_round_trip_runs_and_metrics(tmp_path: Path) -> None:
     """What is written comes back: flattened config columns, long-format metrics."""
-    store = make(tmp_path)
-    store.record_epoch("r1", [(5, 1, "valid", "loss", 0.5, 1.25), (5, 1, "valid", "accuracy", 0.8, 1.25)],
-                       {"status": "partial", "epochs_done": 1, "best_value": 0.8, "best_epoch": 1})
+    store, write = make(tmp_path)
+    write(EpochEnded("r1", ((5, 1, "valid", "loss", 0.5, 1.25), (5, 1, "valid", "accuracy", 0.8, 1.25)),
+                     {"status": "partial", "epochs_done": 1, "best_value": 0.8, "best_epoch": 1}))
     runs = store.runs("st")
     assert runs.loc[0, "optim.lr"] == 0.1 and runs.loc[0, "status"] == "partial" and runs.loc[0, "params_total"] == 10
     m = store.metrics(["r1"])
@@ -34,11 +41,11 @@ def test_round_trip_runs_and_metrics(tmp_path: Path) -> None:
 
 def test_rewind_drops_rows_after_the_checkpoint(tmp_path: Path) -> None:
     """Rows of epochs past the checkpoint and any test rows are removed; progress is reset."""
-    store = make(tmp_path)
+    store, write = make(tmp_path)
     for epoch in (1, 2, 3):
-        store.record_epoch("r1", [(epoch, epoch, "valid", "loss", 1 / epoch, epoch)], {"epochs_done": epoch})
-    store.record_epoch("r1", [(3, 3, "test", "loss", 0.1, 3)], {"status": "done"})
-    store.rewind("r1", 2)
+        write(EpochEnded("r1", ((epoch, epoch, "valid", "loss", 1 / epoch, epoch),), {"epochs_done": epoch}))
+    write(RunEnded("r1", "done", ((3, 3, "test", "loss", 0.1, 3),)))
+    write(started(resumed_from_epoch=2))
     m = store.metrics(["r1"])
     assert sorted(m["epoch"]) == [1, 2] and "test" not in set(m["split"])
     row = store.run_row("r1")
@@ -47,9 +54,9 @@ def test_rewind_drops_rows_after_the_checkpoint(tmp_path: Path) -> None:
 
 def test_a_failed_epoch_write_leaves_nothing(tmp_path: Path) -> None:
     """An error inside an epoch's transaction rolls back every row of it."""
-    store = make(tmp_path)
+    store, write = make(tmp_path)
     with pytest.raises(sqlite3.ProgrammingError):
-        store.record_epoch("r1", [(1, 1, "valid", "loss", 0.5, 1.0), (1, 1, "valid")], {"epochs_done": 1})  # type: ignore[list-item]
+        write(EpochEnded("r1", ((1, 1, "valid", "loss", 0.5, 1.0), (1, 1, "valid")), {"epochs_done": 1}))  # type: ignore[arg-type]
     assert store.metrics(["r1"]).empty and store.run_row("r1")["epochs_done"] == 0
 
 

@@ -58,7 +58,7 @@ class Interrupt(Hook):
 
 def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped after epoch 2 and resumed gives exactly the metrics of a run never stopped."""
-    import trainlab.studies.train as runner
+    import trainlab.studies.runner as runner
 
     overrides = {"train.epochs": 4, "model.dropout": 0.1}
     (tmp_path / "once").mkdir()

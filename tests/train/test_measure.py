@@ -13,7 +13,8 @@ from tests.conftest import needs_gpu, write_study
 from trainlab.api import planned_runs
 from trainlab.data.images import ImageConfig, image_bundle
 from trainlab.models.vit import ViTConfig
-from trainlab.spec import OptimConfig, RunConfig, ScheduleConfig, TrainConfig, load_study
+from trainlab.spec import OptimConfig, RunConfig, ScheduleConfig, TrainConfig
+from trainlab.studies.catalog import load_study
 from trainlab.studies.build import DataCache, build_parts
 from trainlab.train import Hook, Loop, Row
 from trainlab.train.hooks import config_hooks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -42,11 +43,11 @@ def _figures(records: StudyRecords, out: Path) -> str:
     return "".join(figs.html)
 
 
-def _landscapes(records: StudyRecords) -> str:
+def _landscapes(records: StudyRecords, include_js: bool) -> str:
     """Each computed landscape of the study's runs: its contour with the trajectory, and an interactive
     3D surface (a slider over epochs when it has several)."""
     parts = []
-    for run_id, folder in records.landscapes:
+    for i, (run_id, folder) in enumerate(records.landscapes):
         spec, frames, _ = landscape.load(folder)
         metric = spec["metrics"][0]
         exp = records.runs.loc[records.runs["id"] == run_id, "experiment"].iloc[0]
@@ -56,15 +57,17 @@ def _landscapes(records: StudyRecords) -> str:
         image = folder / f"contour_{metric}.png"
         img = (f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}">'
                if image.exists() else "")
-        figure = landscape.surface_figure(frames, metric).to_html(full_html=False, include_plotlyjs=False)
+        figure = landscape.surface_figure(frames, metric).to_html(full_html=False, include_plotlyjs=include_js and i == 0)
         parts.append(f"<h3>{html.escape(title)}</h3>{img}{figure}")
     return "".join(parts)
 
 
-def write_report(store: Store, study: str, out: Path) -> Path:
-    """Write figures (PNG, PDF), tables (Markdown, LaTeX, CSV) and index.html into `out`."""
-    records = load_records(store, study)
-    out.mkdir(parents=True, exist_ok=True)
+Section = tuple[str, str]  # (heading, inner HTML)
+
+
+def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
+    """The comparison of a grid of runs: findings, results, curves, convergence, resources, figures,
+    landscapes; tables also go to `out` as Markdown, LaTeX and CSV, figures as PNG and PDF."""
     convergence, order = tables.convergence_table(records)
     results, resources = tables.results_table(records), tables.resources_table(records)
     for name, table in (("results", results), ("resources", resources), ("convergence", convergence)):
@@ -73,9 +76,8 @@ def write_report(store: Store, study: str, out: Path) -> Path:
         (out / f"{name}.csv").write_text(table.csv())
     found = findings.findings(records, order, convergence.rows)
     (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
-    description = records.spec.get("description") or ""
     summary = (
-        f"<p>{html.escape(description)}</p><p>{len(records.runs)} runs in {len(records.experiments())} experiments"
+        f"{_description(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
         f" ({records.n_seeds} seed{'s' if records.n_seeds > 1 else ''} at most per experiment). Convergence order "
         f"(fastest to within 5 % of the best first): experiments {', '.join(map(str, order))}.</p>"
     )
@@ -89,7 +91,26 @@ def write_report(store: Store, study: str, out: Path) -> Path:
         ("Figures", _figures(records, out)),
     ]
     if records.landscapes:
-        sections.append(("Loss landscapes", _landscapes(records)))
+        sections.append(("Loss landscapes", _landscapes(records, include_js=False)))
+    return sections
+
+
+def landscape_sections(records: StudyRecords) -> list[Section]:
+    """The page of a landscape study: which runs, then each surface."""
+    summary = f"{_description(records)}<p>Loss landscapes of {len(records.landscapes)} runs.</p>"
+    return [("Summary", summary), ("Loss landscapes", _landscapes(records, include_js=True))]
+
+
+def _description(records: StudyRecords) -> str:
+    description = records.spec.get("description") or ""
+    return f"<p>{html.escape(description)}</p>" if description else ""
+
+
+def write_report(store: Store, study: str, out: Path, sections: Callable[[StudyRecords, Path], list[Section]]) -> Path:
+    """Write index.html into `out`, with the sections its study kind gives (which may write figures and
+    tables beside it)."""
+    records = load_records(store, study)
+    out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
-    index.write_text(page(study, sections, records.spec), encoding="utf-8")
+    index.write_text(page(study, sections(records, out), records.spec), encoding="utf-8")
     return index

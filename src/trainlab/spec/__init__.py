@@ -2,16 +2,18 @@
 
 from trainlab.spec.config import SECTIONS, OptimConfig, RunConfig, ScheduleConfig, Section, TrainConfig
 from trainlab.spec.landscape import LandscapeSpec, LandscapeStudy
-from trainlab.spec.plan import Catalog, RunSpec, plan_study, resolve, run_id, select_experiments
-from trainlab.spec.study import StudySpec, load_study, parse_study
+from trainlab.spec.plan import Catalog, RunInput, RunSpec, plan_study, resolve, run_id
+from trainlab.spec.study import KindSchema, StudySpec, load_study, parse_study
 
 __all__ = [
     "SECTIONS",
     "Catalog",
+    "KindSchema",
     "LandscapeSpec",
     "LandscapeStudy",
     "OptimConfig",
     "RunConfig",
+    "RunInput",
     "RunSpec",
     "ScheduleConfig",
     "Section",
@@ -22,5 +24,4 @@ __all__ = [
     "plan_study",
     "resolve",
     "run_id",
-    "select_experiments",
 ]

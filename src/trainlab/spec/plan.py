@@ -3,14 +3,18 @@
 An experiment is one entry of `runs:` combined with one point of `grid:` (entry-major order, numbered
 from 1), so "experiment 3" means the same thing in `check`, the tables and the figures. Each config is
 built in layers: base, then the run entry, then the grid point, then `--set`, then the seed.
+
+A run may start from another run's checkpoint (`RunInput`); its id then covers that input too, so the
+same request is the same run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from collections.abc import Mapping, Sequence
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,10 @@ from trainlab.spec.study import StudySpec, format_validation_error
 
 Layer = tuple[str, dict[str, Any]]  # (where it came from, flat dotted keys)
 DEFAULT_NAMES = {"optim": "sgd", "schedule": "none"}
+# Planning resolves and validates every run; above this many, a plan is a mistake more often than a study
+# (and would take minutes before printing anything). --only plans a few experiments of any size of grid.
+MAX_PLANNED_RUNS = 20_000
+CHECKPOINT_PATTERN = re.compile(r"^(init|best|last|epoch:[1-9]\d*|step:[1-9]\d*)$")
 
 
 @dataclass(frozen=True)
@@ -43,17 +51,39 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class RunInput:
+    """A checkpoint of another run that a run starts from: its weights at init, best, last, epoch K or step K."""
+
+    run: str  # the parent run's id
+    checkpoint: str = "best"
+
+    def __post_init__(self) -> None:
+        if not CHECKPOINT_PATTERN.match(self.checkpoint):
+            raise TrainlabError(f"checkpoint {self.checkpoint!r}: expected init, best, last, epoch:K or step:K")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"run": self.run, "checkpoint": self.checkpoint}
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """One run of a study: experiment number, seed, resolved config and what differs from base."""
+    """One run of a study: experiment number, seed, resolved config and what differs from base; and,
+    for a run that starts from another run, its inputs and how it relates to its parent."""
 
     experiment: int
     seed: int
     config: RunConfig
     changes: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[RunInput, ...] = ()
+    relation: str | None = None  # e.g. "level 3 of", "random reinit of"
 
     @property
     def id(self) -> str:
-        return run_id(self.config)
+        return run_id(self.config, self.inputs)
+
+    @property
+    def parent(self) -> str | None:
+        return self.inputs[0].run if self.inputs else None
 
     @property
     def label(self) -> str:
@@ -61,9 +91,14 @@ class RunSpec:
         return " ".join(f"{k}={v}" for k, v in self.changes.items()) or "base"
 
 
-def run_id(config: RunConfig) -> str:
-    """Short hash of the canonical config: defaults left out, so new fields never rename old runs."""
-    text = json.dumps(config.canonical(), sort_keys=True, separators=(",", ":"))
+def run_id(config: RunConfig, inputs: Sequence[RunInput] = ()) -> str:
+    """Short hash of the canonical config: defaults left out, so new fields never rename old runs.
+    A run's inputs join the hash under a key no config section can have; runs without inputs keep the
+    hash of their config alone."""
+    canonical: dict[str, Any] = config.canonical()
+    if inputs:
+        canonical = {**canonical, "inputs": [i.as_dict() for i in inputs]}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -113,11 +148,44 @@ def resolve(layers: Sequence[Layer], catalog: Catalog, where: str) -> RunConfig:
     return RunConfig(**sections)
 
 
-def _grid_points(grid: Mapping[str, list[Any]] | None) -> list[dict[str, Any]]:
-    if not grid:
-        return [{}]
-    keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+class Grid:
+    """The experiments of a study without expanding them: experiment n (from 1) is entry (n-1) // points
+    with grid point (n-1) % points, whose coordinates are the digits of a mixed-radix number (last key
+    fastest, as itertools.product), so a few experiments of a huge grid cost nothing to find."""
+
+    def __init__(self, study: StudySpec) -> None:
+        self.entries = study.runs or [{}]
+        self.axes = list((study.grid or {}).items())
+        self.points = math.prod(len(values) for _, values in self.axes)
+        self.experiments = len(self.entries) * self.points
+        self.seeds_per_experiment = len(study.seeds or [None])
+
+    def experiment(self, number: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """(1-based entry index, the entry, the grid point) of experiment `number`."""
+        entry, index = divmod(number - 1, self.points)
+        point = {}
+        for key, values in reversed(self.axes):
+            index, digit = divmod(index, len(values))
+            point[key] = values[digit]
+        return entry + 1, self.entries[entry], dict(reversed(point.items()))
+
+    def numbers(self, only: Sequence[int] | None) -> list[int]:
+        if not only:
+            return list(range(1, self.experiments + 1))
+        missing = [n for n in only if not 1 <= n <= self.experiments]
+        if missing:
+            raise TrainlabError(f"--only: no experiment {missing[0]}; this study has 1..{self.experiments}")
+        return sorted(set(only))
+
+    def check_size(self, numbers: Sequence[int]) -> None:
+        runs = len(numbers) * self.seeds_per_experiment
+        if runs > MAX_PLANNED_RUNS:
+            shape = " × ".join([f"{len(self.entries)} run entries", *(f"{len(v)} {k}" for k, v in self.axes),
+                                f"{self.seeds_per_experiment} seeds"])
+            raise TrainlabError(
+                f"grid: {runs:,} runs ({shape}) is more than the {MAX_PLANNED_RUNS:,} a plan may hold; "
+                "narrow the grid, split the study, or plan some experiments with --only"
+            )
 
 
 def _changes(config: RunConfig, base: RunConfig) -> dict[str, Any]:
@@ -134,34 +202,26 @@ def _changes(config: RunConfig, base: RunConfig) -> dict[str, Any]:
 
 
 def plan_study(
-    study: StudySpec, catalog: Catalog, overrides: Mapping[str, Any] | None = None
+    study: StudySpec, catalog: Catalog, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None
 ) -> list[RunSpec]:
-    """Every run of the study, in experiment order, seeds innermost."""
-    if study.kind != "train":
-        raise TrainlabError(f"{study.name}: a {study.kind} study has no training plan")
+    """Every run of the study (or of the experiments in `only`), in experiment order, seeds innermost."""
+    grid = Grid(study)
+    numbers = grid.numbers(only)
+    grid.check_size(numbers)
+    return list(_plan(study, catalog, grid, numbers, overrides or {}))
+
+
+def _plan(study: StudySpec, catalog: Catalog, grid: Grid, numbers: Sequence[int],
+          overrides: Mapping[str, Any]) -> Iterator[RunSpec]:
     base_layer: Layer = ("base", flatten(study.base or {}))
-    set_layer: Layer = ("--set", dict(overrides or {}))
+    set_layer: Layer = ("--set", dict(overrides))
     base = resolve([base_layer, set_layer], catalog, "base")
-    entries = study.runs or [{}]
-    points = _grid_points(study.grid)
-    plan = []
-    for number, (i, entry, point) in enumerate(
-        ((i, e, p) for i, e in enumerate(entries, 1) for p in points), start=1
-    ):
+    for number in numbers:
+        i, entry, point = grid.experiment(number)
         layers = [base_layer, (f"runs[{i}]", entry), ("grid", point), set_layer]
         where = f"experiment {number}"
         config = resolve(layers, catalog, where)
         changes = _changes(config, base)
         for seed in study.seeds or [config.train.seed]:
             seeded = resolve([*layers, ("seeds", {"train.seed": seed})], catalog, where)
-            plan.append(RunSpec(number, seed, seeded, changes))
-    return plan
-
-
-def select_experiments(plan: list[RunSpec], only: Sequence[int]) -> list[RunSpec]:
-    """Keep the runs of the given experiment numbers; unknown numbers are an error."""
-    numbers = sorted({r.experiment for r in plan})
-    missing = [n for n in only if n not in numbers]
-    if missing:
-        raise TrainlabError(f"--only: no experiment {missing[0]}; this study has 1..{numbers[-1]}")
-    return [r for r in plan if r.experiment in set(only)]
+            yield RunSpec(number, seed, seeded, changes)

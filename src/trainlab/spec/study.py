@@ -1,42 +1,51 @@
-"""The study file: YAML in, a validated StudySpec out; every mistake reported with where it is."""
+"""The study file: YAML in, a validated StudySpec out; every mistake reported with where it is.
+
+A study's `kind:` picks an entry of the kinds registry (trainlab.studies). The spec layer does not know
+the kinds: it receives their schemas (`KindSchema`) as an argument, as it receives the model and data
+config classes through a Catalog, so `trainlab.spec` stays free of torch.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from trainlab.errors import TrainlabError, did_you_mean
+from trainlab.errors import TrainlabError, did_you_mean, unknown_choice
 from trainlab.spec.dotted import flatten
-from trainlab.spec.landscape import LandscapeStudy
 
-Kind = Literal["train", "landscape"]
+# Names become folders (reports) and keys; a slug can never climb out of them (`../x`, `/etc`).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """What the study file of one kind holds: its own section (under the kind's name) and whether it
+    has a grid of runs (base / runs / grid / seeds)."""
+
+    section: type[BaseModel] | None = None
+    needs_base: bool = True
 
 
 class StudySpec(BaseModel):
-    """A grid of runs: base config, optional numbered run entries, optional grid, seeds."""
+    """A grid of runs: base config, optional numbered run entries, optional grid, seeds; and the
+    kind's own section, if its kind has one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     description: str = ""
-    kind: Kind = "train"
+    kind: str = "train"
     store: str | None = None
     base: dict[str, Any] | None = None
     runs: list[dict[str, Any]] | None = None
     grid: dict[str, list[Any]] | None = None
     seeds: list[int] | None = None
-    landscape: LandscapeStudy | None = None  # kind: landscape
-
-    @model_validator(mode="after")
-    def _sections_match_kind(self) -> StudySpec:
-        if self.kind == "train" and self.base is None:
-            raise ValueError("base: a train study needs a base run config")
-        if self.kind == "landscape" and self.landscape is None:
-            raise ValueError("landscape: a landscape study needs a landscape section (study: NAME, ...)")
-        return self
+    section: Any = None  # the kind's section, validated by its schema; `landscape:` in a landscape study
 
     @field_validator("runs")
     @classmethod
@@ -63,6 +72,16 @@ class StudySpec(BaseModel):
                 raise ValueError(f"must be distinct non-negative integers (got {seeds})")
         return seeds
 
+    def to_dict(self) -> dict[str, Any]:
+        """The study as its file writes it (the kind's section under the kind's name), for the store."""
+        out = self.model_dump(mode="json", exclude={"section"})
+        if self.section is not None:
+            out[self.kind] = self.section.model_dump(mode="json")
+        return out
+
+
+COMMON_FIELDS = [f for f in StudySpec.model_fields if f != "section"]
+
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     """One line per problem, each naming the dotted path: `optim.lr: Input should be greater than 0 (got -1)`."""
@@ -71,28 +90,44 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         path = ".".join(str(part) for part in (prefix, *e["loc"]) if part != "")
         got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "string_pattern_mismatch" and e["loc"] == ("name",):
+            msg = "must be letters, digits, '.', '_' or '-', starting with a letter or digit (it names folders)"
         lines.append(f"{path or 'value'}: {msg}{got}")
     return "; ".join(lines)
 
 
-def parse_study(raw: Any, source: str = "study") -> StudySpec:
-    """Validate an already-parsed study mapping."""
+def _validate(model: type[BaseModel], raw: Any, source: str, prefix: str = "") -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise TrainlabError(f"{source}: {format_validation_error(err, prefix)}") from None
+
+
+def parse_study(raw: Any, kinds: Mapping[str, KindSchema], source: str = "study") -> StudySpec:
+    """Validate an already-parsed study mapping against the registered kinds."""
     if not isinstance(raw, dict):
         raise TrainlabError(f"{source}: a study must be a mapping with name, base, ... (got {type(raw).__name__})")
-    unknown = [k for k in raw if k not in StudySpec.model_fields]
+    kind = raw.get("kind", "train")
+    if kind not in kinds:
+        raise unknown_choice(f"{source}: kind", str(kind), kinds)
+    schema = kinds[kind]
+    fields = [*COMMON_FIELDS, *([kind] if schema.section else [])]
+    unknown = [k for k in raw if k not in fields]
     if unknown:
         key = unknown[0]
-        fields = ", ".join(StudySpec.model_fields)
-        raise TrainlabError(
-            f"{source}: {key}: unknown field{did_you_mean(key, StudySpec.model_fields)}; valid: {fields}"
-        )
-    try:
-        return StudySpec.model_validate(raw)
-    except ValidationError as err:
-        raise TrainlabError(f"{source}: {format_validation_error(err)}") from None
+        raise TrainlabError(f"{source}: {key}: unknown field{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
+    common = {k: v for k, v in raw.items() if k != kind or not schema.section}
+    if schema.section:
+        if raw.get(kind) is None:
+            raise TrainlabError(f"{source}: {kind}: a {kind} study needs a {kind} section")
+        common["section"] = _validate(schema.section, raw[kind], source, kind)
+    study = _validate(StudySpec, common, source)
+    if schema.needs_base and study.base is None:
+        raise TrainlabError(f"{source}: base: a {kind} study needs a base run config")
+    return study
 
 
-def load_study(path: str | Path) -> StudySpec:
+def load_study(path: str | Path, kinds: Mapping[str, KindSchema]) -> StudySpec:
     """Read and validate a study file; YAML errors name the line and column."""
     path = Path(path)
     try:
@@ -109,4 +144,4 @@ def load_study(path: str | Path) -> StudySpec:
         raise TrainlabError(f"{where}: invalid YAML: {err.problem or err.context}") from None
     except yaml.YAMLError as err:
         raise TrainlabError(f"{path}: invalid YAML: {err}") from None
-    return parse_study(raw, source=str(path))
+    return parse_study(raw, kinds, source=str(path))

@@ -1,14 +1,18 @@
 """The store: `store.sqlite` (the one source of truth for reports) and `runs/<id>/` folders.
 
 Tables: studies (spec), study_runs (experiment number and seed of each run in each study), runs
-(config and status), metrics (long format), artifacts. WAL mode; each epoch is one transaction, so
-a crash never leaves half an epoch behind.
+(config, status, parent and relation), metrics (long format), artifacts, claims (which process trains
+which run). WAL mode; each epoch is one transaction, so a crash never leaves half an epoch behind.
+
+Training never calls the write methods: it emits events (`trainlab.store.events`) that one
+`StoreWriter` applies.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,7 +23,9 @@ from typing import Any
 import pandas as pd
 
 from trainlab.errors import TrainlabError
+from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
+from trainlab.store.events import MetricRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -31,7 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, epochs_done INTEGER NOT NULL,
     main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER,
     params_total INTEGER, params_trainable INTEGER, params_non_embedding INTEGER, device TEXT,
-    facts TEXT NOT NULL DEFAULT '{}',
+    facts TEXT NOT NULL DEFAULT '{}', parent_id TEXT, relation TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
@@ -40,13 +46,16 @@ CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, epoch);
 CREATE TABLE IF NOT EXISTS artifacts (
     run_id TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, meta TEXT NOT NULL,
     PRIMARY KEY (run_id, kind, path));
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, token TEXT NOT NULL, heartbeat REAL NOT NULL);
 """
 
 # Columns added to `runs` after stores already existed: added in place when an older store is opened.
-ADDED_RUN_COLUMNS = {"params_non_embedding": "INTEGER", "facts": "TEXT NOT NULL DEFAULT '{}'"}
-
-MetricRow = tuple[int, int, str, str, float, float]  # step, epoch, split, name, value, wall_s
+ADDED_RUN_COLUMNS = {
+    "params_non_embedding": "INTEGER", "facts": "TEXT NOT NULL DEFAULT '{}'", "parent_id": "TEXT", "relation": "TEXT",
+}
 DONE_STATUSES = ("done", "diverged")
+RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves runs/
 
 
 class Store:
@@ -60,29 +69,53 @@ class Store:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as err:
+            if is_disk_full(err, self.root):
+                raise disk_full(self.root) from None
             raise TrainlabError(f"store {self.root}: not writable ({err.strerror}); pass --store DIR") from None
-        self._db = sqlite3.connect(self.root / "store.sqlite", timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for column, declaration in ADDED_RUN_COLUMNS.items():
-            if column not in present:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        with self._full_disk_reported():
+            self._db.execute("PRAGMA journal_mode=WAL")
+        with self._transaction() as db:  # one transaction: two processes opening a new store at once
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, declaration in ADDED_RUN_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+
+    @property
+    def path(self) -> Path:
+        return self.root / "store.sqlite"
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        with self._full_disk_reported():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _full_disk_reported(self) -> Iterator[None]:
+        """SQLite's 'database or disk is full' becomes the one-line disk-full error (nothing committed)."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as err:
+            if "disk is full" not in str(err):
+                raise
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise disk_full(self.path) from None
 
     def run_dir(self, run_id: str) -> Path:
+        if not RUN_ID.fullmatch(run_id):
+            raise TrainlabError(f"run {run_id!r}: not a run id (hexadecimal hash)")
         path = self.root / "runs" / run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -103,45 +136,59 @@ class Store:
                 ],
             )
 
-    def ensure_run(self, run_id: str, config: dict[str, Any], main_metric: str, params: dict[str, int]) -> None:
+    def start_run(
+        self, run_id: str, config: dict[str, Any], main_metric: str, params: dict[str, int], device: str,
+        resumed_from_epoch: int, facts: dict[str, Any], parent_id: str | None, relation: str | None,
+    ) -> None:
+        """Create the run's row if new; drop rows written after the checkpoint it resumes from."""
         now = time.time()
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO runs (id, config, status, epochs_done, main_metric, params_total,"
-                " params_trainable, params_non_embedding, created_at, updated_at)"
-                " VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?, ?)",
+                " params_trainable, params_non_embedding, parent_id, relation, created_at, updated_at)"
+                " VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, json.dumps(config), main_metric, params["total"], params["trainable"],
-                 params.get("non_embedding", params["total"]), now, now),
+                 params.get("non_embedding", params["total"]), parent_id, relation, now, now),
             )
+            db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, resumed_from_epoch))
+            db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
+            status = "partial" if resumed_from_epoch else "new"
+            self._update(db, run_id, {"epochs_done": resumed_from_epoch, "status": status, "device": device})
+            self._merge_facts(db, run_id, facts)
 
     def record_epoch(self, run_id: str, rows: Sequence[MetricRow], progress: dict[str, Any]) -> None:
-        """One epoch's metric rows and the run's new progress, in one transaction."""
+        """Metric rows and the run's new progress, in one transaction."""
         with self._transaction() as db:
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
             self._update(db, run_id, progress)
 
-    def rewind(self, run_id: str, epoch: int) -> None:
-        """Forget metrics past `epoch` (written after the last checkpoint) before resuming from it."""
+    def end_run(self, run_id: str, status: str, rows: Sequence[MetricRow], facts: dict[str, Any]) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
-            db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
-            self._update(db, run_id, {"epochs_done": epoch, "status": "partial" if epoch else "new"})
-
-    def set_device(self, run_id: str, device: str) -> None:
-        with self._transaction() as db:
-            self._update(db, run_id, {"device": device})
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+            self._update(db, run_id, {"status": status})
+            self._merge_facts(db, run_id, facts)
 
     def update_facts(self, run_id: str, facts: dict[str, Any]) -> None:
         """Merge measured facts about a run (FLOPs, memory split, parameters per module) into its row."""
         with self._transaction() as db:
+            self._merge_facts(db, run_id, facts)
+
+    def add_note(self, run_id: str, text: str) -> None:
+        with self._transaction() as db:
             (current,) = db.execute("SELECT facts FROM runs WHERE id = ?", (run_id,)).fetchone()
-            self._update(db, run_id, {"facts": json.dumps({**json.loads(current), **facts})})
+            self._merge_facts(db, run_id, {"notes": [*json.loads(current).get("notes", []), text]})
 
     def add_artifact(self, run_id: str, kind: str, path: str, meta: dict[str, Any] | None = None) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", (run_id, kind, path, json.dumps(meta or {}))
             )
+
+    @classmethod
+    def _merge_facts(cls, db: sqlite3.Connection, run_id: str, facts: dict[str, Any]) -> None:
+        if facts:
+            (current,) = db.execute("SELECT facts FROM runs WHERE id = ?", (run_id,)).fetchone()
+            cls._update(db, run_id, {"facts": json.dumps({**json.loads(current), **facts})})
 
     @staticmethod
     def _update(db: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> None:
@@ -155,6 +202,11 @@ class Store:
         cur = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,))
         row = cur.fetchone()
         return None if row is None else dict(zip([c[0] for c in cur.description], row))
+
+    def children(self, run_id: str) -> list[dict[str, Any]]:
+        """The runs that started from this one: id and relation."""
+        cur = self._db.execute("SELECT id, relation FROM runs WHERE parent_id = ? ORDER BY created_at", (run_id,))
+        return [{"id": i, "relation": r} for i, r in cur]
 
     def run_ids(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY id")]

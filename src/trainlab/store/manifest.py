@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainlab.files import write_text_atomic
+
 
 def git_state(folder: Path | None) -> dict[str, Any]:
     """Commit and dirty flag of the git repository holding `folder` (None outside a repository)."""
@@ -73,9 +75,7 @@ def write_manifest(path: Path, **fields: Any) -> None:
     """Merge `fields` into manifest.json (start and end of a run write different fields)."""
     manifest = json.loads(path.read_text()) if path.exists() else {}
     manifest.update(fields)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(manifest, indent=2, default=str))
 
 
 def now_iso() -> str:

@@ -1,5 +1,6 @@
-"""`trainlab landscape RUN`: loss surfaces around a stored run, per epoch on one fixed basis, with the
-training trajectory; outputs (NPZ, CSV, figures, animation) go to runs/<id>/landscape/<key>/.
+"""Loss surfaces around stored runs: `trainlab landscape RUN` and the `landscape` kind (surfaces for the
+chosen runs of a stored study). Per epoch on one fixed basis, with the training trajectory; outputs
+(NPZ, CSV, figures, animation) go to runs/<id>/landscape/<key>/.
 
 An interrupted grid continues from the rows already saved (the NPZ is rewritten after every row).
 """
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,12 +20,15 @@ from torch import nn
 
 from trainlab.data import DataInfo
 from trainlab.errors import TrainlabError
+from trainlab.files import write_atomic, write_text_atomic
 from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
-from trainlab.spec import LandscapeSpec, RunConfig, resolve
+from trainlab.spec import KindSchema, LandscapeSpec, LandscapeStudy, RunConfig, RunInput, StudySpec, resolve
 from trainlab.spec.dotted import flatten
 from trainlab.store import Store
+from trainlab.store.events import ArtifactSaved, Sink
 from trainlab.studies.build import DataCache, build_model
 from trainlab.studies.catalog import catalog
+from trainlab.studies.kind import KINDS, Context, Outcome, PlanLine, StudyKind
 from trainlab.train import checkpoint
 
 
@@ -31,16 +38,11 @@ def _epoch_files(folder: Path) -> dict[int, Path]:
 
 
 def _checkpoint_path(folder: Path, which: str) -> Path:
-    path = folder / (f"{which}.pt" if which in ("best", "last") else f"epoch_{int(which[6:])}.pt")
+    path = folder / checkpoint.file_name(which)
     if not path.exists():
         hint = " (train with train.keep_epoch_checkpoints: true)" if which.startswith("epoch") else ""
         raise TrainlabError(f"--checkpoint {which}: {path} does not exist{hint}")
     return path
-
-
-def _state(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
-    snapshot = checkpoint.load(path, device)
-    return snapshot["model"] if "model" in snapshot and "optimizer" in snapshot else snapshot
 
 
 def _batches(config: RunConfig, split: str, max_batches: int | None, device: torch.device) -> tuple[list, DataInfo]:
@@ -65,7 +67,7 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
     if spec.dirs == "random":
         return [random_direction(model, "filter", mode=spec.mode, generator=g) for _ in range(2)], info
     if spec.dirs == "init":
-        init = _state(folder / "init.pt", device)
+        init = checkpoint.load_weights(folder / "init.pt", device)
         return [toward(model, init, mode=spec.mode), random_direction(model, "filter", mode=spec.mode, generator=g)], info
     # pca: principal directions of the trajectory (Li et al. 2018, §6)
     if len(epochs) < 3:
@@ -82,8 +84,12 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
     return dirs, info
 
 
-def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress=None) -> Path:  # noqa: ANN001
-    """Compute (or continue) the landscape; returns its output folder with landscape.npz inside."""
+Progress = Callable[[int, int], None]  # (points done, points in all)
+
+
+def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress: Progress | None = None) -> Path:
+    """Compute (or continue) the landscape; returns its output folder with landscape.npz inside.
+    Writes files only: the store learns of it from the ArtifactSaved event `landscape` emits."""
     row = store.run_row(run_id)
     if row is None:
         raise TrainlabError(f"run {run_id}: not in store {store.root}")
@@ -91,11 +97,11 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     folder = store.run_dir(run_id)
     batches, info = _batches(config, spec.split, spec.max_batches, device)
     model = build_model(config, info).to(device)
-    model.load_state_dict(_state(_checkpoint_path(folder, spec.checkpoint), device))
+    model.load_state_dict(checkpoint.load_weights(_checkpoint_path(folder, spec.checkpoint), device))
     model.eval()
     base = weights(model, spec.mode)
     evaluate = batch_metrics(batches, ignore_index=0 if info.task == "lm" else -100)
-    epochs = {e: _state(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
+    epochs = {e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
     directions, dir_info = _directions(spec, model, folder, device, epochs)
     meta = {**spec.request(), **dir_info}
     out = folder / "landscape" / spec.key()
@@ -119,8 +125,18 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     trajectory = [(e, *project(state, base, directions)) for e, state in epochs.items()]
     np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
     _write_csv(out / "landscape.csv", frames, spec.metrics)
-    store.add_artifact(run_id, "landscape", str(out.relative_to(store.root)), meta)
     return out
+
+
+def landscape(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, sink: Sink,
+              progress: Progress | None = None) -> list[Path]:
+    """Compute (or continue) a run's landscape, render its figures, then tell the store; returns the files."""
+    from trainlab.report.landscape import render
+
+    out = compute(store, run_id, spec, device, progress)
+    files = [out / "landscape.csv", *render(out)]
+    sink(ArtifactSaved(run_id, "landscape", str(out.relative_to(store.root)), json.loads((out / "spec.json").read_text())))
+    return files
 
 
 def _write_csv(path: Path, frames: dict[int | None, Surface], metrics: tuple[str, ...]) -> None:
@@ -132,16 +148,80 @@ def _write_csv(path: Path, frames: dict[int | None, Surface], metrics: tuple[str
             for c, x in enumerate(s.xs):
                 values = ",".join(f"{s.values[m][r, c]:.8g}" for m in names)
                 lines.append(f"{'' if epoch is None else epoch},{x:.6g},{y:.6g},{values}")
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _save_surface(s: Surface, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, xs=s.xs, ys=s.ys, **{f"metric_{k}": v for k, v in s.values.items()})
-    tmp.replace(path)
+    arrays = {"xs": s.xs, "ys": s.ys, **{f"metric_{k}": v for k, v in s.values.items()}}
+    write_atomic(path, lambda f: np.savez(f, **arrays), sum(a.nbytes for a in arrays.values()))
 
 
 def _load_surface(path: Path) -> Surface:
     with np.load(path) as f:
         values = {k[7:]: f[k].copy() for k in f.files if k.startswith("metric_")}
         return Surface(f["xs"].copy(), f["ys"].copy(), values)
+
+
+@dataclass(frozen=True)
+class LandscapeUnit:
+    """The surface of one stored run; it waits for the run (its input) to be done."""
+
+    experiment: int
+    seed: int
+    run: dict[str, Any]  # the run's row in the study's listing
+    spec: LandscapeStudy
+
+    @property
+    def id(self) -> str:
+        return f"{self.run['id']}/landscape/{self.spec.key()}"
+
+    @property
+    def inputs(self) -> tuple[RunInput, ...]:
+        return (RunInput(self.run["id"], self.spec.checkpoint),)
+
+
+class LandscapeKind(StudyKind):
+    """Surfaces for the chosen runs of a stored train study (`landscape: {study: NAME, ...}`)."""
+
+    schema = KindSchema(section=LandscapeStudy, needs_base=False)
+
+    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
+             store: Store | None) -> list[LandscapeUnit]:
+        section: LandscapeStudy = study.section
+        runs = store.runs(section.study) if store else None
+        if runs is None or runs.empty:
+            raise TrainlabError(f"landscape.study: {section.study!r} has no runs in the store; run that study first")
+        chosen = runs["experiment"].isin(only or section.experiments or runs["experiment"])
+        if section.seeds:
+            chosen &= runs["seed"].isin(section.seeds)
+        return [LandscapeUnit(r["experiment"], r["seed"], r, section) for r in runs[chosen].to_dict(orient="records")]
+
+    def describe(self, units: Sequence[LandscapeUnit], store: Store | None, data: DataCache) -> list[PlanLine]:
+        return [PlanLine(u.experiment, u.seed, u.run["id"], {"landscape": u.spec.key()}, u.run["params_total"],
+                         u.run["params_trainable"], u.run["params_non_embedding"],
+                         self.status(u, store) if store else "new", u.run["epochs_done"])
+                for u in units]
+
+    def status(self, unit: LandscapeUnit, store: Store) -> str:
+        folder = f"runs/{unit.run['id']}/landscape/{unit.spec.key()}"
+        return "done" if any(a["path"] == folder for a in store.artifacts(unit.run["id"])) else "new"
+
+    def members(self, units: Sequence[LandscapeUnit]) -> list[dict[str, Any]]:
+        return [{"experiment": u.experiment, "seed": u.seed, "run_id": u.run["id"], "label": u.run["label"],
+                 "changes": u.run["changes"]} for u in units]
+
+    def run(self, unit: LandscapeUnit, ctx: Context) -> Outcome:
+        store = Store(ctx.store_root)
+        try:
+            files = landscape(store, unit.run["id"], unit.spec, ctx.device, ctx.sink)
+        finally:
+            store.close()
+        return Outcome(unit.id, unit.experiment, unit.seed, "done", files=tuple(files))
+
+    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
+        from trainlab.report import landscape_sections
+
+        return landscape_sections(records)
+
+
+KINDS.register("landscape", LandscapeKind())

@@ -1,0 +1,43 @@
+"""`trainlab check`: validate a study and describe its plan, reading the store if there is one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trainlab.api.common import as_study, open_if_present, store_root
+from trainlab.spec import StudySpec
+from trainlab.studies.build import DataCache
+from trainlab.studies.kind import PlanLine, Unit, kind_of
+
+
+def planned_runs(
+    study: StudySpec | str | Path, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+) -> list[Unit]:
+    """The study's units (training runs for a train study), validated; nothing is built or written."""
+    study = as_study(study)
+    db = open_if_present(store_root(study, store))
+    try:
+        return kind_of(study).plan(study, overrides or {}, only, db)
+    finally:
+        if db:
+            db.close()
+
+
+def check_study(
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+) -> list[PlanLine]:
+    """Validate and describe the plan; reads the store if it exists, never creates one."""
+    study = as_study(study)
+    kind = kind_of(study)
+    db = open_if_present(store_root(study, store))
+    try:
+        return kind.describe(kind.plan(study, overrides or {}, only, db), db, DataCache())
+    finally:
+        if db:
+            db.close()

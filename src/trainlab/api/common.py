@@ -1,0 +1,41 @@
+"""What every command shares: the study from a path, where its store is, opening it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlab.errors import TrainlabError
+from trainlab.spec import StudySpec
+from trainlab.store import Store
+from trainlab.studies.catalog import load_study
+
+DEFAULT_STORE = "trainlab-store"
+
+
+def as_study(study: StudySpec | str | Path) -> StudySpec:
+    return study if isinstance(study, StudySpec) else load_study(study)
+
+
+def store_root(study: StudySpec, store: str | Path | None) -> Path:
+    """--store wins, then the study's `store:`, then ./trainlab-store."""
+    return Path(store or study.store or DEFAULT_STORE)
+
+
+def open_if_present(root: Path) -> Store | None:
+    """The store at `root` if one exists; never creates one (check and preflight write nothing)."""
+    return Store(root) if (root / "store.sqlite").exists() else None
+
+
+def open_existing(root: str | Path, first: str = "run `trainlab run STUDY` first") -> Store:
+    if not (Path(root) / "store.sqlite").exists():
+        raise TrainlabError(f"store {root}: no store here; {first} or pass --store DIR")
+    return Store(root)
+
+
+def unique_run(store: Store, prefix: str) -> str:
+    """The one run whose id starts with `prefix`."""
+    matches = [i for i in store.run_ids() if i.startswith(prefix)]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs ({', '.join(matches[:5])})"
+        raise TrainlabError(f"run {prefix}: {what} with that id prefix in {store.root}")
+    return matches[0]

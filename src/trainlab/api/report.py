@@ -1,0 +1,21 @@
+"""`trainlab report`: figures, tables and one HTML page from the store, laid out by the study's kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlab.api.common import as_study, open_existing, store_root
+from trainlab.spec import StudySpec
+from trainlab.studies.kind import kind_of
+
+
+def report_study(study: StudySpec | str | Path, store: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """Write the study's report from the store; returns the HTML path."""
+    from trainlab.report import write_report
+
+    study = as_study(study)
+    db = open_existing(store_root(study, store), "run `trainlab run` first")
+    try:
+        return write_report(db, study.name, Path(out or Path("trainlab-report") / study.name), kind_of(study).report)
+    finally:
+        db.close()

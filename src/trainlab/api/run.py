@@ -1,0 +1,52 @@
+"""`trainlab run`: every unit of a study not done yet, validated before any work starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from trainlab.api.common import as_study, open_if_present, store_root
+from trainlab.spec import StudySpec
+from trainlab.store import DONE_STATUSES, Store
+from trainlab.studies.build import DataCache, resolve_device
+from trainlab.studies.driver import Sink, execute
+from trainlab.studies.kind import Context, Outcome, kind_of
+
+
+def run_study(
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+    device: str = "auto",
+    console: Console | None = None,
+    project_dir: Path | None = None,
+) -> list[Outcome]:
+    """Run every unit of the study not yet done; every error in the study, its data or its models
+    surfaces before the store is touched."""
+    if isinstance(study, (str, Path)) and project_dir is None:
+        project_dir = Path(study).resolve().parent
+    study = as_study(study)
+    kind = kind_of(study)
+    dev = resolve_device(device)
+    root = store_root(study, store)
+    existing = open_if_present(root)
+    try:
+        units = kind.plan(study, overrides or {}, only, existing)
+        pending = [u for u in units if existing is None or kind.status(u, existing) not in DONE_STATUSES]
+    finally:
+        if existing:
+            existing.close()
+    data = DataCache()
+    notes = kind.preflight(pending, dev, data)
+    for note in notes if console else []:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    db = Store(root)
+    try:
+        ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console)
+        return execute(kind, study, units, db, ctx)
+    finally:
+        db.close()

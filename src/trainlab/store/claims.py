@@ -1,0 +1,100 @@
+"""Claims: a driver claims a run in the store before training it, so two `trainlab run` on one store
+never train the same run. A claim names its holder (host, pid) and carries a heartbeat; a holder whose
+pid is gone (same host) or whose heartbeat is stale (any host) is dead, and its runs are taken over and
+resumed from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+HEARTBEAT_S = 10.0  # how often a holder says it is alive
+STALE_S = 60.0  # a holder silent this long is dead, wherever it runs
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to a claim: granted or not, and the other holder (alive when refused, dead when taken over)."""
+
+    granted: bool
+    holder: str | None = None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Claims:
+    """This process's claims on one store; a background thread keeps their heartbeat fresh."""
+
+    def __init__(self, store_path: Path, heartbeat_s: float = HEARTBEAT_S, stale_s: float = STALE_S) -> None:
+        self.path, self.heartbeat_s, self.stale_s = store_path, heartbeat_s, stale_s
+        self.host, self.pid, self.token = socket.gethostname(), os.getpid(), uuid.uuid4().hex
+        self._db = sqlite3.connect(store_path, timeout=30, isolation_level=None)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def take(self, key: str) -> Claim:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT host, pid, token, heartbeat FROM claims WHERE key = ?", (key,)).fetchone()
+            holder = None if row is None or row[2] == self.token else f"{row[0]} pid {row[1]}"
+            if holder and self._alive(*row[:2], heartbeat=row[3]):
+                self._db.execute("ROLLBACK")
+                return Claim(False, holder)
+            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                             (key, self.host, self.pid, self.token, time.time()))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._start_heartbeat()
+        return Claim(True, holder)
+
+    def release(self, key: str) -> None:
+        self._db.execute("DELETE FROM claims WHERE key = ? AND token = ?", (key, self.token))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self._db.execute("DELETE FROM claims WHERE token = ?", (self.token,))
+        self._db.close()
+
+    def _alive(self, host: str, pid: int, heartbeat: float) -> bool:
+        if time.time() - heartbeat > self.stale_s:
+            return False
+        return pid_alive(pid) if host == self.host else True
+
+    def _start_heartbeat(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="trainlab-claims", daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(self.heartbeat_s):
+                try:
+                    db.execute("UPDATE claims SET heartbeat = ? WHERE token = ?", (time.time(), self.token))
+                except sqlite3.OperationalError:  # busy or full: the next beat tries again, well within STALE_S
+                    continue
+        finally:
+            db.close()

@@ -1,0 +1,143 @@
+"""Run a study's units: skip what is done, wait for inputs, claim each unit in the store before running
+it (two drivers never run the same unit; a dead driver's units are taken over), and keep going when one
+unit fails. Knows no kind by name: the kind plans and runs each unit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import replace
+
+from rich.console import Console
+
+from trainlab.errors import TrainlabError
+from trainlab.spec import StudySpec
+from trainlab.store import DONE_STATUSES, Claims, Store, StoreWriter
+from trainlab.store.events import Event, RunNote, StudyPlanned
+from trainlab.studies.kind import Context, Outcome, StudyKind, Unit
+from trainlab.studies.progress import make_progress
+from trainlab.train.checkpoint import file_name
+
+POLL_S = 2.0  # how often a driver looks again at units that another driver holds
+STOPPED = ("blocked", "failed", "diverged")
+
+
+def checkpoints_needed(units: Sequence[Unit]) -> dict[str, frozenset[str]]:
+    """Run id -> the checkpoints that other units start from (they must be kept while it trains)."""
+    needed: dict[str, set[str]] = defaultdict(set)
+    for unit in units:
+        for source in unit.inputs:
+            needed[source.run].add(source.checkpoint)
+    return {run: frozenset(names) for run, names in needed.items()}
+
+
+class Sink:
+    """The store writer, and the console for what the user should see now (notes)."""
+
+    def __init__(self, store: Store, console: Console | None) -> None:
+        self.write, self.console = StoreWriter(store), console
+
+    def __call__(self, event: Event) -> None:
+        self.write(event)
+        if isinstance(event, RunNote) and self.console:
+            self.console.print(f"[yellow]warning:[/yellow] run {event.run_id}: {event.text}")
+
+
+class Driver:
+    def __init__(self, kind: StudyKind, units: Sequence[Unit], store: Store, ctx: Context) -> None:
+        self.kind, self.units, self.store, self.ctx = kind, list(units), store, ctx
+        self.outcomes: dict[str, Outcome] = {}
+        self.held: dict[str, str] = {}  # unit id -> the live driver that holds it
+
+    def say(self, text: str) -> None:
+        if self.ctx.console:
+            self.ctx.console.print(text)
+
+    def run(self, claims: Claims) -> list[Outcome]:
+        waiting = list(self.units)
+        announced: set[str] = set()
+        while waiting:
+            progressed = False
+            for unit in list(waiting):
+                outcome = self._attempt(unit, {u.id for u in waiting}, claims)
+                if outcome is not None:
+                    self.outcomes[unit.id] = outcome
+                    waiting.remove(unit)
+                    progressed = True
+            if waiting and not progressed:
+                holders = sorted({self.held[u.id] for u in waiting if u.id in self.held} - announced)
+                for holder in holders:
+                    self.say(f"waiting for runs that {holder} is training")
+                announced.update(holders)
+                time.sleep(POLL_S)
+        return [self.outcomes[u.id] for u in self.units]
+
+    def _attempt(self, unit: Unit, waiting: set[str], claims: Claims) -> Outcome | None:
+        """The unit's outcome, or None when it must wait (for an input, or for another driver)."""
+        if (done := self._done(unit)) is not None:
+            return done
+        problem = self._input_problem(unit, waiting)
+        if problem == "waiting":
+            return None
+        if problem:
+            self.say(f"[red]run {unit.id} blocked:[/red] {problem}")
+            return Outcome(unit.id, unit.experiment, unit.seed, "blocked", reason=problem)
+        claim = claims.take(unit.id)
+        if not claim.granted:
+            self.held[unit.id] = claim.holder or "another process"
+            return None
+        try:
+            if (done := self._done(unit)) is not None:  # finished by another driver since we looked
+                return done
+            if claim.holder:
+                self.say(f"run {unit.id}: its holder ({claim.holder}) is gone; resuming it here")
+            return self._run(unit)
+        finally:
+            claims.release(unit.id)
+
+    def _done(self, unit: Unit) -> Outcome | None:
+        if self.kind.status(unit, self.store) not in DONE_STATUSES:
+            return None
+        row = self.store.run_row(unit.id)
+        return Outcome(unit.id, unit.experiment, unit.seed, "skipped", row["epochs_done"] if row else 0)
+
+    def _input_problem(self, unit: Unit, waiting: set[str]) -> str | None:
+        """None when every input is ready; 'waiting' when one is still to run; else why it never will."""
+        for source in unit.inputs:
+            if source.run in waiting:
+                return "waiting"
+            if source.run in self.outcomes and self.outcomes[source.run].status in STOPPED:
+                return f"its input run {source.run} {self.outcomes[source.run].status}"
+            row = self.store.run_row(source.run)
+            if row is None or row["status"] != "done":
+                return f"its input run {source.run} is {row['status'] if row else 'not in the store'}, and not in this plan"
+            if not (self.ctx.store_root / "runs" / source.run / file_name(source.checkpoint)).exists():
+                return f"its input run {source.run} kept no {source.checkpoint} checkpoint"
+        return None
+
+    def _run(self, unit: Unit) -> Outcome:
+        position = f"run {self.units.index(unit) + 1}/{len(self.units)}"
+        try:
+            return self.kind.run(unit, replace(self.ctx, title=position))
+        except (TrainlabError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # one broken run must not stop a sweep; the store keeps the traceback
+            reason = f"{type(err).__name__}: {err}".splitlines()[0]
+            self.say(f"[red]run {unit.id} failed:[/red] {reason} (`trainlab show {unit.id}` has the details)")
+            return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
+
+
+def execute(kind: StudyKind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context) -> list[Outcome]:
+    """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`."""
+    ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(units))))
+    progress = make_progress(ctx.console) if ctx.console else None
+    ctx = replace(ctx, progress=progress, keep=checkpoints_needed(units))
+    claims = Claims(store.path)
+    try:
+        with progress or nullcontext():
+            return Driver(kind, units, store, ctx).run(claims)
+    finally:
+        claims.close()

@@ -1,0 +1,176 @@
+"""Train one run, from its last checkpoint when it has one, telling the store what happens through
+events (trainlab.store.events): the runner never writes the store itself, so it can run in a worker.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.errors import TrainlabError
+from trainlab.spec import RunSpec
+from trainlab.store.events import (
+    CheckpointSaved,
+    EpochEnded,
+    FactsMeasured,
+    MetricRow,
+    RunEnded,
+    RunNote,
+    RunStarted,
+    Sink,
+)
+from trainlab.store.manifest import device_facts, git_state, library_versions, now_iso, write_manifest
+from trainlab.studies.build import build_parts
+from trainlab.studies.kind import Context, Outcome
+from trainlab.studies.progress import ProgressHook
+from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
+from trainlab.train.hooks import config_hooks
+
+
+class Recorder(Hook):
+    """At each epoch end: the epoch's rows and progress to the store (committed when `sink` returns),
+    then best.pt and kept epoch checkpoints, then last.pt (its predecessor kept as last.prev.pt).
+
+    The store is written first: if the process dies before last.pt is replaced, the rerun resumes
+    from the older checkpoint and drops the rows written after it.
+    """
+
+    def __init__(self, sink: Sink, run_id: str, folder: Path, keep_epochs: frozenset[int]) -> None:
+        self.sink, self.run_id, self.folder, self.keep_epochs = sink, run_id, folder, keep_epochs
+
+    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
+        s = loop.state
+        status = "diverged" if s.stop_reason == "diverged" else "partial"
+        progress = {"status": status, "epochs_done": s.epoch, "best_value": s.best_value,
+                    "best_epoch": s.best_epoch, "diverged_epoch": s.diverged_epoch}
+        self.sink(EpochEnded(self.run_id, tuple((r.step, r.epoch, r.split, r.name, r.value, r.wall_s) for r in rows),
+                             progress))
+        if improved:
+            self.keep(loop.model.state_dict(), "best.pt")
+        if loop.train_cfg.keep_epoch_checkpoints or s.epoch in self.keep_epochs:
+            self.keep(loop.model.state_dict(), f"epoch_{s.epoch}.pt")
+        checkpoint.save_keeping_previous(loop.snapshot(), self.folder / "last.pt")
+
+    def keep(self, state: dict[str, torch.Tensor], name: str) -> None:
+        checkpoint.save_atomic(state, self.folder / name)
+        self.sink(CheckpointSaved(self.run_id, name))
+
+
+class KeepSteps(Hook):
+    """Saves the weights after the optimizer steps that other runs rewind to (step:K inputs)."""
+
+    def __init__(self, recorder: Recorder, steps: frozenset[int]) -> None:
+        self.recorder, self.steps = recorder, steps
+
+    def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
+        if loop.state.step in self.steps:
+            self.recorder.keep(loop.model.state_dict(), f"step_{loop.state.step}.pt")
+
+
+def _test_rows(loop: Loop, folder: Path) -> tuple[MetricRow, ...]:
+    """Test metrics of the last model (split test_last) and the best-valid one (split test);
+    one evaluation when the last epoch is the best."""
+    test = loop.data.test
+    if test is None:
+        return ()
+    s = loop.state
+    last = loop.evaluate(test)
+    rows = [(s.step, s.epoch, "test_last", k, v, s.train_seconds) for k, v in last.items()]
+    if s.best_epoch is not None:
+        if s.best_epoch != s.epoch:
+            loop.model.load_state_dict(checkpoint.load(folder / "best.pt", loop.device))
+        best = last if s.best_epoch == s.epoch else loop.evaluate(test)
+        rows += [(s.step, s.best_epoch, "test", k, v, s.train_seconds) for k, v in best.items()]
+    return tuple(rows)
+
+
+def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
+    """FLOPs per example (or target token) of a training step, counted on the first batch in eval mode
+    (so BatchNorm statistics stay untouched), and the analytic value where one exists."""
+    x, y = next(loop.data.train.batches(loop.train_cfg.batch_size))
+    loop.model.eval()
+    measured = flops.measured_train_flops(loop.model, loop.task.loss, x, y)
+    loop.model.train()
+    return {
+        "flops_per_unit": measured / loop.task.units(y),
+        "flops_unit": "token" if loop.data.info.task == "lm" else "example",
+        "flops_per_unit_analytic": flops.analytic_train_flops_per_token(run.config.model.name, loop.model,
+                                                                        loop.data.info),
+        "params_by_module": measure.parameters_by_module(loop.model),
+    }
+
+
+def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> list[str]:
+    """Restore the newest readable last.pt; without one, start from the run's input weights (or its own
+    initialisation) and save them as init.pt. Returns notes about damaged checkpoints skipped."""
+    snapshot, notes = checkpoint.load_newest(folder / "last.pt", ctx.device)
+    if snapshot is not None:
+        loop.restore(snapshot)
+        return [f"{note}; resumed from the previous checkpoint (epoch {loop.state.epoch})" for note in notes]
+    for source in run.inputs:  # a run that starts from another run's weights
+        path = ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
+        loop.model.load_state_dict(checkpoint.load_weights(path, ctx.device))
+    checkpoint.save_atomic(loop.model.state_dict(), folder / "init.pt")
+    torch.manual_seed(seeding.stream_seed(run.config.train.seed, "dropout"))
+    return [f"{note}; restarted the run from scratch" for note in notes]
+
+
+def train_run(run: RunSpec, ctx: Context) -> Outcome:
+    """Train one run to completion, from its last checkpoint when it has one."""
+    cfg, sink, device = run.config, ctx.sink, ctx.device
+    folder = ctx.folder(run.id)
+    data = ctx.data.get(cfg).to(device)
+    with seeding.private_global_rng(device):
+        torch.manual_seed(seeding.stream_seed(cfg.train.seed, "init"))
+        parts = build_parts(cfg, data, device)
+        loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, cfg.train, device)
+        facts = _flop_facts(run, loop)
+        loop.flops_per_unit = facts["flops_per_unit_analytic"] or facts["flops_per_unit"]
+        if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
+            loop.model.compile()
+        notes = _resume_or_start(run, loop, ctx, folder)
+        hardware = device_facts(device)
+        sink(RunStarted(run.id, cfg.to_dict(), parts.task.main_metric, measure.parameter_counts(parts.model),
+                        str(device), loop.state.epoch, {"hardware": hardware}, run.parent, run.relation))
+        sink(CheckpointSaved(run.id, "init.pt"))
+        for note in notes:
+            sink(RunNote(run.id, note))
+        sink(FactsMeasured(run.id, facts))
+        write_manifest(folder / "manifest.json", run_id=run.id, config=cfg.to_dict(), git=git_state(ctx.project_dir),
+                       versions=library_versions(), **hardware, started_at=now_iso(),
+                       resumed_from_epoch=loop.state.epoch, inputs=[i.as_dict() for i in run.inputs])
+        loop.hooks = _hooks(run, loop, ctx, folder)
+        try:
+            state = loop.run()
+            if state.stop_reason == "diverged":
+                sink(RunEnded(run.id, "diverged"))
+            else:
+                rows = _test_rows(loop, folder)
+                sink(RunEnded(run.id, "done", rows, {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}))
+        except (KeyboardInterrupt, TrainlabError):
+            raise
+        except Exception:
+            sink(RunEnded(run.id, "failed", facts={"error": traceback.format_exc(limit=8)}))
+            raise
+    status = "diverged" if state.stop_reason == "diverged" else "done"
+    write_manifest(folder / "manifest.json", finished_at=now_iso(), status=status, stop_reason=state.stop_reason)
+    return Outcome(run.id, run.experiment, run.seed, status, state.epoch)
+
+
+def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> list[Hook]:
+    recorder = Recorder(ctx.sink, run.id, folder, _kept(ctx, run.id, "epoch"))
+    hooks = [*config_hooks(run.config.train), recorder]  # config hooks first: their decisions belong in the checkpoint
+    if steps := _kept(ctx, run.id, "step"):
+        hooks.append(KeepSteps(recorder, steps))
+    if ctx.progress:
+        title = f"{ctx.title} exp {run.experiment} seed {run.config.train.seed} [{run.id[:8]}]"
+        hooks.append(ProgressHook(ctx.progress, title, loop))
+    return hooks
+
+
+def _kept(ctx: Context, run_id: str, what: str) -> frozenset[int]:
+    """The epochs (or steps) of this run that other runs start from."""
+    return frozenset(int(c.split(":")[1]) for c in ctx.keep.get(run_id, ()) if c.startswith(what + ":"))
