@@ -48,3 +48,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     return subprocess.run(
         [sys.executable, "-m", "trainlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
     )
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], pattern: str) -> None:
+    """Exit 2, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trainlab: error: "), result.stderr
+    assert pattern in lines[0], lines[0]

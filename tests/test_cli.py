@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_study
-
-
-def assert_user_error(result: subprocess.CompletedProcess[str], pattern: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("trainlab: error: "), result.stderr
-    assert pattern in lines[0], lines[0]
+from tests.conftest import assert_user_error, run_cli, write_study
 
 
 @pytest.mark.parametrize(
@@ -48,13 +35,6 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path: Path, args: li
     study = write_study(tmp_path, **fields)
     assert_user_error(run_cli("run", str(study), *args), pattern)
     assert not (tmp_path / "store").exists()
-
-
-def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
-    """A YAML syntax error names file, line and column."""
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nbase:\n  optim: {lr: 0.1\n")
-    assert_user_error(run_cli("check", str(bad)), "bad.yaml:4:1: invalid YAML")
 
 
 def test_unwritable_store_is_reported(tmp_path: Path) -> None:
@@ -110,53 +90,3 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
 def test_report_without_a_store_is_a_clear_error(tiny_study: Path) -> None:
     """Reporting before running says what to do."""
     assert_user_error(run_cli("report", str(tiny_study)), "run `trainlab run` first")
-
-
-def _wait_for_epochs(db: Path, at_least: int, proc: subprocess.Popen[str], timeout: float = 120) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as con:
-                    row = con.execute("SELECT epochs_done FROM runs").fetchone()
-            except sqlite3.OperationalError:
-                row = None
-            if row and row[0] >= at_least:
-                return row[0]
-        time.sleep(0.05)
-    raise AssertionError("training made no progress")
-
-
-def _valid_loss_epochs(db: Path) -> list[int]:
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT epoch FROM metrics WHERE split='valid' AND name='loss' ORDER BY epoch")
-        return [r[0] for r in rows]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_killed_run_resumes_from_its_last_epoch(tmp_path: Path, sig: signal.Signals) -> None:
-    """kill -9 (or Ctrl-C) mid-run, then rerun: training continues after the saved epoch,
-    and every epoch appears exactly once in the store."""
-    study = write_study(tmp_path)
-    epochs = 40
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--quiet", "--set", f"train.epochs={epochs}",
-            "--set", "data.n=3000"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    db = tmp_path / "store" / "store.sqlite"
-    _wait_for_epochs(db, 3, proc)
-    os.kill(proc.pid, sig)
-    _, err = proc.communicate(timeout=60)
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "rerun the same command to resume" in err and "Traceback" not in err
-    with sqlite3.connect(db) as con:
-        done_at_kill = con.execute("SELECT epochs_done FROM runs").fetchone()[0]
-    assert 3 <= done_at_kill < epochs
-
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr
-    folder = next((tmp_path / "store" / "runs").iterdir())
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert done_at_kill - 1 <= manifest["resumed_from_epoch"] <= done_at_kill
-    assert _valid_loss_epochs(db) == list(range(1, epochs + 1))

@@ -169,7 +169,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"{len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for o in outcomes:
         if o.status in ("failed", "blocked"):
-            console.print(f"  run {o.id} (experiment {o.experiment}, seed {o.seed}) {o.status}: {o.reason}")
+            console.print(f"  run {o.id} (experiment {o.experiment}, seed {o.seed}) {o.status}: {o.reason}", markup=False)
     return EXIT_INCOMPLETE if {"failed", "blocked"} & set(counts) else 0
 
 
@@ -225,12 +225,12 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
                 "eval_samples_per_s", "eval_tokens_per_s", "flops", "memory", "memory_analytic", "params_by_module",
                 "test", "checkpoints", "notes", "folder"):
         if key not in ("parent", "children", "notes") or info.get(key):
-            console.print(f"  {key}: {_fmt(info.get(key))}")
+            console.print(f"  {key}: {_fmt(info.get(key))}", markup=False)
     if info.get("error"):
-        console.print(f"  error:\n{info['error']}")
+        console.print(f"  error:\n{info['error']}", markup=False)
     console.print("  config:")
     for section, fields in info["config"].items():
-        console.print(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+        console.print(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in fields.items()), markup=False)
     table = Table(title="per epoch")
     cols = list(info["epochs"][0]) if info["epochs"] else []
     for col in cols:

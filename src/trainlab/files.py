@@ -9,7 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,16 +26,34 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], needed_bytes: in
     file's size) goes into the message when the disk is full."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as f:
+        with interrupts_deferred(), open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
         tmp.unlink(missing_ok=True)
         if is_disk_full(err, path, needed_bytes):
             raise disk_full(path, needed_bytes) from None
         raise
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C during a write takes effect when the write is complete. Raised inside torch.save, the
+    KeyboardInterrupt comes out of its C++ writer as a RuntimeError ('unexpected pos ...'), which would
+    look like a failed run instead of an interruption."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)  # now handled as it would have been
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -41,8 +62,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def is_disk_full(err: BaseException, path: Path, needed_bytes: int = 0) -> bool:
-    if isinstance(err, OSError):
-        return err.errno in FULL
+    """ENOSPC (or a quota) anywhere in the exception's chain; torch's writer may report it as a
+    RuntimeError of its own, with or without the OSError attached."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in FULL:
+            return True
+        cause = cause.__cause__ or cause.__context__
     return "write failed" in str(err) and free_bytes(path) < needed_bytes + 2**20
 
 

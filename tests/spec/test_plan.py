@@ -15,8 +15,7 @@ from trainlab.data import DATASETS
 from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.spec import plan_study
-from trainlab.studies.catalog import parse_study
-from trainlab.studies.catalog import catalog
+from trainlab.studies.catalog import catalog, parse_study
 from tests.conftest import TINY_BASE
 
 

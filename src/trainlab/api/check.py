@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from trainlab.api.common import as_study, open_if_present, store_root
 from trainlab.spec import StudySpec
+from trainlab.store import DONE_STATUSES
 from trainlab.studies.build import DataCache
+from trainlab.studies.driver import input_problem
 from trainlab.studies.kind import PlanLine, Unit, kind_of
 
 
@@ -37,7 +40,13 @@ def check_study(
     kind = kind_of(study)
     db = open_if_present(store_root(study, store))
     try:
-        return kind.describe(kind.plan(study, overrides or {}, only, db), db, DataCache())
+        units = kind.plan(study, overrides or {}, only, db)
+        lines = kind.describe(units, db, DataCache())
+        if db is None:
+            return lines
+        pending = {u.id for u, line in zip(units, lines) if line.status not in DONE_STATUSES}
+        blocked = [input_problem(u, db, pending, {}) not in (None, "waiting") for u in units]
+        return [replace(line, status="blocked") if b and line.status == "new" else line for line, b in zip(lines, blocked)]
     finally:
         if db:
             db.close()

@@ -117,10 +117,10 @@ def parse_study(raw: Any, kinds: Mapping[str, KindSchema], source: str = "study"
         key = unknown[0]
         raise TrainlabError(f"{source}: {key}: unknown field{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
     common = {k: v for k, v in raw.items() if k != kind or not schema.section}
-    if schema.section:
-        if raw.get(kind) is None:
+    if schema.section:  # may be left out when every field of it has a default
+        if raw.get(kind) is None and any(f.is_required() for f in schema.section.model_fields.values()):
             raise TrainlabError(f"{source}: {kind}: a {kind} study needs a {kind} section")
-        common["section"] = _validate(schema.section, raw[kind], source, kind)
+        common["section"] = _validate(schema.section, raw.get(kind) or {}, source, kind)
     study = _validate(StudySpec, common, source)
     if schema.needs_base and study.base is None:
         raise TrainlabError(f"{source}: base: a {kind} study needs a base run config")

@@ -69,14 +69,22 @@ class Claims:
         return Claim(True, holder)
 
     def release(self, key: str) -> None:
-        self._db.execute("DELETE FROM claims WHERE key = ? AND token = ?", (key, self.token))
+        self._forget("key = ? AND token = ?", (key, self.token))
 
     def close(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join()
-        self._db.execute("DELETE FROM claims WHERE token = ?", (self.token,))
+        self._forget("token = ?", (self.token,))
         self._db.close()
+
+    def _forget(self, where: str, args: tuple[str, ...]) -> None:
+        """Delete our claims. Runs on the way out of errors too (a full disk): a claim left behind is
+        harmless, since its pid is gone once this process ends, so a failure here must not hide the error."""
+        try:
+            self._db.execute(f"DELETE FROM claims WHERE {where}", args)
+        except sqlite3.OperationalError:
+            pass
 
     def _alive(self, host: str, pid: int, heartbeat: float) -> bool:
         if time.time() - heartbeat > self.stale_s:

@@ -154,7 +154,7 @@ class Store:
             db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
             status = "partial" if resumed_from_epoch else "new"
             self._update(db, run_id, {"epochs_done": resumed_from_epoch, "status": status, "device": device})
-            self._merge_facts(db, run_id, facts)
+            self._merge_facts(db, run_id, {**facts, "error": None})  # a new attempt: an earlier failure is history
 
     def record_epoch(self, run_id: str, rows: Sequence[MetricRow], progress: dict[str, Any]) -> None:
         """Metric rows and the run's new progress, in one transaction."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 
 from rich.console import Console
+from rich.markup import escape
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import StudySpec
@@ -34,6 +35,24 @@ def checkpoints_needed(units: Sequence[Unit]) -> dict[str, frozenset[str]]:
     return {run: frozenset(names) for run, names in needed.items()}
 
 
+def input_problem(unit: Unit, store: Store, waiting: set[str], stopped: Mapping[str, str]) -> str | None:
+    """None when every input of `unit` is ready; 'waiting' when one is still to run (its id in
+    `waiting`); otherwise why it never will (an input diverged, failed, or kept no such checkpoint)."""
+    for source in unit.inputs:
+        if source.run in stopped:
+            return f"its input run {source.run} {stopped[source.run]}"
+        if source.run in waiting:
+            return "waiting"
+        row = store.run_row(source.run)
+        if row is None or row["status"] != "done":
+            status = row["status"] if row else "not in the store"
+            return f"its input run {source.run} {status}" if status in STOPPED else \
+                f"its input run {source.run} is {status}, and not in this plan"
+        if not (store.root / "runs" / source.run / file_name(source.checkpoint)).exists():
+            return f"its input run {source.run} kept no {source.checkpoint} checkpoint"
+    return None
+
+
 class Sink:
     """The store writer, and the console for what the user should see now (notes)."""
 
@@ -43,7 +62,7 @@ class Sink:
     def __call__(self, event: Event) -> None:
         self.write(event)
         if isinstance(event, RunNote) and self.console:
-            self.console.print(f"[yellow]warning:[/yellow] run {event.run_id}: {event.text}")
+            self.console.print(f"[yellow]warning:[/yellow] run {event.run_id}: {escape(event.text)}", soft_wrap=True)
 
 
 class Driver:
@@ -52,9 +71,10 @@ class Driver:
         self.outcomes: dict[str, Outcome] = {}
         self.held: dict[str, str] = {}  # unit id -> the live driver that holds it
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, heading: str = "") -> None:
+        """One line to the user; `heading` may carry markup, `text` is shown as written."""
         if self.ctx.console:
-            self.ctx.console.print(text)
+            self.ctx.console.print(f"{heading}{escape(text)}", soft_wrap=True)
 
     def run(self, claims: Claims) -> list[Outcome]:
         waiting = list(self.units)
@@ -79,11 +99,12 @@ class Driver:
         """The unit's outcome, or None when it must wait (for an input, or for another driver)."""
         if (done := self._done(unit)) is not None:
             return done
-        problem = self._input_problem(unit, waiting)
+        stopped = {i: o.status for i, o in self.outcomes.items() if o.status in STOPPED}
+        problem = input_problem(unit, self.store, waiting, stopped)
         if problem == "waiting":
             return None
         if problem:
-            self.say(f"[red]run {unit.id} blocked:[/red] {problem}")
+            self.say(problem, f"[red]run {unit.id} blocked:[/red] ")
             return Outcome(unit.id, unit.experiment, unit.seed, "blocked", reason=problem)
         claim = claims.take(unit.id)
         if not claim.granted:
@@ -104,20 +125,6 @@ class Driver:
         row = self.store.run_row(unit.id)
         return Outcome(unit.id, unit.experiment, unit.seed, "skipped", row["epochs_done"] if row else 0)
 
-    def _input_problem(self, unit: Unit, waiting: set[str]) -> str | None:
-        """None when every input is ready; 'waiting' when one is still to run; else why it never will."""
-        for source in unit.inputs:
-            if source.run in waiting:
-                return "waiting"
-            if source.run in self.outcomes and self.outcomes[source.run].status in STOPPED:
-                return f"its input run {source.run} {self.outcomes[source.run].status}"
-            row = self.store.run_row(source.run)
-            if row is None or row["status"] != "done":
-                return f"its input run {source.run} is {row['status'] if row else 'not in the store'}, and not in this plan"
-            if not (self.ctx.store_root / "runs" / source.run / file_name(source.checkpoint)).exists():
-                return f"its input run {source.run} kept no {source.checkpoint} checkpoint"
-        return None
-
     def _run(self, unit: Unit) -> Outcome:
         position = f"run {self.units.index(unit) + 1}/{len(self.units)}"
         try:
@@ -126,7 +133,7 @@ class Driver:
             raise
         except Exception as err:  # one broken run must not stop a sweep; the store keeps the traceback
             reason = f"{type(err).__name__}: {err}".splitlines()[0]
-            self.say(f"[red]run {unit.id} failed:[/red] {reason} (`trainlab show {unit.id}` has the details)")
+            self.say(f"{reason} (`trainlab show {unit.id}` has the details)", f"[red]run {unit.id} failed:[/red] ")
             return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
 
 

@@ -6,6 +6,7 @@ import time
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from trainlab.train import Hook, Loop, Row
@@ -22,7 +23,7 @@ class ProgressHook(Hook):
         self.steps_per_epoch = loop.data.train.num_batches(cfg.batch_size)
         self.epochs = cfg.max_epochs(self.steps_per_epoch)
         total = cfg.total_steps(self.steps_per_epoch)
-        self.task = progress.add_task(title, total=total, completed=loop.state.step, status="")
+        self.task = progress.add_task(escape(title), total=total, completed=loop.state.step, status="")
         self._t0, self._n0 = time.perf_counter(), loop.state.step
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:

@@ -153,7 +153,7 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
         except (KeyboardInterrupt, TrainlabError):
             raise
         except Exception:
-            sink(RunEnded(run.id, "failed", facts={"error": traceback.format_exc(limit=8)}))
+            sink(RunEnded(run.id, "failed", facts={"error": traceback.format_exc(limit=-10)}))
             raise
     status = "diverged" if state.stop_reason == "diverged" else "done"
     write_manifest(folder / "manifest.json", finished_at=now_iso(), status=status, stop_reason=state.stop_reason)

@@ -1,0 +1,112 @@
+"""The kind contract (every registered kind, and a third kind defined only in the tests: validates,
+plans, runs a tiny instance, reports) and runs that start from other runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from trainlab.api import check_study, describe_run, report_study, run_study, run_summaries
+from trainlab.store import open_store
+from trainlab.studies.catalog import load_study
+from trainlab.studies.kind import KINDS
+from tests.conftest import TINY_BASE, write_study
+from tests.studies import warm_start
+
+
+def _landscape_study(folder: Path) -> Path:
+    """A landscape study over the tiny train study, which it trains first."""
+    run_study(write_study(folder))
+    path = folder / "land.yaml"
+    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(folder / "store"),
+                                    "landscape": {"study": "tiny", "grid": 3, "max_batches": 1}}))
+    return path
+
+
+TINY: dict[str, Callable[[Path], Path]] = {
+    "train": lambda folder: write_study(folder, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}]),
+    "landscape": _landscape_study,
+    "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
+}
+
+
+@pytest.fixture(autouse=True)
+def _warm_start_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    warm_start.register(monkeypatch)
+
+
+def test_every_registered_kind_has_a_tiny_study() -> None:
+    """A kind added without a tiny study here fails this test (as a model without a contract entry would)."""
+    assert set(KINDS.names()) <= set(TINY)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_kind_validates_plans_runs_and_reports(name: str, tmp_path: Path) -> None:
+    """Through trainlab.api, which knows no kind by name: the study validates, `check` plans new units,
+    `run` does them all (and skips them the second time), `report` writes a page."""
+    path = TINY[name](tmp_path)
+    assert load_study(path).kind == name
+    assert {line.status for line in check_study(path)} == {"new"}
+    assert {o.status for o in run_study(path)} == {"done"}
+    assert {o.status for o in run_study(path)} == {"skipped"}
+    assert {line.status for line in check_study(path)} == {"done"}
+    page = report_study(path, out=tmp_path / "report").read_text()
+    assert page.count("<h2>") >= 2 and "Summary" in page
+
+
+def test_a_child_starts_from_its_parents_checkpoint_and_names_it(tmp_path: Path) -> None:
+    """The parent keeps the epoch its child asked for; the child's step-0 weights are exactly that
+    checkpoint; the store, ls and show name the relation both ways."""
+    path = TINY["warm_start"](tmp_path)
+    parent, child = check_study(path)
+    assert parent.parent is None and child.parent == parent.id and child.relation == "warm start of"
+    run_study(path)
+    runs = tmp_path / "store" / "runs"
+    kept = torch.load(runs / parent.id / "epoch_1.pt", weights_only=True)
+    start = torch.load(runs / child.id / "init.pt", weights_only=True)
+    assert kept.keys() == start.keys() and all(torch.equal(kept[k], start[k]) for k in kept)
+    assert not (runs / parent.id / "epoch_2.pt").exists()  # only what a child needs is kept
+    store = open_store(tmp_path / "store")
+    listed = run_summaries(store, "tiny").set_index("id")
+    assert listed.loc[child.id, "parent_id"] == parent.id and listed.loc[child.id, "relation"] == "warm start of"
+    assert describe_run(store, child.id)["parent"] == f"warm start of {parent.id}"
+    assert describe_run(store, parent.id)["children"] == [f"warm start of this: {child.id}"]
+
+
+def test_a_childs_id_covers_its_input(tmp_path: Path) -> None:
+    """Same config, different input checkpoint: different child ids; the parent keeps its train-kind id."""
+    best = check_study(write_study(tmp_path, kind="warm_start", warm_start={"checkpoint": "best"}))
+    last = check_study(write_study(tmp_path, kind="warm_start", warm_start={"checkpoint": "last"}))
+    plain = check_study(write_study(tmp_path))
+    assert best[0].id == last[0].id == plain[0].id == "94668ab205d0"  # tests/spec/test_plan.py GOLDEN_IDS
+    assert len({best[0].id, best[1].id, last[1].id}) == 3
+    assert best[1].id == check_study(write_study(tmp_path, kind="warm_start", warm_start={"checkpoint": "best"}))[1].id
+
+
+def test_a_child_of_a_diverged_run_is_blocked_with_the_reason(tmp_path: Path) -> None:
+    """The parent diverges; its child never starts and says why, in `run` and in `check`."""
+    path = write_study(tmp_path, kind="warm_start", base={**TINY_BASE, "optim": {"lr": 1e30}, "schedule": {"name": "none"}})
+    parent, child = run_study(path)
+    assert parent.status == "diverged"
+    assert child.status == "blocked" and child.reason == f"its input run {parent.id} diverged"
+    assert [line.status for line in check_study(path)] == ["diverged", "blocked"]
+    assert open_store(tmp_path / "store").run_row(child.id) is None
+
+
+def test_a_checkpoint_the_parent_never_kept_blocks_the_child(tmp_path: Path) -> None:
+    """A parent trained before a child asked for its epoch 2: the child is blocked, not started from nothing."""
+    run_study(write_study(tmp_path))
+    (_, child) = run_study(write_study(tmp_path, kind="warm_start", warm_start={"checkpoint": "epoch:2"}))
+    assert child.status == "blocked" and child.reason.endswith("kept no epoch:2 checkpoint")
+
+
+def test_a_step_checkpoint_is_kept_mid_epoch(tmp_path: Path) -> None:
+    """step:K inputs: the parent saves its weights after optimizer step K (7 steps per epoch here)."""
+    path = write_study(tmp_path, kind="warm_start", warm_start={"checkpoint": "step:10"})
+    parent, child = run_study(path)
+    assert (parent.status, child.status) == ("done", "done")
+    assert (tmp_path / "store" / "runs" / parent.id / "step_10.pt").exists()
