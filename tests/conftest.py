@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,24 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SHARED = ROOT.parent / "shared" / "data"  # real datasets on our machines (see ../shared/data/README.md)
+
+
+@contextmanager
+def interrupted_after(epoch: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inside it, every run stops with Ctrl-C once epoch `epoch` is recorded and checkpointed (a hook
+    after the Recorder)."""
+    import trainlab.studies.runner as runner
+    from trainlab.train import Hook
+
+    class StopAfter(Hook):
+        def on_epoch_end(self, loop, rows, improved) -> None:  # noqa: ANN001
+            if loop.state.epoch == epoch:
+                raise KeyboardInterrupt
+
+    hooks = runner._hooks
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "_hooks", lambda *args: [*hooks(*args), StopAfter()])
+        yield
 
 
 def needs_gpu(test: Callable[..., None]) -> Callable[..., None]:

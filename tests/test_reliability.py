@@ -17,8 +17,7 @@ import pytest
 
 from trainlab.api import run_study
 from trainlab.store import open_store
-from trainlab.train import Hook, Loop, Row
-from tests.conftest import assert_user_error, run_cli, write_study
+from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
 
 
 def _valid_loss(db: Path) -> pd.DataFrame:
@@ -80,27 +79,10 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path: Path, sig: signal.Sign
     assert _valid_loss(db)["epoch"].tolist() == list(range(1, epochs + 1))
 
 
-class StopAfter(Hook):
-    """Ctrl-C once epoch `epoch` is recorded and checkpointed (runs after the Recorder)."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
-        if loop.state.epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def _interrupted_after(folder: Path, epoch: int, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tiny study (4 epochs) stopped after `epoch`: last.pt holds it, last.prev.pt the one before."""
-    import trainlab.studies.runner as runner
-
-    study = write_study(folder)
-    hooks = runner._hooks
-    with monkeypatch.context() as m:
-        m.setattr(runner, "_hooks", lambda *a: [*hooks(*a), StopAfter(epoch)])
-        with pytest.raises(KeyboardInterrupt):
-            run_study(study, {"train.epochs": 4})
+    with interrupted_after(epoch, monkeypatch), pytest.raises(KeyboardInterrupt):
+        run_study(write_study(folder), {"train.epochs": 4})
     return next((folder / "store" / "runs").iterdir())
 
 

@@ -12,8 +12,7 @@ import torch
 
 from trainlab.api import run_study
 from trainlab.store import open_store
-from trainlab.train import Hook, Loop, Row
-from tests.conftest import needs_gpu, write_study
+from tests.conftest import interrupted_after, needs_gpu, write_study
 
 TIMING = {"seconds", "samples_per_s", "peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb"}
 
@@ -45,39 +44,18 @@ def test_global_rng_of_the_caller_is_left_alone(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(3), expected)
 
 
-class Interrupt(Hook):
-    """Simulates Ctrl-C after a given epoch has been recorded."""
-
-    def __init__(self, after_epoch: int) -> None:
-        self.after_epoch = after_epoch
-
-    def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
-        if loop.state.epoch == self.after_epoch:
-            raise KeyboardInterrupt
-
-
 def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped after epoch 2 and resumed gives exactly the metrics of a run never stopped."""
-    import trainlab.studies.runner as runner
-
     overrides = {"train.epochs": 4, "model.dropout": 0.1}
     (tmp_path / "once").mkdir()
     run_study(write_study(tmp_path / "once"), overrides)
 
     (tmp_path / "twice").mkdir()
     study = write_study(tmp_path / "twice")
-    original = runner.Recorder.on_epoch_end
-
-    def recorder_then_interrupt(self, loop, rows, improved):  # noqa: ANN001, ANN202
-        original(self, loop, rows, improved)
-        Interrupt(2).on_epoch_end(loop, rows, improved)
-
-    monkeypatch.setattr(runner.Recorder, "on_epoch_end", recorder_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_after(2, monkeypatch), pytest.raises(KeyboardInterrupt):
         run_study(study, overrides)
     store = open_store(tmp_path / "twice" / "store")
     assert store.runs()["status"].tolist() == ["partial"] and store.runs()["epochs_done"].tolist() == [2]
-    monkeypatch.setattr(runner.Recorder, "on_epoch_end", original)
     (outcome,) = run_study(study, overrides)
     assert outcome.status == "done"
     pd.testing.assert_frame_equal(results(tmp_path / "once" / "store"), results(tmp_path / "twice" / "store"))
