@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import time
 from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
+from common import overhead_result  # benchmarks/common.py (scripts run from their folder)
 from trainlab.data.text import TinyShakespeareConfig, TokenWindows, load_tinyshakespeare
 from trainlab.models.gpt import GPTConfig, build_gpt
 from trainlab.optim import SCHEDULES
@@ -73,15 +73,7 @@ def main() -> None:
     for r in range(args.rounds):
         theirs.append(tokens / minimal_loop(copy.deepcopy(init), bundle.train, args.steps, seed=r))
         ours.append(tokens / trainlab_loop(copy.deepcopy(init), bundle, args.steps, seed=r))
-    result = {
-        "benchmark": "lm_overhead",
-        "ratio_vs_minimal_loop": round(statistics.median(ours) / statistics.median(theirs), 3),
-        "trainlab_tokens_per_s": round(statistics.median(ours)),
-        "minimal_tokens_per_s": round(statistics.median(theirs)),
-        "steps": args.steps,
-        "rounds": args.rounds,
-        "threads": torch.get_num_threads(),
-    }
+    result = overhead_result("lm_overhead", ours, theirs, steps=args.steps, rounds=args.rounds)
     print(json.dumps(result))
 
 

@@ -20,6 +20,8 @@ SCRIPTS = {
     "vision_throughput.py": (["--images", "256", "--rounds", "1"], "fashion-mnist", None),
     "vit_preset_epoch.py": (["--images", "5256", "--device", "cpu"], None, None),
     "landscape.py": (["--steps", "3", "--rounds", "1"], "mnist", "loss_landscapes"),
+    "decode.py": (["--sentences", "4", "--tokens", "5", "--rounds", "1", "--data", "none"], None, None),
+    "seq2seq_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
 }
 
 

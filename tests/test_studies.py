@@ -39,3 +39,20 @@ def test_course_presets_show_the_published_parameter_counts(tmp_path: Path) -> N
     assert vit == [1_086_730] * 4 + [2_140_938] + [3_195_146] * 2
     cnns = [line.params_total for line in check_study("studies/uva-cnns.yaml", store=tmp_path)]
     assert cnns == [260_650, 272_378, 272_250, 239_146]
+
+
+def test_translation_presets_show_parameter_counts_that_follow_the_formula(tmp_path: Path) -> None:
+    """CSC413 hidden 32 and 64 (3 + 3 layers, feed-forward 4×) and the CPU-sized AIAYN model: what
+    `trainlab check` shows equals the hand-derived count for the data's vocabulary."""
+    from tests.models.test_seq2seq import encoder_decoder_formula
+    from trainlab.studies.build import DataCache
+
+    if not (SHARED / "multi30k").exists():
+        pytest.skip(f"real data not found at {SHARED / 'multi30k'}")
+    for path, experiments in (("studies/csc413-a3-nmt.yaml", {1: 32, 3: 64}), ("studies/aiayn-multi30k.yaml", {1: 256})):
+        runs = {run.experiment: run for run in planned_runs(path)}
+        lines = {line.experiment: line for line in check_study(path, store=tmp_path)}
+        for number, dim in experiments.items():
+            vocab = DataCache().get(runs[number].config).info.num_classes
+            hidden, layers = runs[number].config.model.hidden, runs[number].config.model.layers
+            assert lines[number].params_total == encoder_decoder_formula(dim, hidden, layers, vocab, pre_norm=True)

@@ -12,6 +12,8 @@ import torch
 from trainlab.data import DATASETS
 from tests.data.test_cifar import write_batches
 from tests.data.test_images import fake_mnist
+from tests.conftest import SHARED
+from tests.data.test_seq2seq import write_parallel
 from tests.data.test_text import write_wikitext
 
 
@@ -40,6 +42,22 @@ def _cifar(tmp_path: Path) -> dict[str, Any]:
     return {"root": str(tmp_path), "valid_size": 10, "augment": ["hflip", "crop"]}
 
 
+def _words(tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "words.txt").write_text("The quick brown fox jumps over the lazy dog, again and again.\n" * 3)
+    return {"words": str(tmp_path / "words.txt"), "size": 60, "max_words": 2}
+
+
+def _parallel(tmp_path: Path) -> dict[str, Any]:
+    write_parallel(tmp_path, {"train": 40, "valid": 8, "test": 8})
+    return {"path": str(tmp_path), "source": "de", "target": "en", "vocab_size": 300}
+
+
+def _multi30k(tmp_path: Path) -> dict[str, Any]:
+    if not (SHARED / "multi30k").exists():
+        pytest.skip(f"Multi30k not found at {SHARED / 'multi30k'}")
+    return {"root": str(SHARED / "multi30k"), "max_train": 500}
+
+
 TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "cifar10": _cifar,
     "teacher_attention": lambda _: {"n": 200, "test_n": 50},
@@ -48,6 +66,9 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
     "wikitext2_bpe": _wikitext,
     "text": _text,
     "tinyshakespeare": _shakespeare,
+    "pig_latin": _words,
+    "parallel_text": _parallel,
+    "multi30k": _multi30k,
 }
 
 
@@ -62,6 +83,11 @@ def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # n
             continue
         assert len(split) > 0
         x, y = next(split.batches(2, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)))
-        assert x.shape == (2, *data.info.input_shape)
-        assert x.is_floating_point() if data.info.task == "classification" else x.dtype == torch.int64
+        if data.info.task == "seq2seq":  # (source, target input), target output; trimmed to the batch's longest
+            (src, tgt), (S, T) = x, data.info.input_shape
+            assert src.shape[0] == 2 and src.shape[1] <= S and tgt.shape == y.shape and tgt.shape[1] <= T - 1
+            assert src.dtype == tgt.dtype == torch.int64 and int(max(src.max(), tgt.max())) < data.info.num_classes
+        else:
+            assert x.shape == (2, *data.info.input_shape)
+            assert x.is_floating_point() if data.info.task == "classification" else x.dtype == torch.int64
         assert y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < data.info.num_classes

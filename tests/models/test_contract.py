@@ -12,7 +12,9 @@ from trainlab.train.measure import parameter_counts
 SEQUENCE = DataInfo("classification", (8, 12), 5)
 TOKENS = DataInfo("lm", (16,), 300)
 GREY = DataInfo("classification", (1, 28, 28), 5)  # Fashion-MNIST-sized: every image model must take it
-INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE}  # others: images
+PAIRS = DataInfo("seq2seq", (9, 11), 50)
+INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE,
+          "transformer_seq2seq": PAIRS, "decoder_only_seq2seq": PAIRS}  # others: images
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -24,7 +26,13 @@ def test_every_model_trains_a_step(entry, precision: str) -> None:  # noqa: ANN0
     info = INPUTS.get(entry.name, GREY)
     model = entry.build(entry.config(name=entry.name), info)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        if info.task == "lm":
+        if info.task == "seq2seq":  # (source, target input) -> logits over the target output
+            src, tgt = torch.randint(5, 50, (4, 9)), torch.randint(5, 50, (4, 10))
+            src[1, 4:] = 0  # a padded source
+            out = model((src, tgt))
+            assert out.shape == (4, 10, info.num_classes)
+            loss = torch.nn.functional.cross_entropy(out.flatten(0, 1), tgt.flatten())
+        elif info.task == "lm":
             x = torch.randint(1, info.num_classes, (4, *info.input_shape))
             out = model(x)
             assert out.shape == (4, *info.input_shape, info.num_classes)

@@ -65,3 +65,20 @@ def test_step_schedule_drops_at_milestones() -> None:
 def test_plateau_waits_patience_epochs() -> None:
     """A constant valid loss: lr drops by factor after patience + 1 epochs without improvement."""
     assert lrs("plateau", 0, epochs=4, factor=0.5, patience=1) == [1, 1, 0.5, 0.5]
+
+
+def test_noam_warms_up_then_decays_as_one_over_root_t() -> None:
+    """Vaswani et al. eq. 3 with lr_mul: at step t (from 1), lr_mul · d^-0.5 · min(t^-0.5, t · w^-1.5);
+    worked by hand for d = 512, w = 4000, lr_mul = 0.5: t=1 -> 0.5/√512/4000^1.5, peak at t = 4000 ->
+    0.5/√512/√4000, t = 16000 -> half the peak."""
+    lr = lrs("noam", 16_000, warmup_steps=4000, d_model=512, lr_mul=0.5)
+    peak = 0.5 / math.sqrt(512) / math.sqrt(4000)
+    assert lr[0] == pytest.approx(0.5 / math.sqrt(512) / 4000**1.5)
+    assert lr[3999] == pytest.approx(peak) and max(lr) == pytest.approx(peak)
+    assert lr[15999] == pytest.approx(peak / 2)
+
+
+def test_noam_without_warmup_is_refused() -> None:
+    """warmup_steps 0 would divide by zero: the config says so before any work."""
+    with pytest.raises(ValueError, match="noam needs warmup_steps >= 1"):
+        ScheduleConfig(name="noam")

@@ -3,6 +3,15 @@
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
 from trainlab.data.cifar import load_cifar10
 from trainlab.data.images import ImageConfig, load_fashion_mnist, load_mnist
+from trainlab.data.seq2seq import (
+    Multi30kConfig,
+    PairSplit,
+    ParallelTextConfig,
+    PigLatinConfig,
+    load_multi30k,
+    load_parallel_text,
+    load_pig_latin,
+)
 from trainlab.data.synthetic import TeacherAttentionConfig, load_teacher_attention
 from trainlab.data.text import (
     TextConfig,
@@ -23,5 +32,8 @@ DATASETS.register("cifar10", load_cifar10, ImageConfig)
 DATASETS.register("wikitext2_bpe", load_wikitext2_bpe, WikiText2BPEConfig)
 DATASETS.register("text", load_text, TextConfig)
 DATASETS.register("tinyshakespeare", load_tinyshakespeare, TinyShakespeareConfig)
+DATASETS.register("pig_latin", load_pig_latin, PigLatinConfig)
+DATASETS.register("multi30k", load_multi30k, Multi30kConfig)
+DATASETS.register("parallel_text", load_parallel_text, ParallelTextConfig)
 
-__all__ = ["DATASETS", "DataBundle", "DataInfo", "TensorSplit", "TokenWindows", "split_by_permutation"]
+__all__ = ["DATASETS", "DataBundle", "DataInfo", "PairSplit", "TensorSplit", "TokenWindows", "split_by_permutation"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -11,7 +11,7 @@ import torch
 
 from trainlab.spec.config import Named
 
-Task = Literal["classification", "lm"]
+Task = Literal["classification", "lm", "seq2seq"]
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,11 @@ class DataInfo:
     """What a model builder needs to know about its inputs."""
 
     task: Task
-    input_shape: tuple[int, ...]  # one example, e.g. (T, D) vectors, (C, H, W) images, (T,) token ids
-    num_classes: int  # classes, or the vocabulary size for language modelling
+    input_shape: tuple[int, ...]  # one example, e.g. (T, D) vectors, (C, H, W) images, (T,) token ids,
+    #                               (longest source, longest target) for translation
+    num_classes: int  # classes, or the vocabulary size for language modelling and translation
     char_level: bool = False  # tokens are characters: report bits per character
+    detokenize: Callable[[Sequence[int]], str] | None = None  # token ids -> text (translation: for BLEU)
 
 
 class DataConfig(Named):
@@ -79,6 +81,7 @@ class DataBundle:
     train: TensorSplit
     valid: TensorSplit
     test: TensorSplit | None = None
+    notes: tuple[str, ...] = ()  # what loading changed that the user should know (sentences cut, ...)
 
     def to(self, device: torch.device | str) -> DataBundle:
         return replace(

@@ -18,8 +18,9 @@ def file_hash(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, dest: Path, digest: str, algorithm: str = "md5") -> Path:
-    """Download `url` to `dest` (via a temp file) and verify its checksum; a mismatch deletes it."""
+def fetch(url: str, dest: Path, digest: str | None, algorithm: str = "md5") -> Path:
+    """Download `url` to `dest` (via a temp file) and verify its checksum (None: the caller checks the
+    content); a mismatch deletes it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     try:
@@ -29,7 +30,7 @@ def fetch(url: str, dest: Path, digest: str, algorithm: str = "md5") -> Path:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise TrainlabError(f"download of {url} failed ({err}); copy the file to {dest} instead") from None
-    got = file_hash(tmp, algorithm)
+    got = digest and file_hash(tmp, algorithm)
     if got != digest:
         tmp.unlink()
         raise TrainlabError(f"download of {url}: {algorithm} {got} does not match the official {digest}; not saved")

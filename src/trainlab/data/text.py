@@ -21,9 +21,8 @@ from pydantic import Field
 
 from trainlab.data.base import DataBundle, DataConfig, DataInfo
 from trainlab.data.download import locate
+from trainlab.data.tokens import UNK
 from trainlab.errors import TrainlabError
-
-PAD, UNK = 0, 1
 
 
 @dataclass(frozen=True)

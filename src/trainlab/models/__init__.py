@@ -1,11 +1,30 @@
 """Model registry: name -> (config class, builder(config, DataInfo) -> nn.Module)."""
 
 from trainlab.models.attention import MultiHeadAttention
-from trainlab.models.attention_classifier import AttentionClassifierConfig, build_attention_classifier
-from trainlab.models.cnn import CNNConfig, build_densenet, build_googlenet, build_resnet, build_resnet_preact
+from trainlab.models.attention_classifier import (
+    AttentionClassifierConfig,
+    build_attention_classifier,
+)
+from trainlab.models.cnn import (
+    CNNConfig,
+    build_densenet,
+    build_googlenet,
+    build_resnet,
+    build_resnet_preact,
+)
+from trainlab.models.decoder_only import (
+    DecoderOnlySeq2SeqConfig,
+    build_decoder_only_seq2seq,
+)
 from trainlab.models.gpt import GPTConfig, build_gpt
 from trainlab.models.lstm_lm import LSTMLMConfig, build_lstm_lm
-from trainlab.models.mlp import LeNet300100Config, MLPConfig, build_lenet_300_100, build_mlp
+from trainlab.models.mlp import (
+    LeNet300100Config,
+    MLPConfig,
+    build_lenet_300_100,
+    build_mlp,
+)
+from trainlab.models.seq2seq import TransformerSeq2SeqConfig, build_transformer_seq2seq
 from trainlab.models.vit import ViTConfig, build_vit
 from trainlab.registry import Registry
 
@@ -20,5 +39,7 @@ MODELS.register("googlenet", build_googlenet, CNNConfig)
 MODELS.register("resnet", build_resnet, CNNConfig)
 MODELS.register("resnet_preact", build_resnet_preact, CNNConfig)
 MODELS.register("densenet", build_densenet, CNNConfig)
+MODELS.register("transformer_seq2seq", build_transformer_seq2seq, TransformerSeq2SeqConfig)
+MODELS.register("decoder_only_seq2seq", build_decoder_only_seq2seq, DecoderOnlySeq2SeqConfig)
 
 __all__ = ["MODELS", "MultiHeadAttention"]

@@ -1,4 +1,6 @@
-"""Multi-head self-attention written out (Q, K, V, O with biases), shared by every attention model.
+"""Multi-head attention written out (Q, K, V, O with biases), shared by every attention model: self,
+causal self and cross attention, with a mask of the keys a query may see and a key/value cache for
+decoding one token at a time.
 
 Parameters: 4 projections of (h·d)² weights + h·d biases = 4(h²d² + hd) for h heads of size d.
 The fused path (`scaled_dot_product_attention`) computes the same function as the explicit
@@ -24,25 +26,56 @@ class MultiHeadAttention(nn.Module):
         self.to_out = nn.Linear(dim, dim)
         self.fused = True  # False: the explicit softmax path (for tests and teaching)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
+                cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """x: (B, T, C) queries. context: (B, S, C) keys and values for cross-attention (default: x).
+        mask: bool (B, 1, 1 or T, S), True where a query may see a key; causal masking is added to it.
+        cache: this layer's keys and values while decoding step by step (self: appended each call;
+        cross: computed once)."""
         B, T, C = x.shape
-        H = self.heads
-        q, k, v = (proj(x).view(B, T, H, C // H).transpose(1, 2) for proj in (self.to_q, self.to_k, self.to_v))
-        # (B, H, T, hs) each
-        p = self.dropout if self.training else 0.0
-        if self.fused and not _explicit_is_faster(q):
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+        q = self._heads(self.to_q(x))  # (B, H, T, hs)
+        if context is not None and cache is not None and "k" in cache:  # cross-attention, later steps
+            k, v = cache["k"], cache["v"]
         else:
-            y = self._explicit(q, k, v, p)
+            source = x if context is None else context
+            k, v = self._heads(self.to_k(source)), self._heads(self.to_v(source))  # (B, H, S, hs)
+            if cache is not None and context is None and "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            if cache is not None:
+                cache["k"], cache["v"] = k, v
+        p = self.dropout if self.training else 0.0
+        mask, is_causal = self._mask(mask, T, k.shape[2], context is None, q.device)
+        if self.fused and not _explicit_is_faster(q):
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)
+        else:
+            y = self._explicit(q, k, v, p, mask, is_causal)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side
         return self.to_out(y)
 
-    def _explicit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float) -> torch.Tensor:
-        T = q.shape[-2]
-        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, T)
-        if self.causal:
-            future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
-            scores = scores.masked_fill(future, float("-inf"))
+    def _heads(self, t: torch.Tensor) -> torch.Tensor:
+        B, T, C = t.shape
+        return t.view(B, T, self.heads, C // self.heads).transpose(1, 2)  # (B, H, T, hs)
+
+    def _mask(self, mask: torch.Tensor | None, T: int, S: int, is_self: bool,
+              device: torch.device) -> tuple[torch.Tensor | None, bool]:
+        """The boolean mask to apply, and whether the kernel's own causal mask does it instead. With S - T
+        cached keys, query t sees keys up to S - T + t."""
+        if not (self.causal and is_self) or T == 1:  # one new query sees every cached key
+            return mask, False
+        if mask is None and S == T:
+            return None, True
+        causal = torch.ones(T, S, dtype=torch.bool, device=device).tril(S - T)  # (T, S)
+        return (causal if mask is None else mask & causal), False
+
+    @staticmethod
+    def _explicit(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float, mask: torch.Tensor | None,
+                  is_causal: bool) -> torch.Tensor:
+        T, S = q.shape[-2], k.shape[-2]
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, S)
+        if is_causal:
+            mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
         weights = F.dropout(scores.softmax(dim=-1), p=p, training=p > 0)
         return weights @ v  # (B, H, T, hs)
 

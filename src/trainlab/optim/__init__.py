@@ -10,7 +10,7 @@ for _name in ("sgd", "momentum", "nesterov", "adam", "adamw"):
     OPTIMIZERS.register(_name, getattr(optimizers, _name), OptimConfig)
 
 SCHEDULES = Registry("schedule")
-for _name in ("none", "plateau", "step", "cosine", "warmup_cosine"):
+for _name in ("none", "plateau", "step", "cosine", "warmup_cosine", "noam"):
     SCHEDULES.register(_name, getattr(schedules, _name), ScheduleConfig)
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "Schedule"]

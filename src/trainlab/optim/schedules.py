@@ -1,7 +1,7 @@
 """Learning-rate schedules behind one interface, so the loop never asks which kind it has.
 
 Epoch-wise schedules (plateau, step) act after each evaluation; step-wise ones (cosine,
-warmup_cosine) after every optimizer step.
+warmup_cosine, noam) after every optimizer step.
 """
 
 from __future__ import annotations
@@ -79,5 +79,18 @@ def _warmup_cosine(opt: torch.optim.Optimizer, cfg: ScheduleConfig, total_steps:
         if t < warmup:
             return (t + 1) / (warmup + 1)
         return _cosine_factor((t - warmup) / max(1, total_steps - warmup), floor)
+
+    return Schedule(LambdaLR(opt, factor), per_step=True)
+
+
+def noam(opt: torch.optim.Optimizer, cfg: ScheduleConfig, total_steps: int) -> Schedule:
+    """lr = lr_mul · d_model^-0.5 · min(t^-0.5, t · warmup^-1.5) at step t = 1, 2, ... (Vaswani et al. 2017,
+    eq. 3, with the `lr_mul` of common reimplementations): linear warmup, then decay as 1/√t. It sets the
+    learning rate itself; optim.lr is not used."""
+    base_lr = opt.param_groups[0]["lr"]
+
+    def factor(t: int) -> float:
+        t += 1
+        return cfg.lr_mul * cfg.d_model**-0.5 * min(t**-0.5, t * cfg.warmup_steps**-1.5) / base_lr
 
     return Schedule(LambdaLR(opt, factor), per_step=True)

@@ -90,9 +90,25 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
         ("Resources", resources.html()),
         ("Figures", _figures(records, out)),
     ]
+    if records.samples:
+        sections.append(("Translations", _samples(records)))
     if records.landscapes:
         sections.append(("Loss landscapes", _landscapes(records, include_js=False)))
     return sections
+
+
+def _samples(records: StudyRecords) -> str:
+    """Per experiment (its first seed), the best model's output on the first test sentences."""
+    parts = []
+    for number, label, runs in records.experiments():
+        rid = next((r for r in runs["id"] if r in records.samples), None)
+        if rid is None:
+            continue
+        rows = "".join(f"<tr><td>{html.escape(s['source'])}</td><td>{html.escape(s['reference'])}</td>"
+                       f"<td>{html.escape(s['output'])}</td></tr>" for s in records.samples[rid])
+        parts.append(f"<h3>Experiment {number}: {html.escape(label)} (run {rid})</h3><table><thead><tr><th>source</th>"
+                     f"<th>reference</th><th>output</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "".join(parts)
 
 
 def landscape_sections(records: StudyRecords) -> list[Section]:

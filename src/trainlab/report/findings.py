@@ -110,10 +110,29 @@ def optimizer_ranking(records: StudyRecords) -> list[str]:
     return out
 
 
+def loss_ranking(records: StudyRecords) -> list[str]:
+    """Experiments by their best validation loss, when the main metric is something else (BLEU): the
+    comparison courses make (CSC413 ranks its translation models so)."""
+    if records.main_metric == "loss":
+        return []
+    ranked = []
+    for number, _, runs in records.experiments():
+        best = [curve(records.metrics, rid, "valid", "loss").min() for rid in runs["id"]]
+        stat = mean_ci([b for b in best if not math.isnan(b)])
+        if not math.isnan(stat.mean):
+            ranked.append((stat, number, runs))
+    if len(ranked) < 2:
+        return []
+    ranked.sort(key=lambda r: r[0].mean)
+    order = " < ".join(f"{_name(records, n, runs)} {stat.text()}" for stat, n, runs in ranked)
+    return [f"By best validation loss (lower first): {order}."]
+
+
 def findings(records: StudyRecords, order: list[int], convergence_rows: list[list[str]]) -> list[str]:
     return [
         *fastest(records, order, convergence_rows),
         *best_generalisation(records),
+        *loss_ranking(records),
         *optimizer_ranking(records),
         *generalisation_gap(records),
         *overfitting(records),

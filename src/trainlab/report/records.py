@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ class StudyRecords:
     runs: pd.DataFrame  # one row per (experiment, seed), summaries included
     metrics: pd.DataFrame  # long format
     landscapes: list[tuple[str, Path]] = field(default_factory=list)  # (run id, computed landscape folder)
+    samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # run id -> the best model's outputs
 
     @property
     def main_metric(self) -> str:
@@ -74,6 +76,7 @@ def load_records(store: Store, study: str) -> StudyRecords:
     if started.empty:
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
     metrics = store.metrics(started["id"].unique())
-    landscapes = [(rid, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)
-                  if a["kind"] == "landscape" and (store.root / a["path"] / "spec.json").exists()]
-    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes)
+    artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]
+    landscapes = [(rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()]
+    samples = {rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()}
+    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples)

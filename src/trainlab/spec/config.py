@@ -60,7 +60,7 @@ class OptimConfig(Named):
 
 
 class ScheduleConfig(Named):
-    """Learning-rate schedule. Epoch-wise: plateau, step; step-wise: cosine, warmup_cosine."""
+    """Learning-rate schedule. Epoch-wise: plateau, step; step-wise: cosine, warmup_cosine, noam."""
 
     name: str = "none"
     factor: float = Field(0.1, gt=0, lt=1)  # plateau: multiply lr by this on a plateau
@@ -68,8 +68,16 @@ class ScheduleConfig(Named):
     step_size: int = Field(30, ge=1)  # step: epochs between drops (unless milestones)
     milestones: tuple[int, ...] = ()  # step: drop at these epochs instead of every step_size
     gamma: float = Field(0.1, gt=0, le=1)  # step: multiply lr by this at each drop
-    warmup_steps: int = Field(0, ge=0)  # warmup_cosine: linear warmup from 0
+    warmup_steps: int = Field(0, ge=0)  # warmup_cosine, noam: linear warmup from 0
     min_lr: float = Field(0.0, ge=0)  # cosine, warmup_cosine: floor of the decay
+    lr_mul: float = Field(1.0, gt=0)  # noam: lr = lr_mul · d_model^-0.5 · min(t^-0.5, t · warmup^-1.5)
+    d_model: int = Field(512, ge=1)  # noam
+
+    @model_validator(mode="after")
+    def _noam_warms_up(self) -> ScheduleConfig:
+        if self.name == "noam" and self.warmup_steps < 1:
+            raise ValueError("warmup_steps: noam needs warmup_steps >= 1 (the paper used 4000)")
+        return self
 
 
 class TrainConfig(Section):
@@ -87,6 +95,9 @@ class TrainConfig(Section):
     # bf16: forward passes under autocast (matmuls in bfloat16, weights and optimizer state in float32)
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False  # torch.compile the model (pays on GPUs; on 2 CPU cores it measured slower)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)  # translation: of the training loss (Szegedy et al. 2016)
+    beam_size: int = Field(1, ge=1)  # translation: 1 decodes greedily
+    length_penalty: float = Field(0.6, ge=0)  # translation, beam search: GNMT's α (Wu et al. 2016)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.steps or self.epochs * steps_per_epoch

@@ -52,7 +52,7 @@ def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Pa
     )
     total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
-    return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info))
+    return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info, config.train))
 
 
 def resolve_device(name: str) -> torch.device:

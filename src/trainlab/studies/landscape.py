@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from trainlab.data import DataInfo
+from trainlab.data.tokens import PAD
 from trainlab.errors import TrainlabError
 from trainlab.files import write_atomic, write_text_atomic
 from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
@@ -100,7 +101,7 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     model.load_state_dict(checkpoint.load_weights(_checkpoint_path(folder, spec.checkpoint), device))
     model.eval()
     base = weights(model, spec.mode)
-    evaluate = batch_metrics(batches, ignore_index=0 if info.task == "lm" else -100)
+    evaluate = batch_metrics(batches, ignore_index=PAD if info.task in ("lm", "seq2seq") else -100)
     epochs = {e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
     directions, dir_info = _directions(spec, model, folder, device, epochs)
     meta = {**spec.request(), **dir_info}

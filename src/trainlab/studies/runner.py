@@ -4,6 +4,7 @@ events (trainlab.store.events): the runner never writes the store itself, so it 
 
 from __future__ import annotations
 
+import json
 import traceback
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import torch
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunSpec
+from trainlab.files import write_text_atomic
 from trainlab.store.events import (
+    ArtifactSaved,
     CheckpointSaved,
     EpochEnded,
     FactsMeasured,
@@ -87,6 +90,19 @@ def _test_rows(loop: Loop, folder: Path) -> tuple[MetricRow, ...]:
     return tuple(rows)
 
 
+SAMPLES = 10  # examples of the best model's outputs kept for the report
+
+
+def _save_samples(run_id: str, loop: Loop, folder: Path, sink: Sink) -> None:
+    """What the best model makes of the first test (else valid) examples, as samples.json."""
+    split = loop.data.test or loop.data.valid
+    with loop.autocast():
+        samples = loop.task.samples(loop.model, split, SAMPLES)
+    if samples:
+        write_text_atomic(folder / "samples.json", json.dumps(samples, indent=1, ensure_ascii=False))
+        sink(ArtifactSaved(run_id, "samples", f"runs/{run_id}/samples.json", {"split": "test" if loop.data.test else "valid"}))
+
+
 def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
     """FLOPs per example (or target token) of a training step, counted on the first batch in eval mode
     (so BatchNorm statistics stay untouched), and the analytic value where one exists."""
@@ -96,7 +112,7 @@ def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
     loop.model.train()
     return {
         "flops_per_unit": measured / loop.task.units(y),
-        "flops_unit": "token" if loop.data.info.task == "lm" else "example",
+        "flops_unit": "token" if loop.task.throughput == "tokens_per_s" else "example",
         "flops_per_unit_analytic": flops.analytic_train_flops_per_token(run.config.model.name, loop.model,
                                                                         loop.data.info),
         "params_by_module": measure.parameters_by_module(loop.model),
@@ -148,7 +164,8 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
             if state.stop_reason == "diverged":
                 sink(RunEnded(run.id, "diverged"))
             else:
-                rows = _test_rows(loop, folder)
+                rows = _test_rows(loop, folder)  # leaves the best-valid weights in the model
+                _save_samples(run.id, loop, folder, sink)
                 sink(RunEnded(run.id, "done", rows, {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}))
         except (KeyboardInterrupt, TrainlabError):
             raise

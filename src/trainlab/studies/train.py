@@ -64,7 +64,7 @@ class TrainKind(StudyKind):
         counts = ParameterCounts(data)
         for run in units:  # every data and model error surfaces here, before the store is touched
             notes.update(check_train_options(run.config.train, device))
-            data.get(run.config)
+            notes.update(data.get(run.config).notes)
             counts(run)
         return sorted(notes)
 

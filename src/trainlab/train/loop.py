@@ -88,15 +88,15 @@ class Loop:
         """`evaluate`, and the seconds it took (one clock serves both the throughput and eval seconds)."""
         was_training = self.model.training
         self.model.eval()
-        sums = torch.zeros(self.task.n_sums, device=self.device)
+        sums = torch.zeros(self.task.n_eval_sums, device=self.device)
         with torch.no_grad(), measure.Stopwatch(self.device) as clock:
             for x, y in split.batches(self.train_cfg.eval_batch_size or self.train_cfg.batch_size):
                 with self.autocast():
                     out = self.model(x)
                     loss = self.task.loss(out, y)
-                sums += self.task.sums(out, y, loss)
+                    sums += self.task.eval_sums(self.model, x, y, out, loss)
         self.model.train(was_training)
-        metrics = {**self.task.summarize(sums), self.task.throughput: self.task.count(sums) / clock.seconds}
+        metrics = {**self.task.summarize_eval(sums), self.task.throughput: self.task.count(sums) / clock.seconds}
         return metrics, clock.seconds
 
     def autocast(self) -> torch.autocast:

@@ -11,20 +11,40 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from trainlab.data.base import DataInfo
-from trainlab.data.text import PAD
+from trainlab.data.seq2seq import PairSplit
+from trainlab.data.tokens import EOS, PAD
+from trainlab.spec.config import TrainConfig
+from trainlab.train.bleu import N_STATS, bleu_from_stats, bleu_stats
+from trainlab.train.decoding import decode
 
 
 class _Task:
-    """What every task shares: the data it reads, and the count behind its sums (last entry)."""
+    """What every task shares: the data it reads, the count behind its sums (last entry), and an
+    evaluation that is the training metrics unless a task adds to it (translation decodes)."""
 
-    def __init__(self, info: DataInfo) -> None:
-        self.info = info
+    def __init__(self, info: DataInfo, train: TrainConfig | None = None) -> None:
+        self.info, self.train = info, train or TrainConfig()
+
+    @property
+    def n_eval_sums(self) -> int:
+        return self.n_sums
 
     def count(self, sums: torch.Tensor) -> float:
         """Examples (or target tokens) behind the sums, for throughput."""
         return float(sums[-1])
+
+    def eval_sums(self, model: nn.Module, x: object, y: torch.Tensor, out: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        return self.sums(out, y, loss)
+
+    def summarize_eval(self, sums: torch.Tensor) -> dict[str, float]:
+        return self.summarize(sums)
+
+    def samples(self, model: nn.Module, split: object, n: int) -> list[dict[str, str]]:
+        """Examples of what the model does, for the report (translation: source, reference, output)."""
+        return []
 
 
 class Classification(_Task):
@@ -85,10 +105,74 @@ class LanguageModeling(_Task):
         return out
 
 
-Task = Classification | LanguageModeling
-TASKS: dict[str, type[Classification] | type[LanguageModeling]] = {
+class Translation(_Task):
+    """Teacher-forced cross-entropy over target tokens (with `train.label_smoothing`, Szegedy et al. 2016),
+    and, in evaluation, decoding (greedy, or beam search with `train.beam_size`): exact-match accuracy
+    and corpus BLEU, the main metric. `loss` and `perplexity` are the plain NLL of the references."""
+
+    main_metric = "bleu"
+    mode: Literal["max", "min"] = "max"
+    n_sums = 3  # NLL sum, correct tokens, target tokens
+    n_eval_sums = 2 + N_STATS + 3  # exact matches, sentences, BLEU statistics, then the training sums
+    throughput = "tokens_per_s"
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD,
+                               label_smoothing=self.train.label_smoothing)
+
+    def units(self, y: torch.Tensor) -> int:
+        return int((y != PAD).sum())
+
+    def sums(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        real = y != PAD
+        tokens = real.sum().float()  # float32 even under bf16 autocast, whose 8-bit mantissa would round counts
+        if self.train.label_smoothing:  # report the NLL of the references, not the smoothed objective
+            nll = F.cross_entropy(out.reshape(-1, out.shape[-1]).detach().float(), y.reshape(-1), ignore_index=PAD,
+                                  reduction="sum")
+        else:
+            nll = loss.detach().float() * tokens
+        correct = ((out.argmax(-1) == y) & real).sum()
+        return torch.stack([nll, correct.float(), tokens])
+
+    def summarize(self, sums: torch.Tensor) -> dict[str, float]:
+        nll, correct, tokens = sums.tolist()
+        return {"loss": nll / tokens, "perplexity": math.exp(min(nll / tokens, 700.0)), "accuracy": correct / tokens}
+
+    def eval_sums(self, model: nn.Module, x: tuple[torch.Tensor, torch.Tensor], y: torch.Tensor, out: torch.Tensor,
+                  loss: torch.Tensor) -> torch.Tensor:
+        hyp = decode(model, x[0], self.train.beam_size, self.train.length_penalty)  # (B, L)
+        width = max(hyp.shape[1], y.shape[1])
+        exact = (F.pad(hyp, (0, width - hyp.shape[1]), value=PAD) == F.pad(y, (0, width - y.shape[1]), value=PAD)).all(1)
+        texts = [self._text(row) for row in hyp.tolist()], [self._text(row) for row in y.tolist()]
+        decoded = torch.tensor([float(exact.sum()), float(len(y)), *bleu_stats(*texts)], device=y.device)
+        return torch.cat([decoded, self.sums(out, y, loss)])
+
+    @torch.no_grad()
+    def samples(self, model: nn.Module, split: PairSplit, n: int) -> list[dict[str, str]]:
+        """The first `n` sentences of the split, in file order, as the model translates them."""
+        n = min(n, len(split))
+        src = split.src[:n, : int(split.src_len[:n].max())]
+        was_training = model.training
+        model.eval()
+        hyp = decode(model, src, self.train.beam_size, self.train.length_penalty).tolist()
+        model.train(was_training)
+        return [{"source": self._text(s), "reference": self._text(t[1:]), "output": self._text(h)}
+                for s, t, h in zip(src.tolist(), split.tgt[:n].tolist(), hyp)]
+
+    def _text(self, ids: list[int]) -> str:
+        return self.info.detokenize(ids[: ids.index(EOS)] if EOS in ids else ids)
+
+    def summarize_eval(self, sums: torch.Tensor) -> dict[str, float]:
+        exact, sentences = sums[:2].tolist()
+        bleu = bleu_from_stats(sums[2 : 2 + N_STATS].tolist())
+        return {**self.summarize(sums[2 + N_STATS :]), "exact_match": exact / sentences, "bleu": bleu}
+
+
+Task = Classification | LanguageModeling | Translation
+TASKS: dict[str, type[Classification] | type[LanguageModeling] | type[Translation]] = {
     "classification": Classification,
     "lm": LanguageModeling,
+    "seq2seq": Translation,
 }
 
 
