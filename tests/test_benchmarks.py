@@ -22,6 +22,7 @@ SCRIPTS = {
     "landscape.py": (["--steps", "3", "--rounds", "1"], "mnist", "loss_landscapes"),
     "decode.py": (["--sentences", "4", "--tokens", "5", "--rounds", "1", "--data", "none"], None, None),
     "seq2seq_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
+    "masked_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
 }
 
 

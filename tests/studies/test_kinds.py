@@ -31,6 +31,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
     "train": lambda folder: write_study(folder, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}]),
     "landscape": _landscape_study,
     "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
+    "lottery": lambda folder: write_study(folder, kind="lottery", lottery={"levels": 1, "controls": ["random_reinit"]}),
 }
 
 

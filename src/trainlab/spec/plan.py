@@ -15,8 +15,8 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -52,17 +52,40 @@ class Catalog:
 
 @dataclass(frozen=True)
 class RunInput:
-    """A checkpoint of another run that a run starts from: its weights at init, best, last, epoch K or step K."""
+    """A checkpoint of another run that a run needs: its weights at init, best, last, epoch K or step K,
+    to start from (role `weights`) or to prune (role `prune`: the mask comes from them)."""
 
-    run: str  # the parent run's id
+    run: str  # the other run's id
     checkpoint: str = "best"
+    role: Literal["weights", "prune"] = "weights"
 
     def __post_init__(self) -> None:
         if not CHECKPOINT_PATTERN.match(self.checkpoint):
             raise TrainlabError(f"checkpoint {self.checkpoint!r}: expected init, best, last, epoch:K or step:K")
 
     def as_dict(self) -> dict[str, str]:
-        return {"run": self.run, "checkpoint": self.checkpoint}
+        """What the run id hashes: the role only when it is not the default (ids of weights inputs stay)."""
+        out = {"run": self.run, "checkpoint": self.checkpoint}
+        return out if self.role == "weights" else {**out, "role": self.role}
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """How a run's mask is made from its `prune` input: remove `amount` of that run's remaining prunable
+    weights by magnitude (per layer, or globally); or take its mask as it is (method `same`); or keep as
+    many weights per layer as its mask does but at random places (method `random`). `reinit` starts
+    from a fresh initialisation instead of the `weights` input. Part of the run id."""
+
+    method: Literal["magnitude", "same", "random"] = "magnitude"
+    amount: float = 0.2
+    layer_amounts: tuple[tuple[str, float], ...] = ()  # (name pattern, amount) overrides, e.g. the output layer
+    scope: Literal["layer", "global"] = "layer"
+    prunable: tuple[str, ...] = ()  # name patterns; empty: weights of Linear and Conv layers, embeddings excepted
+    reinit: bool = False
+    seed: int = 0  # of random masks and fresh initialisations
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -76,14 +99,17 @@ class RunSpec:
     changes: Mapping[str, Any] = field(default_factory=dict)
     inputs: tuple[RunInput, ...] = ()
     relation: str | None = None  # e.g. "level 3 of", "random reinit of"
+    prune: PruneSpec | None = None
 
     @property
     def id(self) -> str:
-        return run_id(self.config, self.inputs)
+        return run_id(self.config, self.inputs, self.prune)
 
     @property
     def parent(self) -> str | None:
-        return self.inputs[0].run if self.inputs else None
+        """The run this one comes from: the one it prunes, else the one whose weights it starts from."""
+        pruned = [i.run for i in self.inputs if i.role == "prune"]
+        return (pruned or [i.run for i in self.inputs] or [None])[0]
 
     @property
     def label(self) -> str:
@@ -91,13 +117,15 @@ class RunSpec:
         return " ".join(f"{k}={v}" for k, v in self.changes.items()) or "base"
 
 
-def run_id(config: RunConfig, inputs: Sequence[RunInput] = ()) -> str:
+def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), prune: PruneSpec | None = None) -> str:
     """Short hash of the canonical config: defaults left out, so new fields never rename old runs.
-    A run's inputs join the hash under a key no config section can have; runs without inputs keep the
-    hash of their config alone."""
+    A run's inputs and pruning join the hash under keys no config section can have; runs without them
+    keep the hash of their config alone."""
     canonical: dict[str, Any] = config.canonical()
     if inputs:
         canonical = {**canonical, "inputs": [i.as_dict() for i in inputs]}
+    if prune:
+        canonical = {**canonical, "prune": prune.as_dict()}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -26,7 +26,8 @@ from trainlab.store.events import (
     Sink,
 )
 from trainlab.store.manifest import device_facts, git_state, library_versions, now_iso, write_manifest
-from trainlab.studies.build import build_parts
+from trainlab.studies import pruning
+from trainlab.studies.build import build_model, build_parts
 from trainlab.studies.kind import Context, Outcome
 from trainlab.studies.progress import ProgressHook
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
@@ -119,19 +120,31 @@ def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
     }
 
 
-def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> list[str]:
+def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> tuple[list[str], pruning.Mask | None]:
     """Restore the newest readable last.pt; without one, start from the run's input weights (or its own
-    initialisation) and save them as init.pt. Returns notes about damaged checkpoints skipped."""
+    initialisation), prune them if the run prunes, and save them as init.pt (and the mask as mask.pt).
+    Returns notes about damaged checkpoints skipped, and the mask."""
     snapshot, notes = checkpoint.load_newest(folder / "last.pt", ctx.device)
     if snapshot is not None:
         loop.restore(snapshot)
-        return [f"{note}; resumed from the previous checkpoint (epoch {loop.state.epoch})" for note in notes]
-    for source in run.inputs:  # a run that starts from another run's weights
-        path = ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
-        loop.model.load_state_dict(checkpoint.load_weights(path, ctx.device))
+        mask = checkpoint.load(folder / "mask.pt", ctx.device) if run.prune else None
+        return [f"{note}; resumed from the previous checkpoint (epoch {loop.state.epoch})" for note in notes], mask
+    if run.prune and run.prune.reinit:  # a fresh initialisation, unlike the run it controls
+        torch.manual_seed(seeding.stream_seed(run.prune.seed, "reinit"))
+        loop.model.load_state_dict(build_model(run.config, loop.data.info).to(ctx.device).state_dict())
+    else:
+        for source in (i for i in run.inputs if i.role == "weights"):  # a run that starts from another's weights
+            path = ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
+            loop.model.load_state_dict(checkpoint.load_weights(path, ctx.device))
+    mask = None
+    if run.prune:
+        (source,) = (i for i in run.inputs if i.role == "prune")
+        mask = pruning.make_mask(loop.model, run.prune, ctx.store_root / "runs" / source.run, ctx.device)
+        pruning.apply(loop.model, mask)
+        checkpoint.save_atomic(mask, folder / "mask.pt")
     checkpoint.save_atomic(loop.model.state_dict(), folder / "init.pt")
     torch.manual_seed(seeding.stream_seed(run.config.train.seed, "dropout"))
-    return [f"{note}; restarted the run from scratch" for note in notes]
+    return [f"{note}; restarted the run from scratch" for note in notes], mask
 
 
 def train_run(run: RunSpec, ctx: Context) -> Outcome:
@@ -147,18 +160,21 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
         loop.flops_per_unit = facts["flops_per_unit_analytic"] or facts["flops_per_unit"]
         if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
             loop.model.compile()
-        notes = _resume_or_start(run, loop, ctx, folder)
+        notes, mask = _resume_or_start(run, loop, ctx, folder)
         hardware = device_facts(device)
         sink(RunStarted(run.id, cfg.to_dict(), parts.task.main_metric, measure.parameter_counts(parts.model),
                         str(device), loop.state.epoch, {"hardware": hardware}, run.parent, run.relation))
         sink(CheckpointSaved(run.id, "init.pt"))
         for note in notes:
             sink(RunNote(run.id, note))
+        if mask is not None:
+            sink(CheckpointSaved(run.id, "mask.pt"))
+            facts["remaining"] = pruning.remaining(mask)
         sink(FactsMeasured(run.id, facts))
         write_manifest(folder / "manifest.json", run_id=run.id, config=cfg.to_dict(), git=git_state(ctx.project_dir),
                        versions=library_versions(), **hardware, started_at=now_iso(),
                        resumed_from_epoch=loop.state.epoch, inputs=[i.as_dict() for i in run.inputs])
-        loop.hooks = _hooks(run, loop, ctx, folder)
+        loop.hooks = _hooks(run, loop, ctx, folder, mask)
         try:
             state = loop.run()
             if state.stop_reason == "diverged":
@@ -177,9 +193,10 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
     return Outcome(run.id, run.experiment, run.seed, status, state.epoch)
 
 
-def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> list[Hook]:
+def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, mask: pruning.Mask | None) -> list[Hook]:
     recorder = Recorder(ctx.sink, run.id, folder, _kept(ctx, run.id, "epoch"))
-    hooks = [*config_hooks(run.config.train), recorder]  # config hooks first: their decisions belong in the checkpoint
+    hooks: list[Hook] = [pruning.KeepPruned(loop.model, mask)] if mask is not None else []  # before anything reads weights
+    hooks += [*config_hooks(run.config.train), recorder]  # config hooks first: their decisions belong in the checkpoint
     if steps := _kept(ctx, run.id, "step"):
         hooks.append(KeepSteps(recorder, steps))
     if ctx.progress:

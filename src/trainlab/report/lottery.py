@@ -1,0 +1,149 @@
+"""The lottery study's page: accuracy and early-stopping epoch against the weights remaining, one line per
+kind of run with 95 % bands over seeds; per-layer sparsity; findings that compare tickets, controls and
+the dense network, each with its numbers and intervals (the comparisons of Frankle & Carbin 2019, §2)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from trainlab.analysis.curves import curve
+from trainlab.analysis.stats import MeanCI, mean_ci
+from trainlab.report.records import StudyRecords
+from trainlab.report.tables import Table
+from trainlab.report.webpage import figure_html
+
+ROLES = {"ticket": ("winning ticket (rewound)", "C0"), "random_reinit": ("random reinit", "C3"),
+         "random_prune": ("random pruning", "C2"), "one_shot": ("one-shot, recorded init", "C1"),
+         "one_shot_random_init": ("one-shot, fresh init", "C4")}
+
+
+def early_stop(metrics: pd.DataFrame, run_id: str) -> tuple[float, str]:
+    """When validation loss is lowest: the iteration, from the evaluations every `train.eval_every_steps`
+    when the run has them (as Frankle & Carbin measure it), else the epoch."""
+    steps = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == "valid_step") & (metrics["name"] == "loss")]
+    if len(steps):
+        return float(steps.loc[steps["value"].idxmin(), "step"]), "iteration"
+    loss = curve(metrics, run_id, "valid", "loss")
+    return (float(loss.idxmin()) if len(loss) else math.nan), "epoch"
+
+
+def lottery_table(records: StudyRecords) -> pd.DataFrame:
+    """One row per run: role, level, % remaining, test and valid main metric, when valid loss was lowest."""
+    rows = []
+    for r in records.runs.itertuples():
+        facts = json.loads(r.facts)
+        stop, unit = early_stop(records.metrics, r.id)
+        rows.append({
+            "role": r.changes.get("lottery.run", "ticket"), "level": int(r.changes.get("lottery.level", 0)),
+            "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
+            "test": r.test_metric, "valid": r.valid_metric, "stop": stop, "stop_unit": unit, "id": r.id,
+        })
+    return pd.DataFrame(rows)
+
+
+def _by_point(table: pd.DataFrame, role: str, column: str) -> list[tuple[float, MeanCI]]:
+    """(% remaining, mean ± CI over seeds) per level of one role, densest first."""
+    rows = table[table["role"] == role] if role != "ticket" else table[table["role"] == "ticket"]
+    out = [(float(g["remaining"].mean()), mean_ci(g[column].tolist())) for _, g in rows.groupby("level")]
+    return sorted(out, key=lambda p: -p[0])
+
+
+def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    unit = table["stop_unit"].iloc[0]
+    for ax, column, label in zip(fig.subplots(1, 2), ("test", "stop"),
+                                 (f"test {metric} (best-valid checkpoint)", f"{unit} of minimum valid loss")):
+        for role, (name, colour) in ROLES.items():
+            points = [(x, s) for x, s in _by_point(table, role, column) if not math.isnan(s.mean)]
+            if role == "random_reinit" or role == "random_prune":  # controls start from the dense point too
+                points = _by_point(table, "ticket", column)[:1] + points if points else []
+            if not points:
+                continue
+            xs, stats = [p[0] for p in points], [p[1] for p in points]
+            ax.plot(xs, [s.mean for s in stats], "o-" if not role.startswith("one_shot") else "s", color=colour,
+                    label=f"{name} (n={max(s.n for s in stats)})", markersize=4)
+            if max(s.n for s in stats) > 1:
+                ax.fill_between(xs, [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("weights remaining (%)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+    fig.axes[0].legend(fontsize=8)
+    return fig
+
+
+def layer_table(records: StudyRecords, table: pd.DataFrame) -> Table:
+    """Per level (winning tickets, first seed): % of each prunable tensor remaining."""
+    tickets = table[(table["role"] == "ticket")].sort_values(["level", "seed"]).drop_duplicates("level")
+    per_layer = {r.level: json.loads(records.runs.set_index("id").loc[r.id, "facts"]).get("remaining", {})
+                 for r in tickets.itertuples()}
+    layers = sorted({k for v in per_layer.values() for k in v if k != "total"})
+    rows = [[str(level), f"{100 * p.get('total', 1):.2f}", *(f"{100 * p.get(k, 1):.2f}" for k in layers)]
+            for level, p in sorted(per_layer.items())]
+    return Table("Percentage of weights remaining, per level of the winning tickets and per prunable tensor.",
+                 ["level", "all", *layers], rows)
+
+
+def _crosses(points: list[tuple[float, MeanCI]], dense: MeanCI, below: bool) -> float | None:
+    """The densest % remaining where the mean is below dense and the intervals separate (below=True), or
+    the sparsest % remaining down to which every level stays at or above dense, or within its interval."""
+    if below:
+        return next((x for x, s in points if s.mean < dense.mean and (s.n < 2 or s.high < dense.low)), None)
+    ok = None
+    for x, s in points:
+        if s.mean >= dense.mean or (s.n > 1 and s.high >= dense.low):
+            ok = x
+        else:
+            break
+    return ok
+
+
+def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
+    tickets = _by_point(table, "ticket", "test")
+    if len(tickets) < 2:
+        return []
+    dense = tickets[0][1]
+    out = []
+    down_to = _crosses(tickets[1:], dense, below=False)
+    out.append(f"Winning tickets stay at or above the dense network's test {metric} ({dense.text()}) "
+               + (f"down to {down_to:.1f} % of weights remaining." if down_to else "at no pruning level."))
+    x, peak = max(tickets[1:], key=lambda p: p[1].mean)
+    out.append(f"Tickets peak at {x:.1f} % remaining with {peak.text()}, {100 * (peak.mean - dense.mean):+.2f} points "
+               f"against dense.")
+    stops = dict(_by_point(table, "ticket", "stop"))
+    near21 = min(stops, key=lambda r: abs(math.log(r / 21))) if len(stops) > 1 else None
+    if near21 is not None and near21 != 100 and stops[100].mean:
+        change = 100 * (1 - stops[near21].mean / stops[100].mean)
+        unit = table["stop_unit"].iloc[0]
+        out.append(f"At {near21:.1f} % remaining, validation loss is lowest at {unit} {stops[near21].text(0)} against "
+                   f"{stops[100].text(0)} for dense: {abs(change):.0f} % {'earlier' if change >= 0 else 'later'}.")
+    for role in ("random_reinit", "random_prune"):
+        controls = _by_point(table, role, "test")
+        if controls:
+            below = _crosses(controls, dense, below=True)
+            name = ROLES[role][0]
+            out.append(f"With {name}, test {metric} falls below dense " + (f"from {below:.1f} % remaining "
+                       f"({dict(controls)[below].text()})." if below else "at no level tried."))
+    return out
+
+
+def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # noqa: ANN001 - out: Path
+    table = lottery_table(records)
+    figure = sparsity_figure(table, records.main_metric)
+    figure.savefig(out / "lottery.png", dpi=110)
+    figure.savefig(out / "lottery.pdf")
+    layers = layer_table(records, table)
+    (out / "lottery_layers.md").write_text(layers.markdown())
+    found = lottery_findings(table, records.main_metric)
+    caption = (f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "
+               "(log scale); bands: 95 % intervals over seeds.")
+    return [("Lottery tickets", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"
+             + figure_html(figure, caption) + layers.html())]

@@ -1,0 +1,131 @@
+"""Lottery tickets: one IMP level against a hand computation, pruned weights at zero through training and
+resume, the level chain and its controls, and mistakes named before any training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from trainlab.api import check_study, report_study, run_study
+from trainlab.errors import TrainlabError
+from trainlab.spec import PruneSpec
+from trainlab.store import open_store
+from trainlab.studies.pruning import magnitude_mask, prunable, random_mask_like, remaining
+from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
+
+
+def test_one_level_prunes_the_smallest_surviving_weights_per_layer() -> None:
+    """Worked by hand: 20 % of each layer's surviving weights, smallest |w| first; weights already
+    pruned stay pruned and do not count."""
+    w1 = torch.tensor([[0.9, -0.1, 0.5, 0.3, -0.7]])  # 5 weights: 20 % -> 1 pruned: -0.1
+    w2 = torch.tensor([[0.2, -0.6], [0.4, 0.05], [-0.3, 0.8], [0.1, 0.7], [0.9, -0.25]])  # 10 -> 2: 0.05, 0.1
+    mask = magnitude_mask({"a": w1, "b": w2}, None, PruneSpec(amount=0.2))
+    assert mask["a"].tolist() == [[True, False, True, True, True]]
+    assert mask["b"].tolist() == [[True, True], [True, False], [True, True], [False, True], [True, True]]
+    again = magnitude_mask({"a": w1, "b": w2}, mask, PruneSpec(amount=0.5))  # half of the 4 and 8 survivors
+    assert again["a"].tolist() == [[True, False, False, False, True]]  # of 0.9, 0.5, 0.3, -0.7: 0.3 and 0.5 go
+    assert again["b"].tolist() == [[False, True], [False, False], [False, True], [False, True], [True, False]]
+
+
+def test_global_scope_compares_all_layers_at_once() -> None:
+    """Globally, the 3 smallest of 6 weights go, wherever they are."""
+    mask = magnitude_mask({"a": torch.tensor([0.1, 0.9, 0.2]), "b": torch.tensor([0.5, 0.05, 0.6])}, None,
+                          PruneSpec(amount=0.5, scope="global"))
+    assert mask["a"].tolist() == [False, True, False] and mask["b"].tolist() == [True, False, True]
+
+
+def test_prunable_defaults_and_patterns() -> None:
+    """Linear and Conv weights by default (no biases, norms or embeddings, tied outputs included); a
+    pattern that matches nothing lists the parameters."""
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 10, bias=False))
+    model[3].weight = model[0].weight  # tied to the embedding
+    assert list(prunable(model)) == ["1.weight"]
+    assert list(prunable(model, ("*.bias",))) == ["1.bias", "2.bias"]
+    with pytest.raises(TrainlabError, match=r"lottery.prunable: 'conv\*' matches no parameter; parameters: 0.weight"):
+        prunable(model, ("conv*",))
+
+
+def test_random_masks_keep_each_layers_count() -> None:
+    reference = {"a": torch.tensor([True, False, False, True, True]), "b": torch.ones(3, 3, dtype=torch.bool)}
+    mask = random_mask_like(reference, seed=3)
+    assert [int(m.sum()) for m in mask.values()] == [3, 9] and remaining(mask)["total"] == 12 / 14
+
+
+def lottery_study(folder: Path, **section: object) -> Path:
+    return write_study(folder, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
+                       lottery={"levels": 2, "controls": ["random_reinit", "random_prune"], **section})
+
+
+def weights_and_mask(store: Path, run_id: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    folder = store / "runs" / run_id
+    return torch.load(folder / "last.pt", weights_only=True)["model"][name], torch.load(folder / "mask.pt")[name]
+
+
+def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(tmp_path: Path) -> None:
+    """Level 2 keeps 64 % of the weights, starts from level 0's init (masked), and after training every
+    pruned weight is exactly zero; the controls keep the ticket's sparsity."""
+    study = lottery_study(tmp_path, one_shot=[0.5])
+    lines = check_study(study)
+    assert [line.relation for line in lines] == [None, "level 1 pruned from", "random reinit of", "random prune of",
+                                                 "level 2 pruned from", "random reinit of", "random prune of",
+                                                 "one-shot 50% pruned from", "one-shot 50% pruned (fresh init) from"]
+    assert lines[1].parent == lines[0].id and lines[4].parent == lines[1].id and lines[2].parent == lines[1].id
+    assert {o.status for o in run_study(study)} == {"done"}
+    store = tmp_path / "store"
+    dense, level2 = lines[0].id, lines[4].id
+    init = torch.load(store / "runs" / dense / "init.pt", weights_only=True)["1.weight"]
+    start = torch.load(store / "runs" / level2 / "init.pt", weights_only=True)["1.weight"]
+    trained, mask = weights_and_mask(store, level2, "1.weight")
+    assert torch.equal(start, init * mask)  # rewound to the dense run's init, pruned
+    assert (trained[~mask] == 0).all() and (trained[mask] != 0).all()
+    assert mask.float().mean().item() == pytest.approx(0.64, abs=0.01)
+    facts = open_store(store).runs("tiny").set_index("id")["facts"]
+    import json
+
+    assert json.loads(facts[lines[3].id])["remaining"]["total"] == pytest.approx(0.8, abs=0.01)
+    reinit = torch.load(store / "runs" / lines[2].id / "init.pt", weights_only=True)["1.weight"]
+    assert torch.equal(torch.load(store / "runs" / lines[2].id / "mask.pt")["1.weight"],
+                       torch.load(store / "runs" / lines[1].id / "mask.pt")["1.weight"])
+    assert not torch.equal(reinit, init * (reinit != 0))  # a fresh initialisation, same mask
+    page = report_study(study, out=tmp_path / "report").read_text()
+    assert "Lottery tickets" in page and "Winning tickets stay at or above" in page
+    assert (tmp_path / "report" / "lottery.png").exists()
+
+
+def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in level 1 after its first epoch: the dense run is kept, level 1 resumes from its checkpoint,
+    and its pruned weights are still exactly zero at the end."""
+    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
+                        lottery={"levels": 1})
+    run_study(study, only=[1])  # the dense run alone
+    with interrupted_after(1, monkeypatch), pytest.raises(KeyboardInterrupt):
+        run_study(study)
+    dense, level1 = (line.id for line in check_study(study))
+    assert [line.status for line in check_study(study)] == ["done", "partial"]
+    assert [o.status for o in run_study(study)] == ["skipped", "done"]
+    trained, mask = weights_and_mask(tmp_path / "store", level1, "1.weight")
+    assert (trained[~mask] == 0).all() and int((~mask).sum()) > 0
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"fraction": 1.5}, "lottery.fraction: Input should be less than 1"),
+    ({"fraction": 0}, "lottery.fraction: Input should be greater than 0"),
+    ({"prunable": ["conv*"]}, "lottery.prunable: 'conv*' matches no parameter; parameters: 1.weight, 1.bias"),
+    ({"rewind": "step:100000"}, "lottery.rewind: step:100000 is beyond the dense run's 21 steps (3 epochs)"),
+    ({"rewind": "epoch:9"}, "lottery.rewind: epoch:9 is beyond"),
+    ({"one_shot": [0.3, 1.2]}, "lottery.one_shot: each pruned fraction must be in (0, 1)"),
+])
+def test_lottery_mistakes_are_one_line_before_any_training(tmp_path: Path, section: dict, message: str) -> None:
+    assert_user_error(run_cli("run", str(lottery_study(tmp_path, **section))), message)
+    assert not (tmp_path / "store").exists()
+
+
+def test_only_a_deep_level_brings_the_levels_it_needs(tmp_path: Path) -> None:
+    """--only 5 (level 2) plans the dense run and level 1 too, not the controls."""
+    lines = check_study(lottery_study(tmp_path), only=[5])
+    assert [line.experiment for line in lines] == [1, 2, 5]
+    with pytest.raises(TrainlabError, match=r"--only: no experiment 99; this study has 1..7"):
+        check_study(lottery_study(tmp_path), only=[99])
