@@ -111,3 +111,25 @@ def test_landscape_study_mistakes_are_named(raw: dict, message: str) -> None:
 
     with pytest.raises(TrainlabError, match=message):
         parse_study(raw)
+
+
+def test_a_landscape_study_shows_its_surfaces_side_by_side_and_respects_masks(tmp_path: Path) -> None:
+    """Dense run and its pruned level: the pruned run's directions move only surviving weights (its
+    surface stays a ticket's), and the study's page draws both on one colour scale."""
+    import yaml
+
+    from trainlab.api import check_study, report_study, run_study as run
+
+    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [16]}],
+                        lottery={"levels": 1}, name="pruned")
+    run(study)
+    path = tmp_path / "land.yaml"
+    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(tmp_path / "store"),
+                                    "landscape": {"study": "pruned", "grid": 3, "max_batches": 1, "range": [-0.2, 0.2]}}))
+    assert len(check_study(path)) == 2 and {o.status for o in run(path)} == {"done"}
+    store = open_store(tmp_path / "store")
+    level = check_study(study)[1].id
+    (folder,) = [store.root / a["path"] for a in store.artifacts(level) if a["kind"] == "landscape"]
+    assert json.loads((folder / "spec.json").read_text())["masked"] is True
+    page = report_study(path, out=tmp_path / "report").read_text()
+    assert "Side by side" in page and "on one colour scale" in page

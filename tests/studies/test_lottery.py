@@ -129,3 +129,24 @@ def test_only_a_deep_level_brings_the_levels_it_needs(tmp_path: Path) -> None:
     assert [line.experiment for line in lines] == [1, 2, 5]
     with pytest.raises(TrainlabError, match=r"--only: no experiment 99; this study has 1..7"):
         check_study(lottery_study(tmp_path), only=[99])
+
+
+def test_a_starting_point_grid_starts_where_it_says(tmp_path: Path) -> None:
+    """α = 0, β = 0 starts at the dense run's w0; α = 1, β = 0 at its trained w* (pruned by 10 %, so the
+    pruned weights are zero there); every point trains, and the report draws the grid."""
+    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
+                        lottery={"levels": 0, "start_grid": {"alphas": [0, 1], "betas": [0, 0.5], "prune": 0.1}})
+    lines = check_study(study)
+    assert [line.relation for line in lines][1:] == [f"start at alpha {a}, beta {b} from" for a in (0, 1) for b in (0, 0.5)]
+    assert {o.status for o in run_study(study)} == {"done"}
+    runs = tmp_path / "store" / "runs"
+    load = lambda run, name: torch.load(runs / run / name, weights_only=True)  # noqa: E731
+    w0, w_star = load(lines[0].id, "init.pt")["1.weight"], load(lines[0].id, "last.pt")["model"]["1.weight"]
+    mask = load(lines[1].id, "mask.pt")["1.weight"]
+    assert mask.float().mean().item() == pytest.approx(0.9, abs=0.01)
+    assert torch.equal(load(lines[1].id, "init.pt")["1.weight"], w0 * mask)
+    torch.testing.assert_close(load(lines[3].id, "init.pt")["1.weight"], w_star * mask)
+    off_line = load(lines[2].id, "init.pt")["1.weight"]
+    assert not torch.equal(off_line, w0 * mask) and (off_line[~mask] == 0).all()
+    page = report_study(study, out=tmp_path / "report").read_text()
+    assert "Starting points" in page and (tmp_path / "report" / "start_grid.png").exists()

@@ -96,6 +96,22 @@ def _animate(folder: Path, frames: dict, metric: str, trajectory: np.ndarray, le
     return out
 
 
+def side_by_side(folders: list[Path], titles: list[str], metric: str) -> Figure:
+    """The surfaces of several runs (each at its last frame) on one colour scale and one set of contour
+    levels, so their shapes compare directly: the POSTECH study's dense / ticket / random-init figure."""
+    loaded = [load(folder) for folder in folders]
+    lasts = [frames[max(e for e in frames if e is not None)] if None not in frames else frames[None]
+             for _, frames, _ in loaded]
+    levels = _levels({i: f for i, f in enumerate(lasts)}, metric)
+    fig = Figure(figsize=(4.2 * len(folders) + 1, 4), layout="constrained")
+    axes = fig.subplots(1, len(folders), squeeze=False)[0]
+    for ax, frame, (_, _, trajectory), title in zip(axes, lasts, loaded, titles):
+        filled = _draw(ax, frame, metric, trajectory, levels)
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(filled, ax=list(axes), label=metric)
+    return fig
+
+
 def surface_figure(frames: dict, metric: str) -> go.Figure:
     """Interactive 3D surface; with several epochs, a slider moves through them."""
     keys = list(frames)

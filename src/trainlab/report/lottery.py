@@ -8,11 +8,12 @@ import html
 import json
 import math
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from trainlab.analysis.curves import curve
+from trainlab.analysis.curves import curve, first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
@@ -43,8 +44,34 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
             "role": r.changes.get("lottery.run", "ticket"), "level": int(r.changes.get("lottery.level", 0)),
             "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
             "test": r.test_metric, "valid": r.valid_metric, "stop": stop, "stop_unit": unit, "id": r.id,
+            "alpha": r.changes.get("lottery.alpha"), "beta": r.changes.get("lottery.beta"),
         })
     return pd.DataFrame(rows)
+
+
+def start_grid_figure(records: StudyRecords, table: pd.DataFrame) -> Figure | None:
+    """Heat maps over (α, β) of the best validation metric and of the epochs needed to come within 1 % of
+    the dense run's best (the POSTECH study's 'winning starting points'); means over seeds."""
+    grid = table[table["role"] == "start_grid"].copy()
+    if grid.empty:
+        return None
+    dense = table[(table["role"] == "ticket") & (table["level"] == 0)].set_index("seed")["valid"]
+    grid["to_target"] = [first_reaching(curve(records.metrics, r.id, "valid", records.main_metric),
+                                        within_target(dense.get(r.seed, math.nan), records.mode, 0.01), records.mode)
+                         for r in grid.itertuples()]
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    for ax, column, label in zip(fig.subplots(1, 2), ("valid", "to_target"),
+                                 (f"best valid {records.main_metric}", "epochs to within 1 % of the dense run's best")):
+        pivot = grid.pivot_table(index="beta", columns="alpha", values=column, aggfunc="mean")
+        image = ax.imshow(pivot.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(pivot.columns)), [f"{a:g}" for a in pivot.columns])
+        ax.set_yticks(range(len(pivot.index)), [f"{b:g}" for b in pivot.index])
+        ax.set_xlabel("α (toward the trained weights)")
+        ax.set_ylabel("β (random direction)")
+        for (i, j), value in np.ndenumerate(pivot.to_numpy()):
+            ax.text(j, i, "-" if math.isnan(value) else f"{value:.3g}", ha="center", va="center", color="w", fontsize=8)
+        fig.colorbar(image, ax=ax, label=label)
+    return fig
 
 
 def _by_point(table: pd.DataFrame, role: str, column: str) -> list[tuple[float, MeanCI]]:
@@ -145,5 +172,11 @@ def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # no
     found = lottery_findings(table, records.main_metric)
     caption = (f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "
                "(log scale); bands: 95 % intervals over seeds.")
-    return [("Lottery tickets", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"
-             + figure_html(figure, caption) + layers.html())]
+    sections = [("Lottery tickets", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"
+                 + figure_html(figure, caption) + layers.html())]
+    grid = start_grid_figure(records, table)
+    if grid is not None:
+        grid.savefig(out / "start_grid.png", dpi=110)
+        sections.append(("Starting points", figure_html(grid, "Training from w0 + αx + βy: x = w* - w0 of the dense "
+                                                              "run, y a filter-normalised random direction.")))
+    return sections

@@ -2,7 +2,7 @@
 
 from trainlab.spec.config import SECTIONS, OptimConfig, RunConfig, ScheduleConfig, Section, TrainConfig
 from trainlab.spec.landscape import LandscapeSpec, LandscapeStudy
-from trainlab.spec.plan import Catalog, PruneSpec, RunInput, RunSpec, plan_study, resolve, run_id
+from trainlab.spec.plan import Catalog, PruneSpec, RunInput, RunSpec, StartPoint, plan_study, resolve, run_id
 from trainlab.spec.study import KindSchema, StudySpec, load_study, parse_study
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RunSpec",
     "ScheduleConfig",
     "Section",
+    "StartPoint",
     "StudySpec",
     "TrainConfig",
     "load_study",

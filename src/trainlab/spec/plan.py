@@ -53,11 +53,12 @@ class Catalog:
 @dataclass(frozen=True)
 class RunInput:
     """A checkpoint of another run that a run needs: its weights at init, best, last, epoch K or step K,
-    to start from (role `weights`) or to prune (role `prune`: the mask comes from them)."""
+    to start from (role `weights`), to prune (role `prune`: the mask comes from them), or as the far end
+    of a starting-point grid (role `target`, see StartPoint)."""
 
     run: str  # the other run's id
     checkpoint: str = "best"
-    role: Literal["weights", "prune"] = "weights"
+    role: Literal["weights", "prune", "target"] = "weights"
 
     def __post_init__(self) -> None:
         if not CHECKPOINT_PATTERN.match(self.checkpoint):
@@ -89,6 +90,19 @@ class PruneSpec:
 
 
 @dataclass(frozen=True)
+class StartPoint:
+    """Start from w0 + alpha·(w* - w0) + beta·y: w0 the `weights` input, w* the `target` input, y a random
+    direction (seeded) normalised filter by filter to w0 (Li et al. 2018, §4). Part of the run id."""
+
+    alpha: float
+    beta: float
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One run of a study: experiment number, seed, resolved config and what differs from base; and,
     for a run that starts from another run, its inputs and how it relates to its parent."""
@@ -100,10 +114,11 @@ class RunSpec:
     inputs: tuple[RunInput, ...] = ()
     relation: str | None = None  # e.g. "level 3 of", "random reinit of"
     prune: PruneSpec | None = None
+    start: StartPoint | None = None
 
     @property
     def id(self) -> str:
-        return run_id(self.config, self.inputs, self.prune)
+        return run_id(self.config, self.inputs, self.prune, self.start)
 
     @property
     def parent(self) -> str | None:
@@ -117,15 +132,16 @@ class RunSpec:
         return " ".join(f"{k}={v}" for k, v in self.changes.items()) or "base"
 
 
-def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), prune: PruneSpec | None = None) -> str:
+def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), prune: PruneSpec | None = None,
+           start: StartPoint | None = None) -> str:
     """Short hash of the canonical config: defaults left out, so new fields never rename old runs.
-    A run's inputs and pruning join the hash under keys no config section can have; runs without them
-    keep the hash of their config alone."""
+    A run's inputs, pruning and starting point join the hash under keys no config section can have;
+    runs without them keep the hash of their config alone."""
     canonical: dict[str, Any] = config.canonical()
-    if inputs:
-        canonical = {**canonical, "inputs": [i.as_dict() for i in inputs]}
-    if prune:
-        canonical = {**canonical, "prune": prune.as_dict()}
+    for key, value in (("inputs", [i.as_dict() for i in inputs]), ("prune", prune and prune.as_dict()),
+                       ("start", start and start.as_dict())):
+        if value:
+            canonical = {**canonical, key: value}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

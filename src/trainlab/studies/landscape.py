@@ -104,6 +104,10 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     evaluate = batch_metrics(batches, ignore_index=PAD if info.task in ("lm", "seq2seq") else -100)
     epochs = {e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
     directions, dir_info = _directions(spec, model, folder, device, epochs)
+    if (folder / "mask.pt").exists():  # a pruned run: its surface stays in the subspace of its surviving weights
+        mask = checkpoint.load(folder / "mask.pt", device)
+        directions = [{n: d * mask[n] if n in mask else d for n, d in direction.items()} for direction in directions]
+        dir_info["masked"] = True
     meta = {**spec.request(), **dir_info}
     out = folder / "landscape" / spec.key()
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,10 @@ weights (per layer, or globally), and trains the survivors from level 0's weight
 Controls of level L: its mask with a fresh initialisation (`random_reinit`), and a random mask with its
 per-layer sparsity, rewound like the ticket (`random_prune`). `one_shot` prunes the dense run once to
 each given fraction, trained from the recorded initialisation and from a fresh one (the POSTECH study).
-Every level and control is its own run, resumable, with its mask in runs/<id>/mask.pt.
+`start_grid` trains from a grid of starting points w0 + αx + βy, x = w* - w0 (the dense run's trained
+minus initial weights), y a filter-normalised random direction, optionally one-shot pruned first (the
+POSTECH study's "winning starting points"). Every level, control and grid point is its own run,
+resumable, with its mask in runs/<id>/mask.pt.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainlab.errors import TrainlabError
-from trainlab.spec import KindSchema, PruneSpec, RunInput, RunSpec, StudySpec
+from trainlab.spec import KindSchema, PruneSpec, RunInput, RunSpec, StartPoint, StudySpec
 from trainlab.store import Store
 from trainlab.studies import pruning
 from trainlab.studies.build import DataCache, build_model
@@ -29,6 +32,17 @@ from trainlab.studies.kind import KINDS
 from trainlab.studies.train import TrainKind
 
 Control = Literal["random_reinit", "random_prune"]
+
+
+class StartGrid(BaseModel):
+    """Starting points w0 + αx + βy for every (α, β) of the grid."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alphas: list[float] = Field(min_length=1)
+    betas: list[float] = Field(min_length=1)
+    prune: float = Field(0.0, ge=0, lt=1)  # fraction of the dense run pruned once (magnitude) before training
+    seed: int = Field(0, ge=0)  # of the random direction y
 
 
 class LotterySection(BaseModel):
@@ -44,6 +58,7 @@ class LotterySection(BaseModel):
     rewind: str = Field("init", pattern=r"^(init|epoch:[1-9]\d*|step:[1-9]\d*)$")  # where survivors restart
     controls: list[Control] = []
     one_shot: list[float] = []  # fractions of the dense run pruned at once, from recorded and from fresh init
+    start_grid: StartGrid | None = None
 
     @field_validator("layer_fractions")
     @classmethod
@@ -66,9 +81,10 @@ class LotterySection(BaseModel):
         return replace(spec, **changes)
 
 
-def _variant(base: RunSpec, number: int, role: str, level: int, **fields: Any) -> RunSpec:
+def _variant(base: RunSpec, number: int, role: str, level: int, labels: Mapping[str, Any] | None = None,
+             **fields: Any) -> RunSpec:
     """A level or control of `base`: its own experiment number, the same config, labelled by its role."""
-    changes = {**base.changes, "lottery.run": role, "lottery.level": level}
+    changes = {**base.changes, "lottery.run": role, "lottery.level": level, **(labels or {})}
     return replace(base, experiment=number, changes=changes, **fields)
 
 
@@ -97,7 +113,20 @@ def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[Run
             how = "pruned (fresh init) from" if reinit else "pruned from"
             runs.append(_variant(base, first + len(runs), role, 1, inputs=inputs,
                                  relation=f"one-shot {amount:.0%} {how}", prune=spec))
+    if section.start_grid:
+        runs += _start_grid(base, section, first + len(runs))
     return runs
+
+
+def _start_grid(base: RunSpec, section: LotterySection, first: int) -> list[RunSpec]:
+    grid = section.start_grid
+    ends = (RunInput(base.id, "init"), RunInput(base.id, "last", "target"))
+    pruned = (RunInput(base.id, "last", "prune"),) if grid.prune else ()
+    spec = section.prune_spec(base.seed, amount=grid.prune, layer_amounts=()) if grid.prune else None
+    points = [(a, b) for a in grid.alphas for b in grid.betas]
+    return [_variant(base, first + i, "start_grid", 0, {"lottery.alpha": a, "lottery.beta": b}, inputs=ends + pruned,
+                     prune=spec, start=StartPoint(a, b, grid.seed), relation=f"start at alpha {a:g}, beta {b:g} from")
+            for i, (a, b) in enumerate(points)]
 
 
 class LotteryKind(TrainKind):

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from trainlab.errors import TrainlabError
-from trainlab.spec import RunSpec
+from trainlab.spec import RunInput, RunSpec
 from trainlab.files import write_text_atomic
 from trainlab.store.events import (
     ArtifactSaved,
@@ -30,6 +30,7 @@ from trainlab.studies import pruning
 from trainlab.studies.build import build_model, build_parts
 from trainlab.studies.kind import Context, Outcome
 from trainlab.studies.progress import ProgressHook
+from trainlab.studies.starts import move_to_start
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
 from trainlab.train.hooks import config_hooks
 
@@ -134,8 +135,10 @@ def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> tu
         loop.model.load_state_dict(build_model(run.config, loop.data.info).to(ctx.device).state_dict())
     else:
         for source in (i for i in run.inputs if i.role == "weights"):  # a run that starts from another's weights
-            path = ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
-            loop.model.load_state_dict(checkpoint.load_weights(path, ctx.device))
+            loop.model.load_state_dict(checkpoint.load_weights(_path(ctx, source), ctx.device))
+    if run.start:  # a point of a starting-point grid
+        (target,) = (i for i in run.inputs if i.role == "target")
+        move_to_start(loop.model, run.start, checkpoint.load_weights(_path(ctx, target), ctx.device))
     mask = None
     if run.prune:
         (source,) = (i for i in run.inputs if i.role == "prune")
@@ -145,6 +148,10 @@ def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> tu
     checkpoint.save_atomic(loop.model.state_dict(), folder / "init.pt")
     torch.manual_seed(seeding.stream_seed(run.config.train.seed, "dropout"))
     return [f"{note}; restarted the run from scratch" for note in notes], mask
+
+
+def _path(ctx: Context, source: RunInput) -> Path:
+    return ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
 
 
 def train_run(run: RunSpec, ctx: Context) -> Outcome:
