@@ -48,6 +48,8 @@ def test_a_pig_latin_study_trains_decodes_and_reports(tmp_path: Path) -> None:
     page = report_study(study, out=tmp_path / "report").read_text()
     assert "<h2>Translations</h2>" in page and samples[0]["reference"] in page
     assert "By best validation loss (lower first): experiment" in page
+    best = max(((r["experiment"], r["best_value"]) for r in store.runs("tiny").to_dict("records")), key=lambda e: e[1])
+    assert f"Best valid bleu: experiment {best[0]} " in (tmp_path / "report" / "findings.md").read_text()  # higher is better
 
 
 @pytest.mark.parametrize(("data", "message"), [

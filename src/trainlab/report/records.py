@@ -29,8 +29,10 @@ class StudyRecords:
 
     @property
     def mode(self) -> str:
-        """'max' when a higher main metric is better (accuracy), 'min' otherwise (loss, perplexity)."""
-        return "max" if self.main_metric == "accuracy" else "min"
+        """'max' when a higher main metric is better (accuracy, BLEU), 'min' otherwise (loss, perplexity), as
+        the runs' task recorded it; stores older than that knew accuracy as the only higher-is-better one."""
+        recorded = {json.loads(f).get("main_mode") for f in self.runs["facts"]} - {None}
+        return recorded.pop() if len(recorded) == 1 else "max" if self.main_metric == "accuracy" else "min"
 
     def experiments(self) -> list[tuple[int, str, pd.DataFrame]]:
         """(number, label, its runs) in experiment order."""

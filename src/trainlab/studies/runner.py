@@ -170,7 +170,8 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
         notes, mask = _resume_or_start(run, loop, ctx, folder)
         hardware = device_facts(device)
         sink(RunStarted(run.id, cfg.to_dict(), parts.task.main_metric, measure.parameter_counts(parts.model),
-                        str(device), loop.state.epoch, {"hardware": hardware}, run.parent, run.relation))
+                        str(device), loop.state.epoch, {"hardware": hardware, "main_mode": parts.task.mode}, run.parent,
+                        run.relation))
         sink(CheckpointSaved(run.id, "init.pt"))
         for note in notes:
             sink(RunNote(run.id, note))
