@@ -100,6 +100,7 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
         ax.set_xscale("log")
         ax.invert_xaxis()
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("weights remaining (%)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")

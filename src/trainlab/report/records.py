@@ -51,8 +51,9 @@ class StudyRecords:
         return f"{name} ({options})" if options else name
 
     def optimizer(self, runs: pd.DataFrame) -> str:
-        """The training recipe of an experiment: optimizer plus the optim/schedule/train options varied."""
-        varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] in ("optim", "schedule", "train")}
+        """The training recipe of an experiment: optimizer plus the optim/schedule/train options varied, and
+        what its study kind says of it (a lottery level: lottery.run=ticket, lottery.level=3)."""
+        varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] not in ("model", "data")}
         name = str(self.column(runs, "optim.name"))
         options = ", ".join(f"{k}={v}" for k, v in varied.items() if k != "optim.name")
         return f"{name} ({options})" if options else name
