@@ -74,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="states also moves BatchNorm running statistics")
     land.add_argument("--seed", type=int, default=0, help="seed of the random directions")
     land.add_argument("--device", default="auto")
+    fit = sub.add_parser("scaling-fit", help="fit L(N, D) = E + A/N^a + B/D^b to a CSV (Chinchilla approach 3)")
+    fit.add_argument("csv", help="a table with one row per run")
+    fit.add_argument("--n", default="N", help="column of parameter counts (default N)")
+    fit.add_argument("--d", help="column of training tokens")
+    fit.add_argument("--c", help="column of training FLOPs (tokens are taken as C / 6N)")
+    fit.add_argument("--loss", default="loss", help="column of final losses (default loss)")
+    fit.add_argument("--exclude-top", type=int, default=0, help="leave out the N runs of highest loss first")
+    fit.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95 %% intervals (0: none)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--json", action="store_true")
     return p
 
 
@@ -241,9 +251,34 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import scaling_fit
+
+    result = scaling_fit(args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed)
+    if args.json:
+        print(json.dumps({"fit": result.fit.as_dict(), "runs": result.runs, "a": result.fit.compute_exponent,
+                          "intervals": result.intervals, "notes": list(result.notes)}, indent=2))
+        return 0
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"L(N, D) = E + A/N^alpha + B/D^beta fitted to {result.runs} runs of {args.csv} (Huber on log L)",
+                  markup=False)
+    table = Table()
+    for col in ("parameter", "estimate", "95 % interval"):
+        table.add_column(col)
+    for name in ("E", "A", "B", "alpha", "beta", "a"):
+        value = result.fit.compute_exponent if name == "a" else getattr(result.fit, name)
+        lo, hi = result.intervals.get(name, (math.nan, math.nan))
+        table.add_row(name, _fmt(value), "-" if math.isnan(lo) else f"{_fmt(lo)} - {_fmt(hi)}")
+    console.print(table)
+    console.print(f"objective {result.fit.objective:.6g}; a = beta / (alpha + beta): N_opt grows as C^a", markup=False)
+    return 0
+
+
 COMMANDS = {
     "check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show,
     "landscape": cmd_landscape,
+    "scaling-fit": cmd_scaling_fit,
 }
 
 

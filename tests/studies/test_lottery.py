@@ -150,3 +150,13 @@ def test_a_starting_point_grid_starts_where_it_says(tmp_path: Path) -> None:
     assert not torch.equal(off_line, w0 * mask) and (off_line[~mask] == 0).all()
     page = report_study(study, out=tmp_path / "report").read_text()
     assert "Starting points" in page and (tmp_path / "report" / "start_grid.png").exists()
+
+
+def test_a_mask_that_does_not_fit_the_model_is_named(tmp_path: Path) -> None:
+    """A source run whose mask.pt has other shapes (a different model): one clear error, not a traceback."""
+    from trainlab.studies.pruning import make_mask
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    torch.save({"0.weight": torch.ones(5, 4, dtype=torch.bool)}, tmp_path / "mask.pt")
+    with pytest.raises(TrainlabError, match=r"mask 0.weight has shape \(5, 4\), the model has \(3, 4\)"):
+        make_mask(model, PruneSpec(), tmp_path, torch.device("cpu"))

@@ -1,4 +1,5 @@
-"""What the CLI and notebooks call, one module per command: check, run, report, ls, show, landscape."""
+"""What the CLI and notebooks call, one module per command: check, run, report, ls, show, landscape,
+scaling-fit."""
 
 from trainlab.api.check import check_study, planned_runs
 from trainlab.api.common import DEFAULT_STORE, as_study, store_root
@@ -6,6 +7,7 @@ from trainlab.api.landscape import landscape
 from trainlab.api.ls import run_summaries
 from trainlab.api.report import report_study
 from trainlab.api.run import run_study
+from trainlab.api.scaling import scaling_fit
 from trainlab.api.show import describe_run
 from trainlab.studies.kind import Outcome, PlanLine
 
@@ -21,5 +23,6 @@ __all__ = [
     "report_study",
     "run_study",
     "run_summaries",
+    "scaling_fit",
     "store_root",
 ]
