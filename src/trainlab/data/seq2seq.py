@@ -16,8 +16,6 @@ left 16-19 % of Multi30k's token slots as padding; this leaves 7-9 % in training
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from pydantic import Field, model_validator
 from trainlab.data.base import DataBundle, DataConfig, DataInfo
 from trainlab.data.download import fetch
 from trainlab.data.pig_latin import phrases, to_pig_latin
+from trainlab.data.text import read_text
 from trainlab.data.tokens import EOS, PAD, SOS, BPEVocab, CharVocab, Vocab
 from trainlab.errors import TrainlabError
 
@@ -202,14 +201,7 @@ class BPEOptions(Seq2SeqConfig):
 
 def _read_lines(path: Path, field: str) -> list[str]:
     """Lines of a UTF-8 file (plain, .gz or .xz), without the blank lines that end it."""
-    try:
-        opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix, open)
-        with opener(path, "rt", encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except FileNotFoundError:
-        raise TrainlabError(f"{field}: {path} does not exist") from None
-    except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError) as err:
-        raise TrainlabError(f"{field}: {path} is not readable UTF-8 text ({err})") from None
+    lines = read_text(path, field).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     return [line.rstrip("\r") for line in lines]

@@ -8,6 +8,7 @@ Every vocabulary here reserves id 0 for padding (`<pad>`) and, for text we token
 
 from __future__ import annotations
 
+import gzip
 import lzma
 import math
 from collections.abc import Iterator
@@ -146,14 +147,16 @@ def text_bundle(cfg: StreamConfig, texts: dict[str, str | None], tokenizer: Lite
     return _bundle(cfg, splits, len(vocab) + 2, char_level=tokenizer == "char")
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, field: str = "data.path") -> str:
+    """A UTF-8 file, plain or compressed (.xz, .gz); errors name the config field that pointed at it."""
+    opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix)
     try:
-        raw = lzma.open(path).read() if path.suffix == ".xz" else path.read_bytes()
+        raw = opener(path).read() if opener else path.read_bytes()
         return raw.decode("utf-8")
     except FileNotFoundError:
-        raise TrainlabError(f"data.path: {path} does not exist") from None
-    except (OSError, lzma.LZMAError, UnicodeDecodeError) as err:
-        raise TrainlabError(f"{path}: not readable UTF-8 text ({err})") from None
+        raise TrainlabError(f"{field}: {path} does not exist") from None
+    except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError) as err:
+        raise TrainlabError(f"{field}: {path} is not readable UTF-8 text ({err})") from None
 
 
 def split_text(text: str, valid_fraction: float) -> tuple[str, str]:
