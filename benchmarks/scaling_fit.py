@@ -55,10 +55,10 @@ def main() -> None:
     grid_s = time.perf_counter() - t0
     result = {
         "benchmark": "scaling_fit",
-        "ratio_grid_vs_fit": round(grid_s / fit_s, 1),
-        "fit_s": round(fit_s, 2),
-        "bootstrap_s": round(bootstrap_s, 1),
-        "grid_s": round(grid_s, 1),
+        "ratio_grid_vs_fit": round(grid_s / fit_s, 2),
+        "fit_s": round(fit_s, 3),
+        "bootstrap_s": round(bootstrap_s, 3),
+        "grid_s": round(grid_s, 3),
         "E": round(fit.E, 4), "A": round(fit.A, 1), "B": round(fit.B, 1),
         "alpha": round(fit.alpha, 4), "beta": round(fit.beta, 4),
         "grid_E": round(grid_e, 4), "grid_alpha": round(grid_alpha, 4), "grid_beta": round(grid_beta, 4),

@@ -22,7 +22,7 @@ from tests.conftest import assert_user_error, run_cli, write_study
         (["--set", "model.name=resnet9"], {}, "model.name: unknown name 'resnet9'"),
         (["--set", "train.precision=fp16"], {}, "train.precision: Input should be 'fp32' or 'bf16' (got 'fp16')"),
         (["--set", "optim.name=rmsprop"], {}, "valid: adam, adamw, momentum, nesterov, sgd"),
-        (["--set", "schedule.name=linear"], {}, "valid: cosine, none, plateau, step, warmup_cosine"),
+        (["--set", "schedule.name=linear"], {}, "valid: cosine, noam, none, plateau, step, warmup_cosine"),
         (["--set", "data.name=mnistt"], {}, "data.name: unknown name 'mnistt'"),
         (["--set", "nonsense"], {}, "expected KEY=VALUE"),
         (["--only", "9"], {}, "--only: no experiment 9; this study has 1..1"),

@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trainlab.api import run_study
+from trainlab.api import check_study, run_study
+from trainlab.errors import TrainlabError
+from trainlab.studies.catalog import parse_study
 from trainlab.store import open_store
 from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
 
@@ -141,24 +143,30 @@ def test_two_drivers_on_one_store_train_each_epoch_once(tmp_path: Path) -> None:
     """`trainlab run` from two terminals at once: each run is trained by one of them, every epoch is
     stored exactly once, and both finish."""
     study = write_study(tmp_path, runs=[{"optim.lr": lr} for lr in (0.1, 0.05, 0.02, 0.01)])
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--set", "data.n=3000", "--set", "train.epochs=6"]
+    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--set", "data.n=2000", "--set", "train.epochs=4"]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     rows = _valid_loss(tmp_path / "store" / "store.sqlite")
-    assert rows.groupby("run_id")["epoch"].apply(list).tolist() == [list(range(1, 7))] * 4
+    assert rows.groupby("run_id")["epoch"].apply(list).tolist() == [list(range(1, 5))] * 4
     assert set(open_store(tmp_path / "store").runs("tiny")["status"]) == {"done"}
-    trained = [sum("epoch 6/6 done" in line and line.endswith("s training)") for line in out.splitlines()) for out, _ in outs]
+    trained = [sum("epoch 4/4 done" in line and line.endswith("s training)") for line in out.splitlines()) for out, _ in outs]
     print(f"runs trained by each driver: {trained}")
     assert sum(trained) == 4
 
 
 @pytest.mark.parametrize("name", ["../../somewhere/else", "/etc/x", "a/b", "..", ".hidden", "with space"])
-def test_a_study_name_that_is_not_a_slug_is_refused(tmp_path: Path, name: str) -> None:
+def test_a_study_name_that_is_not_a_slug_is_refused(name: str) -> None:
     """Names become report folders: anything but letters, digits, '.', '_', '-' is refused before any work."""
-    study = write_study(tmp_path, name=name)
-    assert_user_error(run_cli("check", str(study)), "name: must be letters, digits, '.', '_' or '-'")
-    assert_user_error(run_cli("report", str(study)), "name: must be letters")
+    with pytest.raises(TrainlabError, match="name: must be letters, digits, '.', '_' or '-'"):
+        parse_study({"name": name, "base": {}})
+
+
+def test_report_refuses_a_name_that_would_leave_its_folder(tmp_path: Path) -> None:
+    """The command line says it in one line, for report as for check, and writes nothing."""
+    study = write_study(tmp_path, name="../../somewhere/else")
+    assert_user_error(run_cli("report", str(study)), "name: must be letters, digits, '.', '_' or '-'")
+    assert not (tmp_path / "store").exists() and not list(tmp_path.parent.glob("somewhere"))
 
 
 def test_a_grid_too_large_to_plan_is_refused_at_once_and_only_still_works(tmp_path: Path) -> None:
@@ -178,7 +186,8 @@ def test_a_grid_too_large_to_plan_is_refused_at_once_and_only_still_works(tmp_pa
     assert first["changes"] == {"optim.lr": 0.01, "optim.momentum": 0.0, "schedule.factor": 0.04,
                                 "schedule.patience": 0}  # the first values of the other keys are their defaults
     assert last["changes"]["optim.lr"] == 0.2 and last["changes"]["schedule.patience"] == 19
-    assert_user_error(run_cli("check", str(study), "--only", "64000001"), "--only: no experiment 64000001")
+    with pytest.raises(TrainlabError, match="--only: no experiment 64000001; this study has 1..64000000"):
+        check_study(study, only=[64_000_001])
 
 
 def test_check_of_a_plan_within_the_limit_is_not_refused(tmp_path: Path) -> None:

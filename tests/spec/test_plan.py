@@ -76,7 +76,7 @@ def test_optimizer_keys_carry_across_optimizer_names() -> None:
         ({}, {"train.epochs": "many"}, r"train\.epochs: Input should be a valid integer"),
         ({}, {"model.name": "vitt"}, r"model\.name: unknown name 'vitt' \(did you mean vit\?\); valid: " + re.escape(", ".join(MODELS.names()))),
         ({}, {"optim.name": "adan"}, r"optim\.name: unknown name 'adan' \(did you mean adam\?\); valid: adam, adamw"),
-        ({}, {"schedule.name": "cos"}, r"schedule\.name: unknown name 'cos'.*valid: cosine, none, plateau"),
+        ({}, {"schedule.name": "cos"}, r"schedule\.name: unknown name 'cos'.*valid: cosine, noam, none, plateau"),
         ({}, {"data.name": "cifarr"}, r"data\.name: unknown name 'cifarr'.*valid: " + re.escape(", ".join(DATASETS.names()))),
         ({}, {"optimm.lr": 1}, r"optimm\.lr: unknown section 'optimm' \(did you mean optim\?\)"),
         ({"runs": [{"model.dimm": 3}]}, {}, r"runs\[1\]: model\.dimm: unknown field \(did you mean model\.dim\?\)"),

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from trainlab.analysis.scaling import NAMES, ParametricFit, bootstrap, fit_parametric, interval
 from trainlab.errors import TrainlabError
+
+if TYPE_CHECKING:  # scipy.optimize costs 0.4 s to import: only `scaling-fit` pays it
+    from trainlab.analysis.scaling import ParametricFit
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ def scaling_fit(path: str | Path, n: str = "N", loss: str = "loss", d: str | Non
                 exclude_top: int = 0, resamples: int = 1000, seed: int = 0) -> ScalingFit:
     """Fit L(N, D) = E + A/N^α + B/D^β to a CSV; `exclude_top` drops the runs of highest loss first (the
     replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none)."""
+    from trainlab.analysis.scaling import NAMES, bootstrap, fit_parametric, interval
+
     table, notes = read_table(path, n, loss, d, c)
     if exclude_top:
         table = table.sort_values("loss").iloc[:-exclude_top]
