@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from trainlab.api.common import as_study, open_if_present, store_root
+from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES
 from trainlab.studies.build import DataCache
@@ -21,12 +21,8 @@ def planned_runs(
 ) -> list[Unit]:
     """The study's units (training runs for a train study), validated; nothing is built or written."""
     study = as_study(study)
-    db = open_if_present(store_root(study, store))
-    try:
+    with store_if_present(store_root(study, store)) as db:
         return kind_of(study).plan(study, overrides or {}, only, db)
-    finally:
-        if db:
-            db.close()
 
 
 def check_study(
@@ -38,8 +34,7 @@ def check_study(
     """Validate and describe the plan; reads the store if it exists, never creates one."""
     study = as_study(study)
     kind = kind_of(study)
-    db = open_if_present(store_root(study, store))
-    try:
+    with store_if_present(store_root(study, store)) as db:
         units = kind.plan(study, overrides or {}, only, db)
         lines = kind.describe(units, db, DataCache())
         if db is None:
@@ -47,6 +42,3 @@ def check_study(
         pending = {u.id for u, line in zip(units, lines) if line.status not in DONE_STATUSES}
         blocked = [input_problem(u, db, pending, {}) not in (None, "waiting") for u in units]
         return [replace(line, status="blocked") if b and line.status == "new" else line for line, b in zip(lines, blocked)]
-    finally:
-        if db:
-            db.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trainlab.errors import TrainlabError
@@ -21,9 +23,16 @@ def store_root(study: StudySpec, store: str | Path | None) -> Path:
     return Path(store or study.store or DEFAULT_STORE)
 
 
-def open_if_present(root: Path) -> Store | None:
-    """The store at `root` if one exists; never creates one (check and preflight write nothing)."""
-    return Store(root) if (root / "store.sqlite").exists() else None
+@contextmanager
+def store_if_present(root: Path) -> Iterator[Store | None]:
+    """The store at `root` if one exists, closed afterwards; never creates one (check and preflight
+    write nothing)."""
+    store = Store(root) if (root / "store.sqlite").exists() else None
+    try:
+        yield store
+    finally:
+        if store:
+            store.close()
 
 
 def open_existing(root: str | Path, first: str = "run `trainlab run STUDY` first") -> Store:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from trainlab.api.common import as_study, open_if_present, store_root
+from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Store
 from trainlab.studies.build import DataCache, resolve_device
@@ -33,13 +33,9 @@ def run_study(
     kind = kind_of(study)
     dev = resolve_device(device)
     root = store_root(study, store)
-    existing = open_if_present(root)
-    try:
+    with store_if_present(root) as existing:
         units = kind.plan(study, overrides or {}, only, existing)
         pending = [u for u in units if existing is None or kind.status(u, existing) not in DONE_STATUSES]
-    finally:
-        if existing:
-            existing.close()
     data = DataCache()
     notes = kind.preflight(pending, dev, data)
     for note in notes if console else []:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -35,7 +35,7 @@ def checkpoints_needed(units: Sequence[Unit]) -> dict[str, frozenset[str]]:
     return {run: frozenset(names) for run, names in needed.items()}
 
 
-def input_problem(unit: Unit, store: Store, waiting: set[str], stopped: Mapping[str, str]) -> str | None:
+def input_problem(unit: Unit, store: Store, waiting: Collection[str], stopped: Mapping[str, str]) -> str | None:
     """None when every input of `unit` is ready; 'waiting' when one is still to run (its id in
     `waiting`); otherwise why it never will (an input diverged, failed, or kept no such checkpoint)."""
     for source in unit.inputs:
@@ -69,7 +69,9 @@ class Driver:
     def __init__(self, kind: StudyKind, units: Sequence[Unit], store: Store, ctx: Context) -> None:
         self.kind, self.units, self.store, self.ctx = kind, list(units), store, ctx
         self.outcomes: dict[str, Outcome] = {}
+        self.stopped: dict[str, str] = {}  # unit id -> blocked, failed or diverged, in this invocation
         self.held: dict[str, str] = {}  # unit id -> the live driver that holds it
+        self.position = {u.id: i for i, u in enumerate(self.units, 1)}
 
     def say(self, text: str, heading: str = "") -> None:
         """One line to the user; `heading` may carry markup, `text` is shown as written."""
@@ -77,30 +79,31 @@ class Driver:
             self.ctx.console.print(f"{heading}{escape(text)}", soft_wrap=True)
 
     def run(self, claims: Claims) -> list[Outcome]:
-        waiting = list(self.units)
+        waiting = {u.id: u for u in self.units}  # by id: a pass over thousands of units stays linear
         announced: set[str] = set()
         while waiting:
             progressed = False
-            for unit in list(waiting):
-                outcome = self._attempt(unit, {u.id for u in waiting}, claims)
+            for unit in list(waiting.values()):
+                outcome = self._attempt(unit, waiting.keys(), claims)
                 if outcome is not None:
                     self.outcomes[unit.id] = outcome
-                    waiting.remove(unit)
+                    if outcome.status in STOPPED:
+                        self.stopped[unit.id] = outcome.status
+                    del waiting[unit.id]
                     progressed = True
             if waiting and not progressed:
-                holders = sorted({self.held[u.id] for u in waiting if u.id in self.held} - announced)
+                holders = sorted({self.held[i] for i in waiting if i in self.held} - announced)
                 for holder in holders:
                     self.say(f"waiting for runs that {holder} is training")
                 announced.update(holders)
                 time.sleep(POLL_S)
         return [self.outcomes[u.id] for u in self.units]
 
-    def _attempt(self, unit: Unit, waiting: set[str], claims: Claims) -> Outcome | None:
+    def _attempt(self, unit: Unit, waiting: Collection[str], claims: Claims) -> Outcome | None:
         """The unit's outcome, or None when it must wait (for an input, or for another driver)."""
         if (done := self._done(unit)) is not None:
             return done
-        stopped = {i: o.status for i, o in self.outcomes.items() if o.status in STOPPED}
-        problem = input_problem(unit, self.store, waiting, stopped)
+        problem = input_problem(unit, self.store, waiting, self.stopped)
         if problem == "waiting":
             return None
         if problem:
@@ -126,7 +129,7 @@ class Driver:
         return Outcome(unit.id, unit.experiment, unit.seed, "skipped", row["epochs_done"] if row else 0)
 
     def _run(self, unit: Unit) -> Outcome:
-        position = f"run {self.units.index(unit) + 1}/{len(self.units)}"
+        position = f"run {self.position[unit.id]}/{len(self.units)}"
         try:
             return self.kind.run(unit, replace(self.ctx, title=position))
         except (TrainlabError, KeyboardInterrupt):

@@ -180,8 +180,8 @@ def _check_rewind(source: RunInput, run: RunSpec, data: DataCache) -> None:
     if kind not in ("step", "epoch"):
         return
     train = run.config.train
-    steps = train.total_steps(data.get(run.config).train.num_batches(train.batch_size))
-    epochs = train.max_epochs(data.get(run.config).train.num_batches(train.batch_size))
+    per_epoch = data.get(run.config).train.num_batches(train.batch_size)
+    steps, epochs = train.total_steps(per_epoch), train.max_epochs(per_epoch)
     if int(number) > (steps if kind == "step" else epochs):
         raise TrainlabError(f"lottery.rewind: {source.checkpoint} is beyond the dense run's {steps:,} steps "
                             f"({epochs} epochs)")
