@@ -79,7 +79,7 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
     out = tmp_path / "report"
     rep = run_cli("report", str(tiny_study), "--out", str(out))
     assert rep.returncode == 0, rep.stderr
-    assert {"index.html", "results.md", "results.csv", "results.tex", "curves_epoch.png", "curves_time.pdf"} <= {
+    assert {"index.html", "results.md", "results.csv", "results.tex", "curves_epoch.png", "curves_seconds.pdf", "curves_flops.png"} <= {
         p.name for p in out.iterdir()
     }
     assert "<img" in (out / "index.html").read_text()

@@ -46,10 +46,15 @@ TINY_METRICS = {
 }
 
 
+# Presets changed on purpose since: their files as recorded (the configs must keep their ids).
+# shakespeare-char adopted nanoGPT's sampling, decay and evaluation sample in issue 13.
+RECORDED_FILES = {"shakespeare-char": ROOT / "tests" / "golden" / "shakespeare-char-9262fc6.yaml"}
+
+
 @pytest.mark.parametrize("name", sorted(STUDY_IDS))
 def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
     """Every run of every ready-made train study has the id it had before study kinds became a registry."""
-    study = load_study(ROOT / "studies" / f"{name}.yaml")
+    study = load_study(RECORDED_FILES.get(name, ROOT / "studies" / f"{name}.yaml"))
     assert [run.id for run in planned_runs(study)] == STUDY_IDS[name]
 
 

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("study", help="the study YAML file")
     rep.add_argument("--store", help="store folder")
     rep.add_argument("--out", help="output folder (default ./trainlab-report/STUDY)")
+    rep.add_argument("--x", help="axis of the curves, convergence table and findings: step, epoch, seen, seconds or "
+                     "flops (default: step when runs validate every train.eval_every_steps steps, else epoch); the "
+                     "page draws every axis")
     ls = sub.add_parser("ls", help="list the runs in the store")
     ls.add_argument("--study", help="only this study")
     ls.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
@@ -186,7 +189,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import report_study
 
-    html = report_study(args.study, args.store, args.out)
+    html = report_study(args.study, args.store, args.out, args.x)
     console.print(f"report written: {html}")
     return 0
 

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from trainlab.analysis.curves import with_axes
 from trainlab.analysis.stats import mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import convergence_table, hardware_note, results_table
@@ -28,7 +29,7 @@ def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -
         for epoch, value in enumerate(curve, 1):
             metrics.append({"run_id": rid, "step": epoch, "epoch": epoch, "split": "valid", "name": "accuracy",
                             "value": value, "wall_s": 2.0 * epoch})
-    return StudyRecords("s", {}, pd.DataFrame(runs), pd.DataFrame(metrics))
+    return StudyRecords("s", {}, pd.DataFrame(runs), with_axes(pd.DataFrame(metrics), {}))
 
 
 def test_best_valid_per_model_is_bold_and_seed_cells_show_ci() -> None:
@@ -63,7 +64,7 @@ def test_learning_curves_label_each_experiment_once() -> None:
     rec = records({(1, 0): [0.5, 0.7], (1, 1): [0.6, 0.8], (2, 0): [0.9, 0.6]}, {1: "a", 2: "a"})
     loss = rec.metrics.assign(name="loss")
     rec = StudyRecords(rec.name, rec.spec, rec.runs, pd.concat([rec.metrics, loss]))
-    fig = learning_curves(rec)
+    fig = learning_curves(rec, "epoch")
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["1: exp1 (n=2)", "2: exp2"]
     assert len(fig.axes[1].collections) == 1  # one confidence band: the experiment with two seeds

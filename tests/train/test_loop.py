@@ -44,9 +44,12 @@ def test_global_rng_of_the_caller_is_left_alone(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run stopped after epoch 2 and resumed gives exactly the metrics of a run never stopped."""
-    overrides = {"train.epochs": 4, "model.dropout": 0.1}
+@pytest.mark.parametrize("every", [None, 5], ids=["epochs", "rounds-across-data-epochs"])
+def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           every: int | None) -> None:
+    """A run stopped after round 2 and resumed gives exactly the metrics of a run never stopped, also when
+    rounds of train.eval_every_steps steps end in the middle of a data epoch (7 steps per epoch here)."""
+    overrides = {"train.epochs": 4, "model.dropout": 0.1, "train.eval_every_steps": every}
     (tmp_path / "once").mkdir()
     run_study(write_study(tmp_path / "once"), overrides)
 
@@ -88,21 +91,50 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
 
 
 def test_metrics_cover_every_epoch_and_split(tmp_path: Path) -> None:
-    """Per epoch: train loss/accuracy/lr/seconds/samples_per_s and valid loss/accuracy/seconds/samples_per_s;
+    """Per epoch: train loss/accuracy/lr/seconds/samples_per_s/seen and valid loss/accuracy/seconds/samples_per_s;
     test at the end, with its throughput."""
-    run_study(write_study(tmp_path), {"train.eval_every_steps": 3})
+    run_study(write_study(tmp_path))
     m = open_store(tmp_path / "store").metrics()
     names = m.groupby("split")["name"].apply(set).to_dict()
-    assert {"loss", "accuracy", "lr", "seconds", "samples_per_s", "peak_rss_mb"} <= names["train"]
+    assert {"loss", "accuracy", "lr", "seconds", "samples_per_s", "peak_rss_mb", "seen"} <= names["train"]
     assert {"loss", "accuracy", "seconds", "samples_per_s"} <= names["valid"]
     assert names["test"] == names["test_last"] == {"loss", "accuracy", "samples_per_s"}
     eval_rate = m[(m["split"] == "valid") & (m["name"] == "samples_per_s")]["value"]
-    assert len(eval_rate) == 3 and (eval_rate > 0).all()  # one per epoch (mid-epoch points are valid_step)
+    assert len(eval_rate) == 3 and (eval_rate > 0).all()
     assert sorted(m[(m["split"] == "valid") & (m["name"] == "loss")]["epoch"]) == [1, 2, 3]
-    steps = m[(m["split"] == "valid_step") & (m["name"] == "loss")]["step"]
-    assert list(steps) == list(range(3, 7 * 3 + 1, 3))  # 420 train examples / 64 -> 7 steps per epoch, 3 epochs
+    seen = m[(m["split"] == "train") & (m["name"] == "seen")].sort_values("epoch")["value"]
+    assert seen.tolist() == [420, 840, 1260]  # 420 training examples per epoch
     wall = m[(m["split"] == "train") & (m["name"] == "loss")].sort_values("epoch")["wall_s"]
     assert wall.is_monotonic_increasing and wall.iloc[0] > 0
+
+
+def test_step_rounds_evaluate_once_per_interval_and_never_at_data_epoch_ends(tmp_path: Path) -> None:
+    """With train.eval_every_steps the run validates exactly at steps 5, 10, ... and at its last step, once
+    each, whatever the data epochs (7 steps each here): every round is one store epoch."""
+    run_study(write_study(tmp_path), {"train.eval_every_steps": 5})  # 3 epochs x 7 steps = 21 steps
+    m = open_store(tmp_path / "store").metrics()
+    valid = m[(m["split"] == "valid") & (m["name"] == "loss")].sort_values("step")
+    assert valid["step"].tolist() == [5, 10, 15, 20, 21] and valid["epoch"].tolist() == [1, 2, 3, 4, 5]
+    seen = m[(m["split"] == "train") & (m["name"] == "seen")].sort_values("step")["value"]
+    sizes = ([64] * 6 + [36]) * 3  # 420 examples per epoch in batches of 64
+    assert seen.tolist() == [sum(sizes[:step]) for step in (5, 10, 15, 20, 21)]
+
+
+def test_eval_batches_validates_on_the_same_seeded_sample_every_time(tmp_path: Path) -> None:
+    """train.eval_batches evaluates that many batches of a fixed shuffled order: the sample's loss differs
+    from the whole split's, and the untouched model scores the same on it at every evaluation."""
+    study = write_study(tmp_path)
+    overrides = {"train.eval_batch_size": 20, "train.eval_batches": 2, "optim.lr": 1e-12}
+    run_study(study, overrides)
+    m = open_store(tmp_path / "store").metrics()
+    sample = m[(m["split"] == "valid") & (m["name"] == "loss")]["value"]
+    assert sample.nunique() == 1  # lr 1e-12: the weights do not move, and the sample is the same each time
+    full = m[(m["split"] == "test_last") & (m["name"] == "loss")]["value"]
+    (tmp_path / "full").mkdir()
+    run_study(write_study(tmp_path / "full"), {**overrides, "train.eval_batches": None})
+    whole = open_store(tmp_path / "full" / "store").metrics()
+    assert whole[(whole["split"] == "valid") & (whole["name"] == "loss")]["value"].iloc[0] != sample.iloc[0]
+    assert len(full) == 1
 
 
 def test_plateau_schedule_lowers_lr_and_logs_it(tmp_path: Path) -> None:

@@ -10,10 +10,30 @@ import pandas as pd
 from trainlab.analysis.stats import mean_ci
 
 
+# The x axes a curve can be drawn against: public name -> metrics column (see `with_axes`).
+AXES = {"step": "step", "epoch": "data_epochs", "seen": "seen", "seconds": "wall_s", "flops": "flops"}
+
+
+def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.DataFrame:
+    """`metrics` with the columns every x axis needs on every row: `data_epochs` (passes over the training
+    data, step / steps per epoch; the store's epoch for runs that did not record their epoch length),
+    and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the row's
+    round, taken from the round's train rows (NaN where a run did not record them)."""
+    train = metrics[(metrics["split"] == "train") & metrics["name"].isin(["seen", "flops"])]
+    per_round = train.pivot_table(index=["run_id", "epoch"], columns="name", values="value", aggfunc="last")
+    per_round = per_round.reindex(columns=["seen", "flops"]).reset_index()
+    out = metrics.merge(per_round, on=["run_id", "epoch"], how="left")
+    per_epoch = out["run_id"].map(steps_per_epoch).astype(float)
+    out["data_epochs"] = (out["step"] / per_epoch).where(per_epoch.notna(), out["epoch"])
+    return out
+
+
 def curve(metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
-    """One run's metric as a Series indexed by `x` (epoch, or cumulative training seconds wall_s)."""
+    """One run's metric, one value per round, as a Series indexed by column `x` (epoch: the store's
+    round; or a column of AXES); rounds without an x value are left out."""
     rows = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == split) & (metrics["name"] == name)]
-    return rows.drop_duplicates("epoch", keep="last").set_index(x)["value"].sort_index()
+    rows = rows.drop_duplicates("epoch", keep="last")
+    return rows[rows[x].notna()].set_index(x)["value"].sort_index()
 
 
 def seed_band(curves: list[pd.Series], level: float = 0.95) -> pd.DataFrame:
@@ -46,13 +66,13 @@ def within_target(best: float, mode: str, tolerance: float = 0.05) -> float:
     return best * (1 - tolerance) if mode == "max" else best * (1 + tolerance)
 
 
-def overfitting_epoch(train_loss: pd.Series, valid_loss: pd.Series, rises: int = 2) -> int | None:
-    """The epoch of the valid-loss minimum when, after it, valid loss rises for at least `rises`
-    consecutive epochs while train loss keeps falling over those epochs; None otherwise."""
+def overfitting_epoch(train_loss: pd.Series, valid_loss: pd.Series, rises: int = 2) -> float | None:
+    """The x (epoch, step, ...) of the valid-loss minimum when, after it, valid loss rises for at least
+    `rises` consecutive evaluations while train loss keeps falling over them; None otherwise."""
     valid = valid_loss.sort_index()
     train = train_loss.reindex(valid.index)
     epochs = list(valid.index)
-    best = int(valid.idxmin())
+    best = valid.idxmin()
     i = epochs.index(best)
     streak = 0
     for a, b in zip(epochs[i:], epochs[i + 1 :]):

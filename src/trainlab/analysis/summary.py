@@ -30,6 +30,9 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         out[f"{split}_metric"] = [
             lookup(at_epoch, r.id, split, r.main_metric, r.best_epoch) for r in out.itertuples()
         ]
+    steps = metrics.set_index(["run_id", "split", "epoch"])["step"]
+    steps = steps[~steps.index.duplicated(keep="last")]
+    out["best_step"] = [lookup(steps, r.id, "valid", r.best_epoch) for r in out.itertuples()]
     out["test_metric"] = [lookup(at_epoch, r.id, "test", r.main_metric, r.best_epoch) for r in out.itertuples()]
     out["train_s_per_epoch"] = [lookup(means, r.id, "train", "seconds") for r in out.itertuples()]
     out["eval_s_per_epoch"] = [lookup(means, r.id, "valid", "seconds") for r in out.itertuples()]

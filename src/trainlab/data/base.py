@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import torch
 
@@ -32,6 +32,20 @@ class DataConfig(Named):
     def static_info(self) -> DataInfo | None:
         """The DataInfo when it follows from the config alone (so `check` needs no data); else None."""
         return None
+
+
+Batch = tuple[Any, torch.Tensor]  # (inputs: a tensor, or a tuple of them for translation; targets)
+
+
+class Split(Protocol):
+    """What the loop needs of a split (TensorSplit, token windows, sentence pairs)."""
+
+    def __len__(self) -> int: ...
+
+    def num_batches(self, batch_size: int) -> int: ...
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                augment_generator: torch.Generator | None = None) -> Iterator[Batch]: ...
 
 
 @dataclass(frozen=True)

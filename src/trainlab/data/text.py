@@ -32,6 +32,7 @@ class TokenWindows:
 
     stream: torch.Tensor  # (n_windows * seq_len + 1,) int64, zero-padded
     seq_len: int
+    random_offsets: bool = False  # shuffled batches start anywhere in the stream (nanoGPT's sampling)
 
     @classmethod
     def from_tokens(cls, tokens: torch.Tensor, seq_len: int) -> TokenWindows:
@@ -52,12 +53,25 @@ class TokenWindows:
     def batches(
         self, batch_size: int, generator: torch.Generator | None = None, augment_generator: object = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(inputs, targets), each (B, seq_len); shuffled window order when given a generator."""
+        """(inputs, targets), each (B, seq_len); shuffled window order when given a generator, or, with
+        `random_offsets`, windows starting at uniformly drawn positions (an epoch is as many batches)."""
+        if self.random_offsets and generator is not None:
+            yield from self._random_offset_batches(batch_size, generator)
+            return
         windows = self.stream.unfold(0, self.seq_len + 1, self.seq_len)  # (N, T + 1), a view
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.stream.device) if generator is not None else None
         for start in range(0, n, batch_size):
             w = windows[start : start + batch_size] if order is None else windows[order[start : start + batch_size]]
+            yield w[:, :-1], w[:, 1:]
+
+
+    def _random_offset_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        windows = self.stream.unfold(0, self.seq_len + 1, 1)  # (every start, T + 1), a view
+        n = len(self)
+        for start in range(0, n, batch_size):
+            starts = torch.randint(len(windows), (min(batch_size, n - start),), generator=generator)
+            w = windows[starts.to(self.stream.device)]
             yield w[:, :-1], w[:, 1:]
 
 
@@ -67,6 +81,9 @@ class StreamConfig(DataConfig):
     seq_len: int = Field(256, ge=1)
     max_train_tokens: int | None = Field(None, ge=2)  # keep the first N tokens (quick CPU runs)
     max_eval_tokens: int | None = Field(None, ge=2)
+    # training windows start anywhere in the text, drawn afresh for every batch (nanoGPT), instead of the
+    # fixed non-overlapping windows shuffled each epoch; validation and test keep the fixed windows
+    random_offsets: bool = False
 
 
 def _bundle(cfg: StreamConfig, splits: dict[str, np.ndarray | None], vocab: int, char_level: bool) -> DataBundle:
@@ -76,9 +93,10 @@ def _bundle(cfg: StreamConfig, splits: dict[str, np.ndarray | None], vocab: int,
         return TokenWindows.from_tokens(torch.from_numpy(tokens[:cap].astype(np.int64)), cfg.seq_len)
 
     info = DataInfo("lm", (cfg.seq_len,), vocab, char_level=char_level)
+    train = windows(splits["train"], cfg.max_train_tokens)
     return DataBundle(
         info,
-        windows(splits["train"], cfg.max_train_tokens),
+        replace(train, random_offsets=cfg.random_offsets),
         windows(splits["valid"], cfg.max_eval_tokens),
         windows(splits["test"], cfg.max_eval_tokens),
     )

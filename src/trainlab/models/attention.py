@@ -33,12 +33,15 @@ class MultiHeadAttention(nn.Module):
         cache: this layer's keys and values while decoding step by step (self: appended each call;
         cross: computed once)."""
         B, T, C = x.shape
-        q = self._heads(self.to_q(x))  # (B, H, T, hs)
+        if context is None:  # self-attention: Q, K and V from one matrix product (as fast as a fused layer)
+            q, k, v = (self._heads(t) for t in self._qkv(x).split(C, dim=-1))  # each (B, H, T, hs)
+        else:
+            q = self._heads(self.to_q(x))  # (B, H, T, hs)
         if context is not None and cache is not None and "k" in cache:  # cross-attention, later steps
             k, v = cache["k"], cache["v"]
         else:
-            source = x if context is None else context
-            k, v = self._heads(self.to_k(source)), self._heads(self.to_v(source))  # (B, H, S, hs)
+            if context is not None:
+                k, v = self._heads(self.to_k(context)), self._heads(self.to_v(context))  # (B, H, S, hs)
             if cache is not None and context is None and "k" in cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
             if cache is not None:
@@ -51,6 +54,13 @@ class MultiHeadAttention(nn.Module):
             y = self._explicit(q, k, v, p, mask, is_causal)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side
         return self.to_out(y)
+
+    def _qkv(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3C): the three projections as one GEMM. The weights stay three Linear layers, so
+        checkpoints, initialisation and parameter names are those of the separate projections."""
+        weight = torch.cat([self.to_q.weight, self.to_k.weight, self.to_v.weight])  # (3C, C)
+        bias = torch.cat([self.to_q.bias, self.to_k.bias, self.to_v.bias])
+        return F.linear(x, weight, bias)
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         B, T, C = t.shape

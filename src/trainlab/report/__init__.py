@@ -9,6 +9,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from trainlab.analysis.curves import AXES
 from trainlab.report import figures, findings, interactive, landscape, tables
 from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
@@ -30,14 +31,14 @@ class _Figures:
 
 def _figures(records: StudyRecords, out: Path) -> str:
     figs = _Figures(out, records.name)
-    for x, what in (("epoch", "epochs"), ("wall_s", "cumulative training time")):
-        figs.add(figures.learning_curves(records, x), f"curves_{'epoch' if x == 'epoch' else 'time'}",
-                 f"loss and {records.main_metric} of every experiment of {records.name} over {what} "
+    for x in [records.x, *(a for a in AXES if a != records.x)]:  # the chosen axis first, then every other
+        figs.add(figures.learning_curves(records, x), f"curves_{x}",
+                 f"loss and {records.main_metric} of every experiment of {records.name} over {records.x_label(x)} "
                  "(dashed: train, solid: valid; bands: 95 % CI over seeds)")
-    for x in ("epoch", "wall_s"):
+    for x in dict.fromkeys((records.x, "seconds")):
         for i, (fig, caption) in enumerate(figures.architecture_figures(records, x), start=1):
-            figs.add(fig, f"architecture{i}_{'epoch' if x == 'epoch' else 'time'}", caption)
-    figs.add(figures.learning_rates(records), "learning_rates", "learning rate at the end of each epoch")
+            figs.add(fig, f"architecture{i}_{x}", caption)
+    figs.add(figures.learning_rates(records), "learning_rates", "learning rate at each evaluation")
     figs.add(figures.resource_bars(records), "resources", "mean training seconds per epoch, peak memory and "
              "parameters per experiment (colour: optimizer)")
     return "".join(figs.html)
@@ -142,10 +143,12 @@ def _description(records: StudyRecords) -> str:
     return f"<p>{html.escape(description)}</p>" if description else ""
 
 
-def write_report(store: Store, study: str, out: Path, sections: Callable[[StudyRecords, Path], list[Section]]) -> Path:
+def write_report(store: Store, study: str, out: Path, sections: Callable[[StudyRecords, Path], list[Section]],
+                 x: str | None = None) -> Path:
     """Write index.html into `out`, with the sections its study kind gives (which may write figures and
-    tables beside it)."""
-    records = load_records(store, study)
+    tables beside it); curves, convergence and findings over `x` (a key of AXES; default: steps for
+    step-based runs, else epochs)."""
+    records = load_records(store, study, x)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     index.write_text(page(study, sections(records, out), records.spec), encoding="utf-8")

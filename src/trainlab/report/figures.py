@@ -14,11 +14,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from trainlab.analysis.curves import curve, seed_band
+from trainlab.analysis.curves import AXES, curve, seed_band
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import memory_column, ordered_experiments
 
-X_LABELS = {"epoch": "epoch", "wall_s": "cumulative training time (s)"}
 SPLIT_STYLES = {"train": "--", "valid": "-"}
 OPTIMIZER_COLOURS = {"sgd": "C0", "momentum": "C1", "nesterov": "C2", "adam": "C3", "adamw": "C4"}
 MARKERS = "os^vDP*X"
@@ -51,15 +50,17 @@ def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line
         ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0)
 
 
-def _axis(ax: Axes, x: str) -> None:
-    ax.set_xlabel(X_LABELS[x])
+def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
+    ax.set_xlabel(records.x_label(x))
     ax.grid(alpha=0.3)
-    if x == "epoch":
+    if x in ("epoch", "step") and not records.step_based:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if x == "flops":
+        ax.set_xscale("log")
 
 
 def _curves(records: StudyRecords, runs: pd.DataFrame, split: str, name: str, x: str) -> list[pd.Series]:
-    found = [curve(records.metrics, rid, split, name, x) for rid in runs["id"]]
+    found = [curve(records.metrics, rid, split, name, AXES[x]) for rid in runs["id"]]
     return [c for c in found if len(c)]
 
 
@@ -73,11 +74,11 @@ def _log_if_decades(ax: Axes, values: list[float]) -> None:
 def _lr_drops(records: StudyRecords, runs: pd.DataFrame, x: str) -> list[float]:
     """x positions (end of the epoch before) where the logged learning rate fell: plateau or step drops."""
     lr = curve(records.metrics, runs["id"].iloc[0], "train", "lr", "epoch")
-    xs = curve(records.metrics, runs["id"].iloc[0], "train", "lr", x)
+    xs = curve(records.metrics, runs["id"].iloc[0], "train", "lr", AXES[x])
     return [float(xs.index[i - 1]) for i in range(1, len(lr)) if lr.iloc[i] < lr.iloc[i - 1] * (1 - 1e-9)]
 
 
-def learning_curves(records: StudyRecords, x: str = "epoch") -> Figure:
+def learning_curves(records: StudyRecords, x: str) -> Figure:
     """Overlay: loss and main metric of every experiment on one axis each."""
     fig = Figure(figsize=(12, 5.5), layout="constrained")
     axes = fig.subplots(1, 2)
@@ -92,7 +93,7 @@ def learning_curves(records: StudyRecords, x: str = "epoch") -> Figure:
                     _plot_band(ax, curves, colour, marker, line, f"{number}: {label}" if split == "valid" else None)
                     values += [v for c in curves for v in c]
         _log_if_decades(ax, values)
-        _axis(ax, x)
+        _axis(ax, records, x)
         ax.set_ylabel(name)
         ax.set_title(f"{name} (dashed: train, solid: valid)")
     handles, labels = axes[1].get_legend_handles_labels()  # both axes carry the same runs: label once
@@ -100,7 +101,7 @@ def learning_curves(records: StudyRecords, x: str = "epoch") -> Figure:
     return fig
 
 
-def architecture_figures(records: StudyRecords, x: str = "epoch") -> list[tuple[Figure, str]]:
+def architecture_figures(records: StudyRecords, x: str) -> list[tuple[Figure, str]]:
     """One figure per architecture, one subplot per optimizer: train and valid main metric, with the
     learning-rate drops marked as dotted vertical lines. Returns (figure, caption suffix) pairs."""
     groups: dict[str, list[tuple[int, pd.DataFrame]]] = {}
@@ -121,12 +122,12 @@ def architecture_figures(records: StudyRecords, x: str = "epoch") -> list[tuple[
             for drop in _lr_drops(records, runs, x):
                 ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
             ax.set_title(f"({letter}) {records.optimizer(runs)}", fontsize="medium")
-            _axis(ax, x)
+            _axis(ax, records, x)
         axes[0].set_ylabel(metric)
         axes[0].legend(fontsize="small")
         _log_if_decades(axes[0], values)
         parts = ", ".join(f"({letter}) {records.optimizer(runs)}" for letter, (_, runs) in zip(string.ascii_lowercase, members))
-        out.append((fig, f"train (dashed) and valid (solid) {metric} of {arch} over {X_LABELS[x]}, {parts}; "
+        out.append((fig, f"train (dashed) and valid (solid) {metric} of {arch} over {records.x_label(x)}, {parts}; "
                          "dotted lines: learning-rate drops"))
     return out
 
@@ -136,12 +137,12 @@ def learning_rates(records: StudyRecords) -> Figure:
     ax = fig.subplots()
     styles = style(records)
     for number, label, runs in records.experiments():
-        lr = curve(records.metrics, runs["id"].iloc[0], "train", "lr")
+        lr = curve(records.metrics, runs["id"].iloc[0], "train", "lr", AXES[records.x])
         colour, marker = styles[number]
         ax.plot(lr.index, lr.values, color=colour, marker=marker, markersize=4, label=f"{number}: {label}")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate (end of epoch)")
+    ax.set_xlabel(records.x_label())
+    ax.set_ylabel("learning rate (at each evaluation)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
     return fig

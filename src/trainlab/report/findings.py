@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
-from trainlab.analysis.curves import curve, overfitting_epoch
+from trainlab.analysis.curves import AXES, curve, overfitting_epoch
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
-from trainlab.report.tables import ordered_experiments
+from trainlab.report.tables import UNITS, ordered_experiments
 
 
 def _name(records: StudyRecords, number: int, runs: pd.DataFrame) -> str:
@@ -52,30 +52,37 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
         return ["No experiment came within 5 % of the best validation result."]
     row = convergence_rows[0]
     runs = dict((n, r) for n, _, r in records.experiments())[order[0]]
+    first, second = records.x, "seconds" if records.x != "seconds" else "flops"
     return [f"Fastest to within 5 % of the best valid {records.main_metric}: {_name(records, order[0], runs)}, "
-            f"after {row[4]} s of training ({row[3]} epochs)."]
+            f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."]
 
 
 def overfitting(records: StudyRecords) -> list[str]:
     out = []
     for number, _, runs in records.experiments():
         for rid, seed in zip(runs["id"], runs["seed"]):
-            train = curve(records.metrics, rid, "train", "loss")
-            valid = curve(records.metrics, rid, "valid", "loss")
+            train = curve(records.metrics, rid, "train", "loss", AXES[records.x])
+            valid = curve(records.metrics, rid, "valid", "loss", AXES[records.x])
             if len(valid) < 3:
                 continue
             epoch = overfitting_epoch(train, valid)
             if epoch is not None:
-                out.append(f"{_name(records, number, runs)}, seed {seed}, overfits from epoch {epoch}: valid loss "
+                out.append(f"{_name(records, number, runs)}, seed {seed}, overfits from {_at(records, epoch)}: valid loss "
                            f"{valid[epoch]:.4g} there, {valid.iloc[-1]:.4g} at the end, while train loss fell "
                            f"from {train[epoch]:.4g} to {train.iloc[-1]:.4g}.")
-    return out or ["No run overfits by this test (valid loss rising for 2+ epochs after its minimum while train loss falls)."]
+    return out or ["No run overfits by this test (valid loss rising for 2+ evaluations after its minimum while train loss falls)."]
+
+
+def _at(records: StudyRecords, x: float) -> str:
+    """A point on the report's axis in words: 'epoch 3', 'step 1,250', '2.1e+12 FLOPs'."""
+    return {"step": f"step {x:,.0f}", "epoch": f"epoch {x:g}", "seen": f"{x:,.0f} {UNITS['seen']} seen",
+            "seconds": f"{x:.1f} s", "flops": f"{x:.3g} FLOPs"}[records.x]
 
 
 def divergence(records: StudyRecords) -> list[str]:
     diverged = records.runs[records.runs["status"] == "diverged"]
     return [f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, "
-            f"seed {r.seed}, diverged (non-finite loss) in epoch {int(r.diverged_epoch)}." for r in diverged.itertuples()]
+            f"seed {r.seed}, diverged (non-finite loss) in {'round' if records.step_based else 'epoch'} {int(r.diverged_epoch)}." for r in diverged.itertuples()]
 
 
 def generalisation_gap(records: StudyRecords) -> list[str]:

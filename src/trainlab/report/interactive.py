@@ -5,22 +5,23 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from trainlab.analysis.curves import curve, seed_band
-from trainlab.report.figures import X_LABELS, style
+from trainlab.analysis.curves import AXES, curve, seed_band
+from trainlab.report.figures import style
 from trainlab.report.records import StudyRecords
 
 
 def curves_html(records: StudyRecords, include_js: bool) -> str:
-    """Valid and train main metric over epochs and over training time; hover for values, click the
-    legend to hide an experiment (both panels follow: one legend group per experiment)."""
+    """Valid and train main metric over the report's axis and over training time; hover for values, click
+    the legend to hide an experiment (both panels follow: one legend group per experiment)."""
     metric = records.main_metric
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{metric} over {X_LABELS[x]}" for x in ("epoch", "wall_s")])
+    axes = (records.x, "seconds" if records.x != "seconds" else "flops")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{metric} over {records.x_label(x)}" for x in axes])
     styles = style(records)
     for number, label, runs in records.experiments():
         colour = _css(styles[number][0])
-        for col, x in enumerate(("epoch", "wall_s"), start=1):
+        for col, x in enumerate(axes, start=1):
             for split, dash in (("valid", "solid"), ("train", "dash")):
-                curves = [c for c in (curve(records.metrics, rid, split, metric, x) for rid in runs["id"]) if len(c)]
+                curves = [c for c in (curve(records.metrics, rid, split, metric, AXES[x]) for rid in runs["id"]) if len(c)]
                 if not curves:
                     continue
                 band = seed_band(curves)

@@ -24,14 +24,15 @@ ROLES = {"ticket": ("winning ticket (rewound)", "C0"), "random_reinit": ("random
          "one_shot_random_init": ("one-shot, fresh init", "C4")}
 
 
-def early_stop(metrics: pd.DataFrame, run_id: str) -> tuple[float, str]:
-    """When validation loss is lowest: the iteration, from the evaluations every `train.eval_every_steps`
-    when the run has them (as Frankle & Carbin measure it), else the epoch."""
+def early_stop(metrics: pd.DataFrame, run_id: str, by_steps: bool) -> tuple[float, str]:
+    """When validation loss is lowest: the iteration, when the run validates every `train.eval_every_steps`
+    steps (as Frankle & Carbin measure it), else the epoch. (Stores written before evaluation rounds kept
+    those points as split valid_step.)"""
     steps = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == "valid_step") & (metrics["name"] == "loss")]
     if len(steps):
         return float(steps.loc[steps["value"].idxmin(), "step"]), "iteration"
-    loss = curve(metrics, run_id, "valid", "loss")
-    return (float(loss.idxmin()) if len(loss) else math.nan), "epoch"
+    loss = curve(metrics, run_id, "valid", "loss", "step" if by_steps else "epoch")
+    return (float(loss.idxmin()) if len(loss) else math.nan), "iteration" if by_steps else "epoch"
 
 
 def lottery_table(records: StudyRecords) -> pd.DataFrame:
@@ -39,7 +40,7 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
     rows = []
     for r in records.runs.itertuples():
         facts = json.loads(r.facts)
-        stop, unit = early_stop(records.metrics, r.id)
+        stop, unit = early_stop(records.metrics, r.id, records.step_based)
         rows.append({
             "role": r.changes.get("lottery.run", "ticket"), "level": int(r.changes.get("lottery.level", 0)),
             "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from trainlab.analysis.curves import AXES, with_axes
 from trainlab.analysis.summary import summarize_runs
 from trainlab.errors import TrainlabError
 from trainlab.store import Store
@@ -22,6 +23,20 @@ class StudyRecords:
     metrics: pd.DataFrame  # long format
     landscapes: list[tuple[str, Path]] = field(default_factory=list)  # (run id, computed landscape folder)
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # run id -> the best model's outputs
+    x: str = "epoch"  # the axis (a key of AXES) of the curves, tables and findings that use one
+
+    @property
+    def step_based(self) -> bool:
+        """True when the runs validate every `train.eval_every_steps` steps (rounds are not data epochs)."""
+        key = "train.eval_every_steps"
+        return key in self.runs and bool(self.runs[key].notna().any())
+
+    def x_label(self, x: str | None = None) -> str:
+        """What an axis counts, in words: 'optimizer steps', 'tokens seen', ..."""
+        unit = {json.loads(f).get("flops_unit") for f in self.runs["facts"]} - {None}
+        seen = "tokens seen" if unit == {"token"} else "examples seen"
+        return {"step": "optimizer steps", "epoch": "epochs (passes over the training data)", "seen": seen,
+                "seconds": "cumulative training time (s)", "flops": "cumulative training FLOPs"}[x or self.x]
 
     @property
     def main_metric(self) -> str:
@@ -69,7 +84,11 @@ class StudyRecords:
         return int(self.runs.groupby("experiment")["seed"].nunique().max())
 
 
-def load_records(store: Store, study: str) -> StudyRecords:
+def load_records(store: Store, study: str, x: str | None = None) -> StudyRecords:
+    """The study's records; curves over `x` (a key of AXES; default: steps when the runs validate every
+    `train.eval_every_steps` steps, else epochs)."""
+    if x is not None and x not in AXES:
+        raise TrainlabError(f"--x: {x!r} is not an axis; choose one of {', '.join(AXES)}")
     spec = store.study_spec(study)
     if spec is None:
         known = ", ".join(store.study_names()) or "none"
@@ -78,8 +97,11 @@ def load_records(store: Store, study: str) -> StudyRecords:
     started = runs[runs["epochs_done"] > 0]
     if started.empty:
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
-    metrics = store.metrics(started["id"].unique())
+    facts = {r.id: json.loads(r.facts) for r in started.itertuples()}
+    metrics = with_axes(store.metrics(started["id"].unique()),
+                        {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f})
     artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]
     landscapes = [(rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()]
     samples = {rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()}
-    return StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples)
+    records = StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples)
+    return replace(records, x=x or ("step" if records.step_based else "epoch"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from trainlab.analysis.curves import curve, first_reaching, within_target
+from trainlab.analysis.curves import AXES, curve, first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 
@@ -98,7 +98,7 @@ def results_table(records: StudyRecords) -> Table:
     metric, n_seeds = records.main_metric, records.n_seeds
     memory = memory_column(records)
     header = ["exp", "architecture", "optimizer", f"train {metric}", f"valid {metric}", f"test {metric}",
-              "best epoch", "train s/epoch", "params", memory.replace("_", " ")]
+              "best step" if records.step_based else "best epoch", "train s/epoch", "params", memory.replace("_", " ")]
     table = Table("", header)
     valid_stats = []
     for number, _, runs in ordered_experiments(records):
@@ -112,7 +112,7 @@ def results_table(records: StudyRecords) -> Table:
                 _seed_stat(runs, "train_metric").text(),
                 valid.text(),
                 _seed_stat(runs, "test_metric").text(),
-                _num(runs["best_epoch"].mean(), 3),
+                _num(runs["best_step" if records.step_based else "best_epoch"].mean(), 3),
                 _num(runs["train_s_per_epoch"].mean(), 3),
                 f"{int(runs['params_total'].iloc[0]):,}",
                 _num(runs[memory].max(), 4),
@@ -185,6 +185,9 @@ def hardware_note(records: StudyRecords) -> str:
     return ""
 
 
+UNITS = {"step": "steps", "epoch": "epochs", "seen": "examples", "seconds": "seconds", "flops": "FLOPs"}
+
+
 def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     """Epochs and training seconds until the valid metric is within 5 % of the study's best.
 
@@ -192,24 +195,26 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     target last, ordered by their best value).
     """
     metric, mode = records.main_metric, records.mode
+    first, second = records.x, "seconds" if records.x != "seconds" else "flops"
     best_all = records.runs["valid_metric"].max() if mode == "max" else records.runs["valid_metric"].min()
     target = within_target(best_all, mode)
     entries = []
     for number, label, runs in records.experiments():
         epochs, seconds = [], []
         for rid in runs["id"]:
-            epochs.append(first_reaching(curve(records.metrics, rid, "valid", metric, "epoch"), target, mode))
-            seconds.append(first_reaching(curve(records.metrics, rid, "valid", metric, "wall_s"), target, mode))
+            epochs.append(first_reaching(curve(records.metrics, rid, "valid", metric, AXES[first]), target, mode))
+            seconds.append(first_reaching(curve(records.metrics, rid, "valid", metric, AXES[second]), target, mode))
         best = mean_ci(runs["valid_metric"].tolist())
         reached = sum(not math.isnan(e) for e in epochs)
         entries.append((number, label, mean_ci(epochs), mean_ci(seconds), best, reached, len(epochs)))
     sign = -1 if mode == "max" else 1
     entries.sort(key=lambda e: (math.isnan(e[3].mean), e[3].mean if not math.isnan(e[3].mean) else 0, sign * e[4].mean))
     table = Table(
-        f"Convergence: epochs and cumulative training seconds until the valid {metric} first reaches "
+        f"Convergence: {records.x_label(first)} and {records.x_label(second)} until the valid {metric} first reaches "
         f"{target:.4g} (within 5 % of the best valid {metric} in the study, {best_all:.4g}); fastest first. "
         f"'-' means not reached; those are ordered by their best valid {metric}.",
-        ["rank", "exp", "config", "epochs to target", "seconds to target", f"best valid {metric}", "runs reaching"],
+        ["rank", "exp", "config", f"{UNITS[first]} to target", f"{UNITS[second]} to target", f"best valid {metric}",
+         "runs reaching"],
     )
     for rank, (number, label, ep, sec, best, reached, n) in enumerate(entries, 1):
         table.rows.append(

@@ -48,6 +48,9 @@ class OptimConfig(Named):
     name: str = "sgd"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    # matrices: decay only parameters with 2+ dimensions (weights, embeddings), not biases and norm gains
+    # (GPT-2 and nanoGPT practice)
+    decay: Literal["all", "matrices"] = "all"
     momentum: float = Field(0.9, ge=0, lt=1)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
@@ -88,7 +91,14 @@ class TrainConfig(Section):
     batch_size: int = Field(128, ge=1)
     eval_batch_size: int | None = Field(None, ge=1)  # default: the training batch size
     seed: int = Field(0, ge=0)
+    # Evaluate every this many steps instead of at each data epoch's end; rounds between evaluations are
+    # then the store's epochs (checkpoints, best model, plateau schedules and early stopping count them).
     eval_every_steps: int | None = Field(None, ge=1)
+    eval_batches: int | None = Field(None, ge=1)  # validate on a fixed seeded sample of this many batches
+    # log McCandlish et al.'s simple noise scale, measured every noise_scale_every steps (one extra
+    # forward/backward on half the batch each time)
+    gradient_noise_scale: bool = False
+    noise_scale_every: int = Field(10, ge=1)
     early_stopping_patience: int | None = Field(None, ge=1)
     clip_grad_norm: float | None = Field(None, gt=0)
     keep_epoch_checkpoints: bool = False  # save each epoch's weights (landscape animations, trajectories)

@@ -47,12 +47,21 @@ def build_model(config: RunConfig, info: DataInfo) -> nn.Module:
 def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Parts:
     """Model (initialised from the global RNG, which the caller seeds), optimizer, schedule, task."""
     model = build_model(config, data.info).to(device)
-    optimizer = OPTIMIZERS.get(config.optim.name).build(
-        [p for p in model.parameters() if p.requires_grad], config.optim
-    )
+    optimizer = OPTIMIZERS.get(config.optim.name).build(_param_groups(model, config.optim.decay), config.optim)
     total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
     return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info, config.train))
+
+
+def _param_groups(model: torch.nn.Module, decay: str) -> list[dict]:
+    """The trainable parameters; with `decay: matrices`, biases and norm gains (1-D) in a group without
+    weight decay."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if decay == "all":
+        return [{"params": params}]
+    groups = [{"params": [p for p in params if p.dim() >= 2]},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -77,6 +86,8 @@ def check_train_options(train: TrainConfig, device: torch.device) -> list[str]:
     if train.compile and device.type == "cpu" and not any(map(shutil.which, ("c++", "g++", "clang++"))):
         raise TrainlabError("train.compile: torch.compile on CPU needs a C++ compiler (e.g. apt install g++); "
                             "or set train.compile: false")
+    if train.gradient_noise_scale and train.batch_size < 2:
+        raise TrainlabError("train.gradient_noise_scale: needs train.batch_size >= 2 (it compares the batch with its half)")
     if train.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         return ["train.precision: bf16 on a CPU without native bf16 (AVX-512 BF16, AMX) is emulated, "
                 "usually slower than fp32"]

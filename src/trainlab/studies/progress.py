@@ -21,27 +21,30 @@ class ProgressHook(Hook):
         cfg = loop.train_cfg
         self.progress = progress
         self.steps_per_epoch = loop.data.train.num_batches(cfg.batch_size)
-        self.epochs = cfg.max_epochs(self.steps_per_epoch)
-        total = cfg.total_steps(self.steps_per_epoch)
-        self.task = progress.add_task(escape(title), total=total, completed=loop.state.step, status="")
+        self.total = cfg.total_steps(self.steps_per_epoch)
+        self.every = cfg.eval_every_steps  # rounds are evaluation intervals, not data epochs
+        self.epochs = -(-self.total // self.every) if self.every else cfg.max_epochs(self.steps_per_epoch)
+        self.task = progress.add_task(escape(title), total=self.total, completed=loop.state.step, status="")
         self._t0, self._n0 = time.perf_counter(), loop.state.step
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
         self.progress.advance(self.task)
-        step_in_epoch = loop.state.step - loop.state.epoch * self.steps_per_epoch
         if loop.state.step % REFRESH_EVERY_STEPS == 0:
             rate = (loop.state.step - self._n0) * loop.train_cfg.batch_size / (time.perf_counter() - self._t0)
-            self.progress.update(
-                self.task,
-                status=f"epoch {loop.state.epoch + 1}/{self.epochs} step {step_in_epoch}/{self.steps_per_epoch}"
-                f" loss {loss.item():.4f} {rate:,.0f} samples/s",
-            )
+            self.progress.update(self.task, status=f"{self._where(loop)} loss {loss.item():.4f} {rate:,.0f} samples/s")
+
+    def _where(self, loop: Loop) -> str:
+        step = loop.state.step
+        if self.every:
+            return f"step {step}/{self.total}"
+        return f"epoch {loop.state.epoch + 1}/{self.epochs} step {step - loop.state.epoch * self.steps_per_epoch}/{self.steps_per_epoch}"
 
     def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
         valid = {r.name: r.value for r in rows if r.split == "valid"}
         metric = loop.task.main_metric
         shown = f" valid {metric} {valid[metric]:.4f}" if metric in valid else ""
-        status = f"epoch {loop.state.epoch}/{self.epochs} done{shown}"
+        done = f"step {loop.state.step}/{self.total}" if self.every else f"epoch {loop.state.epoch}/{self.epochs} done"
+        status = f"{done}{shown}"
         self.progress.update(self.task, status=status)
         if not self.progress.console.is_terminal:  # logs and CI: no live bar, so one line per epoch
             title = self.progress.tasks[self.task].description

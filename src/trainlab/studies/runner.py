@@ -118,6 +118,7 @@ def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
         "flops_per_unit_analytic": flops.analytic_train_flops_per_token(run.config.model.name, loop.model,
                                                                         loop.data.info),
         "params_by_module": measure.parameters_by_module(loop.model),
+        "steps_per_epoch": loop.data.train.num_batches(loop.train_cfg.batch_size),  # for curves over data epochs
     }
 
 

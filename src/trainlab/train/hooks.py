@@ -7,6 +7,7 @@ from torch import nn
 
 from trainlab.spec.config import TrainConfig
 from trainlab.train.loop import Hook, Loop, Row
+from trainlab.train.noise_scale import GradientNoiseScale
 
 
 class ScheduleHook(Hook):
@@ -44,6 +45,8 @@ class EarlyStopping(Hook):
 def config_hooks(cfg: TrainConfig) -> list[Hook]:
     """The hooks a TrainConfig asks for, in the order they must run (before recording and checkpoints)."""
     hooks: list[Hook] = [ScheduleHook()]
+    if cfg.gradient_noise_scale:  # before clipping: it measures the raw gradient
+        hooks.append(GradientNoiseScale(cfg.noise_scale_every))
     if cfg.clip_grad_norm:
         hooks.append(ClipGradNorm(cfg.clip_grad_norm))
     if cfg.early_stopping_patience:

@@ -5,14 +5,16 @@ stores or terminals.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from trainlab.data.base import DataBundle, TensorSplit
+from trainlab.data.base import Batch, DataBundle, Split
 from trainlab.optim import Schedule
 from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
@@ -35,7 +37,7 @@ class Row:
 class LoopState:
     """Everything needed to continue a run exactly where it stopped (saved in last.pt)."""
 
-    epoch: int = 0  # finished epochs
+    epoch: int = 0  # finished rounds: data epochs, or intervals of train.eval_every_steps steps
     step: int = 0  # optimizer steps taken
     train_seconds: float = 0.0  # cumulative, evaluation excluded
     best_value: float | None = None
@@ -43,6 +45,7 @@ class LoopState:
     diverged_epoch: int | None = None
     stop_reason: str | None = None
     flops: float = 0.0  # cumulative training FLOPs
+    seen: int = 0  # cumulative training examples (tokens for language models and translation)
 
 
 class Hook:
@@ -69,28 +72,35 @@ class Loop:
     state: LoopState = field(default_factory=LoopState)
     valid: dict[str, float] | None = None  # this epoch's validation metrics
     flops_per_unit: float | None = None  # training FLOPs per example (or target token): cumulative FLOPs
+    batch: Batch | None = None  # the batch of the step in progress (hooks that measure gradients read it)
     _pending: list[Row] = field(default_factory=list)
+    _batches: Iterator[Batch] | None = None  # the data epoch in progress
 
     # -- public API -------------------------------------------------------------------------------
 
     def run(self) -> LoopState:
-        """Train the remaining epochs; stops early on divergence or early stopping."""
-        total = self.train_cfg.total_steps(self.data.train.num_batches(self.train_cfg.batch_size))
+        """Train round after round until the run's last step, divergence or early stopping."""
+        per_epoch = self.data.train.num_batches(self.train_cfg.batch_size)
+        total = self.train_cfg.total_steps(per_epoch)
         while self.state.step < total and self.state.stop_reason is None:
-            self._train_epoch(self.state.epoch + 1, total)
+            self._train_round(self.state.epoch + 1, self._round_end(per_epoch, total), per_epoch)
         return self.state
 
-    def evaluate(self, split: TensorSplit) -> dict[str, float]:
-        """Exact split metrics in eval mode, without gradients, and the evaluation's throughput."""
-        return self._timed_evaluate(split)[0]
+    def evaluate(self, split: Split, max_batches: int | None = None) -> dict[str, float]:
+        """Exact split metrics in eval mode, without gradients, and the evaluation's throughput; over a
+        fixed seeded sample of `max_batches` batches when given (nanoGPT's eval_iters, but the same
+        sample at every evaluation, so points along a run are comparable)."""
+        return self._timed_evaluate(split, max_batches)[0]
 
-    def _timed_evaluate(self, split: TensorSplit) -> tuple[dict[str, float], float]:
+    def _timed_evaluate(self, split: Split, max_batches: int | None = None) -> tuple[dict[str, float], float]:
         """`evaluate`, and the seconds it took (one clock serves both the throughput and eval seconds)."""
         was_training = self.model.training
         self.model.eval()
         sums = torch.zeros(self.task.n_eval_sums, device=self.device)
+        size = self.train_cfg.eval_batch_size or self.train_cfg.batch_size
+        sample = seeding.generator(self.train_cfg.seed, "eval_sample") if max_batches else None
         with torch.no_grad(), measure.Stopwatch(self.device) as clock:
-            for x, y in split.batches(self.train_cfg.eval_batch_size or self.train_cfg.batch_size):
+            for x, y in itertools.islice(split.batches(size, generator=sample), max_batches):
                 with self.autocast():
                     out = self.model(x)
                     loss = self.task.loss(out, y)
@@ -111,32 +121,47 @@ class Loop:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _train_epoch(self, epoch: int, total_steps: int) -> None:
-        """One pass over the training data, cut short when the run reaches `total_steps`."""
+    def _round_end(self, per_epoch: int, total: int) -> int:
+        """The step at which the current round ends: the next multiple of `train.eval_every_steps` when
+        set (rounds are evaluation intervals, whatever the data epochs), else the end of the data epoch."""
+        every = self.train_cfg.eval_every_steps or per_epoch
+        return min(total, (self.state.step // every + 1) * every)
+
+    def _next_batch(self, per_epoch: int) -> Batch:
+        """The next training batch. Data epoch e is drawn from its own seeded streams (order/e, augment/e),
+        so a run resumed mid-epoch replays the same order by skipping the batches it already took."""
+        if self._batches is None:
+            epoch, done = divmod(self.state.step, per_epoch)
+            cfg = self.train_cfg
+            order = seeding.generator(cfg.seed, f"order/{epoch + 1}")
+            augmentation = seeding.generator(cfg.seed, f"augment/{epoch + 1}")
+            batches = self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation)
+            self._batches = itertools.islice(batches, done, None)
+        return next(self._batches)
+
+    def _train_round(self, epoch: int, end: int, per_epoch: int) -> None:
+        """Train up to step `end` (a data epoch, or `train.eval_every_steps` steps), then validate once.
+        The store counts rounds as its epochs."""
         cfg, state = self.train_cfg, self.state
         self.model.train()
         measure.reset_peak_memory(self.device)
-        order = seeding.generator(cfg.seed, f"order/{epoch}")
-        augmentation = seeding.generator(cfg.seed, f"augment/{epoch}")
         sums = torch.zeros(self.task.n_sums, device=self.device)
-        eval_seconds = 0.0
         # Training seconds cover batching and augmentation too, as a user's epoch does; only
         # evaluation is left out.
         with measure.GPUSampler(self.device) as gpu, measure.Stopwatch(self.device) as clock:
-            for x, y in self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation):
+            while state.step < end:
+                x, y = self._next_batch(per_epoch)
                 loss = self._step(x, y, sums)
+                if state.step % per_epoch == 0:
+                    self._batches = None  # the data epoch is over
                 for hook in self.hooks:
                     hook.on_step(self, loss)
-                if cfg.eval_every_steps and state.step % cfg.eval_every_steps == 0:
-                    with clock.paused():
-                        eval_seconds += self._evaluate_valid(clock.seconds)
-                if state.step >= total_steps:
-                    break
         state.train_seconds += clock.seconds
         train = self.task.summarize(sums)
         count = self.task.count(sums)
+        state.seen += count
         self.log("train", {**train, "seconds": clock.seconds, self.task.throughput: count / clock.seconds})
-        self.log("train", {"lr": self.optimizer.param_groups[0]["lr"]})
+        self.log("train", {"lr": self.optimizer.param_groups[0]["lr"], "seen": state.seen})
         self.log("train", {**measure.memory_metrics(self.device), **gpu.metrics()})
         if self.flops_per_unit:
             state.flops += self.flops_per_unit * count
@@ -144,16 +169,17 @@ class Loop:
         self.valid = None
         if not math.isfinite(train["loss"]):
             state.diverged_epoch, state.stop_reason = epoch, "diverged"
-            self._finish_epoch(epoch, improved=False, eval_seconds=eval_seconds)
+            self._finish_epoch(epoch, improved=False, eval_seconds=0.0)
             return
-        self.valid, valid_seconds = self._timed_evaluate(self.data.valid)
+        self.valid, valid_seconds = self._timed_evaluate(self.data.valid, cfg.eval_batches)
         self.log("valid", self.valid)
         improved = is_better(self.task, self.valid[self.task.main_metric], state.best_value)
         if improved:
             state.best_value, state.best_epoch = self.valid[self.task.main_metric], epoch
-        self._finish_epoch(epoch, improved, eval_seconds + valid_seconds)
+        self._finish_epoch(epoch, improved, valid_seconds)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+        self.batch = (x, y)
         with self.autocast():
             out = self.model(x)
             loss = self.task.loss(out, y)
@@ -166,14 +192,6 @@ class Loop:
         with torch.no_grad():
             sums += self.task.sums(out, y, loss)
         return loss
-
-    def _evaluate_valid(self, train_seconds_so_far: float) -> float:
-        """A mid-epoch validation point (train.eval_every_steps); returns its seconds."""
-        valid, seconds = self._timed_evaluate(self.data.valid)
-        wall = self.state.train_seconds + train_seconds_so_far
-        for name, value in valid.items():
-            self._pending.append(Row(self.state.step, self.state.epoch + 1, "valid_step", name, value, wall))
-        return seconds
 
     def _finish_epoch(self, epoch: int, improved: bool, eval_seconds: float) -> None:
         self.state.epoch = epoch

@@ -5,8 +5,6 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -34,15 +32,6 @@ class Stopwatch:
     def __exit__(self, *exc: object) -> None:
         synchronize(self.device)
         self.seconds += time.perf_counter() - self._t0
-
-    @contextmanager
-    def paused(self) -> Iterator[Stopwatch]:
-        """Stop counting inside the block (e.g. a mid-epoch evaluation); `seconds` is current there."""
-        self.__exit__()
-        try:
-            yield self
-        finally:
-            self.__enter__()
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:

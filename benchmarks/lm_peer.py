@@ -1,0 +1,184 @@
+"""The whole `trainlab run studies/shakespeare-char.yaml` against a minimal nanoGPT-style script, side by side.
+
+The script is what a student writes after reading nanoGPT (Karpathy): the same baby GPT (4 layers, 4 heads,
+width 128, block 64, batch 12, 2,000 iterations, fp32, AdamW lr 1e-3 with 100 warmup steps and cosine decay
+to 1e-4, beta2 0.99, gradient clipping 1.0), one fused QKV projection, no biases, weight decay 0.1 on
+matrices only, batches of random offsets into the token array, and an estimate of the validation loss every
+250 steps on `eval_iters` = 20 random batches. Both run as fresh processes (imports and data loading
+included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final validation
+loss is measured on the whole validation split by the same function (trainlab's stored value, on its fixed
+sample of 512 validation windows, is printed too). Prints one JSON line last.
+
+    python benchmarks/lm_peer.py [--steps 2000] [--data ../shared/data/tinyshakespeare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BLOCK, BATCH, WIDTH, HEADS, LAYERS = 64, 12, 128, 4, 4
+LR, MIN_LR, WARMUP, EVAL_EVERY, EVAL_ITERS = 1e-3, 1e-4, 100, 250, 20
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = "studies/shakespeare-char.yaml"
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(WIDTH, bias=False), nn.LayerNorm(WIDTH, bias=False)
+        self.qkv = nn.Linear(WIDTH, 3 * WIDTH, bias=False)
+        self.proj = nn.Linear(WIDTH, WIDTH, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH, bias=False), nn.GELU(), nn.Linear(4 * WIDTH, WIDTH, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, HEADS, C // HEADS).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        x = x + self.proj(y)
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, WIDTH), nn.Embedding(BLOCK, WIDTH)
+        self.blocks = nn.Sequential(*(Block() for _ in range(LAYERS)))
+        self.ln = nn.LayerNorm(WIDTH, bias=False)
+        self.head = nn.Linear(WIDTH, vocab, bias=False)
+        self.head.weight = self.tok.weight  # tied
+        for p in self.parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.tok(idx) + self.pos(torch.arange(idx.shape[1]))
+        return self.head(self.ln(self.blocks(x)))
+
+
+def _batch(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ix = torch.randint(len(data) - BLOCK - 1, (BATCH,))
+    x = torch.stack([data[i : i + BLOCK] for i in ix])
+    return x, torch.stack([data[i + 1 : i + 1 + BLOCK] for i in ix])
+
+
+def _lr(it: int, steps: int) -> float:
+    if it < WARMUP:
+        return LR * (it + 1) / (WARMUP + 1)
+    ratio = (it - WARMUP) / (steps - WARMUP)
+    return MIN_LR + 0.5 * (1 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
+
+
+def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    logits = model(x)
+    return F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0)
+
+
+@torch.no_grad()
+def _full_valid_loss(model: nn.Module, valid: torch.Tensor) -> float:
+    """Mean loss over every non-overlapping window of the validation split (as trainlab evaluates it)."""
+    model.eval()
+    windows = valid.unfold(0, BLOCK + 1, BLOCK)
+    total = count = 0.0
+    for chunk in windows.split(256):
+        logits = model(chunk[:, :-1])
+        y = chunk[:, 1:]
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0, reduction="sum").item()
+        count += (y != 0).sum().item()
+    return total / count
+
+
+def script(steps: int, data_root: str) -> None:
+    """The nanoGPT-style run; prints its validation loss as JSON (timed by the caller, as a whole process)."""
+    from trainlab.data.text import TinyShakespeareConfig, load_tinyshakespeare
+
+    bundle = load_tinyshakespeare(TinyShakespeareConfig(name="tinyshakespeare", root=data_root, seq_len=BLOCK))
+    train, valid = bundle.train.stream, bundle.valid.stream
+    torch.manual_seed(1337)
+    model = TinyGPT(bundle.info.num_classes)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, betas=(0.9, 0.99))
+    for it in range(1, steps + 1):
+        for group in opt.param_groups:
+            group["lr"] = _lr(it - 1, steps)
+        loss = _loss(model, *_batch(train))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if it % EVAL_EVERY == 0 or it == steps:
+            model.eval()
+            with torch.no_grad():
+                estimate = sum(_loss(model, *_batch(valid)).item() for _ in range(EVAL_ITERS)) / EVAL_ITERS
+            model.train()
+            print(f"step {it}: valid loss estimate {estimate:.4f}", file=sys.stderr)
+    print(json.dumps({"valid_loss": _full_valid_loss(model, valid)}))
+
+
+def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> float:
+    """The whole-split validation loss of trainlab's final weights, by the script's own function."""
+    from trainlab.api import planned_runs
+    from trainlab.studies.build import DataCache, build_model
+    from trainlab.train import checkpoint
+
+    (run,) = planned_runs(ROOT / STUDY, overrides)
+    bundle = DataCache().get(run.config)
+    model = build_model(run.config, bundle.info)
+    model.load_state_dict(checkpoint.load(store / "runs" / run.id / "last.pt", torch.device("cpu"))["model"])
+    return _full_valid_loss(model, bundle.valid.stream)
+
+
+def _timed(cmd: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return wall, done.stdout
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--data", default="../shared/data/tinyshakespeare")
+    p.add_argument("--script", action="store_true", help=argparse.SUPPRESS)  # the peer, in its own process
+    args = p.parse_args()
+    if args.script:
+        script(args.steps, args.data)
+        return
+    from trainlab.store import open_store
+
+    script_wall, out = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data])
+    script_loss = json.loads(out.strip().splitlines()[-1])["valid_loss"]
+    with tempfile.TemporaryDirectory() as store:
+        overrides = {"data.root": args.data, "train.steps": args.steps}
+        sets = [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
+        trainlab_wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
+        m = open_store(store).metrics()
+        valid = m[(m["split"] == "valid") & (m["name"] == "loss")].sort_values("step")
+        sample_loss, trainlab_points = float(valid["value"].iloc[-1]), len(valid)
+        trainlab_loss = _trainlab_full_valid_loss(Path(store), overrides)
+    print(json.dumps({
+        "benchmark": "lm_peer", "steps": args.steps, "threads": torch.get_num_threads(),
+        "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
+        "wall_ratio": round(trainlab_wall / script_wall, 3),
+        "trainlab_valid_loss": round(trainlab_loss, 4), "script_valid_loss": round(script_loss, 4),
+        "trainlab_valid_sample_loss": round(sample_loss, 4), "trainlab_valid_points": trainlab_points,
+    }))
+
+
+if __name__ == "__main__":
+    main()
