@@ -26,7 +26,8 @@ def test_every_ready_made_study_validates(path: Path, tmp_path: Path) -> None:
         names = {load_study(p).name for p in STUDIES if p != path}
         assert study.section.study in names
         return
-    needs_data = any(r.config.data.static_info() is None for r in planned_runs(study))
+    trained = [r for r in planned_runs(study) if hasattr(r, "config")]  # an nqm study's units are solved, not trained
+    needs_data = any(r.config.data.static_info() is None for r in trained)
     if needs_data and not SHARED.exists():
         pytest.skip(f"real data not found at {SHARED}")
     lines = check_study(study, store=tmp_path / "store")

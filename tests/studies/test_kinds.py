@@ -27,11 +27,24 @@ def _landscape_study(folder: Path) -> Path:
     return path
 
 
+def _nqm_study(folder: Path) -> Path:
+    path = folder / "nqm.yaml"
+    path.write_text(yaml.safe_dump({"name": "nqm", "kind": "nqm", "store": str(folder / "store"),
+                                    "nqm": {"dimensions": 200, "batch_sizes": [1, 16, 256], "learning_rates": [0.1, 1.0],
+                                            "target": 0.5, "resamples": 10}}))
+    return path
+
+
 TINY: dict[str, Callable[[Path], Path]] = {
     "train": lambda folder: write_study(folder, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}]),
     "landscape": _landscape_study,
     "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
     "lottery": lambda folder: write_study(folder, kind="lottery", lottery={"levels": 1, "controls": ["random_reinit"]}),
+    "scaling": lambda folder: write_study(folder, kind="scaling", scaling={"budgets": [1e6], "resamples": 3},
+                                          runs=[{"model.dim": d} for d in (8, 16, 32)]),
+    "batch_size": lambda folder: write_study(folder, kind="batch_size", batch_size={"target": 2.1, "resamples": 10},
+                                             grid={"train.batch_size": [32, 64, 128]}),
+    "nqm": lambda folder: _nqm_study(folder),
 }
 
 

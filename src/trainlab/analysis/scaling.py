@@ -92,19 +92,25 @@ def fit_parametric(n: np.ndarray, d: np.ndarray, loss: np.ndarray, starts: int =
 
 
 def theta(fit: ParametricFit) -> np.ndarray:
-    return np.array([np.log(fit.A), np.log(fit.B), np.log(fit.E), fit.alpha, fit.beta])
+    """The fit as (a, b, e, α, β); a term that underflowed to 0 (E of runs far from their floor) becomes
+    the log of the smallest float, so a refit can start from it."""
+    a, b, e = np.log(np.maximum([fit.A, fit.B, fit.E], np.finfo(float).tiny))
+    return np.array([a, b, e, fit.alpha, fit.beta])
 
 
 def bootstrap(n: np.ndarray, d: np.ndarray, loss: np.ndarray, fit: ParametricFit, resamples: int = 1000,
-              seed: int = 0, starts: int = 0) -> dict[str, np.ndarray]:
+              seed: int = 0, starts: int = 0, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Parameters refitted on `resamples` resamples of the runs (with replacement): name -> values.
-    Each refit starts from the full-data optimum (a resample's optimum lies near it), and from the best
-    `starts` grid points of the resample if asked."""
+    With `groups` (a label per row, e.g. the run an evaluation belongs to), whole groups are resampled,
+    since points along one training run are not independent. Each refit starts from the full-data
+    optimum (a resample's optimum lies near it), and from the best `starts` grid points if asked."""
     rng = np.random.default_rng(seed)
     n, d, loss = (np.asarray(v, float) for v in (n, d, loss))
+    labels = np.arange(len(n)) if groups is None else np.asarray(groups)
+    members = [np.flatnonzero(labels == g) for g in np.unique(labels)]
     out: dict[str, list[float]] = {k: [] for k in (*NAMES, "a")}
     for _ in range(resamples):
-        idx = rng.integers(0, len(n), len(n))
+        idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
         refit = fit_parametric(n[idx], d[idx], loss[idx], starts=starts, extra_start=theta(fit))
         for k in NAMES:
             out[k].append(getattr(refit, k))
