@@ -43,7 +43,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
     "scaling": lambda folder: write_study(folder, kind="scaling", scaling={"budgets": [1e6], "resamples": 3},
                                           runs=[{"model.dim": d} for d in (8, 16, 32)]),
     "batch_size": lambda folder: write_study(folder, kind="batch_size", batch_size={"target": 2.1, "resamples": 10},
-                                             grid={"train.batch_size": [32, 64, 128]}),
+                                             grid={"train.batch_size": [64, 128]}),
     "nqm": lambda folder: _nqm_study(folder),
 }
 

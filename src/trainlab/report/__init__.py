@@ -17,25 +17,26 @@ from trainlab.store import Store
 
 
 class _Figures:
-    """Numbers, saves (PNG and PDF) and captions the report's figures in order."""
+    """Numbers, saves (PNG, and PDF for papers) and captions the report's figures in order."""
 
     def __init__(self, out: Path, study: str) -> None:
         self.out, self.study, self.count, self.html = out, study, 0, []
 
-    def add(self, fig: Figure, stem: str, caption: str) -> None:
+    def add(self, fig: Figure, stem: str, caption: str, pdf: bool = True) -> None:
         self.count += 1
-        fig.savefig(self.out / f"{stem}.png", dpi=110)
-        fig.savefig(self.out / f"{stem}.pdf")
-        self.html.append(figure_html(fig, f"Figure {self.count}: {caption}."))
+        self.html.append(figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png"))
+        if pdf:
+            fig.savefig(self.out / f"{stem}.pdf")
 
 
 def _figures(records: StudyRecords, out: Path) -> str:
     figs = _Figures(out, records.name)
+    papers = (records.x, "seconds")  # PDFs of the curves over the chosen axis and time; PNGs of every axis
     for x in [records.x, *(a for a in AXES if a != records.x)]:  # the chosen axis first, then every other
         figs.add(figures.learning_curves(records, x), f"curves_{x}",
                  f"loss and {records.main_metric} of every experiment of {records.name} over {records.x_label(x)} "
-                 "(dashed: train, solid: valid; bands: 95 % CI over seeds)")
-    for x in dict.fromkeys((records.x, "seconds")):
+                 "(dashed: train, solid: valid; bands: 95 % CI over seeds)", pdf=x in papers)
+    for x in dict.fromkeys(papers):
         for i, (fig, caption) in enumerate(figures.architecture_figures(records, x), start=1):
             figs.add(fig, f"architecture{i}_{x}", caption)
     figs.add(figures.learning_rates(records), "learning_rates", "learning rate at each evaluation")

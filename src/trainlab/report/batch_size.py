@@ -139,7 +139,6 @@ def batch_size_sections(records: StudyRecords, out: Path, section: dict) -> list
     (out / "batch_size.md").write_text(summary.markdown())
     (out / "batch_size.csv").write_text(summary.csv())
     figure = tradeoff_figure(fits, unit)
-    figure.savefig(out / "batch_size.png", dpi=110)
     never = table[~np.isfinite(table["steps"])]
     notes = [f"{len(never)} of {len(table)} (batch size, learning rate) settings never reached the target."] if len(never) else []
     found = "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in [*findings(fits, target, metric, unit), *notes]) + "</ul>"
@@ -147,4 +146,4 @@ def batch_size_sections(records: StudyRecords, out: Path, section: dict) -> list
                "batch size), with the fitted S = S_min + E_min/B (dashed). Right: steps to target against batch size "
                "(log-log; Shallue et al. 2018's regimes: perfect scaling along the grey line, then diminishing returns, "
                "then a plateau); dotted: B_crit.")
-    return [("Batch size", found + figure_html(figure, caption) + summary.html())]
+    return [("Batch size", found + figure_html(figure, caption, out / "batch_size.png") + summary.html())]

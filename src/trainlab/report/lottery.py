@@ -167,7 +167,6 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
 def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # noqa: ANN001 - out: Path
     table = lottery_table(records)
     figure = sparsity_figure(table, records.main_metric)
-    figure.savefig(out / "lottery.png", dpi=110)
     figure.savefig(out / "lottery.pdf")
     layers = layer_table(records, table)
     (out / "lottery_layers.md").write_text(layers.markdown())
@@ -175,10 +174,10 @@ def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # no
     caption = (f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "
                "(log scale); bands: 95 % intervals over seeds.")
     sections = [("Lottery tickets", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"
-                 + figure_html(figure, caption) + layers.html())]
+                 + figure_html(figure, caption, out / "lottery.png") + layers.html())]
     grid = start_grid_figure(records, table)
     if grid is not None:
-        grid.savefig(out / "start_grid.png", dpi=110)
         sections.append(("Starting points", figure_html(grid, "Training from w0 + αx + βy: x = w* - w0 of the dense "
-                                                              "run, y a filter-normalised random direction.")))
+                                                              "run, y a filter-normalised random direction.",
+                                                        out / "start_grid.png")))
     return sections

@@ -277,7 +277,6 @@ def scaling_sections(records: StudyRecords, out: Path) -> list[tuple[str, str]]:
         figures.append((residual_figure(a), "scaling_residuals", "residuals of the parametric fit in log loss"))
     parts = []
     for fig, stem, caption in figures:
-        fig.savefig(out / f"{stem}.png", dpi=110)
-        parts.append(figure_html(fig, caption + "."))
+        parts.append(figure_html(fig, caption + ".", out / f"{stem}.png"))
     found = "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in findings(a)) + "</ul>"
     return [("Scaling", found + tables[1].html() + tables[0].html() + "".join(parts))]

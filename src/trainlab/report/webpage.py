@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 
 import yaml
 from matplotlib.figure import Figure
@@ -20,15 +21,19 @@ pre{background:#f6f6f6;padding:1em;overflow:auto}
 """
 
 
-def png_base64(fig: Figure) -> str:
+def png_base64(fig: Figure, save_as: Path | None = None) -> str:
+    """The figure as base64 PNG, rendered once; also written to `save_as` when given."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
+    if save_as is not None:
+        save_as.write_bytes(buf.getvalue())
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def figure_html(fig: Figure, caption: str) -> str:
+def figure_html(fig: Figure, caption: str, save_as: Path | None = None) -> str:
+    """The figure embedded in a <figure> with its caption (and saved as PNG at `save_as`, same bytes)."""
     return (
-        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png_base64(fig)}">'
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png_base64(fig, save_as)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
