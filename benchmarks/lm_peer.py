@@ -5,11 +5,11 @@ width 128, block 64, batch 12, 2,000 iterations, fp32, AdamW lr 1e-3 with 100 wa
 to 1e-4, beta2 0.99, gradient clipping 1.0), one fused QKV projection, no biases, weight decay 0.1 on
 matrices only, batches of random offsets into the token array, and an estimate of the validation loss every
 250 steps on `eval_iters` = 20 random batches. Both run as fresh processes (imports and data loading
-included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final validation
-loss is measured on the whole validation split by the same function (trainlab's stored value, on its fixed
+included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final weights are
+scored afterwards, outside the timed processes, on the whole validation split by the same function (trainlab's stored value, on its fixed
 sample of 512 validation windows, is printed too). Prints one JSON line last.
 
-    python benchmarks/lm_peer.py [--steps 2000] [--data ../shared/data/tinyshakespeare]
+    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--data ../shared/data/tinyshakespeare]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,8 +100,8 @@ def _full_valid_loss(model: nn.Module, valid: torch.Tensor) -> float:
     return total / count
 
 
-def script(steps: int, data_root: str) -> None:
-    """The nanoGPT-style run; prints its validation loss as JSON (timed by the caller, as a whole process)."""
+def script(steps: int, data_root: str, weights: Path) -> None:
+    """The nanoGPT-style run, timed by the caller as a whole process; saves its final weights to `weights`."""
     from trainlab.data.text import TinyShakespeareConfig, load_tinyshakespeare
 
     bundle = load_tinyshakespeare(TinyShakespeareConfig(name="tinyshakespeare", root=data_root, seq_len=BLOCK))
@@ -125,7 +126,7 @@ def script(steps: int, data_root: str) -> None:
                 estimate = sum(_loss(model, *_batch(valid)).item() for _ in range(EVAL_ITERS)) / EVAL_ITERS
             model.train()
             print(f"step {it}: valid loss estimate {estimate:.4f}", file=sys.stderr)
-    print(json.dumps({"valid_loss": _full_valid_loss(model, valid)}))
+    torch.save(model.state_dict(), weights)
 
 
 def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> float:
@@ -138,6 +139,15 @@ def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> floa
     bundle = DataCache().get(run.config)
     model = build_model(run.config, bundle.info)
     model.load_state_dict(checkpoint.load(store / "runs" / run.id / "last.pt", torch.device("cpu"))["model"])
+    return _full_valid_loss(model, bundle.valid.stream)
+
+
+def _script_full_valid_loss(weights: Path, data_root: str) -> float:
+    from trainlab.data.text import TinyShakespeareConfig, load_tinyshakespeare
+
+    bundle = load_tinyshakespeare(TinyShakespeareConfig(name="tinyshakespeare", root=data_root, seq_len=BLOCK))
+    model = TinyGPT(bundle.info.num_classes)
+    model.load_state_dict(torch.load(weights, weights_only=True))
     return _full_valid_loss(model, bundle.valid.stream)
 
 
@@ -154,30 +164,50 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--data", default="../shared/data/tinyshakespeare")
+    p.add_argument("--rounds", type=int, default=3, help="runs of each side; the JSON gives the median wall time")
     p.add_argument("--script", action="store_true", help=argparse.SUPPRESS)  # the peer, in its own process
+    p.add_argument("--weights", type=Path, help=argparse.SUPPRESS)  # where the peer leaves its final weights
     args = p.parse_args()
     if args.script:
-        script(args.steps, args.data)
+        script(args.steps, args.data, args.weights)
         return
+    walls: dict[str, list[float]] = {"script": [], "trainlab": []}
+    losses: dict[str, float] = {}  # the same every round: both sides are seeded
+    for r in range(args.rounds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
+        for side in (("script", "trainlab") if r % 2 == 0 else ("trainlab", "script")):
+            wall, loss, extra = (_run_script if side == "script" else _run_trainlab)(args)
+            walls[side].append(wall)
+            losses.update({side: loss, **extra})
+    script_wall, trainlab_wall = (statistics.median(walls[k]) for k in ("script", "trainlab"))
+    print(json.dumps({
+        "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
+        "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
+        "wall_ratio": round(trainlab_wall / script_wall, 3),
+        "trainlab_walls_s": [round(w, 1) for w in walls["trainlab"]], "script_walls_s": [round(w, 1) for w in walls["script"]],
+        "trainlab_valid_loss": round(losses["trainlab"], 4), "script_valid_loss": round(losses["script"], 4),
+        "trainlab_valid_sample_loss": round(losses["sample"], 4), "trainlab_valid_points": losses["points"],
+    }))
+
+
+def _run_script(args: argparse.Namespace) -> tuple[float, float, dict]:
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / "script.pt"
+        wall, _ = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data,
+                          "--weights", str(weights)])
+        return wall, _script_full_valid_loss(weights, args.data), {}
+
+
+def _run_trainlab(args: argparse.Namespace) -> tuple[float, float, dict]:
     from trainlab.store import open_store
 
-    script_wall, out = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data])
-    script_loss = json.loads(out.strip().splitlines()[-1])["valid_loss"]
     with tempfile.TemporaryDirectory() as store:
         overrides = {"data.root": args.data, "train.steps": args.steps}
         sets = [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
-        trainlab_wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
+        wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
         m = open_store(store).metrics()
         valid = m[(m["split"] == "valid") & (m["name"] == "loss")].sort_values("step")
-        sample_loss, trainlab_points = float(valid["value"].iloc[-1]), len(valid)
-        trainlab_loss = _trainlab_full_valid_loss(Path(store), overrides)
-    print(json.dumps({
-        "benchmark": "lm_peer", "steps": args.steps, "threads": torch.get_num_threads(),
-        "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
-        "wall_ratio": round(trainlab_wall / script_wall, 3),
-        "trainlab_valid_loss": round(trainlab_loss, 4), "script_valid_loss": round(script_loss, 4),
-        "trainlab_valid_sample_loss": round(sample_loss, 4), "trainlab_valid_points": trainlab_points,
-    }))
+        return wall, _trainlab_full_valid_loss(Path(store), overrides), {"sample": float(valid["value"].iloc[-1]),
+                                                                          "points": len(valid)}
 
 
 if __name__ == "__main__":

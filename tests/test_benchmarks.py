@@ -17,7 +17,7 @@ from tests.conftest import ROOT, SHARED
 
 SCRIPTS = {
     "lm_overhead.py": (["--steps", "4", "--rounds", "1"], "tinyshakespeare", None),
-    "lm_peer.py": (["--steps", "6"], "tinyshakespeare", None),
+    "lm_peer.py": (["--steps", "6", "--rounds", "1"], "tinyshakespeare", None),
     "noise_scale_overhead.py": (["--steps", "4", "--rounds", "1", "--every", "2"], "tinyshakespeare", None),
     "vision_throughput.py": (["--images", "256", "--rounds", "1"], "fashion-mnist", None),
     "vit_preset_epoch.py": (["--images", "5256", "--device", "cpu"], None, None),
