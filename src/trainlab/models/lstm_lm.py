@@ -14,6 +14,7 @@ from torch import nn
 
 from trainlab.data.base import DataInfo
 from trainlab.errors import TrainlabError
+from trainlab.hardware import cpu_has_native_bf16
 from trainlab.models.embeddings import make_embedding
 from trainlab.spec.config import Named
 
@@ -44,8 +45,16 @@ class LSTMLM(nn.Module):
             self.to_logits.weight = self.embedding.weight
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # tokens: (B, T)
-        h, _ = self.lstm(self.dropout(self.embedding(tokens)))  # (B, T, H); zero initial state per batch
+        h = self._recur(self.dropout(self.embedding(tokens)))  # (B, T, H); zero initial state per batch
         return self.to_logits(self.to_embedding(self.dropout(h)))  # (B, T, V)
+
+    def _recur(self, x: torch.Tensor) -> torch.Tensor:
+        # oneDNN has no bf16 LSTM primitive on CPUs without native bf16 (AVX2 only): under bf16 autocast
+        # there the recurrence runs in float32, which is also faster than emulated bf16.
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not cpu_has_native_bf16():
+            with torch.autocast("cpu", enabled=False):
+                return self.lstm(x.float())[0]
+        return self.lstm(x)[0]
 
 
 def build_lstm_lm(cfg: LSTMLMConfig, info: DataInfo) -> nn.Module:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.files import write_text_atomic
+from trainlab.hardware import cpu_has_native_bf16
 
 
 def git_state(folder: Path | None) -> dict[str, Any]:
@@ -51,16 +52,6 @@ def device_facts(device: Any) -> dict[str, Any]:
     else:
         name, bf16 = _cpu_model(), cpu_has_native_bf16()
     return {"device": str(device), "device_name": name, "threads": torch.get_num_threads(), "native_bf16": bf16}
-
-
-def cpu_has_native_bf16() -> bool:
-    """oneDNN's check for native bf16 instructions (AVX-512 BF16, AMX); absent from some builds."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _cpu_model() -> str:

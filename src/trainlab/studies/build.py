@@ -14,7 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
 from trainlab.spec import RunConfig, TrainConfig
-from trainlab.store.manifest import cpu_has_native_bf16
+from trainlab.hardware import cpu_has_native_bf16
 from trainlab.train import TASKS
 from trainlab.train.tasks import Task
 
