@@ -29,6 +29,13 @@ def _only(text: str) -> list[int]:
     return numbers
 
 
+def _keys(text: str) -> list[str]:
+    keys = [part.strip() for part in text.split(",") if part.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("expected config keys like optim.name")
+    return keys
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trainlab", description="Train, measure, store and report ML studies.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -53,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--x", help="axis of the curves, convergence table and findings: step, epoch, seen, seconds or "
                      "flops (default: step when runs validate every train.eval_every_steps steps, else epoch); the "
                      "page draws every axis")
+    rep.add_argument("--group", type=_keys, help="config keys whose values group runs in the sweep figures and the "
+                     "best-setting table, e.g. optim.name (default: the categorical keys the study varies)")
     ls = sub.add_parser("ls", help="list the runs in the store")
     ls.add_argument("--study", help="only this study")
     ls.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
@@ -151,14 +160,15 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([line.as_dict() for line in lines], indent=2))
         return 0
     table = Table(title=f"{args.study}: {len(lines)} runs")
-    for col in ("exp", "seed", "id", "changes from base", "params total / trainable / non-embedding", "status"):
+    for col in ("exp", "seed", "id", "label", "changes from base", "params total / trainable / non-embedding", "status"):
         table.add_column(col)
     for line in lines:
         changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
         if line.parent:
             changes += f" ({line.relation or 'child of'} {line.parent})"
         params = " / ".join(_count(n) for n in (line.params_total, line.params_trainable, line.params_non_embedding))
-        table.add_row(str(line.experiment), str(line.seed), line.id, changes, params, _status_text(line.status, line.epochs_done))
+        table.add_row(str(line.experiment), str(line.seed), line.id, line.label, changes, params,
+                      _status_text(line.status, line.epochs_done))
     console.print(table)
     counts: dict[str, int] = {}
     for line in lines:
@@ -189,7 +199,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import report_study
 
-    html = report_study(args.study, args.store, args.out, args.x)
+    html = report_study(args.study, args.store, args.out, args.x, args.group)
     console.print(f"report written: {html}")
     return 0
 

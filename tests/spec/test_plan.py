@@ -39,9 +39,9 @@ def test_runs_times_grid_times_seeds_in_experiment_order() -> None:
 
 
 def test_seed_is_part_of_the_id_but_not_of_the_changes() -> None:
-    """Two seeds of one experiment: different ids, same label."""
+    """Two seeds of one experiment: different ids, same label (a study sweeping nothing names its base)."""
     a, b = plan(seeds=[3, 4])
-    assert a.id != b.id and a.label == b.label == "base"
+    assert a.id != b.id and a.label == b.label == "attention_classifier, sgd"
     assert (a.config.train.seed, b.config.train.seed) == (3, 4)
 
 

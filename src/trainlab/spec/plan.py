@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from trainlab.errors import TrainlabError, did_you_mean, unknown_choice
 from trainlab.spec.config import SECTIONS, SHARED_SCHEMAS, RunConfig, Section
 from trainlab.spec.dotted import flatten
+from trainlab.spec.labels import LABEL, experiment_label, split_grid_value
 from trainlab.spec.study import StudySpec, format_validation_error
 
 Layer = tuple[str, dict[str, Any]]  # (where it came from, flat dotted keys)
@@ -115,6 +116,7 @@ class RunSpec:
     relation: str | None = None  # e.g. "level 3 of", "random reinit of"
     prune: PruneSpec | None = None
     start: StartPoint | None = None
+    label: str = ""  # the experiment's readable name (trainlab.spec.labels); not part of the id
 
     @property
     def id(self) -> str:
@@ -125,11 +127,6 @@ class RunSpec:
         """The run this one comes from: the one it prunes, else the one whose weights it starts from."""
         pruned = [i.run for i in self.inputs if i.role == "prune"]
         return (pruned or [i.run for i in self.inputs] or [None])[0]
-
-    @property
-    def label(self) -> str:
-        """Human name of the experiment, e.g. 'optim.name=adam schedule.name=none'."""
-        return " ".join(f"{k}={v}" for k, v in self.changes.items()) or "base"
 
 
 def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), prune: PruneSpec | None = None,
@@ -198,20 +195,36 @@ class Grid:
     fastest, as itertools.product), so a few experiments of a huge grid cost nothing to find."""
 
     def __init__(self, study: StudySpec) -> None:
-        self.entries = study.runs or [{}]
-        self.axes = list((study.grid or {}).items())
+        raw = study.runs or [{}]
+        self.entries = [{k: v for k, v in entry.items() if k != LABEL} for entry in raw]
+        self.entry_labels = [entry.get(LABEL) for entry in raw]
+        self.axes = [(key, [split_grid_value(v) for v in values]) for key, values in (study.grid or {}).items()]
         self.points = math.prod(len(values) for _, values in self.axes)
         self.experiments = len(self.entries) * self.points
         self.seeds_per_experiment = len(study.seeds or [None])
+        # what the study varies, names first (model, data, optimizer, ...), then in the order the study names
+        # them: what generated labels are made of
+        named = list(dict.fromkeys([*(k for e in self.entries for k in e), *(k for k, _ in self.axes)]))
+        self.swept = sorted(named, key=lambda k: (not k.endswith(".name"), SECTIONS.index(k.split(".")[0])
+                                                  if k.endswith(".name") and k.split(".")[0] in SECTIONS else 0))
 
-    def experiment(self, number: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
-        """(1-based entry index, the entry, the grid point) of experiment `number`."""
+    def experiment(self, number: int) -> tuple[int, dict[str, Any], dict[str, Any], dict[str, str]]:
+        """(1-based entry index, the entry, the grid point, the labels its grid values were given) of
+        experiment `number`."""
         entry, index = divmod(number - 1, self.points)
-        point = {}
+        point, labels = {}, {}
         for key, values in reversed(self.axes):
             index, digit = divmod(index, len(values))
-            point[key] = values[digit]
-        return entry + 1, self.entries[entry], dict(reversed(point.items()))
+            point[key], label = values[digit]
+            if label is not None:
+                labels[key] = label
+        return entry + 1, self.entries[entry], dict(reversed(point.items())), labels
+
+    def label(self, entry: int, point_labels: Mapping[str, str], config: RunConfig) -> str:
+        """The readable name of the experiment of (1-based) `entry` with this grid point's labels."""
+        entry_keys = {k for e in self.entries for k in e}  # a labelled entry names what the entries vary
+        return experiment_label(self.swept, flatten(config.to_dict()), point_labels, self.entry_labels[entry - 1],
+                                entry_keys, ("model.name", "optim.name"))
 
     def numbers(self, only: Sequence[int] | None) -> list[int]:
         if not only:
@@ -261,11 +274,12 @@ def _plan(study: StudySpec, catalog: Catalog, grid: Grid, numbers: Sequence[int]
     set_layer: Layer = ("--set", dict(overrides))
     base = resolve([base_layer, set_layer], catalog, "base")
     for number in numbers:
-        i, entry, point = grid.experiment(number)
+        i, entry, point, point_labels = grid.experiment(number)
         layers = [base_layer, (f"runs[{i}]", entry), ("grid", point), set_layer]
         where = f"experiment {number}"
         config = resolve(layers, catalog, where)
         changes = _changes(config, base)
+        label = grid.label(i, point_labels, config)
         for seed in study.seeds or [config.train.seed]:
             seeded = resolve([*layers, ("seeds", {"train.seed": seed})], catalog, where)
-            yield RunSpec(number, seed, seeded, changes)
+            yield RunSpec(number, seed, seeded, changes, label=label)

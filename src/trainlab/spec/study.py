@@ -52,6 +52,9 @@ class StudySpec(BaseModel):
     def _flatten_runs(cls, runs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         if runs is not None and not runs:
             raise ValueError("must list at least one run (or leave `runs:` out)")
+        for i, entry in enumerate(runs or [], 1):
+            if "label" in entry and not isinstance(entry["label"], str):
+                raise ValueError(f"runs[{i}].label: must be a string (got {entry['label']!r})")
         return None if runs is None else [flatten(entry) for entry in runs]
 
     @field_validator("grid")
@@ -60,6 +63,9 @@ class StudySpec(BaseModel):
         for key, values in (grid or {}).items():
             if not values:
                 raise ValueError(f"{key}: needs at least one value")
+            for value in values:
+                if isinstance(value, dict) and set(value) != {"value", "label"}:
+                    raise ValueError(f"{key}: a labelled value is written {{value: V, label: TEXT}} (got {value!r})")
         return grid
 
     @field_validator("seeds")

@@ -47,6 +47,7 @@ class PlanLine:
     epochs_done: int
     parent: str | None = None
     relation: str | None = None
+    label: str = ""  # the experiment's readable name, as reports show it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,10 +82,12 @@ class LotterySection(BaseModel):
 
 
 def _variant(base: RunSpec, number: int, role: str, level: int, labels: Mapping[str, Any] | None = None,
-             **fields: Any) -> RunSpec:
-    """A level or control of `base`: its own experiment number, the same config, labelled by its role."""
+             what: str = "", **fields: Any) -> RunSpec:
+    """A level or control of `base`: its own experiment number, the same config, labelled by its role
+    and `what` sets it apart (default: its level)."""
     changes = {**base.changes, "lottery.run": role, "lottery.level": level, **(labels or {})}
-    return replace(base, experiment=number, changes=changes, **fields)
+    label = f"{base.label}, {role.replace('_', ' ')} {what or f'level {level}'}"
+    return replace(base, experiment=number, changes=changes, label=label, **fields)
 
 
 def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[RunSpec]:
@@ -111,7 +113,7 @@ def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[Run
             spec = section.prune_spec(base.seed, amount=amount, layer_amounts=(), reinit=reinit)
             inputs = (RunInput(base.id, "last", "prune"),) if reinit else (rewind, RunInput(base.id, "last", "prune"))
             how = "pruned (fresh init) from" if reinit else "pruned from"
-            runs.append(_variant(base, first + len(runs), role, 1, inputs=inputs,
+            runs.append(_variant(base, first + len(runs), role, 1, what=f"{amount:.0%} pruned", inputs=inputs,
                                  relation=f"one-shot {amount:.0%} {how}", prune=spec))
     if section.start_grid:
         runs += _start_grid(base, section, first + len(runs))
@@ -124,7 +126,8 @@ def _start_grid(base: RunSpec, section: LotterySection, first: int) -> list[RunS
     pruned = (RunInput(base.id, "last", "prune"),) if grid.prune else ()
     spec = section.prune_spec(base.seed, amount=grid.prune, layer_amounts=()) if grid.prune else None
     points = [(a, b) for a in grid.alphas for b in grid.betas]
-    return [_variant(base, first + i, "start_grid", 0, {"lottery.alpha": a, "lottery.beta": b}, inputs=ends + pruned,
+    return [_variant(base, first + i, "start_grid", 0, {"lottery.alpha": a, "lottery.beta": b},
+                     f"alpha {a:g}, beta {b:g}", inputs=ends + pruned,
                      prune=spec, start=StartPoint(a, b, grid.seed), relation=f"start at alpha {a:g}, beta {b:g} from")
             for i, (a, b) in enumerate(points)]
 

@@ -38,7 +38,7 @@ def plan_line(run: RunSpec, params: dict[str, int], store: Store | None) -> Plan
     row = store.run_row(run.id) if store else None
     return PlanLine(run.experiment, run.seed, run.id, dict(run.changes), params["total"], params["trainable"],
                     params["non_embedding"], row["status"] if row else "new", row["epochs_done"] if row else 0,
-                    run.parent, run.relation)
+                    run.parent, run.relation, run.label)
 
 
 def members(runs: Sequence[RunSpec]) -> list[dict[str, Any]]:
