@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
-
-from trainlab.analysis.stats import mean_ci
+from scipy import stats
 
 
 # The x axes a curve can be drawn against: public name -> metrics column (see `with_axes`).
@@ -32,27 +31,65 @@ def curve(metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "e
     """One run's metric, one value per round, as a Series indexed by column `x` (epoch: the store's
     round; or a column of AXES); rounds without an x value are left out."""
     rows = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == split) & (metrics["name"] == name)]
+    return _series(rows, x)
+
+
+def _series(rows: pd.DataFrame, x: str) -> pd.Series:
     rows = rows.drop_duplicates("epoch", keep="last")
     return rows[rows[x].notna()].set_index(x)["value"].sort_index()
 
 
+class Curves:
+    """`curve` over metrics indexed once by (run, split, name): a report over 1,000 runs asks for tens of
+    thousands of curves, and filtering (or even slicing) a DataFrame for each would take minutes. Rows are
+    sorted by round and deduplicated (the last row of a round wins) once, then held as numpy columns."""
+
+    def __init__(self, metrics: pd.DataFrame) -> None:
+        self._metrics = metrics
+        keys = ["run_id", "split", "name"]
+        rows = metrics.sort_values([*keys, "epoch"], kind="stable")
+        rows = rows[~rows.duplicated([*keys, "epoch"], keep="last")]
+        self._columns = {c: rows[c].to_numpy(dtype=float) for c in rows.columns if c not in keys}
+        self._at = rows.groupby(keys, sort=False).indices if len(rows) else {}
+        self._all_rows: dict | None = None
+
+    def __call__(self, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
+        at = self._at.get((run_id, split, name))
+        if at is None:
+            return pd.Series(dtype=float)
+        xs, values = self._columns[x][at], self._columns["value"][at]
+        keep = ~np.isnan(xs)
+        xs, values = xs[keep], values[keep]
+        if len(xs) > 1 and (np.diff(xs) < 0).any():  # x not cumulative (a clock restarted): order by x
+            order = np.argsort(xs, kind="stable")
+            xs, values = xs[order], values[order]
+        return pd.Series(values, index=pd.Index(xs, name=x), name="value")
+
+    def rows(self, run_id: str, split: str, name: str) -> pd.DataFrame:
+        """Every stored row of one run's metric (several per round where a store kept mid-epoch ones)."""
+        if self._all_rows is None:
+            self._all_rows = self._metrics.groupby(["run_id", "split", "name"], sort=False).indices
+        at = self._all_rows.get((run_id, split, name))
+        return self._metrics.iloc[at] if at is not None else self._metrics.iloc[:0]
+
+
 def seed_band(curves: list[pd.Series], level: float = 0.95) -> pd.DataFrame:
-    """Mean and CI per x over seeds (x values aligned by position, e.g. epochs 1..E).
+    """Mean and CI per x over seeds (x values aligned by position, e.g. epochs 1..E; the mean ± Student-t
+    interval of `mean_ci`, computed for every position at once).
 
     Wall-clock x differs per seed, so its x is the mean x at each position.
     """
     length = min(len(c) for c in curves)
-    xs = np.mean([c.index.to_numpy()[:length] for c in curves], axis=0)
-    stats = [mean_ci([c.iloc[i] for c in curves], level) for i in range(length)]
-    return pd.DataFrame(
-        {
-            "x": xs,
-            "mean": [s.mean for s in stats],
-            "low": [s.low for s in stats],
-            "high": [s.high for s in stats],
-            "n": [s.n for s in stats],
-        }
-    )
+    xs = np.mean([c.index.to_numpy(dtype=float)[:length] for c in curves], axis=0)
+    values = np.array([c.to_numpy(dtype=float)[:length] for c in curves])  # (seeds, positions)
+    finite = np.isfinite(values)
+    n = finite.sum(axis=0)
+    clean = np.where(finite, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, clean.sum(axis=0) / n, np.nan)
+        var = np.where(finite, (values - mean) ** 2, 0.0).sum(axis=0) / (n - 1)
+        half = np.where(n > 1, stats.t.ppf((1 + level) / 2, np.maximum(n - 1, 1)) * np.sqrt(var / n), np.nan)
+    return pd.DataFrame({"x": xs, "mean": mean, "low": mean - half, "high": mean + half, "n": n})
 
 
 def first_reaching(series: pd.Series, target: float, mode: str) -> float:
