@@ -3,6 +3,7 @@ resume and skip. Add cases, never edit them."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,17 @@ STUDY_IDS = {
     "quickstart": ["3b2c72747f0f", "a05f3d588fbe", "1b9f5c1b385b", "65d4844e25e8", "521fc07d9af8", "70b7fb3ccd10"],
     "shakespeare-char": ["2a4175505726"],
     "uva-cnns": ["05ba29d67c7b", "3cbd57eb432c", "1850d6618043", "2d8fdee3cb7f"],
+}
+
+# Ready-made studies added after 9262fc6 (translation, lottery, scaling, batch size, sweep): the number of
+# units and a digest of their ids in plan order (sha256 of the comma-joined ids, first 16 hex digits),
+# recorded on 2026-12-01 at 35bbe5b (optimizer-sweep when it was added).
+LATER_STUDY_IDS = {
+    "aiayn-multi30k": (1, "32f8221f3c72a829"), "csc413-a3-nmt": (5, "d066e4ecc18948cf"),
+    "csc413-scaling": (6, "05e884bbe52d2972"), "lth-lenet-mnist-quick": (15, "4893dc2fe53a4e63"),
+    "lth-lenet-mnist": (98, "c288b1dcc00c8d0c"), "mnist-batch-size": (40, "4448247fbdd0f1d4"),
+    "nqm-batch-size": (24, "792722c8d12a4f96"), "optimizer-sweep": (75, "d7437ec83b8351d8"),
+    "postech-pruned-transformer": (14, "3374fd0a3967cb11"), "shakespeare-scaling": (6, "eea16dcc22710426"),
 }
 
 # Valid and test metrics of the tiny two-run study (conftest), recorded at 9262fc6 with torch 2.13 on CPU.
@@ -56,6 +68,13 @@ def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
     """Every run of every ready-made train study has the id it had before study kinds became a registry."""
     study = load_study(RECORDED_FILES.get(name, ROOT / "studies" / f"{name}.yaml"))
     assert [run.id for run in planned_runs(study)] == STUDY_IDS[name]
+
+
+@pytest.mark.parametrize("name", sorted(LATER_STUDY_IDS))
+def test_later_ready_made_studies_keep_their_run_ids(name: str) -> None:
+    """Studies added since keep the ids they were first planned with (stores made then still resume)."""
+    ids = [unit.id for unit in planned_runs(load_study(ROOT / "studies" / f"{name}.yaml"))]
+    assert (len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]) == LATER_STUDY_IDS[name]
 
 
 def test_the_tiny_study_trains_to_the_recorded_metrics(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from trainlab.analysis.curves import AXES
-from trainlab.report import figures, findings, interactive, landscape, tables
+from trainlab.report import figures, findings, interactive, landscape, sweep, tables
 from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
 from trainlab.store import Store
@@ -19,30 +19,33 @@ from trainlab.store import Store
 class _Figures:
     """Numbers, saves (PNG, and PDF for papers) and captions the report's figures in order."""
 
-    def __init__(self, out: Path, study: str) -> None:
-        self.out, self.study, self.count, self.html = out, study, 0, []
+    def __init__(self, out: Path) -> None:
+        self.out, self.count = out, 0
 
-    def add(self, fig: Figure, stem: str, caption: str, pdf: bool = True) -> None:
+    def add(self, fig: Figure, stem: str, caption: str, pdf: bool = True) -> str:
+        """The figure's HTML; PNG and, with `pdf`, PDF written beside the page."""
         self.count += 1
-        self.html.append(figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png"))
+        html_text = figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png")
         if pdf:
             fig.savefig(self.out / f"{stem}.pdf")
+        return html_text
 
 
-def _figures(records: StudyRecords, out: Path) -> str:
-    figs = _Figures(out, records.name)
+def _figures(records: StudyRecords, figs: _Figures) -> str:
+    parts = []
     papers = (records.x, "seconds")  # PDFs of the curves over the chosen axis and time; PNGs of every axis
     for x in [records.x, *(a for a in AXES if a != records.x)]:  # the chosen axis first, then every other
-        figs.add(figures.learning_curves(records, x), f"curves_{x}",
-                 f"loss and {records.main_metric} of every experiment of {records.name} over {records.x_label(x)} "
-                 "(dashed: train, solid: valid; bands: 95 % CI over seeds)", pdf=x in papers)
+        parts.append(figs.add(figures.learning_curves(records, x), f"curves_{x}",
+                              f"loss and {records.main_metric} of every experiment of {records.name} over "
+                              f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)",
+                              pdf=x in papers))
     for x in dict.fromkeys(papers):
         for i, (fig, caption) in enumerate(figures.architecture_figures(records, x), start=1):
-            figs.add(fig, f"architecture{i}_{x}", caption)
-    figs.add(figures.learning_rates(records), "learning_rates", "learning rate at each evaluation")
-    figs.add(figures.resource_bars(records), "resources", "mean training seconds per epoch, peak memory and "
-             "parameters per experiment (colour: optimizer)")
-    return "".join(figs.html)
+            parts.append(figs.add(fig, f"architecture{i}_{x}", caption))
+    parts.append(figs.add(figures.learning_rates(records), "learning_rates", "learning rate at each evaluation"))
+    parts.append(figs.add(figures.resource_bars(records), "resources", "mean training seconds per epoch, peak memory "
+                          "and parameters per experiment (colour: optimizer)"))
+    return "".join(parts)
 
 
 def _landscapes(records: StudyRecords, include_js: bool) -> str:
@@ -77,6 +80,8 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
         (out / f"{name}.tex").write_text(table.latex())
         (out / f"{name}.csv").write_text(table.csv())
     found = findings.findings(records, order, convergence.rows)
+    if records.swept.numeric:
+        found[1:1] = sweep.sweep_findings(records)  # after the fastest: the answer a sweep exists for
     (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
     summary = (
         f"{_description(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
@@ -87,10 +92,15 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
         ("Summary", summary),
         ("Findings", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"),
         ("Results", results.html()),
+    ]
+    figs = _Figures(out)
+    if records.swept.numeric:
+        sections.append(("Hyperparameter response", sweep.sweep_section(records, figs.add)))
+    sections += [
         ("Interactive curves", interactive.curves_html(records, include_js=True)),
         ("Convergence", convergence.html()),
         ("Resources", resources.html()),
-        ("Figures", _figures(records, out)),
+        ("Figures", _figures(records, figs)),
     ]
     if records.samples:
         sections.append(("Translations", _samples(records)))
@@ -145,11 +155,11 @@ def _description(records: StudyRecords) -> str:
 
 
 def write_report(store: Store, study: str, out: Path, sections: Callable[[StudyRecords, Path], list[Section]],
-                 x: str | None = None) -> Path:
+                 x: str | None = None, group: tuple[str, ...] | None = None) -> Path:
     """Write index.html into `out`, with the sections its study kind gives (which may write figures and
     tables beside it); curves, convergence and findings over `x` (a key of AXES; default: steps for
-    step-based runs, else epochs)."""
-    records = load_records(store, study, x)
+    step-based runs, else epochs); sweep figures and tables grouped by the config keys `group`."""
+    records = load_records(store, study, x, group)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     index.write_text(page(study, sections(records, out), records.spec), encoding="utf-8")

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from trainlab.analysis.batch_size import TradeOff, bootstrap_b_crit, fit_tradeoff, frontier
-from trainlab.analysis.curves import curve, first_reaching
+from trainlab.analysis.curves import first_reaching
 from trainlab.analysis.stats import mean_ci
 from trainlab.analysis.scaling import interval
 from trainlab.report.records import StudyRecords
@@ -23,9 +23,9 @@ from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
 
 
-def _at_step(metrics: pd.DataFrame, run_id: str, name: str, step: float) -> float:
+def _at_step(records: StudyRecords, run_id: str, name: str, step: float) -> float:
     """A run's train metric (seen, noise_scale) at the round that ends at `step`."""
-    values = curve(metrics, run_id, "train", name, "step")
+    values = records.curve(run_id, "train", name, "step")
     return float(values.get(step, math.nan))
 
 
@@ -36,13 +36,13 @@ def reach_table(records: StudyRecords, target: float, metric: str, group: str) -
     mode = records.mode if metric == records.main_metric else "min"
     runs = records.runs.set_index("id")
     for rid in runs.index:
-        step = first_reaching(curve(records.metrics, rid, "valid", metric, "step"), target, mode)
+        step = first_reaching(records.curve(rid, "valid", metric, "step"), target, mode)
         reached = not math.isnan(step)
         rows.append({"group": str(runs.at[rid, group]) if group in runs else "all",
                      "batch": float(runs.at[rid, "train.batch_size"]), "lr": float(runs.at[rid, "optim.lr"]),
                      "steps": step if reached else math.inf,
-                     "examples": _at_step(records.metrics, rid, "seen", step) if reached else math.inf,
-                     "noise_scale": _at_step(records.metrics, rid, "noise_scale", step) if reached else math.nan})
+                     "examples": _at_step(records, rid, "seen", step) if reached else math.inf,
+                     "noise_scale": _at_step(records, rid, "noise_scale", step) if reached else math.nan})
     table = pd.DataFrame(rows)
     return table.groupby(["group", "batch", "lr"], as_index=False).agg(
         steps=("steps", "mean"), examples=("examples", "mean"), noise_scale=("noise_scale", "mean"), seeds=("steps", "size"))

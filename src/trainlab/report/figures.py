@@ -14,7 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from trainlab.analysis.curves import AXES, curve, seed_band
+from trainlab.analysis.curves import AXES, seed_band
+from trainlab.analysis.sweep import group_names
+from trainlab.report.layout import GREY, HIGHLIGHT, HIGHLIGHT_COLOURS, metric_scale, wrapped_axes
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import memory_column, ordered_experiments
 
@@ -40,14 +42,18 @@ def style(records: StudyRecords) -> dict[int, tuple[str, str]]:
     return out
 
 
-def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None) -> None:
+def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None,
+               thin: bool = False) -> None:
     band = seed_band(curves)
     n = len(curves)
+    if thin:  # an experiment outside the highlighted best: context, not a line to read
+        ax.plot(band["x"], band["mean"], line, color=GREY, linewidth=0.7, zorder=1)
+        return
     every = max(1, len(band) // 8)
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
-    ax.plot(band["x"], band["mean"], line, color=colour, marker=marker, markevery=every, markersize=4, label=legend)
+    ax.plot(band["x"], band["mean"], line, color=colour, marker=marker, markevery=every, markersize=4, label=legend, zorder=3)
     if n > 1:
-        ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0)
+        ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0, zorder=2)
 
 
 def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
@@ -60,91 +66,163 @@ def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
 
 
 def _curves(records: StudyRecords, runs: pd.DataFrame, split: str, name: str, x: str) -> list[pd.Series]:
-    found = [curve(records.metrics, rid, split, name, AXES[x]) for rid in runs["id"]]
+    found = [records.curve(rid, split, name, AXES[x]) for rid in runs["id"]]
     return [c for c in found if len(c)]
 
 
-def _log_if_decades(ax: Axes, values: list[float]) -> None:
-    """Log scale where the metric spans more than a decade (perplexity from 40,000 down to 100)."""
-    v = np.asarray([x for x in values if np.isfinite(x) and x > 0])
-    if len(v) and v.max() / v.min() > 10:
-        ax.set_yscale("log")
+def _mode(records: StudyRecords, name: str) -> str:
+    return records.mode if name == records.main_metric else "min"
 
 
 def _lr_drops(records: StudyRecords, runs: pd.DataFrame, x: str) -> list[float]:
     """x positions (end of the epoch before) where the logged learning rate fell: plateau or step drops."""
-    lr = curve(records.metrics, runs["id"].iloc[0], "train", "lr", "epoch")
-    xs = curve(records.metrics, runs["id"].iloc[0], "train", "lr", AXES[x])
+    lr = records.curve(runs["id"].iloc[0], "train", "lr", "epoch")
+    xs = records.curve(runs["id"].iloc[0], "train", "lr", AXES[x])
     return [float(xs.index[i - 1]) for i in range(1, len(lr)) if lr.iloc[i] < lr.iloc[i - 1] * (1 - 1e-9)]
 
 
+def highlight(records: StudyRecords, numbers: list[int]) -> dict[int, str | None]:
+    """Experiment -> colour: the study's own style for at most HIGHLIGHT experiments; beyond that, the best
+    HIGHLIGHT in colour and the rest None (grey)."""
+    styles = style(records)
+    if len(numbers) <= HIGHLIGHT:
+        return {n: styles[n][0] for n in numbers}
+    ranked = [n for n in records.ranked_experiments() if n in set(numbers)]
+    return {n: (HIGHLIGHT_COLOURS[i] if i < HIGHLIGHT else None) for i, n in enumerate(ranked)}
+
+
+def drawing_order(experiments: list[tuple[int, str, pd.DataFrame]], colours: dict[int, str | None],
+                  ) -> list[tuple[int, str, pd.DataFrame]]:
+    """Grey experiments first (underneath), then the coloured ones in the order of `colours` (best first
+    when highlighting), which is also the order of the legend."""
+    position = {n: i for i, n in enumerate(colours)}
+    return sorted(experiments, key=lambda e: (colours[e[0]] is not None, position[e[0]]))
+
+
+def _grey_note(ax: Axes, hidden: int) -> None:
+    if hidden:
+        ax.plot([], [], color=GREY, label=f"{hidden} other experiments (grey)")
+
+
 def learning_curves(records: StudyRecords, x: str) -> Figure:
-    """Overlay: loss and main metric of every experiment on one axis each."""
+    """Overlay: loss and main metric of every experiment on one axis each (beyond HIGHLIGHT experiments,
+    the best in colour and the rest grey, valid only)."""
     fig = Figure(figsize=(12, 5.5), layout="constrained")
     axes = fig.subplots(1, 2)
     styles = style(records)
+    experiments = records.experiments()
+    colours = highlight(records, [n for n, _, _ in experiments])
+    hidden = sum(c is None for c in colours.values())
     for ax, name in zip(axes, ("loss", records.main_metric)):
         values = []
-        for number, label, runs in records.experiments():
-            colour, marker = styles[number]
+        for number, label, runs in drawing_order(experiments, colours):
+            colour = colours[number]
             for split, line in SPLIT_STYLES.items():
+                if colour is None and split == "train":
+                    continue
                 curves = _curves(records, runs, split, name, x)
                 if curves:
-                    _plot_band(ax, curves, colour, marker, line, f"{number}: {label}" if split == "valid" else None)
+                    _plot_band(ax, curves, colour or GREY, styles[number][1], line,
+                               f"{number}: {label}" if split == "valid" else None, thin=colour is None)
                     values += [v for c in curves for v in c]
-        _log_if_decades(ax, values)
+        ax.set_yscale(metric_scale(_mode(records, name), values))
         _axis(ax, records, x)
         ax.set_ylabel(name)
         ax.set_title(f"{name} (dashed: train, solid: valid)")
+    _grey_note(axes[1], hidden)
     handles, labels = axes[1].get_legend_handles_labels()  # both axes carry the same runs: label once
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
     return fig
 
 
 def architecture_figures(records: StudyRecords, x: str) -> list[tuple[Figure, str]]:
-    """One figure per architecture, one subplot per optimizer: train and valid main metric, with the
-    learning-rate drops marked as dotted vertical lines. Returns (figure, caption suffix) pairs."""
-    groups: dict[str, list[tuple[int, pd.DataFrame]]] = {}
-    for number, _, runs in ordered_experiments(records):
-        groups.setdefault(records.architecture(runs), []).append((number, runs))
+    """One figure per architecture, one panel per group of runs (the values of the categorical swept keys;
+    rows of at most four panels). A panel with one experiment shows its train and valid main metric and
+    the learning-rate drops; a panel with several (a swept learning rate) shows each one's valid curve.
+    Returns (figure, caption suffix) pairs."""
+    architectures: dict[str, dict[str, list[tuple[int, str, pd.DataFrame]]]] = {}
+    groups = group_names(records.runs, records.group_keys)
+    for number, label, runs in ordered_experiments(records):
+        panels = architectures.setdefault(records.architecture(runs), {})
+        panels.setdefault(groups.loc[runs.index[0]], []).append((number, label, runs))
     styles, metric, out = style(records), records.main_metric, []
-    for arch, members in groups.items():
-        fig = Figure(figsize=(3.6 * len(members) + 0.6, 3.6), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(members), sharey=True, squeeze=False)[0])
-        values = []
-        for letter, ax, (number, runs) in zip(string.ascii_lowercase, axes, members):
-            colour, marker = styles[number]
-            for split, line in SPLIT_STYLES.items():
-                curves = _curves(records, runs, split, metric, x)
-                if curves:
-                    _plot_band(ax, curves, colour, marker, line, split)
-                    values += [v for c in curves for v in c]
-            for drop in _lr_drops(records, runs, x):
-                ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
-            ax.set_title(f"({letter}) {records.optimizer(runs)}", fontsize="medium")
+    for arch, panels in architectures.items():
+        fig, axes = wrapped_axes(len(panels), sharey=True)
+        values, titles = [], []
+        for letter, ax, (group, members) in zip(_letters(), axes, panels.items()):
+            if len(members) == 1:
+                title = members[0][1]
+                values += _single_panel(ax, records, members[0], styles, x)
+            else:
+                title = f"{group} ({len(members)} settings)"
+                values += _sweep_panel(ax, records, members, x)
+            ax.set_title(f"({letter}) {title}", fontsize="medium")
+            titles.append(f"({letter}) {title}")
             _axis(ax, records, x)
         axes[0].set_ylabel(metric)
-        axes[0].legend(fontsize="small")
-        _log_if_decades(axes[0], values)
-        parts = ", ".join(f"({letter}) {records.optimizer(runs)}" for letter, (_, runs) in zip(string.ascii_lowercase, members))
-        out.append((fig, f"train (dashed) and valid (solid) {metric} of {arch} over {records.x_label(x)}, {parts}; "
-                         "dotted lines: learning-rate drops"))
+        axes[0].set_yscale(metric_scale(records.mode, values))
+        out.append((fig, f"train (dashed) and valid (solid) {metric} of {arch} over {records.x_label(x)}, {', '.join(titles)}; "
+                         "dotted lines: learning-rate drops; panels of several settings show valid curves only"))
     return out
+
+
+def _letters():
+    """(a), (b), ... then (27), (28): panel names."""
+    for i in range(10_000):
+        yield string.ascii_lowercase[i] if i < 26 else str(i + 1)
+
+
+def _single_panel(ax: Axes, records: StudyRecords, member: tuple[int, str, pd.DataFrame],
+                  styles: dict[int, tuple[str, str]], x: str) -> list[float]:
+    number, _, runs = member
+    colour, marker = styles[number]
+    values = []
+    for split, line in SPLIT_STYLES.items():
+        curves = _curves(records, runs, split, records.main_metric, x)
+        if curves:
+            _plot_band(ax, curves, colour, marker, line, split)
+            values += [v for c in curves for v in c]
+    for drop in _lr_drops(records, runs, x):
+        ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False)
+    return values
+
+
+def _sweep_panel(ax: Axes, records: StudyRecords, members: list[tuple[int, str, pd.DataFrame]], x: str) -> list[float]:
+    colours = highlight(records, [n for n, _, _ in members])
+    if len(members) <= HIGHLIGHT:
+        colours = {n: HIGHLIGHT_COLOURS[i] for i, (n, _, _) in enumerate(members)}
+    values = []
+    for number, label, runs in drawing_order(members, colours):
+        curves = _curves(records, runs, "valid", records.main_metric, x)
+        if curves:
+            colour = colours[number]
+            _plot_band(ax, curves, colour or GREY, "o", "-", label, thin=colour is None)
+            values += [v for c in curves for v in c]
+    _grey_note(ax, sum(c is None for c in colours.values()))
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=1, frameon=False)
+    return values
 
 
 def learning_rates(records: StudyRecords) -> Figure:
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     styles = style(records)
-    for number, label, runs in records.experiments():
-        lr = curve(records.metrics, runs["id"].iloc[0], "train", "lr", AXES[records.x])
-        colour, marker = styles[number]
-        ax.plot(lr.index, lr.values, color=colour, marker=marker, markersize=4, label=f"{number}: {label}")
+    experiments = records.experiments()
+    colours = highlight(records, [n for n, _, _ in experiments])
+    for number, label, runs in drawing_order(experiments, colours):
+        lr = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
+        colour, marker = colours[number], styles[number][1]
+        if colour is None:
+            ax.plot(lr.index, lr.values, color=GREY, linewidth=0.7)
+        else:
+            ax.plot(lr.index, lr.values, color=colour, marker=marker, markersize=4, label=f"{number}: {label}")
+    _grey_note(ax, sum(c is None for c in colours.values()))
     ax.set_yscale("log")
     ax.set_xlabel(records.x_label())
     ax.set_ylabel("learning rate (at each evaluation)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
+    fig.legend(loc="outside right upper", fontsize="x-small")
     return fig
 
 
@@ -163,4 +241,5 @@ def resource_bars(records: StudyRecords) -> Figure:
         ax.set_title(title)
         ax.set_xlabel("experiment")
         ax.grid(alpha=0.3, axis="y")
+        ax.xaxis.set_major_locator(MaxNLocator(20, integer=True))  # a label per bar stops being legible
     return fig

@@ -6,14 +6,23 @@ import math
 
 import pandas as pd
 
-from trainlab.analysis.curves import AXES, curve, overfitting_epoch
+from trainlab.analysis.curves import AXES, overfitting_epoch
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import UNITS, ordered_experiments
 
 
+LISTED = 5  # a finding names at most this many runs or experiments, then says how many more
+
+
 def _name(records: StudyRecords, number: int, runs: pd.DataFrame) -> str:
-    return f"experiment {number} ({records.architecture(runs)}, {records.optimizer(runs)})"
+    return f"experiment {number} ({runs['label'].iloc[0]})"
+
+
+def _listing(items: list[str], joiner: str) -> str:
+    """The first LISTED items joined, then how many more (a 1,000-run sweep must not print 1,000)."""
+    more = f"{joiner}... ({len(items) - LISTED} more)" if len(items) > LISTED else ""
+    return joiner.join(items[:LISTED]) + more
 
 
 def _overlap(a: MeanCI, b: MeanCI) -> bool:
@@ -58,11 +67,18 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
 
 
 def overfitting(records: StudyRecords) -> list[str]:
+    out = _overfitting_runs(records)
+    if len(out) > LISTED:
+        return [f"{len(out)} of {len(records.runs)} runs overfit; the first {LISTED}: " + " ".join(out[:LISTED])]
+    return out or ["No run overfits by this test (valid loss rising for 2+ evaluations after its minimum while train loss falls)."]
+
+
+def _overfitting_runs(records: StudyRecords) -> list[str]:
     out = []
     for number, _, runs in records.experiments():
         for rid, seed in zip(runs["id"], runs["seed"]):
-            train = curve(records.metrics, rid, "train", "loss", AXES[records.x])
-            valid = curve(records.metrics, rid, "valid", "loss", AXES[records.x])
+            train = records.curve(rid, "train", "loss", AXES[records.x])
+            valid = records.curve(rid, "valid", "loss", AXES[records.x])
             if len(valid) < 3:
                 continue
             epoch = overfitting_epoch(train, valid)
@@ -70,7 +86,7 @@ def overfitting(records: StudyRecords) -> list[str]:
                 out.append(f"{_name(records, number, runs)}, seed {seed}, overfits from {_at(records, epoch)}: valid loss "
                            f"{valid[epoch]:.4g} there, {valid.iloc[-1]:.4g} at the end, while train loss fell "
                            f"from {train[epoch]:.4g} to {train.iloc[-1]:.4g}.")
-    return out or ["No run overfits by this test (valid loss rising for 2+ evaluations after its minimum while train loss falls)."]
+    return out
 
 
 def _at(records: StudyRecords, x: float) -> str:
@@ -81,8 +97,10 @@ def _at(records: StudyRecords, x: float) -> str:
 
 def divergence(records: StudyRecords) -> list[str]:
     diverged = records.runs[records.runs["status"] == "diverged"]
-    return [f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, "
-            f"seed {r.seed}, diverged (non-finite loss) in {'round' if records.step_based else 'epoch'} {int(r.diverged_epoch)}." for r in diverged.itertuples()]
+    unit = "round" if records.step_based else "epoch"
+    runs = [f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, seed "
+            f"{r.seed}, in {unit} {int(r.diverged_epoch)}" for r in diverged.itertuples()]
+    return [f"Diverged (non-finite loss): {_listing(runs, '; ')}."] if runs else []
 
 
 def generalisation_gap(records: StudyRecords) -> list[str]:
@@ -104,16 +122,16 @@ def generalisation_gap(records: StudyRecords) -> list[str]:
 def optimizer_ranking(records: StudyRecords) -> list[str]:
     out = []
     by_arch: dict[str, list[tuple[MeanCI, str]]] = {}
-    for number, _, runs in ordered_experiments(records):
+    for number, label, runs in ordered_experiments(records):
         by_arch.setdefault(records.architecture(runs), []).append(
-            (mean_ci(runs["valid_metric"].tolist()), f"{records.optimizer(runs)} (exp {number})"))
+            (mean_ci(runs["valid_metric"].tolist()), f"{label} (exp {number})"))
     for arch, entries in by_arch.items():
         if len(entries) < 2:
             continue
         entries.sort(key=lambda e: -e[0].mean if records.mode == "max" else e[0].mean)
-        ranking = " > ".join(f"{label} {stat.text()}" for stat, label in entries)
+        ranking = _listing([f"{label} {stat.text()}" for stat, label in entries], " > ")
         hedge = " (the top two overlap within their 95 % intervals)" if _overlap(entries[0][0], entries[1][0]) else ""
-        out.append(f"Optimizers for {arch}, by valid {records.main_metric}: {ranking}{hedge}.")
+        out.append(f"Configurations of {arch}, by valid {records.main_metric}: {ranking}{hedge}.")
     return out
 
 
@@ -124,14 +142,14 @@ def loss_ranking(records: StudyRecords) -> list[str]:
         return []
     ranked = []
     for number, _, runs in records.experiments():
-        best = [curve(records.metrics, rid, "valid", "loss").min() for rid in runs["id"]]
+        best = [records.curve(rid, "valid", "loss").min() for rid in runs["id"]]
         stat = mean_ci([b for b in best if not math.isnan(b)])
         if not math.isnan(stat.mean):
             ranked.append((stat, number, runs))
     if len(ranked) < 2:
         return []
     ranked.sort(key=lambda r: r[0].mean)
-    order = " < ".join(f"{_name(records, n, runs)} {stat.text()}" for stat, n, runs in ranked)
+    order = _listing([f"{_name(records, n, runs)} {stat.text()}" for stat, n, runs in ranked], " < ")
     return [f"By best validation loss (lower first): {order}."]
 
 

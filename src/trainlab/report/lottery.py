@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from trainlab.analysis.curves import curve, first_reaching, within_target
+from trainlab.analysis.curves import first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
@@ -24,14 +24,14 @@ ROLES = {"ticket": ("winning ticket (rewound)", "C0"), "random_reinit": ("random
          "one_shot_random_init": ("one-shot, fresh init", "C4")}
 
 
-def early_stop(metrics: pd.DataFrame, run_id: str, by_steps: bool) -> tuple[float, str]:
+def early_stop(records: StudyRecords, run_id: str, by_steps: bool) -> tuple[float, str]:
     """When validation loss is lowest: the iteration, when the run validates every `train.eval_every_steps`
     steps (as Frankle & Carbin measure it), else the epoch. (Stores written before evaluation rounds kept
     those points as split valid_step.)"""
-    steps = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == "valid_step") & (metrics["name"] == "loss")]
+    steps = records.curve.rows(run_id, "valid_step", "loss")
     if len(steps):
         return float(steps.loc[steps["value"].idxmin(), "step"]), "iteration"
-    loss = curve(metrics, run_id, "valid", "loss", "step" if by_steps else "epoch")
+    loss = records.curve(run_id, "valid", "loss", "step" if by_steps else "epoch")
     return (float(loss.idxmin()) if len(loss) else math.nan), "iteration" if by_steps else "epoch"
 
 
@@ -40,7 +40,7 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
     rows = []
     for r in records.runs.itertuples():
         facts = json.loads(r.facts)
-        stop, unit = early_stop(records.metrics, r.id, records.step_based)
+        stop, unit = early_stop(records, r.id, records.step_based)
         rows.append({
             "role": r.changes.get("lottery.run", "ticket"), "level": int(r.changes.get("lottery.level", 0)),
             "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
@@ -57,7 +57,7 @@ def start_grid_figure(records: StudyRecords, table: pd.DataFrame) -> Figure | No
     if grid.empty:
         return None
     dense = table[(table["role"] == "ticket") & (table["level"] == 0)].set_index("seed")["valid"]
-    grid["to_target"] = [first_reaching(curve(records.metrics, r.id, "valid", records.main_metric),
+    grid["to_target"] = [first_reaching(records.curve(r.id, "valid", records.main_metric),
                                         within_target(dense.get(r.seed, math.nan), records.mode, 0.01), records.mode)
                          for r in grid.itertuples()]
     fig = Figure(figsize=(11, 4.2), layout="constrained")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from trainlab.analysis.curves import AXES, with_axes
+from trainlab.analysis.curves import AXES, Curves, with_axes
 from trainlab.analysis.summary import summarize_runs
+from trainlab.analysis.sweep import SweptKeys, swept_keys
 from trainlab.errors import TrainlabError
 from trainlab.store import Store
 
@@ -24,6 +26,28 @@ class StudyRecords:
     landscapes: list[tuple[str, Path]] = field(default_factory=list)  # (run id, computed landscape folder)
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # run id -> the best model's outputs
     x: str = "epoch"  # the axis (a key of AXES) of the curves, tables and findings that use one
+    group: tuple[str, ...] | None = None  # config keys that group runs (--group); None: the swept categorical keys
+
+    @cached_property
+    def curve(self) -> Curves:
+        """records.curve(run_id, split, name, x): one run's metric over a column of AXES (or the round)."""
+        return Curves(self.metrics)
+
+    @cached_property
+    def swept(self) -> SweptKeys:
+        """The config keys the study varies, numeric and categorical."""
+        return swept_keys(self.runs)
+
+    @property
+    def group_keys(self) -> tuple[str, ...]:
+        """What the runs are grouped by in sweep figures and tables: --group, else the categorical swept keys."""
+        return self.group if self.group is not None else self.swept.categorical
+
+    def ranked_experiments(self) -> list[int]:
+        """Experiment numbers, best mean valid main metric first (those without one last)."""
+        means = self.runs.groupby("experiment")["valid_metric"].mean()
+        order = (-means if self.mode == "max" else means).fillna(float("inf")).sort_values(kind="stable")
+        return [int(n) for n in order.index]
 
     @property
     def step_based(self) -> bool:
@@ -65,14 +89,6 @@ class StudyRecords:
         options = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in varied.items() if k != "model.name")
         return f"{name} ({options})" if options else name
 
-    def optimizer(self, runs: pd.DataFrame) -> str:
-        """The training recipe of an experiment: optimizer plus the optim/schedule/train options varied, and
-        what its study kind says of it (a lottery level: lottery.run=ticket, lottery.level=3)."""
-        varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] not in ("model", "data")}
-        name = str(self.column(runs, "optim.name"))
-        options = ", ".join(f"{k}={v}" for k, v in varied.items() if k != "optim.name")
-        return f"{name} ({options})" if options else name
-
     def sort_key(self, number: int, runs: pd.DataFrame) -> tuple:
         """Architecture, then layers, then optimizer, then experiment number."""
         layers = self.column(runs, "model.layers")
@@ -84,9 +100,9 @@ class StudyRecords:
         return int(self.runs.groupby("experiment")["seed"].nunique().max())
 
 
-def load_records(store: Store, study: str, x: str | None = None) -> StudyRecords:
+def load_records(store: Store, study: str, x: str | None = None, group: tuple[str, ...] | None = None) -> StudyRecords:
     """The study's records; curves over `x` (a key of AXES; default: steps when the runs validate every
-    `train.eval_every_steps` steps, else epochs)."""
+    `train.eval_every_steps` steps, else epochs); sweep figures grouped by the config keys `group`."""
     if x is not None and x not in AXES:
         raise TrainlabError(f"--x: {x!r} is not an axis; choose one of {', '.join(AXES)}")
     spec = store.study_spec(study)
@@ -103,5 +119,9 @@ def load_records(store: Store, study: str, x: str | None = None) -> StudyRecords
     artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]
     landscapes = [(rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()]
     samples = {rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()}
-    records = StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples)
+    records = StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples, group=group)
+    unknown = [k for k in group or () if k not in records.runs]
+    if unknown:
+        varied = ", ".join([*records.swept.categorical, *records.swept.numeric]) or "none"
+        raise TrainlabError(f"--group: {unknown[0]!r} is not a config key of study {study!r}; keys it varies: {varied}")
     return replace(records, x=x or ("step" if records.step_based else "epoch"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from trainlab.analysis.curves import AXES, curve, first_reaching, within_target
+from trainlab.analysis.curves import AXES, first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 
@@ -93,22 +93,32 @@ def ordered_experiments(records: StudyRecords) -> list[tuple[int, str, pd.DataFr
     return sorted(records.experiments(), key=lambda e: records.sort_key(e[0], e[2]))
 
 
+def name_columns(records: StudyRecords) -> list[str]:
+    """The columns that name an experiment: its number, its architecture where the study has several (bold
+    marks the best per architecture), and its label."""
+    several = len({records.architecture(runs) for _, _, runs in records.experiments()}) > 1
+    return ["exp", *(["architecture"] if several else []), "configuration"]
+
+
+def name_cells(records: StudyRecords, columns: list[str], number: int, label: str, runs: pd.DataFrame) -> list[str]:
+    return [str(number), *([records.architecture(runs)] if "architecture" in columns else []), label]
+
+
 def results_table(records: StudyRecords) -> Table:
     """One row per experiment: metrics at the best-valid epoch, seconds per epoch, parameters, memory."""
     metric, n_seeds = records.main_metric, records.n_seeds
     memory = memory_column(records)
-    header = ["exp", "architecture", "optimizer", f"train {metric}", f"valid {metric}", f"test {metric}",
+    names = name_columns(records)
+    header = [*names, f"train {metric}", f"valid {metric}", f"test {metric}",
               "best step" if records.step_based else "best epoch", "train s/epoch", "params", memory.replace("_", " ")]
     table = Table("", header)
     valid_stats = []
-    for number, _, runs in ordered_experiments(records):
+    for number, label, runs in ordered_experiments(records):
         valid = _seed_stat(runs, "valid_metric")
         valid_stats.append((str(records.column(runs, "model.name")), valid.mean))
         table.rows.append(
             [
-                str(number),
-                records.architecture(runs),
-                records.optimizer(runs),
+                *name_cells(records, names, number, label, runs),
                 _seed_stat(runs, "train_metric").text(),
                 valid.text(),
                 _seed_stat(runs, "test_metric").text(),
@@ -141,16 +151,17 @@ def resources_table(records: StudyRecords) -> Table:
     views = [c for c in ("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb", "peak_rss_mb")
              if records.runs[c].notna().any()]
     throughput = "tokens_per_s" if records.runs["tokens_per_s"].notna().any() else "samples_per_s"
-    header = ["exp", "architecture", "optimizer", "train s/epoch", "eval s/epoch",
+    names = name_columns(records)
+    header = [*names, "train s/epoch", "eval s/epoch",
               f"train {throughput.replace('_per_', '/')}", f"eval {throughput.replace('_per_', '/')}",
               "params (trainable)", "FLOPs (total)", *(v.replace("_", " ") for v in views),
               "params + grads + optimizer MB"]
     table = Table("", header)
-    for number, _, runs in ordered_experiments(records):
+    for number, label, runs in ordered_experiments(records):
         analytic = [json.loads(f).get("memory_analytic") for f in runs["facts"]] if "facts" in runs else []
         state = next((sum(a.values()) for a in analytic if a), float("nan"))
         table.rows.append(
-            [str(number), records.architecture(runs), records.optimizer(runs),
+            [*name_cells(records, names, number, label, runs),
              _num(runs["train_s_per_epoch"].mean(), 3), _num(runs["eval_s_per_epoch"].mean(), 3),
              _num(runs[throughput].mean(), 4), _num(runs[f"eval_{throughput}"].mean(), 4),
              f"{int(runs['params_total'].iloc[0]):,} ({int(runs['params_trainable'].iloc[0]):,})",
@@ -202,8 +213,8 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     for number, label, runs in records.experiments():
         epochs, seconds = [], []
         for rid in runs["id"]:
-            epochs.append(first_reaching(curve(records.metrics, rid, "valid", metric, AXES[first]), target, mode))
-            seconds.append(first_reaching(curve(records.metrics, rid, "valid", metric, AXES[second]), target, mode))
+            epochs.append(first_reaching(records.curve(rid, "valid", metric, AXES[first]), target, mode))
+            seconds.append(first_reaching(records.curve(rid, "valid", metric, AXES[second]), target, mode))
         best = mean_ci(runs["valid_metric"].tolist())
         reached = sum(not math.isnan(e) for e in epochs)
         entries.append((number, label, mean_ci(epochs), mean_ci(seconds), best, reached, len(epochs)))

@@ -1,0 +1,28 @@
+"""Fewer points for drawing, the same picture: Largest-Triangle-Three-Buckets (Steinarsson 2013, "Downsampling
+Time Series for Visual Representation", §4.2). Keeps the first and last points and, from each of n - 2 equal
+buckets between them, the point that spans the largest triangle with the point kept before it and the mean
+of the next bucket, so peaks and drops survive where a stride would skip them. For drawing only: tables and
+statistics always use every point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lttb(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of at most `n` points of the curve (x increasing) that draw like the whole (n >= 3)."""
+    size = len(x)
+    if size <= n:
+        return np.arange(size)
+    edges = np.linspace(1, size - 1, n - 1).astype(int)  # n - 2 buckets over the inner points
+    kept = [0]
+    for b in range(n - 2):
+        lo, hi = edges[b], edges[b + 1]
+        nxt_lo, nxt_hi = edges[b + 1], (edges[b + 2] if b + 2 < len(edges) else size)
+        mx, my = x[nxt_lo:nxt_hi].mean(), y[nxt_lo:nxt_hi].mean()
+        ax, ay = x[kept[-1]], y[kept[-1]]
+        area = np.abs((ax - mx) * (y[lo:hi] - ay) - (ax - x[lo:hi]) * (my - ay))
+        kept.append(lo + int(np.argmax(area)))
+    kept.append(size - 1)
+    return np.asarray(kept)
