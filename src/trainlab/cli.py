@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     r = study_command("run", "train every run not yet done; resume partial ones")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--workers", type=int, help="train up to N runs at once, each in a worker process of this machine "
+                   "(CPU threads split between them; one GPU each when there are GPUs); default 1: this process")
+    r.add_argument("--executor", default="local", help="local (processes of this machine) or ray (Ray tasks; "
+                   "pip install -e '.[ray]')")
+    r.add_argument("--address", help="with --executor ray: auto (the cluster running here), HOST:PORT or ray://HOST:PORT; "
+                   "default: a Ray cluster of this machine alone")
+    r.add_argument("--resources", help="with --executor ray: what each run asks of a node, as JSON, e.g. '{\"GPU\": 1}' "
+                   "(default 1 CPU, and 1 GPU with --device cuda)")
+    r.add_argument("--retries", type=int, default=2, help="how often a run whose worker died is retried from its last "
+                   "checkpoint (default 2)")
     rep = sub.add_parser("report", help="write figures, tables and an HTML page from the store")
     rep.add_argument("study", help="the study YAML file")
     rep.add_argument("--store", help="store folder")
@@ -184,7 +194,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import run_study
 
     outcomes = run_study(
-        args.study, _overrides(args.set), args.only, args.store, args.device, None if args.quiet else console
+        args.study, _overrides(args.set), args.only, args.store, args.device, None if args.quiet else console,
+        workers=args.workers, executor=args.executor, address=args.address, resources=args.resources,
+        retries=args.retries,
     )
     counts: dict[str, int] = {}
     for o in outcomes:

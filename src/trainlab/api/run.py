@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Store
 from trainlab.studies.build import DataCache, resolve_device
 from trainlab.studies.driver import Sink, execute
+from trainlab.studies.parallel import ParallelDriver, check_executor, make_executor
 from trainlab.studies.kind import Context, Outcome, kind_of
 
 
@@ -24,9 +26,18 @@ def run_study(
     device: str = "auto",
     console: Console | None = None,
     project_dir: Path | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    resources: str | None = None,
+    retries: int = 2,
 ) -> list[Outcome]:
     """Run every unit of the study not yet done; every error in the study, its data or its models
-    surfaces before the store is touched."""
+    surfaces before the store is touched. `workers` > 1 trains that many units at once in worker
+    processes; `executor="ray"` runs each unit as a Ray task (`address`: auto, HOST:PORT or ray://HOST:PORT;
+    `resources`: JSON of what each run asks, e.g. '{"GPU": 1}'); a unit whose worker dies is retried from
+    its last checkpoint up to `retries` times."""
+    check_executor(executor, workers, retries)
     if isinstance(study, (str, Path)) and project_dir is None:
         project_dir = Path(study).resolve().parent
     study = as_study(study)
@@ -40,9 +51,15 @@ def run_study(
     notes = kind.preflight(pending, dev, data)
     for note in notes if console else []:
         console.print(f"[yellow]note:[/yellow] {note}")
+    pool = make_executor(executor, workers, dev, address, resources, root)  # a cluster out of reach fails here
     db = Store(root)
     try:
         ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console)
-        return execute(kind, study, units, db, ctx)
+        if pool is None:
+            return execute(kind, study, units, db, ctx)
+        driver = partial(ParallelDriver, executor=pool, kind_name=study.kind, retries=retries)
+        return execute(kind, study, units, db, ctx, driver, exclusive=True)
     finally:
+        if pool is not None:
+            pool.close(interrupted=False)  # idempotent; the driver has already closed it unless it never started
         db.close()

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainlab.errors import TrainlabError
+
 HEARTBEAT_S = 10.0  # how often a holder says it is alive
 STALE_S = 60.0  # a holder silent this long is dead, wherever it runs
 
@@ -67,6 +69,33 @@ class Claims:
         self._db.execute("COMMIT")
         self._start_heartbeat()
         return Claim(True, holder)
+
+    def register_driver(self, exclusive: bool) -> None:
+        """Record that a driver runs on this store. One that trains with parallel workers (`exclusive`) must
+        be its store's only driver, since it is the one writer of every run it trains; drivers of one
+        process each may share a store (their claims divide the work). Raises a TrainlabError naming the
+        live driver in the way."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._db.execute("SELECT key, host, pid, heartbeat FROM claims WHERE key LIKE 'driver:%' AND token != ?",
+                                    (self.token,)).fetchall()
+            live = [r for r in rows if self._alive(r[1], r[2], heartbeat=r[3])]
+            blocking = live if exclusive else [r for r in live if r[0].startswith("driver:exclusive:")]
+            if not blocking:
+                self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                                 (f"driver:{'exclusive' if exclusive else 'shared'}:{self.token}", self.host, self.pid,
+                                  self.token, time.time()))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        if blocking:
+            key, host, pid, _ = blocking[0]
+            why = ("a run with --workers or --executor ray must be its store's only driver (it writes every run it trains)"
+                   if exclusive else "it trains with parallel workers and must be the store's only driver")
+            raise TrainlabError(f"store {self.path.parent}: another trainlab run holds it (pid {pid} on host {host}); "
+                                f"{why}: wait for it to finish, or use another --store")
+        self._start_heartbeat()
 
     def release(self, key: str) -> None:
         self._forget("key = ? AND token = ?", (key, self.token))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import StudySpec
-from trainlab.store import DONE_STATUSES, Claims, Store, StoreWriter
+from trainlab.store import DONE_STATUSES, Claim, Claims, Store, StoreWriter
 from trainlab.store.events import Event, RunNote, StudyPlanned
 from trainlab.studies.kind import Context, Outcome, StudyKind, Unit
 from trainlab.studies.progress import make_progress
@@ -101,6 +101,17 @@ class Driver:
 
     def _attempt(self, unit: Unit, waiting: Collection[str], claims: Claims) -> Outcome | None:
         """The unit's outcome, or None when it must wait (for an input, or for another driver)."""
+        ready = self.prepare(unit, waiting, claims)
+        if not isinstance(ready, Claim):
+            return ready
+        try:
+            return self._run(unit)
+        finally:
+            claims.release(unit.id)
+
+    def prepare(self, unit: Unit, waiting: Collection[str], claims: Claims) -> Outcome | Claim | None:
+        """What to do with a unit now: its outcome when there is nothing to run (done, blocked), None when it
+        must wait (for an input, or for another driver), or the claim under which to run it."""
         if (done := self._done(unit)) is not None:
             return done
         problem = input_problem(unit, self.store, waiting, self.stopped)
@@ -113,14 +124,12 @@ class Driver:
         if not claim.granted:
             self.held[unit.id] = claim.holder or "another process"
             return None
-        try:
-            if (done := self._done(unit)) is not None:  # finished by another driver since we looked
-                return done
-            if claim.holder:
-                self.say(f"run {unit.id}: its holder ({claim.holder}) is gone; resuming it here")
-            return self._run(unit)
-        finally:
+        if (done := self._done(unit)) is not None:  # finished by another driver since we looked
             claims.release(unit.id)
+            return done
+        if claim.holder:
+            self.say(f"run {unit.id}: its holder ({claim.holder}) is gone; resuming it here")
+        return claim
 
     def _done(self, unit: Unit) -> Outcome | None:
         if self.kind.status(unit, self.store) not in DONE_STATUSES:
@@ -128,26 +137,34 @@ class Driver:
         row = self.store.run_row(unit.id)
         return Outcome(unit.id, unit.experiment, unit.seed, "skipped", row["epochs_done"] if row else 0)
 
+    def title(self, unit: Unit) -> str:
+        return f"run {self.position[unit.id]}/{len(self.units)}"
+
     def _run(self, unit: Unit) -> Outcome:
-        position = f"run {self.position[unit.id]}/{len(self.units)}"
         try:
-            return self.kind.run(unit, replace(self.ctx, title=position))
+            return self.kind.run(unit, replace(self.ctx, title=self.title(unit)))
         except (TrainlabError, KeyboardInterrupt):
             raise
         except Exception as err:  # one broken run must not stop a sweep; the store keeps the traceback
-            reason = f"{type(err).__name__}: {err}".splitlines()[0]
-            self.say(f"{reason} (`trainlab show {unit.id}` has the details)", f"[red]run {unit.id} failed:[/red] ")
-            return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
+            return self.failed(unit, f"{type(err).__name__}: {err}".splitlines()[0])
+
+    def failed(self, unit: Unit, reason: str) -> Outcome:
+        self.say(f"{reason} (`trainlab show {unit.id}` has the details)", f"[red]run {unit.id} failed:[/red] ")
+        return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
 
 
-def execute(kind: StudyKind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context) -> list[Outcome]:
-    """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`."""
-    ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(units))))
-    progress = make_progress(ctx.console) if ctx.console else None
-    ctx = replace(ctx, progress=progress, keep=checkpoints_needed(units))
+def execute(kind: StudyKind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context,
+            driver: Callable[..., Driver] = Driver, exclusive: bool = False) -> list[Outcome]:
+    """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`. `driver`
+    runs the units (this process by default; trainlab.studies.parallel for workers, which must then be
+    the store's only driver: `exclusive`)."""
     claims = Claims(store.path)
     try:
+        claims.register_driver(exclusive)  # refused before anything is written
+        ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(units))))
+        progress = make_progress(ctx.console) if ctx.console else None
+        ctx = replace(ctx, progress=progress, keep=checkpoints_needed(units))
         with progress or nullcontext():
-            return Driver(kind, units, store, ctx).run(claims)
+            return driver(kind, units, store, ctx).run(claims)
     finally:
         claims.close()

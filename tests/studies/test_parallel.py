@@ -1,0 +1,243 @@
+"""Parallel execution with a local process pool: results identical to one process, a killed worker's run
+retried from its checkpoint, a run's own failure not retried, the driver killed or interrupted, one driver
+per store, and bad options in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from trainlab.api import run_study
+from trainlab.errors import TrainlabError
+from trainlab.store import Claims, Store
+from trainlab.studies.kind import Outcome
+from trainlab.studies.parallel import ParallelDriver
+from trainlab.studies.workers import Finish
+from tests.conftest import assert_user_error, run_cli, write_study
+
+TIMINGS = ("seconds", "samples_per_s", "peak_rss_mb")  # what differs between two runs of the same config
+
+
+def metrics(store: Path) -> pd.Series:
+    """Every stored value but timings, by (run, split, name, epoch)."""
+    with sqlite3.connect(store / "store.sqlite") as con:
+        m = pd.read_sql_query("SELECT run_id, split, name, epoch, value FROM metrics", con)
+    return m[~m["name"].isin(TIMINGS)].set_index(["run_id", "split", "name", "epoch"])["value"].sort_index()
+
+
+def valid_epochs(store: Path) -> pd.DataFrame:
+    with sqlite3.connect(store / "store.sqlite") as con:
+        return pd.read_sql_query("SELECT run_id, epoch FROM metrics WHERE split='valid' AND name='loss'", con)
+
+
+@pytest.fixture
+def four_runs(tmp_path: Path) -> Path:
+    return write_study(tmp_path, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}], seeds=[0, 1])
+
+
+def test_pool_results_equal_one_process(four_runs: Path, tmp_path: Path) -> None:
+    """Two workers of one thread each store bit-identical metrics to one process on one thread."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        run_study(four_runs, store=tmp_path / "alone")
+        torch.set_num_threads(2)  # split between two workers: one thread each
+        outcomes = run_study(four_runs, store=tmp_path / "pool", workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert [o.status for o in outcomes] == ["done"] * 4
+    alone, pool = metrics(tmp_path / "alone"), metrics(tmp_path / "pool")
+    assert len(alone) == 4 * 25 and alone.index.equals(pool.index) and (alone == pool).all()
+    assert [o.status for o in run_study(four_runs, store=tmp_path / "pool", workers=2)] == ["skipped"] * 4
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The pool's worker processes among `pid`'s children (not multiprocessing's resource tracker)."""
+    out = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"multiprocessing.spawn" in cmdline and b"resource_tracker" not in cmdline:
+            out.append(int(child))
+    return out
+
+
+def _wait(db: Path, sql: str, proc: subprocess.Popen[str], timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with sqlite3.connect(db, timeout=5) as con:
+                if db.exists() and con.execute(sql).fetchone()[0]:
+                    return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"never true: {sql}")
+
+
+def _start(study: Path, *extra: str) -> subprocess.Popen[str]:
+    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--workers", "2", "--set", "train.epochs=12",
+            "--set", "data.n=2000", *extra]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_path: Path) -> None:
+    """kill -9 of a worker mid-run: the driver says so, retries the run from its last checkpoint in a new
+    worker, and the study ends with every epoch of every run stored once."""
+    proc = _start(four_runs)
+    db = tmp_path / "store" / "store.sqlite"
+    _wait(db, "SELECT COUNT(*) FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
+    (victim, *_) = _workers_of(proc.pid)
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint (attempt 2 of 3)" in out
+    epochs = valid_epochs(tmp_path / "store")
+    assert len(epochs) == 4 * 12 and not epochs.duplicated().any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(four_runs: Path, tmp_path: Path,
+                                                                      sig: signal.Signals) -> None:
+    """kill -9 of the driver takes its workers with it; Ctrl-C (SIGINT to the whole process group, as a
+    terminal sends it) stops them cleanly with exit 130. Either way the rerun finishes every run without
+    repeating an epoch, with the metrics of a run never stopped."""
+    proc = _start(four_runs)
+    db = tmp_path / "store" / "store.sqlite"
+    _wait(db, "SELECT COUNT(*) FROM runs WHERE epochs_done >= 2", proc)
+    workers = _workers_of(proc.pid)
+    assert len(workers) == 2
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "Traceback" not in err, err
+    deadline = time.time() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    rerun = _start(four_runs)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    epochs = valid_epochs(tmp_path / "store")
+    assert len(epochs) == 4 * 12 and not epochs.duplicated().any()
+    reference = _start(four_runs, "--store", str(tmp_path / "reference"))
+    assert reference.wait(timeout=300) == 0
+    assert (metrics(tmp_path / "store") == metrics(tmp_path / "reference")).all()
+
+
+@pytest.mark.slow
+def test_a_diverging_run_is_not_retried(tmp_path: Path) -> None:
+    """A run that fails by itself (here it diverges) ends once; the pool goes on with the other."""
+    study = write_study(tmp_path, runs=[{"optim.lr": 1e6}, {}])
+    outcomes = run_study(study, workers=2)
+    assert [o.status for o in outcomes] == ["diverged", "done"]
+
+
+class ScriptedExecutor:
+    """An executor whose workers say what the test scripts: per unit, a list of endings, one per attempt."""
+
+    slots = 2
+
+    def __init__(self, endings: dict[int, list[tuple]]) -> None:
+        self.endings, self.started, self.running = endings, [], []
+
+    def describe(self) -> str:
+        return "a script"
+
+    def free(self) -> bool:
+        return len(self.running) < self.slots
+
+    def start(self, key, job) -> None:  # noqa: ANN001
+        self.started.append(job.unit.experiment)
+        self.running.append((key, job.unit))
+
+    def poll(self, timeout: float) -> list[tuple[str, tuple]]:
+        out = []
+        for key, unit in self.running:
+            ending = self.endings[unit.experiment].pop(0)
+            if ending[0] == "finish":
+                ending = ("finish", Finish(Outcome(unit.id, unit.experiment, unit.seed, ending[1])))
+            out.append((key, ending))
+        self.running = []
+        return out
+
+    def answer(self, key, reply) -> None:  # noqa: ANN001
+        raise AssertionError("no events in this script")
+
+    def close(self, interrupted: bool) -> None:
+        pass
+
+
+def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(tmp_path: Path) -> None:
+    """Unit 1 crashes once then finishes; unit 2 crashes three times (two retries allowed): failed;
+    unit 3 fails by itself: started once."""
+    from trainlab.studies.build import DataCache
+    from trainlab.studies.driver import Sink
+    from trainlab.studies.kind import Context, kind_of
+    from trainlab.studies.catalog import load_study
+    from trainlab.spec import plan_study
+    from trainlab.studies.catalog import catalog
+
+    study = load_study(write_study(tmp_path, runs=[{}, {"optim.lr": 0.2}, {"optim.lr": 0.3}]))
+    units = plan_study(study, catalog())
+    crash = ("crashed", "its worker died")
+    executor = ScriptedExecutor({1: [crash, ("finish", "done")], 2: [crash, crash, crash], 3: [("finish", "failed")]})
+    store = Store(tmp_path / "store")
+    ctx = Context(store.root, Sink(store, None), torch.device("cpu"), DataCache())
+    claims = Claims(store.path)
+    outcomes = ParallelDriver(kind_of(study), units, store, ctx, executor=executor, kind_name="train", retries=2).run(claims)
+    claims.close()
+    assert [o.status for o in outcomes] == ["done", "failed", "failed"]
+    assert sorted(executor.started) == [1, 1, 2, 2, 2, 3]
+    assert "3 times; not retried again (--retries 2)" in outcomes[1].reason
+
+
+def test_one_parallel_driver_per_store(tmp_path: Path) -> None:
+    """A driver with workers refuses a store another live driver runs, and a plain driver refuses a store a
+    parallel one runs; both name the holder; drivers of one process each still share."""
+    store = Store(tmp_path / "store")
+    first, second, third = Claims(store.path), Claims(store.path), Claims(store.path)
+    try:
+        first.register_driver(exclusive=False)
+        second.register_driver(exclusive=False)  # two plain drivers share, as before
+        with pytest.raises(TrainlabError, match=rf"another trainlab run holds it \(pid {os.getpid()} on host .+\); a run "
+                                                r"with --workers or --executor ray must be its store's only driver"):
+            third.register_driver(exclusive=True)
+        first.close()
+        second.close()
+        third = Claims(store.path)
+        third.register_driver(exclusive=True)
+        with pytest.raises(TrainlabError, match="it trains with parallel workers and must be the store's only driver"):
+            Claims(store.path).register_driver(exclusive=False)
+    finally:
+        third.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workers", "0"], "--workers: must be at least 1 (got 0)"),
+    (["--executor", "dask"], "--executor: unknown 'dask'; valid: local, ray"),
+    (["--address", "auto"], "--address: only with --executor ray"),
+    (["--retries", "-1"], "--retries: must be 0 or more (got -1)"),
+])
+def test_bad_parallel_options_fail_in_one_line(tiny_study: Path, args: list[str], message: str) -> None:
+    """Each names the option and what is valid; nothing is trained or written."""
+    assert_user_error(run_cli("run", str(tiny_study), *args), message)
+    assert not (tiny_study.parent / "store").exists()
+
+
+def test_ray_missing_names_the_extra(tiny_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Ray installed, --executor ray says which extra to install."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(TrainlabError, match=r"--executor ray needs Ray: pip install -e '\.\[ray\]'"):
+        run_study(tiny_study, executor="ray")

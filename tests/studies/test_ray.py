@@ -1,0 +1,91 @@
+"""--executor ray on a local two-node Ray cluster started by the test (ray.cluster_utils.Cluster): results
+identical to one process, a lost node's run retried on the other, and the cluster's bad inputs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainlab.api import run_study
+from trainlab.errors import TrainlabError
+from tests.conftest import write_study
+from tests.studies.test_parallel import metrics, valid_epochs
+
+ray = pytest.importorskip("ray", reason="Ray not installed (pip install -e '.[ray]')")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node and a worker node of one CPU each, on this machine."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def test_ray_results_equal_one_process(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    """Each run a Ray task of one CPU (one torch thread): bit-identical metrics to one process on one thread."""
+    study = write_study(tmp_path, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_study(study, store=tmp_path / "alone")
+    finally:
+        torch.set_num_threads(threads)
+    outcomes = run_study(study, store=tmp_path / "ray", executor="ray", address=cluster.address)
+    assert [o.status for o in outcomes] == ["done", "done"]
+    alone, remote = metrics(tmp_path / "alone"), metrics(tmp_path / "ray")
+    assert len(alone) == 2 * 25 and alone.index.equals(remote.index) and (alone == remote).all()
+
+
+def test_a_lost_node_s_run_is_retried_from_its_checkpoint(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    """The worker node is removed while it trains: its run comes back as lost, is retried on the head node
+    from its last checkpoint, and every epoch is stored once."""
+    study = write_study(tmp_path, runs=[{}, {"optim.lr": 0.2}])
+    db = tmp_path / "store" / "store.sqlite"
+    worker = next(n for n in cluster.worker_nodes)
+
+    def remove_worker_after_progress() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                with sqlite3.connect(db, timeout=5) as con:
+                    if con.execute("SELECT COUNT(*) FROM runs WHERE epochs_done >= 2 AND status = 'partial'").fetchone()[0]:
+                        cluster.remove_node(worker)
+                        return
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=remove_worker_after_progress)
+    killer.start()
+    outcomes = run_study(study, {"train.epochs": 15, "data.n": 2000}, executor="ray", address=cluster.address)
+    killer.join()
+    cluster.add_node(num_cpus=1)  # as it was, for the tests after this one
+    assert [o.status for o in outcomes] == ["done", "done"]
+    epochs = valid_epochs(tmp_path / "store")
+    assert len(epochs) == 2 * 15 and not epochs.duplicated().any()
+
+
+def test_resources_no_node_has_are_refused(cluster, tiny_study: Path) -> None:  # noqa: ANN001
+    """Asking a GPU of a CPU cluster fails at once, naming what the nodes offer."""
+    with pytest.raises(TrainlabError, match=r'--resources: no node of the cluster has \{"CPU": 1.0, "GPU": 1.0\}'):
+        run_study(tiny_study, executor="ray", address=cluster.address, resources='{"GPU": 1}')
+
+
+def test_an_unreachable_address_fails_within_seconds(tiny_study: Path) -> None:
+    """Nothing listens on port 1: one clear line after at most the connect timeout, not a hang."""
+    start = time.time()
+    with pytest.raises(TrainlabError, match=r"--address 127\.0\.0\.1:1: cannot reach 127\.0\.0\.1:1"):
+        run_study(tiny_study, executor="ray", address="127.0.0.1:1")
+    assert time.time() - start < 10
