@@ -26,6 +26,7 @@ SCRIPTS = {
     "seq2seq_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "masked_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "parallel.py": (["--n", "300", "--epochs", "1", "--no-ray"], None, None),
+    "serve.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1"], None, "fastapi"),
     "report_scale.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "3"], None, None),
     "scaling_fit.py": (["--resamples", "2", "--grid-starts", "2", "--data", "none"], None, None),
 }

@@ -14,6 +14,8 @@ FORBIDDEN = {
     "report": {"trainlab.train", "trainlab.models", "trainlab.data", "trainlab.studies", "torch"},
     "analysis": {"trainlab.train", "trainlab.models", "trainlab.studies", "trainlab.report", "torch"},
     "store": {"trainlab.studies", "trainlab.report", "trainlab.api"},
+    # the dashboard reads stores: it trains nothing and builds no model
+    "serve": {"trainlab.train", "trainlab.models", "trainlab.data", "trainlab.studies", "trainlab.api", "torch"},
     # usable on any model without the rest of trainlab
     "landscape": {"trainlab.store", "trainlab.studies", "trainlab.report", "trainlab.api", "trainlab.train"},
 }

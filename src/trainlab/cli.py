@@ -106,7 +106,22 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95 %% intervals (0: none)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--json", action="store_true")
+    srv = sub.add_parser("serve", help="a live dashboard over the store, in the browser (read-only)")
+    srv.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
+                     "any other needs a token)")
+    srv.add_argument("--port", type=int, default=8765)
+    srv.add_argument("--token", help="required of every request (made up and printed when --host is not local)")
+    srv.add_argument("--reports", default="trainlab-report", help="folder of static reports to link (default "
+                     "./trainlab-report)")
     return p
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import serve
+
+    serve(args.store, args.host, args.port, args.token, args.reports, announce=lambda text: console.print(text, markup=False))
+    return 0
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -303,7 +318,7 @@ def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
 COMMANDS = {
     "check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show,
     "landscape": cmd_landscape,
-    "scaling-fit": cmd_scaling_fit,
+    "scaling-fit": cmd_scaling_fit, "serve": cmd_serve,
 }
 
 

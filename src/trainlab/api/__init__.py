@@ -1,5 +1,5 @@
 """What the CLI and notebooks call, one module per command: check, run, report, ls, show, landscape,
-scaling-fit."""
+scaling-fit, serve."""
 
 from trainlab.api.check import check_study, planned_runs
 from trainlab.api.common import DEFAULT_STORE, as_study, store_root
@@ -8,6 +8,7 @@ from trainlab.api.ls import run_summaries
 from trainlab.api.report import report_study
 from trainlab.api.run import run_study
 from trainlab.api.scaling import scaling_fit
+from trainlab.api.serve import serve
 from trainlab.api.show import describe_run
 from trainlab.studies.kind import Outcome, PlanLine
 
@@ -24,5 +25,6 @@ __all__ = [
     "run_study",
     "run_summaries",
     "scaling_fit",
+    "serve",
     "store_root",
 ]

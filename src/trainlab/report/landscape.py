@@ -26,6 +26,41 @@ def load(folder: Path) -> tuple[dict, dict[int | None, dict[str, np.ndarray]], n
     return spec, frames, trajectory
 
 
+def read_csv(text: str) -> dict[int | None, dict[str, np.ndarray]]:
+    """Frames from a landscape CSV in trainlab's format (`landscape.csv`: columns x, y, one per metric, and
+    an optional epoch; one row per grid point), computed by trainlab or anywhere else. Parsed as numbers
+    only; raises ValueError, naming what is wrong, for anything else."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    if "x" not in header or "y" not in header:
+        raise ValueError(f"the header must name columns x and y (got {', '.join(header) or 'nothing'})")
+    metrics = [h for h in header if h not in ("epoch", "x", "y")]
+    if not metrics:
+        raise ValueError("no metric column besides epoch, x and y")
+    rows = [r for r in reader if any(cell.strip() for cell in r)]
+    if not rows or any(len(r) != len(header) for r in rows):
+        raise ValueError(f"every row needs {len(header)} values")
+    try:
+        table = {h: np.array([float(r[i]) if r[i].strip() else np.nan for r in rows]) for i, h in enumerate(header)}
+    except ValueError as err:
+        raise ValueError(f"not a number: {err}") from None
+    epochs = table.get("epoch", np.full(len(rows), np.nan))
+    frames = {}
+    for epoch in sorted({e for e in epochs if np.isfinite(e)}) or [None]:
+        at = np.isnan(epochs) if epoch is None else epochs == epoch
+        xs, ys = np.unique(table["x"][at]), np.unique(table["y"][at])
+        frame = {"xs": xs, "ys": ys}
+        for m in metrics:
+            z = np.full((len(ys), len(xs)), np.nan)
+            z[np.searchsorted(ys, table["y"][at]), np.searchsorted(xs, table["x"][at])] = table[m][at]
+            frame[m] = z
+        frames[None if epoch is None else int(epoch)] = frame
+    return frames
+
+
 def _draw(ax, frame: dict[str, np.ndarray], metric: str, trajectory: np.ndarray, levels: np.ndarray) -> None:  # noqa: ANN001
     z = frame[metric]
     filled = ax.contourf(frame["xs"], frame["ys"], z, levels=levels, cmap="viridis")

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER,
     params_total INTEGER, params_trainable INTEGER, params_non_embedding INTEGER, device TEXT,
     facts TEXT NOT NULL DEFAULT '{}', parent_id TEXT, relation TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, train_seconds REAL);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
     name TEXT NOT NULL, value REAL, wall_s REAL NOT NULL);
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS claims (
 # Columns added to `runs` after stores already existed: added in place when an older store is opened.
 ADDED_RUN_COLUMNS = {
     "params_non_embedding": "INTEGER", "facts": "TEXT NOT NULL DEFAULT '{}'", "parent_id": "TEXT", "relation": "TEXT",
+    "train_seconds": "REAL",
 }
 DONE_STATUSES = ("done", "diverged")
 RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves runs/
@@ -61,8 +62,14 @@ RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves
 class Store:
     """A folder holding store.sqlite and one folder per run."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, read_only: bool = False) -> None:
         self.root = Path(root)
+        if read_only:  # SQLite's read-only mode: no statement on this connection can change the store
+            if not self.path.exists():
+                raise TrainlabError(f"store {self.root}: no store.sqlite there; run `trainlab run` first or pass --store DIR")
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                       isolation_level=None)
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".write-test"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,9 @@ BASE = {"data": {"name": "teacher_attention"}, "model": {"name": "attention_clas
 
 
 def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mapping[str, Any] = BASE,
-                steps_per_round: int = 100) -> list[str]:
-    """Write the study and its runs through the store writer; returns the run ids."""
+                steps_per_round: int = 100, metrics: Collection[tuple[str, str]] | None = None) -> list[str]:
+    """Write the study and its runs through the store writer; returns the run ids. `metrics`: the (split,
+    name) rows to write each round (default: all a classification run logs)."""
     write = StoreWriter(store)
     spec = {"name": name, "kind": "train", "base": dict(base)}
     members = tuple({"experiment": r.experiment, "seed": r.seed, "run_id": r.run_id(name), "label": r.label,
@@ -58,10 +59,11 @@ def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mappin
         rid = run.run_id(name)
         write(RunStarted(rid, config, "accuracy", {"total": 1000, "trainable": 1000, "non_embedding": 1000}, "cpu",
                          facts={"main_mode": "max", "steps_per_epoch": steps_per_round, **run.facts}))
-        rows = [row for epoch, value in enumerate(run.valid, 1) for row in _round_rows(epoch, value, steps_per_round,
-                                                                                          flatten(config))]
+        rows = [row for epoch, value in enumerate(run.valid, 1)
+                for row in _round_rows(epoch, value, steps_per_round, flatten(config))
+                if metrics is None or (row[2], row[3]) in metrics]
         best = int(np.nanargmax(run.valid)) + 1 if np.isfinite(run.valid).any() else None
-        write(EpochEnded(rid, tuple(rows), {"status": "partial", "epochs_done": len(run.valid),
+        write(EpochEnded(rid, tuple(rows), {"status": "partial", "epochs_done": len(run.valid), "train_seconds": 2.0 * len(run.valid),
                                              "best_value": run.valid[best - 1] if best else None, "best_epoch": best}))
         test = run.test if run.test is not None else (run.valid[best - 1] - 0.01 if best else math.nan)
         write(RunEnded(rid, "done", ((steps_per_round * len(run.valid), best or 0, "test", "accuracy", test, 0.0),)))

@@ -50,7 +50,7 @@ class Recorder(Hook):
         s = loop.state
         status = "diverged" if s.stop_reason == "diverged" else "partial"
         progress = {"status": status, "epochs_done": s.epoch, "best_value": s.best_value,
-                    "best_epoch": s.best_epoch, "diverged_epoch": s.diverged_epoch}
+                    "best_epoch": s.best_epoch, "diverged_epoch": s.diverged_epoch, "train_seconds": s.train_seconds}
         self.sink(EpochEnded(self.run_id, tuple((r.step, r.epoch, r.split, r.name, r.value, r.wall_s) for r in rows),
                              progress))
         if improved:

@@ -1,0 +1,153 @@
+"""The dashboard's server, through its HTTP interface: read-only by construction, no path outside the
+store, tokens off this machine, uploads parsed and never kept, and curves grouped the report's way."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from trainlab.store import Store
+from trainlab.store.synthetic import MadeUpRun, write_study
+
+pytest.importorskip("fastapi", reason="the dashboard needs FastAPI (pip install -e '.[serve]')")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from trainlab.api.serve import dashboard_url  # noqa: E402
+from trainlab.serve.app import MAX_UPLOAD, create_app  # noqa: E402
+
+
+@pytest.fixture
+def made_up(tmp_path: Path) -> Path:
+    """Two optimizers, two seeds each, three rounds of valid accuracy given by hand."""
+    runs = [MadeUpRun(1, 0, {"optim.name": "sgd"}, "sgd", [0.2, 0.4, 0.6]),
+            MadeUpRun(1, 1, {"optim.name": "sgd"}, "sgd", [0.4, 0.6, 0.8]),
+            MadeUpRun(2, 0, {"optim.name": "adam"}, "adam", [0.5, 0.7, 0.9]),
+            MadeUpRun(2, 1, {"optim.name": "adam"}, "adam", [0.5, 0.8, 0.9])]
+    write_study(Store(tmp_path / "store"), "hand", runs)
+    (tmp_path / "reports" / "hand").mkdir(parents=True)
+    (tmp_path / "reports" / "hand" / "index.html").write_text("<html>report</html>")
+    (tmp_path / "secret.txt").write_text("do not serve me")
+    return tmp_path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_grouped_curves_are_the_mean_and_95_percent_band_of_each_group(made_up: Path) -> None:
+    """Grouping by optim.name: per round the mean of the group's runs and mean ± t·s/√n, n = 2."""
+    client = TestClient(create_app(made_up / "store"))
+    body = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy", "group": "optim.name"}).json()
+    sgd = next(t for t in body["traces"] if t["name"] == "sgd")
+    half = stats.t.ppf(0.975, 1) * 0.1  # two runs 0.2 apart: s = 0.1·√2, s/√2 = 0.1
+    assert sgd["n"] == 2 and sgd["x"] == [1, 2, 3] and sgd["y"] == pytest.approx([0.3, 0.5, 0.7])
+    assert sgd["low"] == pytest.approx([0.3 - half, 0.5 - half, 0.7 - half])
+    single = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy"}).json()
+    assert len(single["traces"]) == 4 and single["traces"][0]["y"] == pytest.approx([0.2, 0.4, 0.6])
+
+
+def test_the_server_cannot_write_the_store(made_up: Path) -> None:
+    """Its connection is SQLite read-only (a write raises), and a tour of every endpoint leaves the
+    store's bytes as they were."""
+    db = made_up / "store" / "store.sqlite"
+    with sqlite3.connect(db) as con:  # fold the WAL in, so the file holds everything
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = _digest(db)
+    reader = Store(made_up / "store", read_only=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader._db.execute("DELETE FROM runs")
+    reader.close()
+    client = TestClient(create_app(made_up / "store", made_up / "reports"))
+    rid = client.get("/api/study/hand").json()["runs"][0]["id"]
+    for url in ["/", "/study/hand", f"/run/{rid}", "/study/hand/landscapes", "/landscapes", "/api/studies",
+                "/api/study/hand", f"/api/run/{rid}", "/api/study/hand/landscapes", "/reports/hand/",
+                "/api/study/hand/curves?metric=valid/loss&x=seconds", "/api/study/hand/curves?x=step&group=optim.name"]:
+        assert client.get(url).status_code == 200, url
+    assert client.post("/api/landscape/upload", content="x,y,loss\n0,0,1\n").status_code == 200
+    assert _digest(db) == before and not (made_up / "store" / "runs").exists()
+
+
+@pytest.mark.parametrize("url", [
+    "/api/run/..%2F..%2Fsecret.txt", "/api/run/%2Fetc%2Fpasswd", "/run/..%2Fsecret.txt", "/api/study/..%2Fsecret.txt",
+    "/api/study/%2Fetc/curves", "/api/landscape/{rid}/..%2F..%2F..%2F..%2Fsecret.txt",
+    "/api/landscape/..%2F..%2Fsecret.txt/abcdef", "/api/landscape/{rid}/%2Fetc%2Fpasswd",
+    "/reports/hand/..%2F..%2Fsecret.txt", "/reports/hand/%2Fetc%2Fpasswd", "/reports/..%2Fsecret.txt/x",
+    "/reports/hand/../../secret.txt", "/static/..%2Fapp.py", "/static/%2Fetc%2Fpasswd", "/static/../../secret.txt",
+    "/study/..%2F..%2Fsecret.txt/landscapes",
+])
+def test_no_endpoint_reads_a_path_outside_the_store(made_up: Path, url: str) -> None:
+    """`../` and absolute paths in every parameter that names a file: never served (404, no content)."""
+    client = TestClient(create_app(made_up / "store", made_up / "reports"))
+    rid = client.get("/api/study/hand").json()["runs"][0]["id"]
+    response = client.get(url.format(rid=rid))
+    assert response.status_code == 404 and "do not serve me" not in response.text and "root:" not in response.text
+
+
+def test_a_token_guards_every_request(made_up: Path) -> None:
+    """Without the token: 401 on pages, data and static files; with it in the URL, a cookie carries it after."""
+    client = TestClient(create_app(made_up / "store", token="s3cret"))
+    for url in ["/", "/api/studies", "/static/app.js", "/api/study/hand/events"]:
+        assert client.get(url).status_code == 401, url
+    assert client.get("/api/studies", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/?token=s3cret").status_code == 200
+    assert client.get("/api/studies").status_code == 200  # the cookie set by the first visit
+    fresh = TestClient(create_app(made_up / "store", token="s3cret"))
+    assert fresh.get("/api/studies", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert dashboard_url("0.0.0.0", 8765, "s3cret") == "http://0.0.0.0:8765/?token=s3cret"
+
+
+def test_other_addresses_get_a_token_made_up(made_up: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`trainlab serve --host 0.0.0.0` without --token makes one and prints the URL that carries it."""
+    import uvicorn
+
+    from trainlab.api import serve
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    lines: list[str] = []
+    serve(made_up / "store", host="0.0.0.0", port=9, announce=lines.append)
+    token = lines[0].split("?token=")[1].split(" ")[0]
+    assert len(token) >= 24 and seen["host"] == "0.0.0.0"
+    client = TestClient(seen["app"])
+    assert client.get("/").status_code == 401 and client.get(f"/?token={token}").status_code == 200
+    serve(made_up / "store", host="127.0.0.1", port=9, announce=lines.append)
+    assert "token" not in lines[1] and TestClient(seen["app"]).get("/").status_code == 200
+
+
+def test_uploads_are_parsed_as_data_limited_and_never_stored(made_up: Path) -> None:
+    """A landscape CSV comes back as grids; too large is 413, not a landscape is 400; the store is untouched."""
+    client = TestClient(create_app(made_up / "store"))
+    csv = "epoch,x,y,loss\n" + "".join(f"{e},{x},{y},{e + x * x + y * y}\n" for e in (1, 2) for x in (-1, 0, 1) for y in (-1, 1))
+    body = client.post("/api/landscape/upload", content=csv).json()
+    assert body["xs"] == [-1, 0, 1] and body["ys"] == [-1, 1] and list(body["frames"]) == ["1", "2"]
+    assert body["frames"]["2"]["loss"] == [[4, 3, 4], [4, 3, 4]]
+    assert client.post("/api/landscape/upload", content="a,b\n1,2\n").status_code == 400
+    assert client.post("/api/landscape/upload", content="x,y,loss\n0,0,__import__('os')\n").status_code == 400
+    assert client.post("/api/landscape/upload", content=b"x" * (MAX_UPLOAD + 1)).status_code == 413
+    kept = {p.name for p in (made_up / "store").iterdir()} - {"store.sqlite-shm", "store.sqlite-wal"}  # SQLite's own
+    assert kept == {"store.sqlite"}
+
+
+def test_unknown_names_are_404_with_a_reason(made_up: Path) -> None:
+    """A study or run not in the store, or a bad axis, answers 404 and says what is missing."""
+    client = TestClient(create_app(made_up / "store"))
+    assert client.get("/api/study/nope").json() == {"error": "study 'nope': not in the store"}
+    assert client.get("/api/run/abcdef123456").status_code == 404
+    assert "choose one of" in client.get("/api/study/hand/curves?x=time").json()["error"]
+
+
+def test_serve_without_a_store_or_without_fastapi_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No store there: one line and exit 2; FastAPI missing: the extra to install."""
+    from tests.conftest import assert_user_error, run_cli
+    from trainlab.api import serve
+    from trainlab.errors import TrainlabError
+
+    assert_user_error(run_cli("serve", "--store", str(tmp_path / "nowhere")), "no store.sqlite there")
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    with pytest.raises(TrainlabError, match=r"trainlab serve needs FastAPI and uvicorn: pip install -e '\.\[serve\]'"):
+        serve(tmp_path)
