@@ -10,18 +10,17 @@ the driver retries it from its last checkpoint.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
 import uuid
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainlab.errors import TrainlabError
+from trainlab.ray_mailbox import Mailbox
 from trainlab.studies.workers import DriverGone, Finish, Job, run_job
 
 CONNECT_TIMEOUT_S = 3.0
@@ -93,28 +92,6 @@ def slots(ray: Any, options: dict[str, Any]) -> int:
                             for n in ray.nodes() if n.get("Alive"))
         raise TrainlabError(f"--resources: no node of the cluster has {json.dumps(want)} for one run (nodes offer: {offered})")
     return sum(fits)
-
-
-class Mailbox:
-    """The actor between tasks and the driver: boxes of messages by key ('driver' for the driver's)."""
-
-    def __init__(self) -> None:
-        self.boxes: dict[str, asyncio.Queue] = defaultdict(asyncio.Queue)
-
-    async def put(self, key: str, message: Any) -> None:
-        await self.boxes[key].put(message)
-
-    async def take(self, key: str, timeout: float | None) -> list[Any]:
-        """Every message waiting in box `key`, waiting up to `timeout` for the first."""
-        box = self.boxes[key]
-        try:
-            first = await asyncio.wait_for(box.get(), timeout)
-        except asyncio.TimeoutError:
-            return []
-        out = [first]
-        while not box.empty():
-            out.append(box.get_nowait())
-        return out
 
 
 class MailboxChannel:
