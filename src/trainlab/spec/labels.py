@@ -73,7 +73,7 @@ def experiment_label(swept: Sequence[str], values: Mapping[str, Any], given: Map
     for key in swept:
         if key in given:
             parts.append(given[key])
-        elif not (entry_label and key in entry_keys) and key in values:
+        elif not (entry_label and key in entry_keys) and values.get(key) is not None:  # unset options say nothing
             parts.append(part(key, shorts[key], values[key]))
     if not parts:
         parts = [part(k, k, values[k]) for k in fallback if k in values]
