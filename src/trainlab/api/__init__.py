@@ -1,7 +1,8 @@
 """What the CLI and notebooks call, one module per command: check, run, report, ls, show, landscape,
-scaling-fit, serve."""
+scaling-fit, serve, clip-score."""
 
 from trainlab.api.check import check_study, planned_runs
+from trainlab.api.clip import score_captions
 from trainlab.api.common import DEFAULT_STORE, as_study, store_root
 from trainlab.api.landscape import landscape
 from trainlab.api.ls import run_summaries
@@ -25,6 +26,7 @@ __all__ = [
     "run_study",
     "run_summaries",
     "scaling_fit",
+    "score_captions",
     "serve",
     "store_root",
 ]

@@ -22,6 +22,12 @@ from trainlab.data.text import (
     load_tinyshakespeare,
     load_wikitext2_bpe,
 )
+from trainlab.data.text_classification import (
+    TextClassificationConfig,
+    VerbalArithmeticConfig,
+    load_text_classification,
+    load_verbal_arithmetic,
+)
 from trainlab.registry import Registry
 
 DATASETS = Registry("data")
@@ -35,5 +41,7 @@ DATASETS.register("tinyshakespeare", load_tinyshakespeare, TinyShakespeareConfig
 DATASETS.register("pig_latin", load_pig_latin, PigLatinConfig)
 DATASETS.register("multi30k", load_multi30k, Multi30kConfig)
 DATASETS.register("parallel_text", load_parallel_text, ParallelTextConfig)
+DATASETS.register("verbal_arithmetic", load_verbal_arithmetic, VerbalArithmeticConfig)
+DATASETS.register("text_classification", load_text_classification, TextClassificationConfig)
 
 __all__ = ["DATASETS", "DataBundle", "DataInfo", "PairSplit", "TensorSplit", "TokenWindows", "split_by_permutation"]

@@ -24,6 +24,9 @@ class DataInfo:
     num_classes: int  # classes, or the vocabulary size for language modelling and translation
     char_level: bool = False  # tokens are characters: report bits per character
     detokenize: Callable[[Sequence[int]], str] | None = None  # token ids -> text (translation: for BLEU)
+    class_names: tuple[str, ...] | None = None  # what each class is called (zero-shot prompts, tables)
+    vocab: int | None = None  # size of the tokenizer's vocabulary, for inputs of token ids
+    tokenizer: str | None = None  # the pretrained tokenizer that made them
 
 
 class DataConfig(Named):
@@ -32,6 +35,11 @@ class DataConfig(Named):
     def static_info(self) -> DataInfo | None:
         """The DataInfo when it follows from the config alone (so `check` needs no data); else None."""
         return None
+
+    def resolved(self, model: Any) -> DataConfig:
+        """This config with what it takes from the run's model config filled in (a tokenizer); itself by
+        default."""
+        return self
 
 
 Batch = tuple[Any, torch.Tensor]  # (inputs: a tensor, or a tuple of them for translation; targets)

@@ -15,7 +15,7 @@ import torch
 
 from trainlab.data.base import DataBundle
 from trainlab.data.download import fetch
-from trainlab.data.images import ImageConfig, image_bundle
+from trainlab.data.images import CLASS_NAMES, ImageConfig, image_bundle
 from trainlab.errors import TrainlabError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -76,4 +76,4 @@ def load_cifar10(cfg: ImageConfig) -> DataBundle:
     except FileNotFoundError as err:
         raise TrainlabError(f"{folder}: missing {Path(err.filename).name}; the folder is incomplete") from None
     train = (torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]))
-    return image_bundle(cfg, train, test, MEAN, STD)
+    return image_bundle(cfg, train, test, MEAN, STD, CLASS_NAMES["cifar10"])

@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,6 +41,11 @@ SOURCES = {
 
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+CLASS_NAMES = {  # what each label is (zero-shot prompts name them)
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 
 
 class ImageConfig(DataConfig):
@@ -56,10 +62,12 @@ class ImageConfig(DataConfig):
     crop_padding: int = Field(4, ge=0)
     crop_scale: tuple[float, float] = (0.8, 1.0)  # resized_crop: area fraction (the IFT6135 course)
     crop_ratio: tuple[float, float] = (0.9, 1.1)  # resized_crop: aspect ratio
+    normalize: Literal["dataset", "none"] = "dataset"  # none: pixels in [0, 1], for models that normalise themselves (CLIP)
 
     def static_info(self) -> DataInfo | None:
         shape = IMAGE_SHAPES.get(self.name)
-        return DataInfo("classification", shape, 10) if shape else None
+        names = CLASS_NAMES.get(self.name)
+        return DataInfo("classification", shape, len(names), class_names=names) if shape else None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -95,7 +103,7 @@ def image_bundle(
     test: tuple[torch.Tensor, torch.Tensor],
     mean: tuple[float, ...],
     std: tuple[float, ...],
-    classes: int = 10,
+    class_names: tuple[str, ...],
 ) -> DataBundle:
     """uint8 (N, C, H, W) images and int64 labels -> disjoint train/valid splits, normalised batches,
     augmentation on the training split."""
@@ -105,14 +113,14 @@ def image_bundle(
     train_split, valid = split_by_permutation(x, y, cfg.valid_size / len(x), cfg.split_seed)
     if cfg.max_train:
         train_split = TensorSplit(train_split.x[: cfg.max_train], train_split.y[: cfg.max_train])
-    normalize = normalizer(mean, std)
+    normalize = normalizer(mean, std) if cfg.normalize == "dataset" else normalizer((0.0,) * len(mean), (1.0,) * len(std))
     augmenter = (
         partial(augment, ops=cfg.augment, padding=cfg.crop_padding, scale=cfg.crop_scale, ratio=cfg.crop_ratio)
         if cfg.augment
         else None
     )
     return DataBundle(
-        DataInfo("classification", tuple(x.shape[1:]), classes),
+        DataInfo("classification", tuple(x.shape[1:]), len(class_names), class_names=class_names),
         TensorSplit(train_split.x, train_split.y, normalize, augmenter),
         TensorSplit(valid.x, valid.y, normalize),
         TensorSplit(test[0], test[1], normalize),
@@ -130,7 +138,8 @@ def load_idx_dataset(cfg: ImageConfig, dataset: str) -> DataBundle:
     def tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))  # (N, 1, H, W)
 
-    return image_bundle(cfg, tensors(x_train, y_train), tensors(x_test, y_test), source["mean"], source["std"])
+    return image_bundle(cfg, tensors(x_train, y_train), tensors(x_test, y_test), source["mean"], source["std"],
+                        CLASS_NAMES[dataset])
 
 
 load_mnist = partial(load_idx_dataset, dataset="mnist")

@@ -18,6 +18,8 @@ from trainlab.models.decoder_only import (
 )
 from trainlab.models.gpt import GPTConfig, build_gpt
 from trainlab.models.lstm_lm import LSTMLMConfig, build_lstm_lm
+from trainlab.models.hf_clip import HFClipConfig, build_hf_clip
+from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
 from trainlab.models.mlp import (
     LeNet300100Config,
     MLPConfig,
@@ -41,5 +43,7 @@ MODELS.register("resnet_preact", build_resnet_preact, CNNConfig)
 MODELS.register("densenet", build_densenet, CNNConfig)
 MODELS.register("transformer_seq2seq", build_transformer_seq2seq, TransformerSeq2SeqConfig)
 MODELS.register("decoder_only_seq2seq", build_decoder_only_seq2seq, DecoderOnlySeq2SeqConfig)
+MODELS.register("hf_encoder", build_hf_encoder, HFEncoderConfig)
+MODELS.register("hf_clip", build_hf_clip, HFClipConfig)
 
 __all__ = ["MODELS", "MultiHeadAttention"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from trainlab.analysis.curves import AXES
-from trainlab.report import figures, findings, interactive, landscape, sweep, tables
+from trainlab.report import figures, findings, interactive, landscape, sweep, tables, transfer
 from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
 from trainlab.store import Store
@@ -82,6 +82,8 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
     found = findings.findings(records, order, convergence.rows)
     if records.swept.numeric:
         found[1:1] = sweep.sweep_findings(records)  # after the fastest: the answer a sweep exists for
+    if transfer.applies(records):
+        found[:0] = transfer.findings(records)  # the question a study of pretrained models asks
     (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
     summary = (
         f"{_description(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
@@ -94,6 +96,8 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
         ("Results", results.html()),
     ]
     figs = _Figures(out)
+    if transfer.applies(records):
+        sections.append(("Pretrained models", transfer.table(records).html()))
     if records.swept.numeric:
         sections.append(("Hyperparameter response", sweep.sweep_section(records, figs.add)))
     sections += [

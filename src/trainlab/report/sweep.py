@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.analysis.sweep import best_settings, experiment_table, grid_means, response, separated, shared_setting
@@ -86,9 +87,7 @@ def heatmap_figure(records: StudyRecords, x: str, y: str) -> Figure:
     return fig
 
 
-def _outline(x: float, y: float):
-    from matplotlib.patches import Rectangle
-
+def _outline(x: float, y: float) -> Rectangle:
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
 
 

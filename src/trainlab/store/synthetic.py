@@ -33,6 +33,8 @@ class MadeUpRun:
     valid: Sequence[float]
     test: float | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    params: tuple[int, int] = (1000, 1000)  # total, trainable
+    seconds_per_round: float = 2.0
 
     def run_id(self, study: str) -> str:
         text = json.dumps([study, self.experiment, self.seed], sort_keys=True)
@@ -57,25 +59,27 @@ def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mappin
         for key, value in {**run.changes, "train.seed": run.seed}.items():
             set_path(config, key, value)
         rid = run.run_id(name)
-        write(RunStarted(rid, config, "accuracy", {"total": 1000, "trainable": 1000, "non_embedding": 1000}, "cpu",
+        total, trainable = run.params
+        write(RunStarted(rid, config, "accuracy", {"total": total, "trainable": trainable, "non_embedding": total}, "cpu",
                          facts={"main_mode": "max", "steps_per_epoch": steps_per_round, **run.facts}))
         rows = [row for epoch, value in enumerate(run.valid, 1)
-                for row in _round_rows(epoch, value, steps_per_round, flatten(config))
+                for row in _round_rows(epoch, value, steps_per_round, flatten(config), run.seconds_per_round)
                 if metrics is None or (row[2], row[3]) in metrics]
         best = int(np.nanargmax(run.valid)) + 1 if np.isfinite(run.valid).any() else None
-        write(EpochEnded(rid, tuple(rows), {"status": "partial", "epochs_done": len(run.valid), "train_seconds": 2.0 * len(run.valid),
+        write(EpochEnded(rid, tuple(rows), {"status": "partial", "epochs_done": len(run.valid),
+                                             "train_seconds": run.seconds_per_round * len(run.valid),
                                              "best_value": run.valid[best - 1] if best else None, "best_epoch": best}))
         test = run.test if run.test is not None else (run.valid[best - 1] - 0.01 if best else math.nan)
         write(RunEnded(rid, "done", ((steps_per_round * len(run.valid), best or 0, "test", "accuracy", test, 0.0),)))
     return [m["run_id"] for m in members]
 
 
-def _round_rows(epoch: int, valid: float, steps: int, config: Mapping[str, Any]) -> list[MetricRow]:
-    step, wall = epoch * steps, 2.0 * epoch
+def _round_rows(epoch: int, valid: float, steps: int, config: Mapping[str, Any], seconds: float) -> list[MetricRow]:
+    step, wall = epoch * steps, seconds * epoch
     loss = -math.log(max(min(valid, 0.999), 1e-3))
     return [(step, epoch, "train", "loss", loss * 0.9, wall), (step, epoch, "train", "accuracy", min(valid + 0.02, 1.0), wall),
             (step, epoch, "train", "lr", float(config.get("optim.lr", 0.01)), wall),
-            (step, epoch, "train", "seconds", 2.0, wall), (step, epoch, "train", "samples_per_s", 6400.0, wall),
+            (step, epoch, "train", "seconds", seconds, wall), (step, epoch, "train", "samples_per_s", 6400.0, wall),
             (step, epoch, "train", "seen", float(step * 128), wall), (step, epoch, "train", "flops", step * 1e9, wall),
             (step, epoch, "valid", "loss", loss, wall), (step, epoch, "valid", "accuracy", valid, wall),
             (step, epoch, "valid", "seconds", 0.2, wall)]

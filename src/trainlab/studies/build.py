@@ -26,9 +26,10 @@ class DataCache:
         self._cache: dict[str, DataBundle] = {}
 
     def get(self, config: RunConfig) -> DataBundle:
-        key = json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
+        data = config.data.resolved(config.model)  # e.g. the tokenizer of the run's pretrained model
+        key = json.dumps(data.model_dump(mode="json"), sort_keys=True)
         if key not in self._cache:
-            self._cache[key] = DATASETS.get(config.data.name).build(config.data)
+            self._cache[key] = DATASETS.get(data.name).build(data)
         return self._cache[key]
 
 
@@ -47,21 +48,36 @@ def build_model(config: RunConfig, info: DataInfo) -> nn.Module:
 def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Parts:
     """Model (initialised from the global RNG, which the caller seeds), optimizer, schedule, task."""
     model = build_model(config, data.info).to(device)
-    optimizer = OPTIMIZERS.get(config.optim.name).build(_param_groups(model, config.optim.decay), config.optim)
+    optimizer = OPTIMIZERS.get(config.optim.name).build(_param_groups(model, config.optim.decay, config.optim.lr),
+                                                        config.optim)
     total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
     return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info, config.train))
 
 
-def _param_groups(model: torch.nn.Module, decay: str) -> list[dict]:
+def _param_groups(model: torch.nn.Module, decay: str, lr: float) -> list[dict]:
     """The trainable parameters; with `decay: matrices`, biases and norm gains (1-D) in a group without
-    weight decay."""
+    weight decay; a model with per-parameter learning-rate factors (`lr_scales`, e.g. layer-wise decay)
+    gets a group per factor, the full rate first (its learning rate is the one logged). A model with
+    nothing to train (zero-shot) gets a placeholder the optimizer steps on in vain, so the loop only
+    measures it."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if decay == "all":
-        return [{"params": params}]
-    groups = [{"params": [p for p in params if p.dim() >= 2]},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+    if not params:
+        return [{"params": [torch.nn.Parameter(torch.zeros(()))]}]
+    scales = model.lr_scales() if hasattr(model, "lr_scales") else {}
+    groups: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}
+    for p in params:
+        decayed = decay == "all" or p.dim() >= 2
+        groups.setdefault((scales.get(p, 1.0), decayed), []).append(p)
+    out = []
+    for (scale, decayed), members in sorted(groups.items(), key=lambda g: (-g[0][0], not g[0][1])):
+        group: dict = {"params": members}
+        if scale != 1.0:
+            group["lr"] = lr * scale
+        if not decayed:
+            group["weight_decay"] = 0.0
+        out.append(group)
+    return out
 
 
 def resolve_device(name: str) -> torch.device:

@@ -216,7 +216,7 @@ class LandscapeKind(StudyKind):
                  "changes": u.run["changes"]} for u in units]
 
     def run(self, unit: LandscapeUnit, ctx: Context) -> Outcome:
-        store = Store(ctx.store_root)
+        store = Store(ctx.store_root, read_only=True)  # reads the run; its writes go through ctx.sink
         try:
             files = landscape(store, unit.run["id"], unit.spec, ctx.device, ctx.sink)
         finally:

@@ -18,9 +18,13 @@ from trainlab.data.base import DataInfo
 
 
 def measured_train_flops(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> int:  # noqa: ANN001
-    """FLOPs of one forward + backward on (x, y), counted by torch.utils.flop_counter; grads are cleared."""
-    with FlopCounterMode(display=False) as counter:
-        loss_fn(model(x), y).backward()
+    """FLOPs of one forward + backward on (x, y), counted by torch.utils.flop_counter; grads are cleared.
+    A model with nothing to train (zero-shot) is only run forward, as its training steps are."""
+    trains = any(p.requires_grad for p in model.parameters())
+    with FlopCounterMode(display=False) as counter, torch.set_grad_enabled(trains):
+        loss = loss_fn(model(x), y)
+        if trains:
+            loss.backward()
     model.zero_grad(set_to_none=True)
     return int(counter.get_total_flops())
 

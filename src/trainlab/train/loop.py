@@ -9,6 +9,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -178,16 +179,22 @@ class Loop:
             state.best_value, state.best_epoch = self.valid[self.task.main_metric], epoch
         self._finish_epoch(epoch, improved, valid_seconds)
 
+    @cached_property
+    def trainable(self) -> bool:
+        """False for a model with nothing to train (zero-shot): its steps only measure it."""
+        return any(p.requires_grad for p in self.model.parameters())
+
     def _step(self, x: torch.Tensor, y: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
         self.batch = (x, y)
-        with self.autocast():
+        with torch.set_grad_enabled(self.trainable), self.autocast():
             out = self.model(x)
             loss = self.task.loss(out, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for hook in self.hooks:
-            hook.before_optimizer_step(self)
-        self.optimizer.step()
+        if self.trainable:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for hook in self.hooks:
+                hook.before_optimizer_step(self)
+            self.optimizer.step()
         self.state.step += 1
         with torch.no_grad():
             sums += self.task.sums(out, y, loss)
