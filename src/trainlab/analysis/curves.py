@@ -79,9 +79,17 @@ def seed_band(curves: list[pd.Series], level: float = 0.95) -> pd.DataFrame:
 
     Wall-clock x differs per seed, so its x is the mean x at each position.
     """
-    length = min(len(c) for c in curves)
-    xs = np.mean([c.index.to_numpy(dtype=float)[:length] for c in curves], axis=0)
-    values = np.array([c.to_numpy(dtype=float)[:length] for c in curves])  # (seeds, positions)
+    x, mean, low, high, n = band([c.index.to_numpy(dtype=float) for c in curves],
+                                 [c.to_numpy(dtype=float) for c in curves], level)
+    return pd.DataFrame({"x": x, "mean": mean, "low": low, "high": high, "n": n})
+
+
+def band(xs: list[np.ndarray], ys: list[np.ndarray], level: float = 0.95) -> tuple[np.ndarray, ...]:
+    """`seed_band` on arrays: (x, mean, low, high, n) over the curves (xs[i], ys[i]), aligned by position
+    up to the shortest."""
+    length = min(len(y) for y in ys)
+    x = np.mean([v[:length] for v in xs], axis=0)
+    values = np.array([y[:length] for y in ys])  # (curves, positions)
     finite = np.isfinite(values)
     n = finite.sum(axis=0)
     clean = np.where(finite, values, 0.0)
@@ -89,7 +97,7 @@ def seed_band(curves: list[pd.Series], level: float = 0.95) -> pd.DataFrame:
         mean = np.where(n > 0, clean.sum(axis=0) / n, np.nan)
         var = np.where(finite, (values - mean) ** 2, 0.0).sum(axis=0) / (n - 1)
         half = np.where(n > 1, stats.t.ppf((1 + level) / 2, np.maximum(n - 1, 1)) * np.sqrt(var / n), np.nan)
-    return pd.DataFrame({"x": xs, "mean": mean, "low": mean - half, "high": mean + half, "n": n})
+    return x, mean, mean - half, mean + half, n
 
 
 def first_reaching(series: pd.Series, target: float, mode: str) -> float:

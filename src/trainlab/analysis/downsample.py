@@ -15,14 +15,15 @@ def lttb(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     size = len(x)
     if size <= n:
         return np.arange(size)
-    edges = np.linspace(1, size - 1, n - 1).astype(int)  # n - 2 buckets over the inner points
+    edges = np.linspace(1, size - 1, n - 1).astype(int)  # n - 2 buckets over the inner points, [edges[b], edges[b+1])
+    bounds = np.r_[edges, size]
+    counts = np.diff(bounds)  # each bucket, then the last point alone: the "next bucket" of the last bucket
+    mean_x, mean_y = np.add.reduceat(x, bounds[:-1]) / counts, np.add.reduceat(y, bounds[:-1]) / counts
     kept = [0]
     for b in range(n - 2):
         lo, hi = edges[b], edges[b + 1]
-        nxt_lo, nxt_hi = edges[b + 1], (edges[b + 2] if b + 2 < len(edges) else size)
-        mx, my = x[nxt_lo:nxt_hi].mean(), y[nxt_lo:nxt_hi].mean()
         ax, ay = x[kept[-1]], y[kept[-1]]
-        area = np.abs((ax - mx) * (y[lo:hi] - ay) - (ax - x[lo:hi]) * (my - ay))
+        area = np.abs((ax - mean_x[b + 1]) * (y[lo:hi] - ay) - (ax - x[lo:hi]) * (mean_y[b + 1] - ay))
         kept.append(lo + int(np.argmax(area)))
     kept.append(size - 1)
     return np.asarray(kept)

@@ -76,7 +76,11 @@ def group_names(runs: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """Each run's group: the values of `keys` in short form ('adam', 'adam, relu'); 'all' without keys."""
     if not keys:
         return pd.Series("all", index=runs.index)
-    return runs[list(keys)].apply(lambda row: ", ".join(value_text(v) for v in row if not _missing(v)), axis=1)
+    texts = [runs[k].map(lambda v: "" if _missing(v) else value_text(v)) for k in keys]
+    joined = texts[0]
+    for more in texts[1:]:
+        joined = joined.str.cat(more, sep=", ").str.strip(", ")
+    return joined
 
 
 def experiment_table(runs: pd.DataFrame, group_keys: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainlab.analysis.curves import seed_band
+from trainlab.analysis.curves import band
 from trainlab.analysis.downsample import lttb
 from trainlab.analysis.sweep import group_names
 from trainlab.store import Store
@@ -115,16 +115,15 @@ def curves(runs: pd.DataFrame, series: dict[str, Series], x: str, group: str | N
     if group:
         names = group_names(runs, [group])
         for value, members in runs.groupby(names, sort=True):
-            lines = [pd.Series(series[r].value, index=_x(series[r], x, train, r)) for r in members["id"] if r in series]
-            lines = [line[np.isfinite(line.index)] for line in lines]
-            lines = [line for line in lines if len(line)]
+            lines = [_finite(_x(series[r], x, train, r), series[r].value) for r in members["id"] if r in series]
+            lines = [(xs, ys) for xs, ys in lines if len(xs)]
             if not lines:
                 continue
-            band = seed_band(lines)
-            keep = lttb(band["x"].to_numpy(), band["mean"].to_numpy(), points)
+            xs, mean, low, high, n = band([a for a, _ in lines], [b for _, b in lines])
+            keep = lttb(xs, mean, points)
             first = members["id"].iloc[0]
-            traces.append({"name": str(value), "n": int(band["n"].max()), "x": _list(band["x"], keep),
-                           "y": _list(band["mean"], keep), "low": _list(band["low"], keep), "high": _list(band["high"], keep),
+            traces.append({"name": str(value), "n": int(n.max()), "x": _list(xs, keep), "y": _list(mean, keep),
+                           "low": _list(low, keep), "high": _list(high, keep),
                            "drops": lr_drops(lr.get(first), _x(series[first], x, train, first), series[first].epoch)
                            if first in series else []})
         return traces
@@ -133,12 +132,17 @@ def curves(runs: pd.DataFrame, series: dict[str, Series], x: str, group: str | N
         if s is None:
             continue
         xs = _x(s, x, train, r.id)
-        ok = np.isfinite(xs)
-        keep = lttb(xs[ok], s.value[ok], points)
+        shown, ys = _finite(xs, s.value)
+        keep = lttb(shown, ys, points)
         traces.append({"name": f"{r.experiment}: {r.label} (seed {r.seed})", "run": r.id, "status": r.status,
-                       "x": _list(xs[ok], keep), "y": _list(s.value[ok], keep),
-                       "drops": lr_drops(lr.get(r.id), xs, s.epoch)})
+                       "x": _list(shown, keep), "y": _list(ys, keep), "drops": lr_drops(lr.get(r.id), xs, s.epoch)})
     return traces
+
+
+def _finite(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points whose x is known (a round without its examples or FLOPs recorded has none)."""
+    ok = np.isfinite(xs)
+    return xs[ok], ys[ok]
 
 
 def _list(values: Any, keep: np.ndarray) -> list[float | None]:

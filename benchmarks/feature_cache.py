@@ -1,0 +1,56 @@
+"""What caching a frozen encoder's features saves: the frozen-encoder run of csc413-bert (all-MiniLM-L6-v2 on
+verbal arithmetic, only the head trains) with `model.cache_features` off and on, side by side in one
+invocation (each a fresh `trainlab run` process on its own store). Reports training seconds of the first
+epoch (features computed) and of the later ones (features reused), and that both reach the same metrics.
+Prints one JSON line last.
+
+    python benchmarks/feature_cache.py [--epochs 5] [--n 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ROOT / "studies" / "csc413-bert.yaml"
+
+
+def _run(store: Path, epochs: int, n: int, cached: bool) -> dict[str, float]:
+    sets = {"train.epochs": epochs, "data.n": n, "model.cache_features": str(cached).lower()}
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    done = subprocess.run([sys.executable, "-m", "trainlab.cli", "run", str(STUDY), "--only", "1", "--store", str(store),
+                           "--quiet", *args], capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    with sqlite3.connect(store / "store.sqlite") as con:  # the three seeds: means per epoch
+        seconds = con.execute("SELECT epoch, AVG(value) FROM metrics WHERE split='train' AND name='seconds' "
+                              "GROUP BY epoch ORDER BY epoch").fetchall()
+        valid = con.execute("SELECT AVG(value) FROM metrics WHERE split='valid' AND name='accuracy' AND epoch = ?",
+                            (epochs,)).fetchone()[0]
+    later = [s for e, s in seconds[1:]]
+    return {"first_epoch_s": seconds[0][1], "later_epoch_s": sum(later) / len(later), "valid_accuracy": valid}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--n", type=int, default=4000)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        plain = _run(Path(folder) / "plain", args.epochs, args.n, cached=False)
+        cached = _run(Path(folder) / "cached", args.epochs, args.n, cached=True)
+    print(json.dumps({
+        "benchmark": "feature_cache", "epochs": args.epochs, "n": args.n,
+        **{f"computed_{k}": round(v, 4) for k, v in plain.items()}, **{f"cached_{k}": round(v, 4) for k, v in cached.items()},
+        "ratio_later_epochs_computed_vs_cached": round(plain["later_epoch_s"] / cached["later_epoch_s"], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
