@@ -30,7 +30,7 @@ def test_fine_tuning_pays_and_pretraining_buys(tmp_path: Path) -> None:
     half = stats.t.ppf(0.975, 2) * 0.01 / 3**0.5
     full, scratch = findings(records)
     assert full == (f"Full fine-tuning pays here: test accuracy 0.9100 ± {half:.4f} (n=3) (experiment 2) against "
-                    f"0.7100 ± {half:.4f} (n=3) with the encoder frozen (experiment 1), +20.0 points (the intervals are "
+                    f"0.7100 ± {half:.4f} (n=3) with a frozen encoder (experiment 1), +20.0 points (the intervals are "
                     "separated), at 3.0× the training time per epoch (6.00 s vs 2.00 s) and 22.6 M vs 1.2 k trainable "
                     "parameters.")
     assert scratch.startswith("What pretraining buys: ") and "+30.0 points (the intervals are separated)" in scratch

@@ -91,7 +91,7 @@ def findings(records: StudyRecords) -> list[str]:
         verdict = "pays here" if pays else "does not clearly pay here"
         sure = "the intervals are separated" if pays else "the seeds do not separate them, or it is worse"
         out.append(f"Full fine-tuning {verdict}: {full[1]} {metric} {full[2].text()} (experiment {full[0]}) against "
-                   f"{frozen[2].text()} with the encoder frozen (experiment {frozen[0]}), {gap} ({sure}), at "
+                   f"{frozen[2].text()} with a {regime(records, frozen[3])} (experiment {frozen[0]}), {gap} ({sure}), at "
                    f"{time_full / time_frozen:.1f}× the training time per epoch ({time_full:.2f} s vs {time_frozen:.2f} s) and "
                    f"{_count(params[0])} vs {_count(params[1])} trainable parameters.")
     scratch = _best(records, ("fully fine-tuned, random init",))
@@ -105,6 +105,6 @@ def findings(records: StudyRecords) -> list[str]:
     if zero and (full or frozen):
         other = full or frozen
         gap, _ = _compare(records, other, zero)
-        out.append(f"Zero-shot {metric} {zero[2].text()} (experiment {zero[0]}, no training); training "
-                   f"{regime(records, other[3])} changes it by {gap}.")
+        out.append(f"Zero-shot {metric} {zero[2].text()} (experiment {zero[0]}, no training); the {regime(records, other[3])} "
+                   f"model (experiment {other[0]}) differs from it by {gap}.")
     return out
