@@ -46,7 +46,7 @@ from trainlab.train.hooks import config_hooks
 from trainlab.train.tasks import Classification
 
 BATCH = 128
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16")  # the course code as written runs in fp32: the headline's reference
 VIT = ViTConfig(patch=4, embed_dim=256, hidden_dim=512, heads=8, layers=2)
 
 
@@ -157,7 +157,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data", default="../shared/data/fashion-mnist")
     p.add_argument("--device", default="cpu", help="cpu or cuda (the course side loads on the CPU, as it did)")
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                   help="fp32 alone skips bf16, which is emulated (minutes) on CPUs without native bf16")
     args = p.parse_args()
+    if "fp32" not in args.precisions:
+        p.error("--precisions must include fp32 (the course code's precision, the reference of every ratio)")
     device = torch.device(args.device)
     cfg = ImageConfig(name="fashion_mnist", root=args.data, augment=("hflip", "resized_crop"), max_train=args.images)
     bundle = load_fashion_mnist(cfg)
@@ -166,7 +170,7 @@ def main() -> None:
     on_device = bundle.to(device)
     speeds: dict[tuple[str, str], list[float]] = {}
     for r in range(args.rounds):
-        for precision in PRECISIONS:
+        for precision in args.precisions:
             speeds.setdefault(("course", precision), []).append(course_epoch(bundle.train, 0.2860, 0.3530, precision, device))
             speeds.setdefault(("trainlab", precision), []).append(trainlab_epoch(on_device, r, precision, device))
     median = {key: statistics.median(values) for key, values in speeds.items()}
@@ -174,9 +178,10 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "vision_throughput",
-                "ratio_vs_course_style": round(median["trainlab", "bf16"] / median["course", "fp32"], 3),
-                "ratio_same_precision_fp32": round(median["trainlab", "fp32"] / median["course", "fp32"], 3),
-                "ratio_same_precision_bf16": round(median["trainlab", "bf16"] / median["course", "bf16"], 3),
+                # trainlab at its fastest measured precision (bf16 when measured) against the course code as written
+                "ratio_vs_course_style": round(median["trainlab", args.precisions[-1]] / median["course", "fp32"], 3),
+                **{f"ratio_same_precision_{precision}": round(median["trainlab", precision] / median["course", precision], 3)
+                   for precision in args.precisions},
                 **{f"{who}_{precision}_images_per_s": round(v, 1) for (who, precision), v in median.items()},
                 "images": len(bundle.train),
                 "rounds": args.rounds,
