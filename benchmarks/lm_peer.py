@@ -7,9 +7,9 @@ matrices only, batches of random offsets into the token array, and an estimate o
 250 steps on `eval_iters` = 20 random batches. Both run as fresh processes (imports and data loading
 included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final weights are
 scored afterwards, outside the timed processes, on the whole validation split by the same function (trainlab's stored value, on its fixed
-sample of 512 validation windows, is printed too). Prints one JSON line last.
+sample of 20 x 12 validation windows, is printed too). Prints one JSON line last.
 
-    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--data ../shared/data/tinyshakespeare]
+    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--data ../shared/data/tinyshakespeare] [--set KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -165,6 +165,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--data", default="../shared/data/tinyshakespeare")
     p.add_argument("--rounds", type=int, default=3, help="runs of each side; the JSON gives the median wall time")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="an override of trainlab's side, e.g. model.bias=false: the script's bias-free architecture")
     p.add_argument("--script", action="store_true", help=argparse.SUPPRESS)  # the peer, in its own process
     p.add_argument("--weights", type=Path, help=argparse.SUPPRESS)  # where the peer leaves its final weights
     args = p.parse_args()
@@ -181,6 +183,7 @@ def main() -> None:
     script_wall, trainlab_wall = (statistics.median(walls[k]) for k in ("script", "trainlab"))
     print(json.dumps({
         "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
+        "trainlab_overrides": args.sets,
         "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
         "wall_ratio": round(trainlab_wall / script_wall, 3),
         "trainlab_walls_s": [round(w, 1) for w in walls["trainlab"]], "script_walls_s": [round(w, 1) for w in walls["script"]],
@@ -201,7 +204,7 @@ def _run_trainlab(args: argparse.Namespace) -> tuple[float, float, dict]:
     from trainlab.store import open_store
 
     with tempfile.TemporaryDirectory() as store:
-        overrides = {"data.root": args.data, "train.steps": args.steps}
+        overrides = {"data.root": args.data, "train.steps": args.steps, **dict(a.split("=", 1) for a in args.sets)}
         sets = [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
         wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
         m = open_store(store).metrics()

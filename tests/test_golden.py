@@ -63,6 +63,10 @@ TINY_METRICS = {
 # shakespeare-char adopted nanoGPT's sampling, decay and evaluation sample in issue 13.
 RECORDED_FILES = {"shakespeare-char": ROOT / "tests" / "golden" / "shakespeare-char-9262fc6.yaml"}
 
+# Later versions of changed presets, recorded as files in tests/golden (count and digest as above):
+# shakespeare-char as of d140460 (a 2 x 256-window evaluation sample, then nanoGPT's 20 x 12).
+RECORDED_VERSIONS = {"shakespeare-char-d140460": (1, "bb18b2d5caadf46e")}
+
 
 @pytest.mark.parametrize("name", sorted(STUDY_IDS))
 def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
@@ -76,6 +80,13 @@ def test_later_ready_made_studies_keep_their_run_ids(name: str) -> None:
     """Studies added since keep the ids they were first planned with (stores made then still resume)."""
     ids = [unit.id for unit in planned_runs(load_study(ROOT / "studies" / f"{name}.yaml"))]
     assert (len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]) == LATER_STUDY_IDS[name]
+
+
+@pytest.mark.parametrize("version", sorted(RECORDED_VERSIONS))
+def test_recorded_versions_of_changed_presets_keep_their_run_ids(version: str) -> None:
+    """A preset changed since keeps, for stores made with an earlier version, the ids that version gave."""
+    ids = [unit.id for unit in planned_runs(load_study(ROOT / "tests" / "golden" / f"{version}.yaml"))]
+    assert (len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]) == RECORDED_VERSIONS[version]
 
 
 def test_the_tiny_study_trains_to_the_recorded_metrics(tmp_path: Path) -> None:

@@ -33,6 +33,17 @@ def test_course_gpt1_learnable_parameters(layers: int, learnable: int) -> None:
     assert counts["total"] == learnable + (40_479 + 256) * 768
 
 
+def test_gpt_without_biases_has_nanogpts_baby_count() -> None:
+    """nanoGPT's baby GPT (C = 128, 4 layers, no biases): 12C² + 2C per block and a final LayerNorm's C,
+    by hand 4 · 196,864 + 128 = 787,584 outside the embeddings (66 characters, 64 positions)."""
+    with torch.device("meta"):
+        model = build_gpt(GPTConfig(width=128, heads=4, layers=4, norm="pre", bias=False), DataInfo("lm", (64,), 66))
+    counts = parameter_counts(model)
+    assert counts["non_embedding"] == 787_584
+    assert counts["total"] == 787_584 + (66 + 64) * 128
+    assert not [name for name, _ in model.named_parameters() if name.endswith("bias")]
+
+
 SMALL = DataInfo("lm", (12,), 50)
 
 

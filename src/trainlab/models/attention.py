@@ -1,8 +1,9 @@
-"""Multi-head attention written out (Q, K, V, O with biases), shared by every attention model: self,
+"""Multi-head attention written out (Q, K, V, O, with biases unless bias=False), shared by every attention model: self,
 causal self and cross attention, with a mask of the keys a query may see and a key/value cache for
 decoding one token at a time.
 
-Parameters: 4 projections of (h·d)² weights + h·d biases = 4(h²d² + hd) for h heads of size d.
+Parameters: 4 projections of (h·d)² weights + h·d biases = 4(h²d² + hd) for h heads of size d
+(4h²d² without biases).
 The fused path (`scaled_dot_product_attention`) computes the same function as the explicit
 softmax path (Vaswani et al. 2017, eq. 1); a test checks they agree.
 """
@@ -17,13 +18,13 @@ from torch import nn
 
 
 class MultiHeadAttention(nn.Module):
-    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0, causal: bool = False) -> None:
+    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0, causal: bool = False, bias: bool = True) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.heads, self.causal, self.dropout = heads, causal, dropout
-        self.to_q, self.to_k, self.to_v = (nn.Linear(dim, dim) for _ in range(3))
-        self.to_out = nn.Linear(dim, dim)
+        self.to_q, self.to_k, self.to_v = (nn.Linear(dim, dim, bias=bias) for _ in range(3))
+        self.to_out = nn.Linear(dim, dim, bias=bias)
         self.fused = True  # False: the explicit softmax path (for tests and teaching)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
@@ -59,8 +60,8 @@ class MultiHeadAttention(nn.Module):
         """(B, T, 3C): the three projections as one GEMM. The weights stay three Linear layers, so
         checkpoints, initialisation and parameter names are those of the separate projections."""
         weight = torch.cat([self.to_q.weight, self.to_k.weight, self.to_v.weight])  # (3C, C)
-        bias = torch.cat([self.to_q.bias, self.to_k.bias, self.to_v.bias])
-        return F.linear(x, weight, bias)
+        biases = (self.to_q.bias, self.to_k.bias, self.to_v.bias)
+        return F.linear(x, weight, None if biases[0] is None else torch.cat(biases))
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         B, T, C = t.shape

@@ -4,7 +4,8 @@ Token + learned position embeddings, `layers` blocks of causal multi-head attent
 output tied to the token embedding (no bias). `norm: post` is GPT-1 (Radford et al. 2018):
 x = LN(x + attn(x)); x = LN(x + mlp(x)). `norm: pre` is GPT-2 (Radford et al. 2019): x = x + attn(LN(x)),
 x = x + mlp(LN(x)), and a final LayerNorm. A block has 4(C² + C) attention, 2·r·C² + (r + 1)·C MLP and
-4C LayerNorm parameters: 7,087,872 for GPT-1 (C = 768, r = 4).
+4C LayerNorm parameters: 7,087,872 for GPT-1 (C = 768, r = 4). `bias: false` (nanoGPT's default) drops
+every bias of the linear layers and LayerNorms: 4C² + 2·r·C² + 2C per block.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class GPTConfig(HeadsSplitWidth):
     mlp_ratio: int = Field(4, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     norm: Literal["post", "pre"] = "post"
+    bias: bool = True  # biases in linear layers and LayerNorms (GPT-1/2 have them; nanoGPT's default has none)
     seq_len: int | None = Field(None, ge=1)  # positions; default: the data's sequence length
     freeze_embeddings: bool = False
     pretrained_embeddings: str | None = None
@@ -39,13 +41,14 @@ class GPTConfig(HeadsSplitWidth):
 
 
 class Block(nn.Module):
-    def __init__(self, *, width: int, heads: int, mlp_ratio: int, dropout: float, pre_norm: bool) -> None:
+    def __init__(self, *, width: int, heads: int, mlp_ratio: int, dropout: float, pre_norm: bool, bias: bool) -> None:
         super().__init__()
         self.pre_norm = pre_norm
-        self.attn = MultiHeadAttention(dim=width, heads=heads, dropout=dropout, causal=True)
-        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = MultiHeadAttention(dim=width, heads=heads, dropout=dropout, causal=True, bias=bias)
+        self.norm1, self.norm2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
+        hidden = mlp_ratio * width
         self.mlp = nn.Sequential(
-            nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width), nn.Dropout(dropout)
+            nn.Linear(width, hidden, bias=bias), nn.GELU(), nn.Linear(hidden, width, bias=bias), nn.Dropout(dropout)
         )
         self.dropout = nn.Dropout(dropout)
 
@@ -66,10 +69,11 @@ class GPT(nn.Module):
         self.positions = make_embedding(seq_len, C, pretrained=pretrained, key="position", freeze=freeze)
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            Block(width=C, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout, pre_norm=cfg.norm == "pre")
+            Block(width=C, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout, pre_norm=cfg.norm == "pre",
+                  bias=cfg.bias)
             for _ in range(cfg.layers)
         )
-        self.final_norm = nn.LayerNorm(C) if cfg.norm == "pre" else nn.Identity()
+        self.final_norm = nn.LayerNorm(C, bias=cfg.bias) if cfg.norm == "pre" else nn.Identity()
         self.to_logits = nn.Linear(C, vocab, bias=False)
         self._init_weights(cfg.layers, keep=pretrained is not None)
         self.to_logits.weight = self.tokens.weight  # tied output (Press & Wolf 2017)
