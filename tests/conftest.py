@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SHARED = ROOT.parent / "shared" / "data"  # real datasets on our machines (see ../shared/data/README.md)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C tests need SIGINT to arrive. A background job of a non-interactive shell (`.ci/run &`) starts
+    with SIGINT ignored, which its children inherit; a Python handler instead is reset to the default on
+    exec, so the runs the tests start (and their workers) can be interrupted again."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextmanager
