@@ -25,6 +25,18 @@ def test_every_optimizer_steps_downhill(name: str) -> None:
     assert (p.detach() < 1).all()
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_takes_the_fused_kernel_and_every_parameter_of_its_groups(name: str) -> None:
+    """CPU parameters, given as param groups of generators, reach a fused Adam whole."""
+    decay, rest = param(), param()
+    groups = [{"params": (p for p in [decay]), "weight_decay": 0.1}, {"params": iter([rest]), "weight_decay": 0.0}]
+    opt = OPTIMIZERS.get(name).build(groups, OptimConfig(name=name, lr=0.1))
+    assert opt.defaults["fused"] is True
+    assert [g["params"] for g in opt.param_groups] == [[decay], [rest]]
+    opt.step()
+    assert (decay.detach() < 1).all() and (rest.detach() < 1).all()
+
+
 def test_momentum_and_nesterov_are_what_they_say() -> None:
     """momentum/nesterov carry the configured momentum; sgd has none; nesterov flag set."""
     cfg = OptimConfig(lr=0.1, momentum=0.8)

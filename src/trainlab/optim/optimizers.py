@@ -13,10 +13,11 @@ FUSED_DEVICES = {"cpu", "cuda"}  # where torch (>= 2.4) has fused Adam/AdamW ker
 
 
 def _listed(params: Params) -> tuple[list, bool]:
-    """The params as a list (they may be a generator), and whether Adam's fused kernel takes them all.
+    """The params as a list (they, or a group's params, may be a generator), and whether Adam's fused
+    kernel takes them all.
     Fused updates every tensor in one C++ call instead of a Python loop over them: on 2 CPU cores the
     shakespeare-char GPT's AdamW step (68 tensors) took 3.7 ms fused against 6.8 ms unfused."""
-    listed = list(params)
+    listed = [{**item, "params": list(item["params"])} if isinstance(item, dict) else item for item in params]
     tensors = [t for item in listed for t in (item["params"] if isinstance(item, dict) else [item])]
     fusable = all(t.is_floating_point() and t.device.type in FUSED_DEVICES for t in tensors)
     return listed, fusable
