@@ -59,8 +59,8 @@ def _param_groups(model: torch.nn.Module, decay: str, lr: float) -> list[dict]:
     """The trainable parameters; with `decay: matrices`, biases and norm gains (1-D) in a group without
     weight decay; a model with per-parameter learning-rate factors (`lr_scales`, e.g. layer-wise decay)
     gets a group per factor, the full rate first (its learning rate is the one logged). A model with
-    nothing to train (zero-shot) gets a placeholder the optimizer steps on in vain, so the loop only
-    measures it."""
+    nothing to train (zero-shot) gets a placeholder, since torch refuses an optimizer without parameters;
+    the loop never steps it (`Loop.trainable`) and only measures the model."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         return [{"params": [torch.nn.Parameter(torch.zeros(()))]}]
