@@ -25,7 +25,7 @@ SCRIPTS = {
     "decode.py": (["--sentences", "4", "--tokens", "5", "--rounds", "1", "--data", "none"], None, None),
     "seq2seq_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "masked_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
-    "feature_cache.py": (["--epochs", "2", "--n", "60"], None, "all_minilm_l6_v2"),
+    "feature_cache.py": (["--epochs", "2", "--n", "60", "--seeds", "1"], None, "all_minilm_l6_v2"),
     "parallel.py": (["--n", "300", "--epochs", "1", "--no-ray"], None, None),
     "serve.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1"], None, "fastapi"),
     "report_scale.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "3"], None, None),

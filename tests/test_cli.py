@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_user_error, run_cli, write_study
+from tests.conftest import assert_user_error, run_cli, run_cli_process, write_study
 
 
 @pytest.mark.parametrize(
@@ -46,14 +46,15 @@ def test_unwritable_store_is_reported(tmp_path: Path) -> None:
 
 
 def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -> None:
-    """check shows new runs with parameters; run trains; rerun skips; ls/show/report read the store."""
+    """check shows new runs with parameters; run trains (the installed command, in its own interpreter);
+    rerun skips; ls/show/report read the store."""
     check = run_cli("check", str(tiny_study), "--json")
     assert check.returncode == 0, check.stderr
     plan = json.loads(check.stdout)
     assert [p["experiment"] for p in plan] == [1, 2] and {p["status"] for p in plan} == {"new"}
     assert plan[0]["params_total"] == plan[0]["params_trainable"] > 1000
 
-    first = run_cli("run", str(tiny_study), "--quiet")
+    first = run_cli_process("run", str(tiny_study), "--quiet")
     assert first.returncode == 0, first.stderr
     assert "2 runs: 2 done" in first.stdout
     t0 = time.perf_counter()

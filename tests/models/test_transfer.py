@@ -144,9 +144,15 @@ def test_layer_wise_learning_rates() -> None:
 
 
 @needs_minilm
-def test_bad_pretrained_input_is_one_line(tmp_path: Path) -> None:
-    """A freeze deeper than the model, a tokenizer whose ids do not fit, a name that cannot be found."""
+def test_bad_pretrained_input_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A freeze deeper than the model, a tokenizer whose ids do not fit, a name that cannot be found (in
+    Hugging Face's offline mode, HF_HUB_OFFLINE=1: here the Hub is unreachable, and huggingface_hub's
+    retries would spend 23 s before failing the same way)."""
+    import huggingface_hub.constants
+
     from trainlab import hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
 
     data = load_verbal_arithmetic_small()

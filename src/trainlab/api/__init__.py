@@ -1,32 +1,44 @@
 """What the CLI and notebooks call, one module per command: check, run, report, ls, show, landscape,
-scaling-fit, serve, clip-score."""
+scaling-fit, serve, clip-score.
 
-from trainlab.api.check import check_study, planned_runs
-from trainlab.api.clip import score_captions
-from trainlab.api.common import DEFAULT_STORE, as_study, store_root
+Each name is imported on first use (PEP 562), so a command pays only for its own imports: `trainlab run`
+does not load pandas and plotly, which only the report, ls and the dashboard need (0.6 s of every start)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Eager: these two functions share their module's name, and a lazy attribute would be shadowed by the
+# submodule itself once anything imports it. Neither imports pandas or plotly.
 from trainlab.api.landscape import landscape
-from trainlab.api.ls import run_summaries
-from trainlab.api.report import report_study
-from trainlab.api.run import run_study
-from trainlab.api.scaling import scaling_fit
 from trainlab.api.serve import serve
-from trainlab.api.show import describe_run
-from trainlab.studies.kind import Outcome, PlanLine
 
-__all__ = [
-    "DEFAULT_STORE",
-    "Outcome",
-    "PlanLine",
-    "as_study",
-    "check_study",
-    "describe_run",
-    "landscape",
-    "planned_runs",
-    "report_study",
-    "run_study",
-    "run_summaries",
-    "scaling_fit",
-    "score_captions",
-    "serve",
-    "store_root",
-]
+_HOMES = {
+    "check_study": "check",
+    "planned_runs": "check",
+    "score_captions": "clip",
+    "DEFAULT_STORE": "common",
+    "as_study": "common",
+    "store_root": "common",
+    "run_summaries": "ls",
+    "report_study": "report",
+    "run_study": "run",
+    "scaling_fit": "scaling",
+    "describe_run": "show",
+}
+_KIND_NAMES = {"Outcome", "PlanLine"}
+
+__all__ = sorted([*_HOMES, *_KIND_NAMES, "landscape", "serve"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _KIND_NAMES:
+        return getattr(importlib.import_module("trainlab.studies.kind"), name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"trainlab.api.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'trainlab.api' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -18,14 +18,15 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
 from trainlab.store.events import MetricRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -227,6 +228,8 @@ class Store:
 
     def runs(self, study: str | None = None) -> pd.DataFrame:
         """One row per (study, experiment, seed) with run status and the flattened config columns."""
+        import pandas as pd  # here, not at the top: a training process never queries runs (0.5 s of its start)
+
         query = (
             "SELECT s.study, s.experiment, s.seed, s.label, s.changes, r.* FROM study_runs s"
             " JOIN runs r ON r.id = s.run_id"
@@ -244,6 +247,7 @@ class Store:
 
     def metrics(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s."""
+        import pandas as pd
         if run_ids is None:
             return pd.read_sql_query("SELECT * FROM metrics", self._db)
         ids = list(run_ids)
