@@ -27,10 +27,7 @@ class ClipGradNorm(Hook):
         self.max_norm = max_norm
 
     def before_optimizer_step(self, loop: Loop) -> None:
-        # torch takes its multi-tensor (foreach) norm only on accelerators unless asked; on CPU it saves the
-        # per-tensor loop too (0.25 ms of the shakespeare-char GPT's 62 ms step, 68 tensors).
-        foreach = True if loop.device.type == "cpu" else None
-        nn.utils.clip_grad_norm_(loop.model.parameters(), self.max_norm, foreach=foreach)
+        nn.utils.clip_grad_norm_(loop.model.parameters(), self.max_norm)
 
 
 class EarlyStopping(Hook):
