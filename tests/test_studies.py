@@ -56,10 +56,11 @@ def test_translation_presets_show_parameter_counts_that_follow_the_formula(tmp_p
 
     if not (SHARED / "multi30k").exists():
         pytest.skip(f"real data not found at {SHARED / 'multi30k'}")
+    data = DataCache()  # one tokenization per data config, as in a study
     for path, experiments in (("studies/csc413-a3-nmt.yaml", {1: 32, 3: 64}), ("studies/aiayn-multi30k.yaml", {1: 256})):
         runs = {run.experiment: run for run in planned_runs(path)}
         lines = {line.experiment: line for line in check_study(path, store=tmp_path)}
         for number, dim in experiments.items():
-            vocab = DataCache().get(runs[number].config).info.num_classes
+            vocab = data.get(runs[number].config).info.num_classes
             hidden, layers = runs[number].config.model.hidden, runs[number].config.model.layers
             assert lines[number].params_total == encoder_decoder_formula(dim, hidden, layers, vocab, pre_norm=True)

@@ -30,7 +30,7 @@ LADDER = [{"model.width": 8, "train.steps": 240, "train.eval_every_steps": 20},
 def _study(folder: Path, runs: list[dict], **scaling: object) -> Path:
     path = folder / "ladder.yaml"
     path.write_text(yaml.safe_dump({"name": "ladder", "kind": "scaling", "store": str(folder / "store"), "base": BASE,
-                                    "runs": runs, "scaling": {"budgets": [1.5e8, 3e8, 5e8], "resamples": 20, **scaling}}))
+                                    "runs": runs, "scaling": {"budgets": [1.5e8, 3e8, 5e8], "resamples": 8, **scaling}}))
     return path
 
 
