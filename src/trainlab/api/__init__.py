@@ -2,7 +2,7 @@
 scaling-fit, serve, clip-score.
 
 Each name is imported on first use (PEP 562), so a command pays only for its own imports: `trainlab run`
-does not load pandas and plotly, which only the report, ls and the dashboard need (0.6 s of every start)."""
+does not load pandas and plotly, which only the report, ls and the dashboard need (about 0.5 s of every start)."""
 
 from __future__ import annotations
 
