@@ -68,6 +68,12 @@ RECORDED_FILES = {"shakespeare-char": ROOT / "tests" / "golden" / "shakespeare-c
 RECORDED_VERSIONS = {"shakespeare-char-d140460": (1, "bb18b2d5caadf46e")}
 
 
+def _count_and_digest(path: Path) -> tuple[int, str]:
+    """A study file's number of planned units and the digest of their ids, as recorded above."""
+    ids = [unit.id for unit in planned_runs(load_study(path))]
+    return len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
+
+
 @pytest.mark.parametrize("name", sorted(STUDY_IDS))
 def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
     """Every run of every ready-made train study has the id it had before study kinds became a registry."""
@@ -78,15 +84,13 @@ def test_ready_made_studies_keep_their_run_ids(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(LATER_STUDY_IDS))
 def test_later_ready_made_studies_keep_their_run_ids(name: str) -> None:
     """Studies added since keep the ids they were first planned with (stores made then still resume)."""
-    ids = [unit.id for unit in planned_runs(load_study(ROOT / "studies" / f"{name}.yaml"))]
-    assert (len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]) == LATER_STUDY_IDS[name]
+    assert _count_and_digest(ROOT / "studies" / f"{name}.yaml") == LATER_STUDY_IDS[name]
 
 
 @pytest.mark.parametrize("version", sorted(RECORDED_VERSIONS))
 def test_recorded_versions_of_changed_presets_keep_their_run_ids(version: str) -> None:
     """A preset changed since keeps, for stores made with an earlier version, the ids that version gave."""
-    ids = [unit.id for unit in planned_runs(load_study(ROOT / "tests" / "golden" / f"{version}.yaml"))]
-    assert (len(ids), hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]) == RECORDED_VERSIONS[version]
+    assert _count_and_digest(ROOT / "tests" / "golden" / f"{version}.yaml") == RECORDED_VERSIONS[version]
 
 
 def test_the_tiny_study_trains_to_the_recorded_metrics(tmp_path: Path) -> None:

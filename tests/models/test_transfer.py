@@ -151,9 +151,9 @@ def test_bad_pretrained_input_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     import huggingface_hub.constants
 
     from trainlab import hub
+    from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
 
     data = load_verbal_arithmetic_small()
     with pytest.raises(TrainlabError, match="model.freeze layers:9: all-MiniLM-L6-v2 has only 6 layers"):

@@ -248,6 +248,7 @@ class Store:
     def metrics(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s."""
         import pandas as pd
+
         if run_ids is None:
             return pd.read_sql_query("SELECT * FROM metrics", self._db)
         ids = list(run_ids)
