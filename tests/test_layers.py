@@ -54,3 +54,15 @@ def test_importing_the_spec_does_not_load_torch() -> None:
     code = "import sys, trainlab.spec; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_training_run_does_not_load_the_report_libraries(tmp_path: Path) -> None:
+    """`trainlab run` imports neither pandas nor plotly nor matplotlib (half a second of every start, and of
+    every pool worker's): only reports, ls and the dashboard need them."""
+    from tests.conftest import write_study
+
+    study = write_study(tmp_path)
+    code = ("import sys; from trainlab import cli; code = cli.main(['run', sys.argv[1], '--quiet']); "
+            "print(code, sorted({'pandas', 'plotly', 'matplotlib'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, str(study)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
