@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+from trainlab import cli
 from tests.conftest import assert_user_error, run_cli, run_cli_process, write_study
 
 
@@ -91,3 +93,16 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
 def test_report_without_a_store_is_a_clear_error(tiny_study: Path) -> None:
     """Reporting before running says what to do."""
     assert_user_error(run_cli("report", str(tiny_study)), "run `trainlab run` first")
+
+
+def test_the_command_freezes_the_collector_then_exits_with_mains_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed `trainlab` is cli.entry: main(), then gc.freeze(), so that CPython's shutdown skips its
+    full collections; main() itself leaves the collector alone for callers that go on."""
+    (command,) = entry_points(group="console_scripts", name="trainlab")
+    assert command.value == "trainlab.cli:entry"
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 2)
+    monkeypatch.setattr(cli.gc, "freeze", lambda: calls.append("freeze"))
+    with pytest.raises(SystemExit) as exited:
+        cli.entry()
+    assert exited.value.code == 2 and calls == ["main", "freeze"]
