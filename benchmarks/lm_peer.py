@@ -7,9 +7,11 @@ matrices only, batches of random offsets into the token array, and an estimate o
 250 steps on `eval_iters` = 20 random batches. Both run as fresh processes (imports and data loading
 included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final weights are
 scored afterwards, outside the timed processes, on the whole validation split by the same function (trainlab's stored value, on its fixed
-sample of 20 x 12 validation windows, is printed too). Prints one JSON line last.
+sample of 20 x 12 validation windows, is printed too). With --vary-seed, round r seeds both sides with r (trainlab's
+`train.seed`, the script's `torch.manual_seed`), so the losses come with their spread over seeds; without it every
+round is seed 0. Prints one JSON line last; its losses are means over the rounds.
 
-    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--data ../shared/data/tinyshakespeare] [--set KEY=VALUE]
+    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--vary-seed] [--data ../shared/data/tinyshakespeare] [--set KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -100,13 +102,13 @@ def _full_valid_loss(model: nn.Module, valid: torch.Tensor) -> float:
     return total / count
 
 
-def script(steps: int, data_root: str, weights: Path) -> None:
+def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
     """The nanoGPT-style run, timed by the caller as a whole process; saves its final weights to `weights`."""
     from trainlab.data.text import TinyShakespeareConfig, load_tinyshakespeare
 
     bundle = load_tinyshakespeare(TinyShakespeareConfig(name="tinyshakespeare", root=data_root, seq_len=BLOCK))
     train, valid = bundle.train.stream, bundle.valid.stream
-    torch.manual_seed(1337)
+    torch.manual_seed(seed)
     model = TinyGPT(bundle.info.num_classes)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -160,51 +162,72 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
     return wall, done.stdout
 
 
+def _assignment(text: str) -> str:
+    key, equals, _ = text.partition("=")
+    if not (key and equals):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. model.bias=false (got {text!r})")
+    return text
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--data", default="../shared/data/tinyshakespeare")
     p.add_argument("--rounds", type=int, default=3, help="runs of each side; the JSON gives the median wall time")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+    p.add_argument("--vary-seed", action="store_true", help="seed round r with r on both sides (default: seed 0 throughout)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", type=_assignment,
                    help="an override of trainlab's side, e.g. model.bias=false: the script's bias-free architecture")
     p.add_argument("--script", action="store_true", help=argparse.SUPPRESS)  # the peer, in its own process
     p.add_argument("--weights", type=Path, help=argparse.SUPPRESS)  # where the peer leaves its final weights
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # the peer's seed
     args = p.parse_args()
+    if args.rounds < 1 or args.steps < 1:
+        p.error("--rounds and --steps must be at least 1")
     if args.script:
-        script(args.steps, args.data, args.weights)
+        script(args.steps, args.data, args.weights, args.seed)
         return
     walls: dict[str, list[float]] = {"script": [], "trainlab": []}
-    losses: dict[str, float] = {}  # the same every round: both sides are seeded
+    losses: dict[str, list[float]] = {"script": [], "trainlab": [], "sample": []}
+    points = 0
     for r in range(args.rounds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
+        seed = r if args.vary_seed else 0
         for side in (("script", "trainlab") if r % 2 == 0 else ("trainlab", "script")):
-            wall, loss, extra = (_run_script if side == "script" else _run_trainlab)(args)
+            wall, loss, extra = (_run_script if side == "script" else _run_trainlab)(args, seed)
             walls[side].append(wall)
-            losses.update({side: loss, **extra})
+            losses[side].append(loss)
+            if extra:
+                losses["sample"].append(extra["sample"])
+                points = extra["points"]
     script_wall, trainlab_wall = (statistics.median(walls[k]) for k in ("script", "trainlab"))
+    mean = {k: round(statistics.fmean(v), 4) for k, v in losses.items()}
     print(json.dumps({
         "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
         "trainlab_overrides": args.sets,
         "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
         "wall_ratio": round(trainlab_wall / script_wall, 3),
         "trainlab_walls_s": [round(w, 1) for w in walls["trainlab"]], "script_walls_s": [round(w, 1) for w in walls["script"]],
-        "trainlab_valid_loss": round(losses["trainlab"], 4), "script_valid_loss": round(losses["script"], 4),
-        "trainlab_valid_sample_loss": round(losses["sample"], 4), "trainlab_valid_points": losses["points"],
+        "seeds": [r if args.vary_seed else 0 for r in range(args.rounds)],
+        "trainlab_valid_loss": mean["trainlab"], "script_valid_loss": mean["script"],
+        "trainlab_valid_losses": [round(x, 4) for x in losses["trainlab"]],
+        "script_valid_losses": [round(x, 4) for x in losses["script"]],
+        "trainlab_valid_sample_loss": mean["sample"], "trainlab_valid_points": points,
     }))
 
 
-def _run_script(args: argparse.Namespace) -> tuple[float, float, dict]:
+def _run_script(args: argparse.Namespace, seed: int) -> tuple[float, float, dict]:
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "script.pt"
         wall, _ = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data,
-                          "--weights", str(weights)])
+                          "--weights", str(weights), "--seed", str(seed)])
         return wall, _script_full_valid_loss(weights, args.data), {}
 
 
-def _run_trainlab(args: argparse.Namespace) -> tuple[float, float, dict]:
+def _run_trainlab(args: argparse.Namespace, seed: int) -> tuple[float, float, dict]:
     from trainlab.store import open_store
 
     with tempfile.TemporaryDirectory() as store:
-        overrides = {"data.root": args.data, "train.steps": args.steps, **dict(a.split("=", 1) for a in args.sets)}
+        overrides = {"data.root": args.data, "train.steps": args.steps, "train.seed": seed,
+                     **dict(a.split("=", 1) for a in args.sets)}
         sets = [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
         wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
         m = open_store(store).metrics()
