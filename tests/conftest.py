@@ -73,9 +73,9 @@ def tiny_study(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`trainlab ARGS` through `trainlab.cli.main` (what the console script calls), in this interpreter, its
-    output captured: the exit code and both streams as a user sees them, without the 2-3 s a fresh
-    interpreter costs to start. An exception main() lets through fails the test, as a traceback would."""
+    """`trainlab ARGS` through `trainlab.cli.main` (what the console script runs before it exits), in this
+    interpreter, its output captured: the exit code and both streams as a user sees them, without the 2-3 s a
+    fresh interpreter costs to start. An exception main() lets through fails the test, as a traceback would."""
     from trainlab import cli
 
     out, err = io.StringIO(), io.StringIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from importlib.metadata import entry_points
@@ -102,7 +103,7 @@ def test_the_command_freezes_the_collector_then_exits_with_mains_code(monkeypatc
     assert command.value == "trainlab.cli:entry"
     calls: list[str] = []
     monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 2)
-    monkeypatch.setattr(cli.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     with pytest.raises(SystemExit) as exited:
         cli.entry()
     assert exited.value.code == 2 and calls == ["main", "freeze"]

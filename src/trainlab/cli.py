@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import sys
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainlab.errors import TrainlabError
+from trainlab.exiting import skip_final_collections
 from trainlab.spec.dotted import parse_assignment
 
 EXIT_USER_ERROR = 2
@@ -355,12 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The `trainlab` command. Before exiting it moves every object to the collector's permanent generation:
-    CPython's shutdown otherwise runs full collections over all of them (torch alone makes ~250,000), which
-    took 1.0-1.3 s at the end of every command on 2 cores; the operating system frees the memory either way.
-    Only here, not in main(): a process that goes on after main() (a notebook, the tests) keeps collecting."""
+    """The `trainlab` command: main(), then an exit without CPython's final collections (main() itself leaves
+    the collector alone, for callers that go on)."""
     code = main()
-    gc.freeze()
+    skip_final_collections()
     sys.exit(code)
 
 

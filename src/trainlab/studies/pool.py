@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection, wait
 
 import torch
 
+from trainlab.exiting import skip_final_collections
 from trainlab.studies.workers import DriverGone, Job, die_with_parent, run_job
 
 STOP_TIMEOUT_S = 30.0  # how long Ctrl-C waits for a worker to leave its run resumable before killing it
@@ -36,12 +37,17 @@ def threads_per_worker(workers: int) -> int:
 def _serve(conn: Connection, device_name: str, threads: int) -> None:
     """A worker process: run the units the driver sends until it says stop or goes away."""
     die_with_parent()
-    from trainlab.studies.build import DataCache
-
     torch.set_num_threads(threads)
     device = torch.device(device_name)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    _run_units(conn, device)
+    skip_final_collections()  # the driver waits for its workers to exit
+
+
+def _run_units(conn: Connection, device: torch.device) -> None:
+    from trainlab.studies.build import DataCache
+
     data = DataCache()
     while True:
         try:
