@@ -9,7 +9,8 @@ included) on the same token streams (trainlab's split of Tiny Shakespeare); each
 scored afterwards, outside the timed processes, on the whole validation split by the same function (trainlab's stored value, on its fixed
 sample of 20 x 12 validation windows, is printed too). With --vary-seed, round r seeds both sides with r (trainlab's
 `train.seed`, the script's `torch.manual_seed`), so the losses come with their spread over seeds; without it every
-round is seed 0. Prints one JSON line last; its losses are means over the rounds.
+round is seed 0. Prints one JSON line last: median wall times, median seconds of training steps alone (start-up,
+evaluation and saving left out: trainlab's from its store, the script's from its own clock), mean losses.
 
     python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--vary-seed] [--data ../shared/data/tinyshakespeare] [--set KEY=VALUE]
 """
@@ -114,6 +115,7 @@ def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=LR, betas=(0.9, 0.99))
+    train_s, tick = 0.0, time.perf_counter()
     for it in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = _lr(it - 1, steps)
@@ -123,12 +125,15 @@ def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if it % EVAL_EVERY == 0 or it == steps:
+            train_s += time.perf_counter() - tick
             model.eval()
             with torch.no_grad():
                 estimate = sum(_loss(model, *_batch(valid)).item() for _ in range(EVAL_ITERS)) / EVAL_ITERS
             model.train()
             print(f"step {it}: valid loss estimate {estimate:.4f}", file=sys.stderr)
+            tick = time.perf_counter()
     torch.save(model.state_dict(), weights)
+    print(json.dumps({"train_s": train_s}))  # the caller's: seconds of training steps, evaluation left out
 
 
 def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> float:
@@ -186,43 +191,40 @@ def main() -> None:
     if args.script:
         script(args.steps, args.data, args.weights, args.seed)
         return
-    walls: dict[str, list[float]] = {"script": [], "trainlab": []}
-    losses: dict[str, list[float]] = {"script": [], "trainlab": [], "sample": []}
-    points = 0
+    rounds: dict[str, list[dict]] = {"script": [], "trainlab": []}
     for r in range(args.rounds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
         seed = r if args.vary_seed else 0
         for side in (("script", "trainlab") if r % 2 == 0 else ("trainlab", "script")):
-            wall, loss, extra = (_run_script if side == "script" else _run_trainlab)(args, seed)
-            walls[side].append(wall)
-            losses[side].append(loss)
-            if extra:
-                losses["sample"].append(extra["sample"])
-                points = extra["points"]
-    script_wall, trainlab_wall = (statistics.median(walls[k]) for k in ("script", "trainlab"))
-    mean = {k: round(statistics.fmean(v), 4) for k, v in losses.items()}
+            rounds[side].append((_run_script if side == "script" else _run_trainlab)(args, seed))
+    each = {f"{side}_{key}": [x[key] for x in rounds[side]] for side in rounds for key in rounds[side][0]}
+    median = {key: statistics.median(v) for key, v in each.items()}
     print(json.dumps({
         "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
-        "trainlab_overrides": args.sets,
-        "trainlab_wall_s": round(trainlab_wall, 2), "script_wall_s": round(script_wall, 2),
-        "wall_ratio": round(trainlab_wall / script_wall, 3),
-        "trainlab_walls_s": [round(w, 1) for w in walls["trainlab"]], "script_walls_s": [round(w, 1) for w in walls["script"]],
-        "seeds": [r if args.vary_seed else 0 for r in range(args.rounds)],
-        "trainlab_valid_loss": mean["trainlab"], "script_valid_loss": mean["script"],
-        "trainlab_valid_losses": [round(x, 4) for x in losses["trainlab"]],
-        "script_valid_losses": [round(x, 4) for x in losses["script"]],
-        "trainlab_valid_sample_loss": mean["sample"], "trainlab_valid_points": points,
+        "trainlab_overrides": args.sets, "seeds": [r if args.vary_seed else 0 for r in range(args.rounds)],
+        "trainlab_wall_s": round(median["trainlab_wall"], 2), "script_wall_s": round(median["script_wall"], 2),
+        "wall_ratio": round(median["trainlab_wall"] / median["script_wall"], 3),
+        "trainlab_walls_s": [round(w, 1) for w in each["trainlab_wall"]],
+        "script_walls_s": [round(w, 1) for w in each["script_wall"]],
+        # seconds of training steps only (no start-up, evaluation or saving): where a wall-time gap comes from
+        "trainlab_train_s": round(median["trainlab_train_s"], 2), "script_train_s": round(median["script_train_s"], 2),
+        "trainlab_valid_loss": round(statistics.fmean(each["trainlab_loss"]), 4),
+        "script_valid_loss": round(statistics.fmean(each["script_loss"]), 4),
+        "trainlab_valid_losses": [round(x, 4) for x in each["trainlab_loss"]],
+        "script_valid_losses": [round(x, 4) for x in each["script_loss"]],
+        "trainlab_valid_sample_loss": round(statistics.fmean(each["trainlab_sample"]), 4),
+        "trainlab_valid_points": each["trainlab_points"][-1],
     }))
 
 
-def _run_script(args: argparse.Namespace, seed: int) -> tuple[float, float, dict]:
+def _run_script(args: argparse.Namespace, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "script.pt"
-        wall, _ = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data,
-                          "--weights", str(weights), "--seed", str(seed)])
-        return wall, _script_full_valid_loss(weights, args.data), {}
+        wall, out = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data,
+                            "--weights", str(weights), "--seed", str(seed)])
+        return {"wall": wall, "loss": _script_full_valid_loss(weights, args.data), **json.loads(out.splitlines()[-1])}
 
 
-def _run_trainlab(args: argparse.Namespace, seed: int) -> tuple[float, float, dict]:
+def _run_trainlab(args: argparse.Namespace, seed: int) -> dict:
     from trainlab.store import open_store
 
     with tempfile.TemporaryDirectory() as store:
@@ -232,8 +234,9 @@ def _run_trainlab(args: argparse.Namespace, seed: int) -> tuple[float, float, di
         wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
         m = open_store(store).metrics()
         valid = m[(m["split"] == "valid") & (m["name"] == "loss")].sort_values("step")
-        return wall, _trainlab_full_valid_loss(Path(store), overrides), {"sample": float(valid["value"].iloc[-1]),
-                                                                          "points": len(valid)}
+        train_s = m[(m["split"] == "train") & (m["name"] == "seconds")]["value"].sum()
+        return {"wall": wall, "loss": _trainlab_full_valid_loss(Path(store), overrides), "train_s": float(train_s),
+                "sample": float(valid["value"].iloc[-1]), "points": len(valid)}
 
 
 if __name__ == "__main__":
