@@ -81,3 +81,16 @@ def test_pre_norm_has_a_final_layernorm_and_post_norm_does_not() -> None:
     """GPT-2 style adds one final LayerNorm (2C parameters) to the same blocks."""
     post, pre, _ = small_models()
     assert parameter_counts(pre)["total"] - parameter_counts(post)["total"] == 2 * 32
+
+
+@pytest.mark.parametrize(("init", "residual_std"), [("gpt2", 0.02 / 8**0.5), ("gpt1", 0.02)])
+def test_gpt2_init_scales_the_residual_projections_and_gpt1_init_does_not(init: str, residual_std: float) -> None:
+    """Every weight is drawn from N(0, 0.02); `init: gpt2` redraws the attention output and second MLP
+    projection of each of the 4 blocks with std 0.02 / √(2 · 4)."""
+    torch.manual_seed(0)
+    model = build_gpt(GPTConfig(width=256, heads=4, layers=4, norm="pre", init=init), DataInfo("lm", (64,), 66))
+    for block in model.blocks:
+        for proj in (block.attn.to_out, block.mlp[2]):
+            assert proj.weight.std().item() == pytest.approx(residual_std, rel=0.03)
+        assert block.attn.to_q.weight.std().item() == pytest.approx(0.02, rel=0.03)
+        assert block.mlp[0].weight.std().item() == pytest.approx(0.02, rel=0.03)

@@ -5,7 +5,9 @@ output tied to the token embedding (no bias). `norm: post` is GPT-1 (Radford et 
 x = LN(x + attn(x)); x = LN(x + mlp(x)). `norm: pre` is GPT-2 (Radford et al. 2019): x = x + attn(LN(x)),
 x = x + mlp(LN(x)), and a final LayerNorm. A block has 4(C² + C) attention, 2·r·C² + (r + 1)·C MLP and
 4C LayerNorm parameters: 7,087,872 for GPT-1 (C = 768, r = 4). `bias: false` (nanoGPT's default) drops
-every bias of the linear layers and LayerNorms: 4C² + 2·r·C² + 2C per block.
+every bias of the linear layers and LayerNorms: 4C² + 2·r·C² + 2C per block. `init: gpt2` (the default,
+as nanoGPT) draws weights from N(0, 0.02) and scales the residual output projections by 1/√(2·layers);
+`init: gpt1` leaves them at N(0, 0.02), as GPT-1 did.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class GPTConfig(HeadsSplitWidth):
     dropout: float = Field(0.0, ge=0, lt=1)
     norm: Literal["post", "pre"] = "post"
     bias: bool = True  # biases in linear layers and LayerNorms (GPT-1/2 have them; nanoGPT's default has none)
+    init: Literal["gpt2", "gpt1"] = "gpt2"  # gpt2: residual output projections scaled by 1/√(2·layers)
     seq_len: int | None = Field(None, ge=1)  # positions; default: the data's sequence length
     freeze_embeddings: bool = False
     pretrained_embeddings: str | None = None
@@ -75,12 +78,13 @@ class GPT(nn.Module):
         )
         self.final_norm = nn.LayerNorm(C, bias=cfg.bias) if cfg.norm == "pre" else nn.Identity()
         self.to_logits = nn.Linear(C, vocab, bias=False)
-        self._init_weights(cfg.layers, keep=pretrained is not None)
+        self._init_weights(cfg.layers, keep=pretrained is not None, scale_residuals=cfg.init == "gpt2")
         self.to_logits.weight = self.tokens.weight  # tied output (Press & Wolf 2017)
 
-    def _init_weights(self, layers: int, keep: bool) -> None:
-        """N(0, 0.02) weights, zero biases (GPT-1, Radford et al. 2018, §4.1); residual output projections
-        scaled by 1/√(2·layers) (GPT-2, Radford et al. 2019, §2.3). Pretrained embeddings are kept."""
+    def _init_weights(self, layers: int, keep: bool, scale_residuals: bool) -> None:
+        """N(0, 0.02) weights, zero biases (GPT-1, Radford et al. 2018, §4.1); with `scale_residuals`, residual
+        output projections scaled by 1/√(2·layers) (GPT-2, Radford et al. 2019, §2.3). Pretrained embeddings
+        are kept."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.02)
@@ -90,6 +94,8 @@ class GPT(nn.Module):
                 nn.init.normal_(module.weight, std=0.02)
                 if module.padding_idx is not None:
                     nn.init.zeros_(module.weight[module.padding_idx])
+        if not scale_residuals:
+            return
         for block in self.blocks:
             for proj in (block.attn.to_out, block.mlp[2]):
                 nn.init.normal_(proj.weight, std=0.02 / (2 * layers) ** 0.5)
