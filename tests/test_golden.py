@@ -64,8 +64,11 @@ TINY_METRICS = {
 RECORDED_FILES = {"shakespeare-char": ROOT / "tests" / "golden" / "shakespeare-char-9262fc6.yaml"}
 
 # Later versions of changed presets, recorded as files in tests/golden (count and digest as above):
-# shakespeare-char as of d140460 (a 2 x 256-window evaluation sample, then nanoGPT's 20 x 12).
-RECORDED_VERSIONS = {"shakespeare-char-d140460": (1, "bb18b2d5caadf46e")}
+# shakespeare-char as of d140460 (a 2 x 256-window evaluation sample, then nanoGPT's 20 x 12) and as of
+# 4569069 (GPT-2's scaled residual init, then model.init: gpt1).
+RECORDED_VERSIONS = {
+    "shakespeare-char-d140460": (1, "bb18b2d5caadf46e"), "shakespeare-char-4569069": (1, "303cf3949107ff34"),
+}
 
 
 def _count_and_digest(path: Path) -> tuple[int, str]:
