@@ -168,9 +168,14 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
 
 
 def _assignment(text: str) -> str:
-    key, equals, _ = text.partition("=")
-    if not (key and equals):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. model.bias=false (got {text!r})")
+    """A --set KEY=VALUE, checked as trainlab's own --set is; passed on to `trainlab run` as written."""
+    from trainlab.errors import TrainlabError
+    from trainlab.spec.dotted import parse_assignment
+
+    try:
+        parse_assignment(text)
+    except TrainlabError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
@@ -191,16 +196,16 @@ def main() -> None:
     if args.script:
         script(args.steps, args.data, args.weights, args.seed)
         return
+    seeds = list(range(args.rounds)) if args.vary_seed else [0] * args.rounds
     rounds: dict[str, list[dict]] = {"script": [], "trainlab": []}
-    for r in range(args.rounds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
-        seed = r if args.vary_seed else 0
+    for r, seed in enumerate(seeds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
         for side in (("script", "trainlab") if r % 2 == 0 else ("trainlab", "script")):
             rounds[side].append((_run_script if side == "script" else _run_trainlab)(args, seed))
     each = {f"{side}_{key}": [x[key] for x in rounds[side]] for side in rounds for key in rounds[side][0]}
     median = {key: statistics.median(v) for key, v in each.items()}
     print(json.dumps({
         "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
-        "trainlab_overrides": args.sets, "seeds": [r if args.vary_seed else 0 for r in range(args.rounds)],
+        "trainlab_overrides": args.sets, "seeds": seeds,
         "trainlab_wall_s": round(median["trainlab_wall"], 2), "script_wall_s": round(median["script_wall"], 2),
         "wall_ratio": round(median["trainlab_wall"] / median["script_wall"], 3),
         "trainlab_walls_s": [round(w, 1) for w in each["trainlab_wall"]],
