@@ -4,6 +4,7 @@ per store, and bad options in one line."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sqlite3
@@ -19,6 +20,7 @@ import torch
 from trainlab.api import run_study
 from trainlab.errors import TrainlabError
 from trainlab.store import Claims, Store
+from trainlab.studies import pool
 from trainlab.studies.kind import Outcome
 from trainlab.studies.parallel import ParallelDriver
 from trainlab.studies.workers import Finish
@@ -255,3 +257,16 @@ def test_ray_missing_names_the_extra(tiny_study: Path, monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(TrainlabError, match=r"--executor ray needs Ray: pip install -e '\.\[ray\]'"):
         run_study(tiny_study, executor="ray")
+
+
+def test_a_worker_freezes_the_collector_after_its_last_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process's main (pool._serve) runs its units, then skips CPython's final collections, since
+    the driver waits for every worker to exit. Called here in the test process, with the process-wide
+    parts (death signal, thread count) stubbed."""
+    calls: list[str] = []
+    monkeypatch.setattr(pool, "die_with_parent", lambda: None)
+    monkeypatch.setattr(pool.torch, "set_num_threads", lambda threads: None)
+    monkeypatch.setattr(pool, "_run_units", lambda conn, device: calls.append(f"units on {device}"))
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    pool._serve(None, "cpu", 1)
+    assert calls == ["units on cpu", "freeze"]
