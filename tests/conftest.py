@@ -99,3 +99,19 @@ def assert_user_error(result: subprocess.CompletedProcess[str], pattern: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("trainlab: error: "), result.stderr
     assert pattern in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """trained(kind): that kind's tiny study taken through the kind contract once per session
+    (tests/trained.py); read it, or copy it before writing."""
+    from tests.trained import take_through_contract
+
+    done: dict[str, Any] = {}
+
+    def get(kind: str) -> Any:
+        if kind not in done:
+            done[kind] = take_through_contract(kind, tmp_path_factory.mktemp(kind))
+        return done[kind]
+
+    return get

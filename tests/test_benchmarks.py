@@ -14,6 +14,7 @@ import sys
 import pytest
 from tests.conftest import ROOT, SHARED
 
+pytestmark = pytest.mark.e2e  # each starts a script in its own interpreter
 
 SCRIPTS = {
     "lm_overhead.py": (["--steps", "4", "--rounds", "1"], "tinyshakespeare", None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from trainlab import cli
 from tests.conftest import assert_user_error, run_cli, run_cli_process, write_study
+from tests.trained import Trained
 
 
 @pytest.mark.parametrize(
@@ -48,9 +50,10 @@ def test_unwritable_store_is_reported(tmp_path: Path) -> None:
     assert_user_error(run_cli("run", str(study), "--store", str(blocker / "store")), "not writable")
 
 
-def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -> None:
+@pytest.mark.e2e  # the installed command, in its own interpreter
+def test_the_installed_command_runs_then_skips(tiny_study: Path) -> None:
     """check shows new runs with parameters; run trains (the installed command, in its own interpreter);
-    rerun skips; ls/show/report read the store."""
+    rerun skips, in seconds."""
     check = run_cli("check", str(tiny_study), "--json")
     assert check.returncode == 0, check.stderr
     plan = json.loads(check.stdout)
@@ -65,12 +68,18 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
     assert second.returncode == 0 and "2 runs: 2 skipped" in second.stdout
     assert time.perf_counter() - t0 < 30
 
-    plan = json.loads(run_cli("check", str(tiny_study), "--json").stdout)
-    assert {p["status"] for p in plan} == {"done"} and {p["epochs_done"] for p in plan} == {3}
 
-    store = str(tmp_path / "store")
+def test_check_run_ls_show_report_read_the_store(trained: Callable[[str], Trained], tmp_path: Path) -> None:
+    """On a trained study: check says done, run skips everything, ls/show/report read the store."""
+    study = trained("train").copy(tmp_path / "copy")
+    plan = json.loads(run_cli("check", str(study), "--json").stdout)
+    assert len(plan) == 4 and {p["status"] for p in plan} == {"done"} and {p["epochs_done"] for p in plan} == {3}
+    again = run_cli("run", str(study))
+    assert again.returncode == 0 and "4 runs: 4 skipped" in again.stdout
+
+    store = str(tmp_path / "copy" / "store")
     listed = json.loads(run_cli("ls", "--store", store, "--json").stdout)
-    assert sorted(r["experiment"] for r in listed) == [1, 2]
+    assert sorted(r["experiment"] for r in listed) == [1, 1, 2, 2]
     assert all(r["status"] == "done" and r["epochs_done"] == 3 and r["train_s_per_epoch"] > 0 for r in listed)
     shown = json.loads(run_cli("show", listed[0]["id"][:6], "--store", store, "--json").stdout)
     assert shown["id"] == listed[0]["id"] and len(shown["epochs"]) == 3 and "test/accuracy" in shown["test"]
@@ -79,16 +88,13 @@ def test_check_run_ls_show_report_end_to_end(tiny_study: Path, tmp_path: Path) -
     assert manifest["status"] == "done" and manifest["versions"]["torch"] and manifest["config"]["optim"]["lr"]
     assert manifest["device"] == "cpu" and manifest["device_name"] and manifest["threads"] >= 1
     assert shown["hardware"]["device_name"] == manifest["device_name"]
+    assert_user_error(run_cli("show", "zzzz", "--store", store), "run zzzz: no run with that id prefix")
 
-    out = tmp_path / "report"
-    rep = run_cli("report", str(tiny_study), "--out", str(out))
-    assert rep.returncode == 0, rep.stderr
-    assert {"index.html", "results.md", "results.csv", "results.tex", "curves_epoch.png", "curves_seconds.pdf", "curves_flops.png"} <= {
-        p.name for p in out.iterdir()
-    }
+    out = tmp_path / "copy" / "report"  # the session wrote it with `trainlab report STUDY --out DIR`
+    assert {"index.html", "results.md", "results.csv", "results.tex", "curves_epoch.png", "curves_seconds.pdf",
+            "curves_flops.png"} <= {p.name for p in out.iterdir()}
     assert "<img" in (out / "index.html").read_text()
     assert f"Measured on {manifest['device_name']} (cpu, {manifest['threads']} threads)." in (out / "resources.md").read_text()
-    assert_user_error(run_cli("show", "zzzz", "--store", store), "run zzzz: no run with that id prefix")
 
 
 def test_report_without_a_store_is_a_clear_error(tiny_study: Path) -> None:

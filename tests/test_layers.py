@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 FORBIDDEN = {
     "spec": {"trainlab.data", "trainlab.models", "trainlab.optim", "trainlab.train", "trainlab.store",
@@ -56,6 +58,7 @@ def test_importing_the_spec_does_not_load_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.e2e  # a fresh interpreter
 def test_a_training_run_does_not_load_the_report_libraries(tmp_path: Path) -> None:
     """`trainlab run` imports neither pandas nor plotly nor matplotlib (half a second of every start, and of
     every pool worker's): only reports, ls and the dashboard need them."""

@@ -52,7 +52,7 @@ def _wait_for_epochs(db: Path, at_least: int, proc: subprocess.Popen[str], timeo
     raise AssertionError("training made no progress")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_from_its_last_epoch(tmp_path: Path, sig: signal.Signals) -> None:
     """kill -9 (or Ctrl-C) mid-run, then rerun: training continues after the saved epoch (the dead
@@ -118,7 +118,7 @@ def _mount_tmpfs(folder: Path, size: str) -> None:
         pytest.skip(f"needs root to mount a small tmpfs ({mounted.stderr.decode().strip()})")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_full_disk_is_one_line_and_the_store_continues_on_a_bigger_one(tmp_path: Path) -> None:
     """A 400 kB store fills up mid-run: exit 2, one line naming the file and the space; nothing half
     written is left; once the disk has room, the same command finishes with every epoch stored once."""
@@ -138,7 +138,7 @@ def test_a_full_disk_is_one_line_and_the_store_continues_on_a_bigger_one(tmp_pat
         subprocess.run(["umount", "-l", str(store)], check=False)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_drivers_on_one_store_train_each_epoch_once(tmp_path: Path) -> None:
     """`trainlab run` from two terminals at once: each run is trained by one of them, every epoch is
     stored exactly once, and both finish."""

@@ -21,6 +21,7 @@ def _in_repository_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # the studies name their data relative to the repository, as users run them
 
 
+@pytest.mark.e2e  # real data: each preset loads its dataset (the golden tests plan them all in the first tier)
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
 def test_every_ready_made_study_validates(path: Path, tmp_path: Path) -> None:
     """What `trainlab check` does: every run resolves and its model builds (parameters > 0)."""
@@ -48,6 +49,7 @@ def test_course_presets_show_the_published_parameter_counts(tmp_path: Path) -> N
     assert cnns == [260_650, 272_378, 272_250, 239_146]
 
 
+@pytest.mark.e2e  # Multi30k: trains its BPE tokenizers
 def test_translation_presets_show_parameter_counts_that_follow_the_formula(tmp_path: Path) -> None:
     """CSC413 hidden 32 and 64 (3 + 3 layers, feed-forward 4×) and the CPU-sized AIAYN model: what
     `trainlab check` shows equals the hand-derived count for the data's vocabulary."""

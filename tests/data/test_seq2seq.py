@@ -133,6 +133,16 @@ def test_bpe_round_trips_every_multi30k_test_reference() -> None:
     assert UNK not in {i for ids in vocab.encode(test) for i in ids}
 
 
+def test_a_vocabulary_is_trained_once_per_text_and_options() -> None:
+    """Every translation data config of a process shares the BPE vocabulary of the same training text and
+    options (a check of a preset trained it once per experiment); other text or options train their own."""
+    text = ["the cat sat on the mat", "a dog ran after the cat", "der Hund lief"] * 20
+    first = BPEVocab.trained(text, 300, 2)
+    assert BPEVocab.trained(list(text), 300, 2) is first
+    assert BPEVocab.trained(text, 280, 2) is not first and BPEVocab.trained(text[:-1], 300, 2) is not first
+    assert first.decode(first.encode(["the cat ran"])[0]) == "the cat ran"
+
+
 @needs_multi30k
 def test_multi30k_padding_stays_under_15_percent_in_training() -> None:
     """Bucketed batches of 64-192 sentences: padding is 6-9 % of the training token slots; every pair

@@ -5,26 +5,24 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from trainlab.api import report_study, run_study
-from tests.conftest import write_study
+from tests.trained import Trained
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("html")
-    study = write_study(folder, runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}], seeds=[0, 1])
-    run_study(study)
-    return report_study(study, out=folder / "report")
+@pytest.fixture
+def report(trained: Callable[[str], Trained]) -> Path:
+    """The session's train report: two optimizers, two seeds each, a landscape."""
+    return trained("train").page
 
 
 def test_report_is_self_contained(report: Path) -> None:
@@ -35,6 +33,7 @@ def test_report_is_self_contained(report: Path) -> None:
     assert "Findings" in text and "± " in text  # two seeds: intervals in tables and findings
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`; .ci/run installs it)")
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     """Plotly draws its charts (the DOM gains plot containers), no uncaught errors, a non-blank screenshot."""

@@ -8,83 +8,53 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from trainlab.api import check_study, describe_run, report_study, run_study, run_summaries
+from trainlab.api import check_study, describe_run, run_study, run_summaries
 from trainlab.store import open_store
 from trainlab.studies.catalog import load_study
 from trainlab.studies.kind import KINDS
 from tests.conftest import TINY_BASE, write_study
-from tests.studies import warm_start
-
-
-def _landscape_study(folder: Path) -> Path:
-    """A landscape study over the tiny train study, which it trains first."""
-    run_study(write_study(folder))
-    path = folder / "land.yaml"
-    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(folder / "store"),
-                                    "landscape": {"study": "tiny", "grid": 3, "max_batches": 1}}))
-    return path
-
-
-def _nqm_study(folder: Path) -> Path:
-    path = folder / "nqm.yaml"
-    path.write_text(yaml.safe_dump({"name": "nqm", "kind": "nqm", "store": str(folder / "store"),
-                                    "nqm": {"dimensions": 200, "batch_sizes": [1, 16, 256], "learning_rates": [0.1, 1.0],
-                                            "target": 0.5, "resamples": 10}}))
-    return path
-
-
-TINY: dict[str, Callable[[Path], Path]] = {
-    "train": lambda folder: write_study(folder, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}]),
-    "landscape": _landscape_study,
-    "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
-    "lottery": lambda folder: write_study(folder, kind="lottery", lottery={"levels": 1, "controls": ["random_reinit"]}),
-    "scaling": lambda folder: write_study(folder, kind="scaling", scaling={"budgets": [1e6], "resamples": 3},
-                                          runs=[{"model.dim": d} for d in (8, 16, 32)]),
-    "batch_size": lambda folder: write_study(folder, kind="batch_size", batch_size={"target": 2.1, "resamples": 10},
-                                             grid={"train.batch_size": [64, 128]}),
-    "nqm": lambda folder: _nqm_study(folder),
-}
+from tests.studies import extra_kinds
+from tests.trained import TINY, Trained
 
 
 @pytest.fixture(autouse=True)
-def _warm_start_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    warm_start.register(monkeypatch)
+def _extra_kinds_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra_kinds.register(monkeypatch)
 
 
 def test_every_registered_kind_has_a_tiny_study() -> None:
-    """A kind added without a tiny study here fails this test (as a model without a contract entry would)."""
+    """A kind added without a tiny study in tests/trained.py fails this test (as a model without a contract
+    entry would)."""
     assert set(KINDS.names()) <= set(TINY)
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_every_kind_validates_plans_runs_and_reports(name: str, tmp_path: Path) -> None:
+def test_every_kind_validates_plans_runs_and_reports(name: str, trained: Callable[[str], Trained]) -> None:
     """Through trainlab.api, which knows no kind by name: the study validates, `check` plans new units,
     `run` does them all (and skips them the second time), `report` writes a page."""
-    path = TINY[name](tmp_path)
-    assert load_study(path).kind == name
-    assert {line.status for line in check_study(path)} == {"new"}
-    assert {o.status for o in run_study(path)} == {"done"}
-    assert {o.status for o in run_study(path)} == {"skipped"}
-    assert {line.status for line in check_study(path)} == {"done"}
-    page = report_study(path, out=tmp_path / "report").read_text()
+    study = trained(name)
+    assert load_study(study.study).kind == name
+    assert {line.status for line in study.before} == {"new"}
+    assert {o.status for o in study.first} == {"done"}
+    assert {o.status for o in study.second} == {"skipped"}
+    assert {line.status for line in study.after} == {"done"}
+    page = study.page.read_text()
     assert page.count("<h2>") >= 2 and "Summary" in page
 
 
-def test_a_child_starts_from_its_parents_checkpoint_and_names_it(tmp_path: Path) -> None:
+def test_a_child_starts_from_its_parents_checkpoint_and_names_it(trained: Callable[[str], Trained]) -> None:
     """The parent keeps the epoch its child asked for; the child's step-0 weights are exactly that
     checkpoint; the store, ls and show name the relation both ways."""
-    path = TINY["warm_start"](tmp_path)
-    parent, child = check_study(path)
+    study = trained("warm_start")
+    parent, child = study.before
     assert parent.parent is None and child.parent == parent.id and child.relation == "warm start of"
-    run_study(path)
-    runs = tmp_path / "store" / "runs"
+    runs = study.store / "runs"
     kept = torch.load(runs / parent.id / "epoch_1.pt", weights_only=True)
     start = torch.load(runs / child.id / "init.pt", weights_only=True)
     assert kept.keys() == start.keys() and all(torch.equal(kept[k], start[k]) for k in kept)
     assert not (runs / parent.id / "epoch_2.pt").exists()  # only what a child needs is kept
-    store = open_store(tmp_path / "store")
+    store = open_store(study.store)
     listed = run_summaries(store, "tiny").set_index("id")
     assert listed.loc[child.id, "parent_id"] == parent.id and listed.loc[child.id, "relation"] == "warm start of"
     assert describe_run(store, child.id)["parent"] == f"warm start of {parent.id}"

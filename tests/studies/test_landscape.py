@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from trainlab.api import run_study
 from trainlab.store import open_store
 from trainlab.studies.landscape import LandscapeSpec, compute
-from tests.conftest import run_cli, write_study
+from tests.conftest import run_cli
+from tests.trained import Trained
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def stored(trained: Callable[[str], Trained], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A copy of the landscape kind's store: the tiny train study, trained keeping every epoch's weights."""
     folder = tmp_path_factory.mktemp("land")
-    study = write_study(folder)
-    run_study(study, {"train.keep_epoch_checkpoints": True})
+    trained("landscape").copy(folder)
     return folder / "store", open_store(folder / "store").run_ids()[0]
 
 
@@ -65,18 +66,10 @@ def test_an_interrupted_grid_continues_where_it_stopped(stored: tuple[Path, str]
         assert not np.isnan(f["metric_loss"]).any()
 
 
-def test_report_gets_a_landscape_section(stored: tuple[Path, str]) -> None:
-    """After `trainlab landscape`, the study's report embeds the contour and an interactive surface."""
-    from trainlab.api import report_study
-
-    store, run_id = stored
-    compute(open_store(store), run_id, LandscapeSpec(grid=3, max_batches=1, seed=3), torch.device("cpu"))
-    from trainlab.report.landscape import render
-
-    for artifact in open_store(store).artifacts(run_id):
-        if artifact["kind"] == "landscape":
-            render(store / artifact["path"])
-    page = report_study(store.parent / "study.yaml", out=store.parent / "report").read_text()
+def test_report_gets_a_landscape_section(trained: Callable[[str], Trained]) -> None:
+    """After `trainlab landscape`, the study's report embeds the contour and an interactive surface (the
+    session's train study computes one before its report)."""
+    page = trained("train").page.read_text()
     assert "Loss landscapes" in page and "random directions" in page
 
 
@@ -89,7 +82,7 @@ def test_a_landscape_study_covers_the_chosen_runs(stored: tuple[Path, str]) -> N
     store, run_id = stored
     path = store.parent / "land.yaml"
     path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(store),
-                                    "landscape": {"study": "tiny", "experiments": [1], "grid": 3, "max_batches": 1}}))
+                                    "landscape": {"study": "tiny", "experiments": [1], "grid": 4, "max_batches": 1}}))
     assert [line.id for line in check_study(path)] == [run_id]
     (outcome,) = run(path)
     assert outcome.status == "done" and any(f.name == "landscape.csv" for f in outcome.files)
@@ -113,23 +106,24 @@ def test_landscape_study_mistakes_are_named(raw: dict, message: str) -> None:
         parse_study(raw)
 
 
-def test_a_landscape_study_shows_its_surfaces_side_by_side_and_respects_masks(tmp_path: Path) -> None:
-    """Dense run and its pruned level: the pruned run's directions move only surviving weights (its
+def test_a_landscape_study_shows_its_surfaces_side_by_side_and_respects_masks(trained: Callable[[str], Trained],
+                                                                              tmp_path: Path) -> None:
+    """Dense run and its first pruned level: the pruned run's directions move only surviving weights (its
     surface stays a ticket's), and the study's page draws both on one colour scale."""
     import yaml
 
     from trainlab.api import check_study, report_study, run_study as run
 
-    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [16]}],
-                        lottery={"levels": 1}, name="pruned")
-    run(study)
+    lottery = trained("lottery")
+    lottery.copy(tmp_path)
     path = tmp_path / "land.yaml"
     path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(tmp_path / "store"),
-                                    "landscape": {"study": "pruned", "grid": 3, "max_batches": 1, "range": [-0.2, 0.2]}}))
+                                    "landscape": {"study": "tiny", "experiments": [1, 2], "grid": 3, "max_batches": 1,
+                                                  "range": [-0.2, 0.2]}}))
     assert len(check_study(path)) == 2 and {o.status for o in run(path)} == {"done"}
     store = open_store(tmp_path / "store")
-    level = check_study(study)[1].id
+    level = lottery.before[1].id
     (folder,) = [store.root / a["path"] for a in store.artifacts(level) if a["kind"] == "landscape"]
     assert json.loads((folder / "spec.json").read_text())["masked"] is True
-    page = report_study(path, out=tmp_path / "report").read_text()
+    page = report_study(path, out=tmp_path / "land-report").read_text()
     assert "Side by side" in page and "on one colour scale" in page

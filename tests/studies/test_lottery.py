@@ -3,18 +3,21 @@ resume, the level chain and its controls, and mistakes named before any training
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from trainlab.api import check_study, report_study, run_study
+from trainlab.api import check_study, run_study
 from trainlab.errors import TrainlabError
 from trainlab.spec import PruneSpec
 from trainlab.store import open_store
 from trainlab.studies.pruning import magnitude_mask, prunable, random_mask_like, remaining
 from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
+from tests.trained import Trained
 
 
 def test_one_level_prunes_the_smallest_surviving_weights_per_layer() -> None:
@@ -64,35 +67,32 @@ def weights_and_mask(store: Path, run_id: str, name: str) -> tuple[torch.Tensor,
     return torch.load(folder / "last.pt", weights_only=True)["model"][name], torch.load(folder / "mask.pt")[name]
 
 
-def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(tmp_path: Path) -> None:
+def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(trained: Callable[[str], Trained]) -> None:
     """Level 2 keeps 64 % of the weights, starts from level 0's init (masked), and after training every
     pruned weight is exactly zero; the controls keep the ticket's sparsity."""
-    study = lottery_study(tmp_path, one_shot=[0.5])
-    lines = check_study(study)
-    assert [line.relation for line in lines] == [None, "level 1 pruned from", "random reinit of", "random prune of",
-                                                 "level 2 pruned from", "random reinit of", "random prune of",
-                                                 "one-shot 50% pruned from", "one-shot 50% pruned (fresh init) from"]
+    study = trained("lottery")
+    lines = study.before
+    assert [line.relation for line in lines][:9] == [
+        None, "level 1 pruned from", "random reinit of", "random prune of", "level 2 pruned from", "random reinit of",
+        "random prune of", "one-shot 50% pruned from", "one-shot 50% pruned (fresh init) from"]
     assert lines[1].parent == lines[0].id and lines[4].parent == lines[1].id and lines[2].parent == lines[1].id
-    assert {o.status for o in run_study(study)} == {"done"}
-    store = tmp_path / "store"
+    store = study.store
     dense, level2 = lines[0].id, lines[4].id
     init = torch.load(store / "runs" / dense / "init.pt", weights_only=True)["1.weight"]
     start = torch.load(store / "runs" / level2 / "init.pt", weights_only=True)["1.weight"]
-    trained, mask = weights_and_mask(store, level2, "1.weight")
+    trained_weights, mask = weights_and_mask(store, level2, "1.weight")
     assert torch.equal(start, init * mask)  # rewound to the dense run's init, pruned
-    assert (trained[~mask] == 0).all() and (trained[mask] != 0).all()
+    assert (trained_weights[~mask] == 0).all() and (trained_weights[mask] != 0).all()
     assert mask.float().mean().item() == pytest.approx(0.64, abs=0.01)
     facts = open_store(store).runs("tiny").set_index("id")["facts"]
-    import json
-
     assert json.loads(facts[lines[3].id])["remaining"]["total"] == pytest.approx(0.8, abs=0.01)
     reinit = torch.load(store / "runs" / lines[2].id / "init.pt", weights_only=True)["1.weight"]
     assert torch.equal(torch.load(store / "runs" / lines[2].id / "mask.pt")["1.weight"],
                        torch.load(store / "runs" / lines[1].id / "mask.pt")["1.weight"])
     assert not torch.equal(reinit, init * (reinit != 0))  # a fresh initialisation, same mask
-    page = report_study(study, out=tmp_path / "report").read_text()
+    page = study.page.read_text()
     assert "Lottery tickets" in page and "Winning tickets stay at or above" in page
-    assert (tmp_path / "report" / "lottery.png").exists()
+    assert (study.page.parent / "lottery.png").exists()
 
 
 def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,25 +131,22 @@ def test_only_a_deep_level_brings_the_levels_it_needs(tmp_path: Path) -> None:
         check_study(lottery_study(tmp_path), only=[99])
 
 
-def test_a_starting_point_grid_starts_where_it_says(tmp_path: Path) -> None:
+def test_a_starting_point_grid_starts_where_it_says(trained: Callable[[str], Trained]) -> None:
     """α = 0, β = 0 starts at the dense run's w0; α = 1, β = 0 at its trained w* (pruned by 10 %, so the
     pruned weights are zero there); every point trains, and the report draws the grid."""
-    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
-                        lottery={"levels": 0, "start_grid": {"alphas": [0, 1], "betas": [0, 0.5], "prune": 0.1}})
-    lines = check_study(study)
-    assert [line.relation for line in lines][1:] == [f"start at alpha {a}, beta {b} from" for a in (0, 1) for b in (0, 0.5)]
-    assert {o.status for o in run_study(study)} == {"done"}
-    runs = tmp_path / "store" / "runs"
+    study = trained("lottery")
+    dense, grid = study.before[0], study.before[-4:]
+    assert [line.relation for line in grid] == [f"start at alpha {a}, beta {b} from" for a in (0, 1) for b in (0, 0.5)]
+    runs = study.store / "runs"
     load = lambda run, name: torch.load(runs / run / name, weights_only=True)  # noqa: E731
-    w0, w_star = load(lines[0].id, "init.pt")["1.weight"], load(lines[0].id, "last.pt")["model"]["1.weight"]
-    mask = load(lines[1].id, "mask.pt")["1.weight"]
+    w0, w_star = load(dense.id, "init.pt")["1.weight"], load(dense.id, "last.pt")["model"]["1.weight"]
+    mask = load(grid[0].id, "mask.pt")["1.weight"]
     assert mask.float().mean().item() == pytest.approx(0.9, abs=0.01)
-    assert torch.equal(load(lines[1].id, "init.pt")["1.weight"], w0 * mask)
-    torch.testing.assert_close(load(lines[3].id, "init.pt")["1.weight"], w_star * mask)
-    off_line = load(lines[2].id, "init.pt")["1.weight"]
+    assert torch.equal(load(grid[0].id, "init.pt")["1.weight"], w0 * mask)
+    torch.testing.assert_close(load(grid[2].id, "init.pt")["1.weight"], w_star * mask)
+    off_line = load(grid[1].id, "init.pt")["1.weight"]
     assert not torch.equal(off_line, w0 * mask) and (off_line[~mask] == 0).all()
-    page = report_study(study, out=tmp_path / "report").read_text()
-    assert "Starting points" in page and (tmp_path / "report" / "start_grid.png").exists()
+    assert "Starting points" in study.page.read_text() and (study.page.parent / "start_grid.png").exists()
 
 
 def test_a_mask_that_does_not_fit_the_model_is_named(tmp_path: Path) -> None:

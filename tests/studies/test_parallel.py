@@ -60,6 +60,7 @@ def never_stopped(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
     return metrics(folder / "store")
 
 
+@pytest.mark.e2e
 def test_pool_results_equal_one_process(four_runs: Path, tmp_path: Path) -> None:
     """Two workers of one thread each store bit-identical metrics to one process on one thread."""
     threads = torch.get_num_threads()
@@ -106,7 +107,7 @@ def _start(study: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_path: Path) -> None:
     """kill -9 of a worker mid-run: the driver says so, retries the run from its last checkpoint in a new
     worker, and the study ends with every epoch of every run stored once."""
@@ -122,7 +123,7 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
     assert len(epochs) == 4 * EPOCHS and not epochs.duplicated().any()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(four_runs: Path, tmp_path: Path,
                                                                       sig: signal.Signals,
@@ -152,7 +153,7 @@ def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(four_runs
     assert stopped.index.equals(never_stopped.index) and (stopped == never_stopped).all()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_diverging_run_is_not_retried(tmp_path: Path) -> None:
     """A run that fails by itself (here it diverges) ends once; the pool goes on with the other."""
     study = write_study(tmp_path, runs=[{"optim.lr": 1e6}, {}])

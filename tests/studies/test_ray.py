@@ -17,7 +17,7 @@ from tests.conftest import write_study
 from tests.studies.test_parallel import metrics, valid_epochs
 
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install -e '.[ray]')")
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def test_a_ladder_of_two_models_is_refused(tmp_path: Path) -> None:
         check_study(_study(tmp_path, LADDER[:2]))
 
 
+@pytest.mark.e2e  # real data (Tiny Shakespeare)
 @pytest.mark.skipif(not TEXT.exists(), reason=f"Tiny Shakespeare not found at {TEXT}")
 def test_a_character_gpt_ladder_reports_isoflop_profiles_and_fits(tmp_path: Path) -> None:
     """Trained and reported: the page has the scaling section with the fits table (the parametric fit's

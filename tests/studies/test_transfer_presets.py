@@ -12,7 +12,7 @@ import yaml
 from trainlab.api import report_study, run_study
 from tests.conftest import ROOT, SHARED
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None or importlib.util.find_spec("transformers") is None,

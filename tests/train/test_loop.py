@@ -173,6 +173,7 @@ def test_bf16_precision_trains_close_to_float32_and_keeps_float32_weights(tmp_pa
     assert moments and all(v.dtype == torch.float32 for v in moments)
 
 
+@pytest.mark.e2e  # a cold compile takes most of a minute on 2 cores
 @pytest.mark.skipif(not any(map(shutil.which, ("c++", "g++", "clang++"))), reason="torch.compile on CPU needs a C++ compiler")
 def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path: Path) -> None:
     """train.compile=true trains the same model (losses equal to float32 rounding: fused kernels

@@ -233,7 +233,7 @@ def align(src: list[str], tgt: list[str], files: tuple[Path, Path], skip_empty: 
 def bpe_bundle(cfg: BPEOptions, texts: Texts) -> DataBundle:
     texts = _cap(texts, cfg.max_train)
     sources, targets = texts["train"]
-    return pairs_bundle(cfg, texts, BPEVocab([*sources, *targets], cfg.vocab_size, cfg.min_frequency))
+    return pairs_bundle(cfg, texts, BPEVocab.trained([*sources, *targets], cfg.vocab_size, cfg.min_frequency))
 
 
 class ParallelTextConfig(BPEOptions):

@@ -6,6 +6,7 @@ source and target in decoder-only models). Language-model text uses only <pad> a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<sep>")
@@ -35,6 +36,16 @@ class BPEVocab:
     the training split only. Byte-level: no <unk> ever, and decode(encode(s)) == s, so BLEU is computed on
     exactly the reference text."""
 
+    @classmethod
+    def trained(cls, texts: Sequence[str], size: int, min_frequency: int) -> BPEVocab:
+        """The vocabulary of these texts and options, trained once per process: every data config of a
+        translation study (and every check of it) shares one, and it is only read once trained."""
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+        key = (digest, len(texts), size, min_frequency)
+        if key not in _TRAINED:
+            _TRAINED[key] = cls(texts, size, min_frequency)
+        return _TRAINED[key]
+
     def __init__(self, texts: Iterable[str], size: int, min_frequency: int) -> None:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -56,3 +67,4 @@ class BPEVocab:
 
 
 Vocab = CharVocab | BPEVocab
+_TRAINED: dict[tuple[str, int, int, int], BPEVocab] = {}  # BPEVocab.trained's vocabularies

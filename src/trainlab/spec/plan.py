@@ -226,9 +226,11 @@ class Grid:
         return experiment_label(self.swept, flatten(config.to_dict()), point_labels, self.entry_labels[entry - 1],
                                 entry_keys, ("model.name", "optim.name"))
 
-    def numbers(self, only: Sequence[int] | None) -> list[int]:
+    def numbers(self, only: Sequence[int] | None) -> Sequence[int]:
+        """The experiments planned: those in `only`, else all of them (a range: a refused grid of millions
+        is never listed)."""
         if not only:
-            return list(range(1, self.experiments + 1))
+            return range(1, self.experiments + 1)
         missing = [n for n in only if not 1 <= n <= self.experiments]
         if missing:
             raise TrainlabError(f"--only: no experiment {missing[0]}; this study has 1..{self.experiments}")

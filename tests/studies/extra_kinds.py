@@ -1,10 +1,11 @@
-"""A third study kind, written in the tests only: each run of the grid is followed by a run that starts
-from its checkpoint ("warm start of"). It is what a new kind costs: one module, one registration line,
-nothing in trainlab.api or trainlab.cli."""
+"""Study kinds written in the tests only, registered while a test needs them. `warm_start`: each run of
+the grid is followed by a run that starts from its checkpoint ("warm start of"). It is what a new kind
+costs: one module, one registration line, nothing in trainlab.api or trainlab.cli."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -37,6 +38,18 @@ class WarmStartKind(TrainKind):
         return [*parents, *children]
 
 
+EXTRA = {"warm_start": WarmStartKind()}
+
+
 def register(monkeypatch: pytest.MonkeyPatch) -> None:
-    """KINDS.register("warm_start", WarmStartKind()), undone when the test ends."""
-    monkeypatch.setitem(KINDS._entries, "warm_start", Entry("warm_start", WarmStartKind()))
+    """Every kind here in KINDS, undone when the test ends."""
+    for name, kind in EXTRA.items():
+        monkeypatch.setitem(KINDS._entries, name, Entry(name, kind))
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """Every kind here in KINDS for the block (the session's trained stores are made outside any test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        register(patch)
+        yield
