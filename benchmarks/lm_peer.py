@@ -139,7 +139,7 @@ def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
 def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> float:
     """The whole-split validation loss of trainlab's final weights, by the script's own function."""
     from trainlab.api import planned_runs
-    from trainlab.studies.build import DataCache, build_model
+    from trainlab.train.build import DataCache, build_model
     from trainlab.train import checkpoint
 
     (run,) = planned_runs(ROOT / STUDY, overrides)

@@ -22,8 +22,9 @@ from trainlab.data.base import DataBundle, DataInfo, TensorSplit
 from trainlab.data.images import ImageConfig, load_mnist
 from trainlab.models import MODELS
 from trainlab.optim import SCHEDULES
-from trainlab.spec import PruneSpec, ScheduleConfig, TrainConfig
-from trainlab.studies.pruning import KeepPruned, apply, magnitude_mask, prunable
+from trainlab.spec import ScheduleConfig, TrainConfig
+from trainlab.studies.lottery.section import PruneSpec
+from trainlab.studies.lottery.pruning import KeepPruned, apply, magnitude_mask, prunable
 from trainlab.train import Loop
 from trainlab.train.hooks import config_hooks
 from trainlab.train.tasks import Classification

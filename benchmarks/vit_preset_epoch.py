@@ -21,7 +21,7 @@ from trainlab.data.cifar import MEAN, STD
 from trainlab.data.images import CLASS_NAMES, image_bundle
 from trainlab.studies.catalog import load_study
 from trainlab.store.manifest import device_facts
-from trainlab.studies.build import build_parts, resolve_device
+from trainlab.train.build import build_parts, resolve_device
 from trainlab.train import Hook, Loop, Row
 from trainlab.train.hooks import config_hooks
 

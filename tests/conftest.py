@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def interrupted_after(epoch: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Inside it, every run stops with Ctrl-C once epoch `epoch` is recorded and checkpointed (a hook
     after the Recorder)."""
-    import trainlab.studies.runner as runner
+    import trainlab.execution.runner as runner
     from trainlab.train import Hook
 
     class StopAfter(Hook):

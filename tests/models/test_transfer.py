@@ -131,7 +131,7 @@ def test_cached_features_train_like_computed_ones() -> None:
 @needs_minilm
 def test_layer_wise_learning_rates() -> None:
     """With layer_decay d, the head trains at lr, layer 6 of 6 at d·lr, layer 1 at d⁶·lr, embeddings at d⁷·lr."""
-    from trainlab.studies.build import _param_groups
+    from trainlab.train.build import _param_groups
 
     model, _ = _encoder(layer_decay=0.5)
     groups = _param_groups(model, "all", 0.01)

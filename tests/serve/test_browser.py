@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from trainlab.api import landscape, run_study
-from trainlab.spec import LandscapeSpec
+from trainlab.studies.landscape.section import LandscapeSpec
 from tests.conftest import write_study
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,7 +14,7 @@ import torch
 from trainlab.api import run_study
 from trainlab.store import Store, StoreWriter
 from trainlab.store.events import EpochEnded, Event
-from trainlab.studies import driver
+from trainlab.execution import driver
 from tests.conftest import write_study
 
 TIMESTAMPS = ["created_at", "updated_at"]

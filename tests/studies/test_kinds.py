@@ -3,6 +3,7 @@ plans, runs a tiny instance, reports) and runs that start from other runs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,6 +60,19 @@ def test_a_child_starts_from_its_parents_checkpoint_and_names_it(trained: Callab
     assert listed.loc[child.id, "parent_id"] == parent.id and listed.loc[child.id, "relation"] == "warm start of"
     assert describe_run(store, child.id)["parent"] == f"warm start of {parent.id}"
     assert describe_run(store, parent.id)["children"] == [f"warm start of this: {child.id}"]
+
+
+def test_a_kind_can_make_its_runs_starting_weights(trained: Callable[[str], Trained], tmp_path: Path) -> None:
+    """The test-only `scaled_start` kind fills the trainer's `Start`: its run begins at exactly half the
+    initialisation the same config gets in a train study, has an id of its own, and carries the start's facts."""
+    scaled = trained("scaled_start")
+    (plain,) = run_study(write_study(tmp_path))
+    (line,) = scaled.before
+    assert line.id != plain.id
+    start = torch.load(scaled.store / "runs" / line.id / "init.pt", weights_only=True)
+    unscaled = torch.load(tmp_path / "store" / "runs" / plain.id / "init.pt", weights_only=True)
+    assert start.keys() == unscaled.keys() and all(torch.equal(start[k], 0.5 * unscaled[k]) for k in start)
+    assert json.loads(open_store(scaled.store).run_row(line.id)["facts"])["scaled_by"] == 0.5
 
 
 def test_a_childs_id_covers_its_input(tmp_path: Path) -> None:

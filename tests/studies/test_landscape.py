@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from trainlab.store import open_store
-from trainlab.studies.landscape import LandscapeSpec, compute
+from trainlab.studies.landscape.compute import compute
+from trainlab.studies.landscape.section import LandscapeSpec
 from tests.conftest import run_cli
 from tests.trained import Trained
 

@@ -13,9 +13,9 @@ from torch import nn
 
 from trainlab.api import check_study, run_study
 from trainlab.errors import TrainlabError
-from trainlab.spec import PruneSpec
+from trainlab.studies.lottery.section import PruneSpec
 from trainlab.store import open_store
-from trainlab.studies.pruning import magnitude_mask, prunable, random_mask_like, remaining
+from trainlab.studies.lottery.pruning import magnitude_mask, prunable, random_mask_like, remaining
 from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
 from tests.trained import Trained
 
@@ -151,7 +151,7 @@ def test_a_starting_point_grid_starts_where_it_says(trained: Callable[[str], Tra
 
 def test_a_mask_that_does_not_fit_the_model_is_named(tmp_path: Path) -> None:
     """A source run whose mask.pt has other shapes (a different model): one clear error, not a traceback."""
-    from trainlab.studies.pruning import make_mask
+    from trainlab.studies.lottery.pruning import make_mask
 
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     torch.save({"0.weight": torch.ones(5, 4, dtype=torch.bool)}, tmp_path / "mask.pt")

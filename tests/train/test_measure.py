@@ -15,7 +15,7 @@ from trainlab.data.images import ImageConfig, image_bundle
 from trainlab.models.vit import ViTConfig
 from trainlab.spec import OptimConfig, RunConfig, ScheduleConfig, TrainConfig
 from trainlab.studies.catalog import load_study
-from trainlab.studies.build import DataCache, build_parts
+from trainlab.train.build import DataCache, build_parts
 from trainlab.train import Hook, Loop, Row
 from trainlab.train.hooks import config_hooks
 from trainlab.train.measure import peak_rss_mb, reset_peak_memory

@@ -122,3 +122,14 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """The central percentile interval of bootstrap values."""
     lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
+
+
+def fit_with_intervals(n: np.ndarray, d: np.ndarray, loss: np.ndarray, resamples: int, seed: int = 0,
+                       groups: np.ndarray | None = None) -> tuple[ParametricFit, dict[str, tuple[float, float]]]:
+    """The fit and, with `resamples` > 0, the 95 % bootstrap interval of each parameter and of a (the compute
+    exponent); `groups` as in `bootstrap`. What `trainlab scaling-fit` and the scaling report both give."""
+    fit = fit_parametric(n, d, loss)
+    if not resamples:
+        return fit, {}
+    values = bootstrap(n, d, loss, fit, resamples, seed, groups=groups)
+    return fit, {k: interval(values[k]) for k in (*NAMES, "a")}

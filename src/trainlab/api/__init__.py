@@ -27,14 +27,14 @@ _HOMES = {
     "scaling_fit": "scaling",
     "describe_run": "show",
 }
-_KIND_NAMES = {"Outcome", "PlanLine"}
+_TYPE_HOMES = {"Outcome": "trainlab.execution.units", "PlanLine": "trainlab.studies.kind"}
 
-__all__ = sorted([*_HOMES, *_KIND_NAMES, "landscape", "serve"])
+__all__ = sorted([*_HOMES, *_TYPE_HOMES, "landscape", "serve"])
 
 
 def __getattr__(name: str) -> Any:
-    if name in _KIND_NAMES:
-        return getattr(importlib.import_module("trainlab.studies.kind"), name)
+    if name in _TYPE_HOMES:
+        return getattr(importlib.import_module(_TYPE_HOMES[name]), name)
     if name in _HOMES:
         return getattr(importlib.import_module(f"trainlab.api.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'trainlab.api' has no attribute {name!r}")

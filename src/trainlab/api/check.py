@@ -10,9 +10,10 @@ from typing import Any
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES
-from trainlab.studies.build import DataCache
-from trainlab.studies.driver import input_problem
-from trainlab.studies.kind import PlanLine, Unit, kind_of
+from trainlab.train.build import DataCache
+from trainlab.execution.driver import input_problem
+from trainlab.execution.units import Unit
+from trainlab.studies.kind import PlanLine, kind_of
 
 
 def planned_runs(

@@ -8,10 +8,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from trainlab.api.common import open_existing, unique_run
-from trainlab.spec import LandscapeSpec
+from trainlab.studies.landscape.section import LandscapeSpec
 from trainlab.store import StoreWriter
-from trainlab.studies.build import resolve_device
-from trainlab.studies.landscape import landscape as compute_and_render
+from trainlab.train.build import resolve_device
+from trainlab.studies.landscape.compute import landscape as compute_and_render
 
 
 def landscape(store_dir: str | Path, run: str, spec: LandscapeSpec, device: str = "auto",

@@ -22,7 +22,7 @@ def report_study(study: StudySpec | str | Path, store: str | Path | None = None,
     study = as_study(study)
     db = open_existing(store_root(study, store), "run `trainlab run` first")
     try:
-        return write_report(db, study.name, Path(out or Path("trainlab-report") / study.name), kind_of(study).report, x,
+        return write_report(db, study.name, Path(out or Path("trainlab-report") / study.name), kind_of(study).page, x,
                             tuple(group) if group is not None else None)
     finally:
         db.close()

@@ -12,10 +12,11 @@ from rich.console import Console
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Store
-from trainlab.studies.build import DataCache, resolve_device
-from trainlab.studies.driver import Sink, execute
-from trainlab.studies.parallel import ParallelDriver, check_executor, make_executor
-from trainlab.studies.kind import Context, Outcome, kind_of
+from trainlab.train.build import DataCache, resolve_device
+from trainlab.execution.driver import Sink, execute
+from trainlab.execution.parallel import ParallelDriver, check_executor, make_executor
+from trainlab.execution.units import Context, Outcome
+from trainlab.studies.kind import kind_of
 
 
 def run_study(
@@ -57,7 +58,7 @@ def run_study(
         ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console)
         if pool is None:
             return execute(kind, study, units, db, ctx)
-        driver = partial(ParallelDriver, executor=pool, kind_name=study.kind, retries=retries)
+        driver = partial(ParallelDriver, executor=pool, retries=retries)
         return execute(kind, study, units, db, ctx, driver, exclusive=True)
     finally:
         if pool is not None:

@@ -48,7 +48,7 @@ def scaling_fit(path: str | Path, n: str = "N", loss: str = "loss", d: str | Non
                 exclude_top: int = 0, resamples: int = 1000, seed: int = 0) -> ScalingFit:
     """Fit L(N, D) = E + A/N^α + B/D^β to a CSV; `exclude_top` drops the runs of highest loss first (the
     replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none)."""
-    from trainlab.analysis.scaling import NAMES, bootstrap, fit_parametric, interval
+    from trainlab.analysis.scaling import fit_with_intervals
 
     table, notes = read_table(path, n, loss, d, c)
     if exclude_top:
@@ -56,11 +56,7 @@ def scaling_fit(path: str | Path, n: str = "N", loss: str = "loss", d: str | Non
         notes.append(f"the {exclude_top} runs of highest loss left out")
     if len(table) < 6:
         raise TrainlabError(f"{path}: {len(table)} usable runs; the fit has 5 parameters and needs at least 6")
-    fit = fit_parametric(table["N"], table["D"], table["loss"])
+    fit, intervals = fit_with_intervals(table["N"], table["D"], table["loss"], resamples, seed)
     if not fit.converged:
         notes.append(f"L-BFGS did not converge: {fit.message}")
-    intervals = {}
-    if resamples:
-        values = bootstrap(table["N"], table["D"], table["loss"], fit, resamples, seed)
-        intervals = {k: interval(values[k]) for k in (*NAMES, "a")}
     return ScalingFit(fit, len(table), intervals, tuple(notes))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from trainlab.analysis.curves import AXES
-from trainlab.report import figures, findings, interactive, landscape, sweep, tables, transfer
+from trainlab.report import figures, findings, interactive, landscape, sweep, tables
 from trainlab.report.records import StudyRecords, load_records
 from trainlab.report.webpage import figure_html, page
 from trainlab.store import Store
@@ -48,7 +48,7 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
     return "".join(parts)
 
 
-def _landscapes(records: StudyRecords, include_js: bool) -> str:
+def landscapes_html(records: StudyRecords, include_js: bool) -> str:
     """Each computed landscape of the study's runs: its contour with the trajectory, and an interactive
     3D surface (a slider over epochs when it has several)."""
     parts = []
@@ -70,9 +70,11 @@ def _landscapes(records: StudyRecords, include_js: bool) -> str:
 Section = tuple[str, str]  # (heading, inner HTML)
 
 
-def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
+def standard_sections(records: StudyRecords, out: Path, lead: Sequence[str] = (),
+                      after_results: Sequence[Section] = ()) -> list[Section]:
     """The comparison of a grid of runs: findings, results, curves, convergence, resources, figures,
-    landscapes; tables also go to `out` as Markdown, LaTeX and CSV, figures as PNG and PDF."""
+    landscapes; tables also go to `out` as Markdown, LaTeX and CSV, figures as PNG and PDF. A kind adds
+    the findings that answer its own question first (`lead`) and its own sections after the results."""
     convergence, order = tables.convergence_table(records)
     results, resources = tables.results_table(records), tables.resources_table(records)
     for name, table in (("results", results), ("resources", resources), ("convergence", convergence)):
@@ -82,11 +84,10 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
     found = findings.findings(records, order, convergence.rows)
     if records.swept.numeric:
         found[1:1] = sweep.sweep_findings(records)  # after the fastest: the answer a sweep exists for
-    if transfer.applies(records):
-        found[:0] = transfer.findings(records)  # the question a study of pretrained models asks
+    found[:0] = lead
     (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
     summary = (
-        f"{_description(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
+        f"{description_html(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
         f" ({records.n_seeds} seed{'s' if records.n_seeds > 1 else ''} at most per experiment). Convergence order "
         f"(fastest to within 5 % of the best first): experiments {', '.join(map(str, order))}.</p>"
     )
@@ -95,9 +96,8 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
         ("Findings", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"),
         ("Results", results.html()),
     ]
+    sections += after_results
     figs = _Figures(out)
-    if transfer.applies(records):
-        sections.append(("Pretrained models", transfer.table(records).html()))
     if records.swept.numeric:
         sections.append(("Hyperparameter response", sweep.sweep_section(records, figs.add)))
     sections += [
@@ -109,7 +109,7 @@ def standard_sections(records: StudyRecords, out: Path) -> list[Section]:
     if records.samples:
         sections.append(("Translations", _samples(records)))
     if records.landscapes:
-        sections.append(("Loss landscapes", _landscapes(records, include_js=False)))
+        sections.append(("Loss landscapes", landscapes_html(records, include_js=False)))
     return sections
 
 
@@ -127,33 +127,7 @@ def _samples(records: StudyRecords) -> str:
     return "".join(parts)
 
 
-def landscape_sections(records: StudyRecords) -> list[Section]:
-    """The page of a landscape study: which runs, the surfaces computed alike side by side on one colour
-    scale, then each surface."""
-    summary = f"{_description(records)}<p>Loss landscapes of {len(records.landscapes)} runs.</p>"
-    return [("Summary", summary), ("Side by side", _side_by_side(records)),
-            ("Loss landscapes", _landscapes(records, include_js=True))]
-
-
-def _side_by_side(records: StudyRecords) -> str:
-    """One figure per group of landscapes made with the same request (directions, range, grid, checkpoint)."""
-    groups: dict[str, list[tuple[str, Path]]] = {}
-    for run_id, folder in records.landscapes:
-        groups.setdefault(folder.name, []).append((run_id, folder))  # the folder is named by the request's hash
-    parts = []
-    for key, members in groups.items():
-        if len(members) < 2:
-            continue
-        spec = landscape.load(members[0][1])[0]
-        labels = records.runs.set_index("id")["label"]
-        titles = [f"{labels.get(rid, rid)} [{rid[:8]}]" for rid, _ in members]
-        fig = landscape.side_by_side([f for _, f in members], titles, spec["metrics"][0])
-        parts.append(figure_html(fig, f"{spec['metrics'][0]} around each run on one colour scale "
-                                      f"({spec['dirs']} directions, range {spec['range']}, request {key})."))
-    return "".join(parts) or "<p>Each request covers a single run.</p>"
-
-
-def _description(records: StudyRecords) -> str:
+def description_html(records: StudyRecords) -> str:
     description = records.spec.get("description") or ""
     return f"<p>{html.escape(description)}</p>" if description else ""
 

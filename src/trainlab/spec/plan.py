@@ -15,8 +15,8 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -53,13 +53,13 @@ class Catalog:
 
 @dataclass(frozen=True)
 class RunInput:
-    """A checkpoint of another run that a run needs: its weights at init, best, last, epoch K or step K,
-    to start from (role `weights`), to prune (role `prune`: the mask comes from them), or as the far end
-    of a starting-point grid (role `target`, see StartPoint)."""
+    """A checkpoint of another run that a run needs (init, best, last, epoch K or step K) and its `role`:
+    `weights` (the default) starts the run from it; a kind may name other roles for what its runs do with
+    an input (its Start reads them)."""
 
     run: str  # the other run's id
     checkpoint: str = "best"
-    role: Literal["weights", "prune", "target"] = "weights"
+    role: str = "weights"
 
     def __post_init__(self) -> None:
         if not CHECKPOINT_PATTERN.match(self.checkpoint):
@@ -71,42 +71,17 @@ class RunInput:
         return out if self.role == "weights" else {**out, "role": self.role}
 
 
-@dataclass(frozen=True)
-class PruneSpec:
-    """How a run's mask is made from its `prune` input: remove `amount` of that run's remaining prunable
-    weights by magnitude (per layer, or globally); or take its mask as it is (method `same`); or keep as
-    many weights per layer as its mask does but at random places (method `random`). `reinit` starts
-    from a fresh initialisation instead of the `weights` input. Part of the run id."""
+class IdPart(Protocol):
+    """Something a kind adds to how a run is made, beyond its config and inputs: part of its id."""
 
-    method: Literal["magnitude", "same", "random"] = "magnitude"
-    amount: float = 0.2
-    layer_amounts: tuple[tuple[str, float], ...] = ()  # (name pattern, amount) overrides, e.g. the output layer
-    scope: Literal["layer", "global"] = "layer"
-    prunable: tuple[str, ...] = ()  # name patterns; empty: weights of Linear and Conv layers, embeddings excepted
-    reinit: bool = False
-    seed: int = 0  # of random masks and fresh initialisations
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class StartPoint:
-    """Start from w0 + alpha·(w* - w0) + beta·y: w0 the `weights` input, w* the `target` input, y a random
-    direction (seeded) normalised filter by filter to w0 (Li et al. 2018, §4). Part of the run id."""
-
-    alpha: float
-    beta: float
-    seed: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a study: experiment number, seed, resolved config and what differs from base; and,
-    for a run that starts from another run, its inputs and how it relates to its parent."""
+    for a run that starts from another run, its inputs and how it relates to its parent; and, for a run a
+    kind makes in its own way, that kind's `recipe` (key -> part, hashed into the id under its key)."""
 
     experiment: int
     seed: int
@@ -114,29 +89,32 @@ class RunSpec:
     changes: Mapping[str, Any] = field(default_factory=dict)
     inputs: tuple[RunInput, ...] = ()
     relation: str | None = None  # e.g. "level 3 of", "random reinit of"
-    prune: PruneSpec | None = None
-    start: StartPoint | None = None
+    recipe: Mapping[str, IdPart] = field(default_factory=dict)
+    parent_id: str | None = None  # the run it comes from, when not its first input's
     label: str = ""  # the experiment's readable name (trainlab.spec.labels); not part of the id
 
     @property
     def id(self) -> str:
-        return run_id(self.config, self.inputs, self.prune, self.start)
+        return run_id(self.config, self.inputs, self.recipe)
 
     @property
     def parent(self) -> str | None:
-        """The run this one comes from: the one it prunes, else the one whose weights it starts from."""
-        pruned = [i.run for i in self.inputs if i.role == "prune"]
-        return (pruned or [i.run for i in self.inputs] or [None])[0]
+        """The run this one comes from: `parent_id`, else its first input's run."""
+        return self.parent_id or next((i.run for i in self.inputs), None)
+
+    def inputs_for(self, role: str) -> list[RunInput]:
+        return [i for i in self.inputs if i.role == role]
 
 
-def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), prune: PruneSpec | None = None,
-           start: StartPoint | None = None) -> str:
+def run_id(config: RunConfig, inputs: Sequence[RunInput] = (), recipe: Mapping[str, IdPart] | None = None) -> str:
     """Short hash of the canonical config: defaults left out, so new fields never rename old runs.
-    A run's inputs, pruning and starting point join the hash under keys no config section can have;
-    runs without them keep the hash of their config alone."""
+    A run's inputs and its kind's recipe join the hash under keys no config section can have; runs
+    without them keep the hash of their config alone."""
     canonical: dict[str, Any] = config.canonical()
-    for key, value in (("inputs", [i.as_dict() for i in inputs]), ("prune", prune and prune.as_dict()),
-                       ("start", start and start.as_dict())):
+    parts = {"inputs": [i.as_dict() for i in inputs], **{k: v.as_dict() for k, v in (recipe or {}).items()}}
+    for key, value in parts.items():
+        if key in SECTIONS:
+            raise ValueError(f"recipe key {key!r} is a config section")
         if value:
             canonical = {**canonical, key: value}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))

@@ -1,35 +1,22 @@
-"""Study kinds: each owns its section of the study file, how it expands into units, how one unit runs,
-and what it adds to the report. A kind is one module under `studies/` and one `KINDS.register` line;
-the API, the CLI and the driver know none by name.
+"""The interface of a study kind: it owns its section of the study file, how the study expands into units,
+how one unit runs, and what it adds to the report. A kind is one package under `studies/` that calls
+`KINDS.register`; the API, the CLI and the driver know none by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import Progress
 
+from trainlab.execution.units import Context, Outcome, Unit
 from trainlab.registry import Registry
-from trainlab.spec import KindSchema, RunInput, StudySpec
+from trainlab.spec import KindSchema, StudySpec
 from trainlab.store import Store
-from trainlab.store.events import Sink
-from trainlab.studies.build import DataCache
-
-
-class Unit(Protocol):
-    """One piece of a study's work: a training run, a landscape of a run, ..."""
-
-    experiment: int
-    seed: int
-    inputs: tuple[RunInput, ...]  # runs that must be done first
-
-    @property
-    def id(self) -> str: ...
+from trainlab.train.build import DataCache
 
 
 @dataclass(frozen=True)
@@ -51,40 +38,6 @@ class PlanLine:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one unit in `trainlab run`: done, diverged, failed, skipped (already done),
-    blocked (an input diverged or failed; `reason` says which), or held (another process trains it)."""
-
-    id: str
-    experiment: int
-    seed: int
-    status: str
-    epochs: int = 0
-    files: tuple[Path, ...] = ()
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Context:
-    """What running a unit needs; everything it writes to the store goes through `sink`."""
-
-    store_root: Path
-    sink: Sink
-    device: torch.device
-    data: DataCache
-    project_dir: Path | None = None
-    progress: Progress | None = None
-    console: Console | None = None
-    title: str = ""  # "run 3/12", for the progress display
-    keep: Mapping[str, frozenset[str]] = field(default_factory=dict)  # run id -> checkpoints others start from
-
-    def folder(self, run_id: str) -> Path:
-        path = self.store_root / "runs" / run_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
 
 class StudyKind:
@@ -117,9 +70,17 @@ class StudyKind:
     def run(self, unit: Unit, ctx: Context) -> Outcome:
         raise NotImplementedError
 
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
-        """The (heading, HTML) sections of the study's report page, from its records in the store."""
+    def report(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
+        """The (heading, HTML) sections of the study's report page, from its records in the store and its
+        section (validated by `schema.section`; None for a kind without one)."""
         raise NotImplementedError
+
+    def page(self, records: Any, out: Path) -> list[tuple[str, str]]:
+        """`report` with the section as the store recorded the study (reports read only the store)."""
+        if self.schema.section is None:
+            return self.report(records, None, out)
+        spec = records.spec
+        return self.report(records, self.schema.section.model_validate(spec.get(spec.get("kind", "train")) or {}), out)
 
 
 KINDS: Registry[StudyKind] = Registry("kind")

@@ -84,7 +84,7 @@ class Finish:
 class Job:
     """A unit to run, with what its context needs besides the worker's own device and data cache."""
 
-    kind: str
+    kind: Any  # the unit's study kind (pickled by reference to its class)
     unit: Any
     title: str
     keep: Mapping[str, frozenset[str]]
@@ -95,13 +95,12 @@ class Job:
 
 def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
     """Run one unit as the driver would in its own process; every store write goes through `channel`."""
-    from trainlab.studies.kind import KINDS, Context, Outcome
+    from trainlab.execution.units import Context, Outcome
 
-    kind = KINDS.get(job.kind).build
     ctx = Context(job.store_root, ChannelSink(channel), device, data, job.project_dir,
                   progress=RemoteProgress(channel, job.terminal), title=job.title, keep=job.keep)
     try:
-        return Finish(kind.run(job.unit, ctx))
+        return Finish(job.kind.run(job.unit, ctx))
     except TrainlabError as err:
         return Finish(raised="user", reason=str(err))
     except KeyboardInterrupt:

@@ -18,10 +18,13 @@ from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
+from trainlab.studies.lottery.section import (
+    ALPHA, BETA, LEVEL, ONE_SHOT, ONE_SHOT_FRESH, RANDOM_PRUNE, RANDOM_REINIT, ROLE, START_GRID, TICKET,
+)
 
-ROLES = {"ticket": ("winning ticket (rewound)", "C0"), "random_reinit": ("random reinit", "C3"),
-         "random_prune": ("random pruning", "C2"), "one_shot": ("one-shot, recorded init", "C1"),
-         "one_shot_random_init": ("one-shot, fresh init", "C4")}
+ROLES = {TICKET: ("winning ticket (rewound)", "C0"), RANDOM_REINIT: ("random reinit", "C3"),
+         RANDOM_PRUNE: ("random pruning", "C2"), ONE_SHOT: ("one-shot, recorded init", "C1"),
+         ONE_SHOT_FRESH: ("one-shot, fresh init", "C4")}
 
 
 def early_stop(records: StudyRecords, run_id: str, by_steps: bool) -> tuple[float, str]:
@@ -42,10 +45,10 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
         facts = json.loads(r.facts)
         stop, unit = early_stop(records, r.id, records.step_based)
         rows.append({
-            "role": r.changes.get("lottery.run", "ticket"), "level": int(r.changes.get("lottery.level", 0)),
+            "role": r.changes.get(ROLE, TICKET), "level": int(r.changes.get(LEVEL, 0)),
             "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
             "test": r.test_metric, "valid": r.valid_metric, "stop": stop, "stop_unit": unit, "id": r.id,
-            "alpha": r.changes.get("lottery.alpha"), "beta": r.changes.get("lottery.beta"),
+            "alpha": r.changes.get(ALPHA), "beta": r.changes.get(BETA),
         })
     return pd.DataFrame(rows)
 
@@ -53,10 +56,10 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
 def start_grid_figure(records: StudyRecords, table: pd.DataFrame) -> Figure | None:
     """Heat maps over (α, β) of the best validation metric and of the epochs needed to come within 1 % of
     the dense run's best (the POSTECH study's 'winning starting points'); means over seeds."""
-    grid = table[table["role"] == "start_grid"].copy()
+    grid = table[table["role"] == START_GRID].copy()
     if grid.empty:
         return None
-    dense = table[(table["role"] == "ticket") & (table["level"] == 0)].set_index("seed")["valid"]
+    dense = table[(table["role"] == TICKET) & (table["level"] == 0)].set_index("seed")["valid"]
     grid["to_target"] = [first_reaching(records.curve(r.id, "valid", records.main_metric),
                                         within_target(dense.get(r.seed, math.nan), records.mode, 0.01), records.mode)
                          for r in grid.itertuples()]
@@ -77,7 +80,7 @@ def start_grid_figure(records: StudyRecords, table: pd.DataFrame) -> Figure | No
 
 def _by_point(table: pd.DataFrame, role: str, column: str) -> list[tuple[float, MeanCI]]:
     """(% remaining, mean ± CI over seeds) per level of one role, densest first."""
-    rows = table[table["role"] == role] if role != "ticket" else table[table["role"] == "ticket"]
+    rows = table[table["role"] == role]
     out = [(float(g["remaining"].mean()), mean_ci(g[column].tolist())) for _, g in rows.groupby("level")]
     return sorted(out, key=lambda p: -p[0])
 
@@ -89,12 +92,12 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
                                  (f"test {metric} (best-valid checkpoint)", f"{unit} of minimum valid loss")):
         for role, (name, colour) in ROLES.items():
             points = [(x, s) for x, s in _by_point(table, role, column) if not math.isnan(s.mean)]
-            if role == "random_reinit" or role == "random_prune":  # controls start from the dense point too
-                points = _by_point(table, "ticket", column)[:1] + points if points else []
+            if role in (RANDOM_REINIT, RANDOM_PRUNE):  # controls start from the dense point too
+                points = _by_point(table, TICKET, column)[:1] + points if points else []
             if not points:
                 continue
             xs, stats = [p[0] for p in points], [p[1] for p in points]
-            ax.plot(xs, [s.mean for s in stats], "o-" if not role.startswith("one_shot") else "s", color=colour,
+            ax.plot(xs, [s.mean for s in stats], "o-" if role not in (ONE_SHOT, ONE_SHOT_FRESH) else "s", color=colour,
                     label=f"{name} (n={max(s.n for s in stats)})", markersize=4)
             if max(s.n for s in stats) > 1:
                 ax.fill_between(xs, [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0)
@@ -111,7 +114,7 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
 
 def layer_table(records: StudyRecords, table: pd.DataFrame) -> Table:
     """Per level (winning tickets, first seed): % of each prunable tensor remaining."""
-    tickets = table[(table["role"] == "ticket")].sort_values(["level", "seed"]).drop_duplicates("level")
+    tickets = table[(table["role"] == TICKET)].sort_values(["level", "seed"]).drop_duplicates("level")
     per_layer = {r.level: json.loads(records.runs.set_index("id").loc[r.id, "facts"]).get("remaining", {})
                  for r in tickets.itertuples()}
     layers = sorted({k for v in per_layer.values() for k in v if k != "total"})
@@ -136,7 +139,7 @@ def _crosses(points: list[tuple[float, MeanCI]], dense: MeanCI, below: bool) -> 
 
 
 def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
-    tickets = _by_point(table, "ticket", "test")
+    tickets = _by_point(table, TICKET, "test")
     if len(tickets) < 2:
         return []
     dense = tickets[0][1]
@@ -147,14 +150,14 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
     x, peak = max(tickets[1:], key=lambda p: p[1].mean)
     out.append(f"Tickets peak at {x:.1f} % remaining with {peak.text()}, {100 * (peak.mean - dense.mean):+.2f} points "
                f"against dense.")
-    stops = dict(_by_point(table, "ticket", "stop"))
+    stops = dict(_by_point(table, TICKET, "stop"))
     near21 = min(stops, key=lambda r: abs(math.log(r / 21))) if len(stops) > 1 else None
     if near21 is not None and near21 != 100 and stops[100].mean:
         change = 100 * (1 - stops[near21].mean / stops[100].mean)
         unit = table["stop_unit"].iloc[0]
         out.append(f"At {near21:.1f} % remaining, validation loss is lowest at {unit} {stops[near21].text(0)} against "
                    f"{stops[100].text(0)} for dense: {abs(change):.0f} % {'earlier' if change >= 0 else 'later'}.")
-    for role in ("random_reinit", "random_prune"):
+    for role in (RANDOM_REINIT, RANDOM_PRUNE):
         controls = _by_point(table, role, "test")
         if controls:
             below = _crosses(controls, dense, below=True)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
-from trainlab.spec import PruneSpec
+from trainlab.studies.lottery.section import PruneSpec
 from trainlab.train import Hook, Loop, checkpoint
 
 Mask = dict[str, torch.Tensor]  # parameter name -> bool tensor, True where the weight survives

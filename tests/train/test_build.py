@@ -14,7 +14,7 @@ from tests.conftest import write_study
 from trainlab.api import run_study
 from trainlab.errors import TrainlabError
 from trainlab.spec import TrainConfig
-from trainlab.studies.build import check_train_options
+from trainlab.train.build import check_train_options
 
 BF16, COMPILE = TrainConfig(precision="bf16"), TrainConfig(compile=True)
 
@@ -30,7 +30,7 @@ def test_bf16_on_a_gpu_without_it_is_a_clear_error(monkeypatch: pytest.MonkeyPat
 
 def test_bf16_on_a_cpu_without_it_runs_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     """Emulated bf16 is correct but slow: no error, one note; none where the CPU has it."""
-    import trainlab.studies.build as build
+    import trainlab.train.build as build
 
     monkeypatch.setattr(build, "cpu_has_native_bf16", lambda: False)
     (note,) = check_train_options(BF16, torch.device("cpu"))
@@ -50,7 +50,7 @@ def test_compile_on_cpu_without_a_compiler_is_a_clear_error(monkeypatch: pytest.
 
 def test_run_prints_the_note_once_per_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two bf16 runs on a CPU without native bf16: the study still trains, the note is shown once."""
-    import trainlab.studies.build as build
+    import trainlab.train.build as build
 
     monkeypatch.setattr(build, "cpu_has_native_bf16", lambda: False)
     console = Console(record=True, width=200)

@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection, wait
 import torch
 
 from trainlab.exiting import skip_final_collections
-from trainlab.studies.workers import DriverGone, Job, die_with_parent, run_job
+from trainlab.execution.workers import DriverGone, Job, die_with_parent, run_job
 
 STOP_TIMEOUT_S = 30.0  # how long Ctrl-C waits for a worker to leave its run resumable before killing it
 
@@ -46,7 +46,7 @@ def _serve(conn: Connection, device_name: str, threads: int) -> None:
 
 
 def _run_units(conn: Connection, device: torch.device) -> None:
-    from trainlab.studies.build import DataCache
+    from trainlab.train.build import DataCache
 
     data = DataCache()
     while True:
@@ -72,7 +72,7 @@ class _Worker:
 
 
 class LocalPool:
-    """The executor of local worker processes (see trainlab.studies.parallel for the interface)."""
+    """The executor of local worker processes (see trainlab.execution.parallel for the interface)."""
 
     def __init__(self, workers: int, device: torch.device) -> None:
         self.slots = workers

@@ -13,12 +13,7 @@ from trainlab.analysis.sweep import separated
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table, memory_column, ordered_experiments
 
-PRETRAINED_MODELS = ("hf_encoder", "hf_clip")
 FROZEN, FULL = ("frozen encoder", "linear probe"), ("fully fine-tuned", "fine-tuned")
-
-
-def applies(records: StudyRecords) -> bool:
-    return "model.name" in records.runs and records.runs["model.name"].isin(PRETRAINED_MODELS).any()
 
 
 def regime(records: StudyRecords, runs: pd.DataFrame) -> str:

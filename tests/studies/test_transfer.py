@@ -1,16 +1,18 @@
-"""The report of a pretrained-model study, on a made-up store: regimes named, and the findings' numbers
-(accuracy gap, time ratio, trainable parameters) against a hand computation."""
+"""The report of a pretrained-model study: on a made-up store, regimes named and the findings' numbers
+(accuracy gap, time ratio, trainable parameters) against a hand computation; the transfer kind's page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from scipy import stats
 
 from trainlab.report.records import load_records
-from trainlab.report.transfer import findings, table
+from trainlab.studies.transfer.report import findings, table
 from trainlab.store import Store
 from trainlab.store.synthetic import MadeUpRun, write_study
+from tests.trained import Trained
 
 
 def test_fine_tuning_pays_and_pretraining_buys(tmp_path: Path) -> None:
@@ -35,3 +37,12 @@ def test_fine_tuning_pays_and_pretraining_buys(tmp_path: Path) -> None:
                     "parameters.")
     assert scratch.startswith("What pretraining buys: ") and "+30.0 points (the intervals are separated)" in scratch
     assert [r[2] for r in table(records).rows] == ["frozen encoder", "fully fine-tuned", "fully fine-tuned, random init"]
+
+
+def test_the_transfer_kind_leads_its_report_with_the_pretrained_models(trained: Callable[[str], Trained]) -> None:
+    """A `kind: transfer` study's page: the regime table after the results, its findings first."""
+    page = trained("transfer").page.read_text()
+    assert page.index("<h2>Results</h2>") < page.index("<h2>Pretrained models</h2>")
+    assert "frozen encoder" in page and "fully fine-tuned" in page
+    findings = (trained("transfer").page.parent / "findings.md").read_text().splitlines()
+    assert findings[0].startswith("- Full fine-tuning ")

@@ -17,6 +17,7 @@ from trainlab.analysis.isoflop import Line, ModelCurve, Profile, Smooth, fit_lin
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
+from trainlab.studies.scaling.section import ScalingSection
 
 PARAMS_COLUMN = {"non_embedding": "params_non_embedding", "total": "params_total"}
 
@@ -62,14 +63,13 @@ class Analysis:
     convention: str
 
 
-def analyse(records: StudyRecords) -> Analysis:
-    section = records.spec.get("scaling") or {}
-    convention = section.get("params", "non_embedding")
+def analyse(records: StudyRecords, section: ScalingSection) -> Analysis:
+    convention = section.params
     data = ladder(records, convention)
     smooths = [smooth(c) for c in data.curves]
     data.notes += [f"model {s.curve.label}: too few evaluations to smooth; its loss between evaluations is "
                    "interpolated linearly in log C" for s in smooths if not s.fitted]
-    profiles = [profile(smooths, b) for b in section.get("budgets", [])]
+    profiles = [profile(smooths, b) for b in section.budgets]
     low = min((float(c.flops.min()) for c in data.curves), default=math.nan)
     high = max((float(c.flops.max()) for c in data.curves), default=math.nan)
     for p in profiles:
@@ -86,18 +86,19 @@ def analyse(records: StudyRecords) -> Analysis:
         data.notes.append(f"{len(optima)} budgets have an IsoFLOP minimum; the N_opt line needs 3 (for a slope "
                           "with an interval), so none is drawn")
     parametric, intervals = _parametric(data, section)
-    return Analysis(data, smooths, profiles, n_line, d_line, parametric, intervals, section.get("target_flops"), convention)
+    return Analysis(data, smooths, profiles, n_line, d_line, parametric, intervals, section.target_flops, convention)
 
 
-def _parametric(data: Ladder, section: dict) -> tuple[object | None, dict[str, tuple[float, float]]]:
+def _parametric(data: Ladder, section: ScalingSection) -> tuple[object | None, dict[str, tuple[float, float]]]:
     """Chinchilla approach 3 on every evaluation (N, D, loss); bootstrap over runs, not points."""
-    from trainlab.analysis.scaling import NAMES, bootstrap, fit_parametric, interval
+    from trainlab.analysis.scaling import fit_with_intervals
 
     p = data.points
     if len(p) < 6 or p["N"].nunique() < 3:
         data.notes.append(f"the parametric fit needs 6 evaluations of 3 model sizes ({len(p)} of {p['N'].nunique()})")
         return None, {}
-    fit = fit_parametric(p["N"], p["D"], p["loss"])
+    fit, intervals = fit_with_intervals(p["N"], p["D"], p["loss"], section.resamples, section.seed,
+                                        groups=p["run_id"].to_numpy())
     if not fit.converged:
         data.notes.append(f"the parametric fit did not converge ({fit.message}); its values are shown as found")
     for term, size, name, symbols in ((fit.A, p["N"].min() ** fit.alpha, "model-size", "A and α"),
@@ -108,11 +109,6 @@ def _parametric(data: Ladder, section: dict) -> tuple[object | None, dict[str, t
     if fit.E < 1e-6 * float(p["loss"].min()):
         data.notes.append("the parametric fit puts the irreducible loss E at 0: the runs are too far from their "
                           "floor to identify it, so E and the terms it trades against are poorly determined")
-    intervals = {}
-    if section.get("resamples", 200):
-        values = bootstrap(p["N"], p["D"], p["loss"], fit, section.get("resamples", 200), section.get("seed", 0),
-                           groups=p["run_id"].to_numpy())
-        intervals = {k: interval(values[k]) for k in (*NAMES, "a")}
     return fit, intervals
 
 
@@ -258,8 +254,8 @@ def findings(a: Analysis) -> list[str]:
     return out + a.ladder.notes
 
 
-def scaling_sections(records: StudyRecords, out: Path) -> list[tuple[str, str]]:
-    a = analyse(records)
+def scaling_sections(records: StudyRecords, section: ScalingSection, out: Path) -> list[tuple[str, str]]:
+    a = analyse(records, section)
     if not a.ladder.curves:
         return [("Scaling", "<p>No evaluation carries training FLOPs and tokens seen; nothing to fit.</p>")]
     tables = [profiles_table(a), fits_table(a)]

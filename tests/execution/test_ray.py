@@ -14,7 +14,7 @@ import torch
 from trainlab.api import run_study
 from trainlab.errors import TrainlabError
 from tests.conftest import write_study
-from tests.studies.test_parallel import metrics, valid_epochs
+from tests.execution.test_parallel import metrics, valid_epochs
 
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install -e '.[ray]')")
 pytestmark = pytest.mark.e2e

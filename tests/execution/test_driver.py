@@ -23,7 +23,7 @@ def test_a_failed_run_is_stored_with_its_traceback_and_the_sweep_goes_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Experiment 1 raises mid-epoch: it is marked failed with the error, experiment 2 still trains,
     `trainlab run` exits 1 and names it; the next run retries it."""
-    import trainlab.studies.runner as runner
+    import trainlab.execution.runner as runner
 
     study = write_study(tmp_path, runs=[{"optim.lr": 0.05, "schedule.name": "none"}, {}])
     hooks = runner._hooks

@@ -15,18 +15,7 @@ from trainlab.spec import KindSchema, RunSpec, StudySpec
 from trainlab.store import Store
 from trainlab.studies.kind import KINDS
 from trainlab.studies.train import TrainKind
-
-
-class BatchSizeSection(BaseModel):
-    """The `batch_size:` section of a study (and of an `nqm` study's report)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    target: float  # the validation value to reach (of `metric`)
-    metric: str = "loss"  # a validation metric the runs log
-    group: str = "optim.name"  # one trade-off curve per value of this config key
-    resamples: int = Field(1000, ge=0, le=100_000)  # bootstrap refits of B_crit
-    seed: int = Field(0, ge=0)
+from trainlab.studies.batch_size.section import BatchSizeSection
 
 
 class BatchSizeKind(TrainKind):
@@ -43,10 +32,10 @@ class BatchSizeKind(TrainKind):
                                 f"{'s' if len(sizes) != 1 else ''}: {sorted(sizes)})")
         return runs
 
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
-        from trainlab.report.batch_size import batch_size_sections
+    def report(self, records: Any, section: BatchSizeSection, out: Path) -> list[tuple[str, str]]:
+        from trainlab.studies.batch_size.report import batch_size_sections
 
-        return [*batch_size_sections(records, out, records.spec["batch_size"]), *super().report(records, out)]
+        return [*batch_size_sections(records, out, section), *super().report(records, section, out)]
 
 
 KINDS.register("batch_size", BatchSizeKind())

@@ -5,7 +5,7 @@ committed. A unit whose worker dies (killed, out of memory, a lost node) is retr
 checkpoint, at most `retries` times; a unit that fails by itself (an error in its run, divergence) is not.
 
 An executor offers: `slots` and `free()`; `start(key, job)`; `poll(timeout)` -> [(key, message)] with the
-worker's messages (trainlab.studies.workers), ("finish", Finish) when its unit ended and ("crashed", why)
+worker's messages (trainlab.execution.workers), ("finish", Finish) when its unit ended and ("crashed", why)
 when its worker died; `answer(key, reply)`; `close(interrupted)`.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from trainlab.errors import TrainlabError
 from trainlab.store import Claim, Claims
-from trainlab.studies.driver import STOPPED, Driver
-from trainlab.studies.kind import Outcome, Unit
-from trainlab.studies.workers import Finish, Job
+from trainlab.execution.driver import STOPPED, Driver
+from trainlab.execution.units import Outcome, Unit
+from trainlab.execution.workers import Finish, Job
 
 POLL_S = 0.5
 
@@ -40,9 +40,9 @@ class Executor(Protocol):
 
 
 class ParallelDriver(Driver):
-    def __init__(self, *args: Any, executor: Executor, kind_name: str, retries: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, executor: Executor, retries: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.executor, self.kind_name, self.retries = executor, kind_name, retries
+        self.executor, self.retries = executor, retries
         self.attempts: dict[str, int] = {}
         self._tasks: dict[tuple[str, int], Any] = {}  # (unit, worker's task) -> this display's task
 
@@ -90,7 +90,7 @@ class ParallelDriver(Driver):
 
     def _job(self, unit: Unit) -> Job:
         console = self.ctx.console
-        return Job(self.kind_name, unit, self.title(unit), self.ctx.keep, self.ctx.store_root, self.ctx.project_dir,
+        return Job(self.kind, unit, self.title(unit), self.ctx.keep, self.ctx.store_root, self.ctx.project_dir,
                    bool(console and console.is_terminal))
 
     def _finish(self, outcome: Outcome, waiting: dict[str, Unit]) -> None:
@@ -154,10 +154,10 @@ def make_executor(name: str, workers: int | None, device: Any, address: str | No
     if name == "local":
         if address or resources:
             raise TrainlabError(f"--{'address' if address else 'resources'}: only with --executor ray")
-        from trainlab.studies.pool import LocalPool
+        from trainlab.execution.pool import LocalPool
 
         return LocalPool(workers, device) if workers and workers > 1 else None
-    from trainlab.studies.ray_pool import RayExecutor, parse_resources
+    from trainlab.execution.ray_pool import RayExecutor, parse_resources
 
     return RayExecutor(address, parse_resources(resources), device, store_root, workers)
 

@@ -21,6 +21,7 @@ from trainlab.analysis.scaling import interval
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
+from trainlab.studies.batch_size.section import BatchSizeSection
 
 
 def _at_step(records: StudyRecords, run_id: str, name: str, step: float) -> float:
@@ -130,11 +131,11 @@ def findings(fits: list[GroupFit], target: float, metric: str, unit: str) -> lis
     return out
 
 
-def batch_size_sections(records: StudyRecords, out: Path, section: dict) -> list[tuple[str, str]]:
-    target, metric = section["target"], section.get("metric", "loss")
+def batch_size_sections(records: StudyRecords, out: Path, section: BatchSizeSection) -> list[tuple[str, str]]:
+    target, metric = section.target, section.metric
     unit = "tokens" if records.x_label("seen") == "tokens seen" else "examples"
-    table = reach_table(records, target, metric, section.get("group", "optim.name"))
-    fits = fit_groups(table, section.get("resamples", 1000), section.get("seed", 0))
+    table = reach_table(records, target, metric, section.group)
+    fits = fit_groups(table, section.resamples, section.seed)
     summary = frontier_table(fits, unit)
     (out / "batch_size.md").write_text(summary.markdown())
     (out / "batch_size.csv").write_text(summary.csv())

@@ -18,8 +18,8 @@ from trainlab.errors import TrainlabError
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Claim, Claims, Store, StoreWriter
 from trainlab.store.events import Event, RunNote, StudyPlanned
-from trainlab.studies.kind import Context, Outcome, StudyKind, Unit
-from trainlab.studies.progress import make_progress
+from trainlab.execution.units import Context, Kind, Outcome, Unit
+from trainlab.execution.progress import make_progress
 from trainlab.train.checkpoint import file_name
 
 POLL_S = 2.0  # how often a driver looks again at units that another driver holds
@@ -66,7 +66,7 @@ class Sink:
 
 
 class Driver:
-    def __init__(self, kind: StudyKind, units: Sequence[Unit], store: Store, ctx: Context) -> None:
+    def __init__(self, kind: Kind, units: Sequence[Unit], store: Store, ctx: Context) -> None:
         self.kind, self.units, self.store, self.ctx = kind, list(units), store, ctx
         self.outcomes: dict[str, Outcome] = {}
         self.stopped: dict[str, str] = {}  # unit id -> blocked, failed or diverged, in this invocation
@@ -153,10 +153,10 @@ class Driver:
         return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
 
 
-def execute(kind: StudyKind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context,
+def execute(kind: Kind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context,
             driver: Callable[..., Driver] = Driver, exclusive: bool = False) -> list[Outcome]:
     """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`. `driver`
-    runs the units (this process by default; trainlab.studies.parallel for workers, which must then be
+    runs the units (this process by default; trainlab.execution.parallel for workers, which must then be
     the store's only driver: `exclusive`)."""
     claims = Claims(store.path)
     try:

@@ -1,6 +1,6 @@
-"""Loss surfaces around stored runs: `trainlab landscape RUN` and the `landscape` kind (surfaces for the
-chosen runs of a stored study). Per epoch on one fixed basis, with the training trajectory; outputs
-(NPZ, CSV, figures, animation) go to runs/<id>/landscape/<key>/.
+"""Loss surfaces around a stored run, for `trainlab landscape RUN` and the `landscape` kind: per epoch on one
+fixed basis, with the training trajectory; outputs (NPZ, CSV, figures, animation) go to
+runs/<id>/landscape/<key>/.
 
 An interrupted grid continues from the rows already saved (the NPZ is rewritten after every row).
 """
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,13 +21,13 @@ from trainlab.data.tokens import PAD
 from trainlab.errors import TrainlabError
 from trainlab.files import write_atomic, write_text_atomic
 from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
-from trainlab.spec import KindSchema, LandscapeSpec, LandscapeStudy, RunConfig, RunInput, StudySpec, resolve
+from trainlab.spec import RunConfig, resolve
 from trainlab.spec.dotted import flatten
 from trainlab.store import Store
 from trainlab.store.events import ArtifactSaved, Sink
-from trainlab.studies.build import DataCache, build_model
+from trainlab.train.build import DataCache, build_model
 from trainlab.studies.catalog import catalog
-from trainlab.studies.kind import KINDS, Context, Outcome, PlanLine, StudyKind
+from trainlab.studies.landscape.section import LandscapeSpec
 from trainlab.train import checkpoint
 
 
@@ -165,68 +163,3 @@ def _load_surface(path: Path) -> Surface:
     with np.load(path) as f:
         values = {k[7:]: f[k].copy() for k in f.files if k.startswith("metric_")}
         return Surface(f["xs"].copy(), f["ys"].copy(), values)
-
-
-@dataclass(frozen=True)
-class LandscapeUnit:
-    """The surface of one stored run; it waits for the run (its input) to be done."""
-
-    experiment: int
-    seed: int
-    run: dict[str, Any]  # the run's row in the study's listing
-    spec: LandscapeStudy
-
-    @property
-    def id(self) -> str:
-        return f"{self.run['id']}/landscape/{self.spec.key()}"
-
-    @property
-    def inputs(self) -> tuple[RunInput, ...]:
-        return (RunInput(self.run["id"], self.spec.checkpoint),)
-
-
-class LandscapeKind(StudyKind):
-    """Surfaces for the chosen runs of a stored train study (`landscape: {study: NAME, ...}`)."""
-
-    schema = KindSchema(section=LandscapeStudy, needs_base=False)
-
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[LandscapeUnit]:
-        section: LandscapeStudy = study.section
-        runs = store.runs(section.study) if store else None
-        if runs is None or runs.empty:
-            raise TrainlabError(f"landscape.study: {section.study!r} has no runs in the store; run that study first")
-        chosen = runs["experiment"].isin(only or section.experiments or runs["experiment"])
-        if section.seeds:
-            chosen &= runs["seed"].isin(section.seeds)
-        return [LandscapeUnit(r["experiment"], r["seed"], r, section) for r in runs[chosen].to_dict(orient="records")]
-
-    def describe(self, units: Sequence[LandscapeUnit], store: Store | None, data: DataCache) -> list[PlanLine]:
-        return [PlanLine(u.experiment, u.seed, u.run["id"], {"landscape": u.spec.key()}, u.run["params_total"],
-                         u.run["params_trainable"], u.run["params_non_embedding"],
-                         self.status(u, store) if store else "new", u.run["epochs_done"])
-                for u in units]
-
-    def status(self, unit: LandscapeUnit, store: Store) -> str:
-        folder = f"runs/{unit.run['id']}/landscape/{unit.spec.key()}"
-        return "done" if any(a["path"] == folder for a in store.artifacts(unit.run["id"])) else "new"
-
-    def members(self, units: Sequence[LandscapeUnit]) -> list[dict[str, Any]]:
-        return [{"experiment": u.experiment, "seed": u.seed, "run_id": u.run["id"], "label": u.run["label"],
-                 "changes": u.run["changes"]} for u in units]
-
-    def run(self, unit: LandscapeUnit, ctx: Context) -> Outcome:
-        store = Store(ctx.store_root, read_only=True)  # reads the run; its writes go through ctx.sink
-        try:
-            files = landscape(store, unit.run["id"], unit.spec, ctx.device, ctx.sink)
-        finally:
-            store.close()
-        return Outcome(unit.id, unit.experiment, unit.seed, "done", files=tuple(files))
-
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
-        from trainlab.report import landscape_sections
-
-        return landscape_sections(records)
-
-
-KINDS.register("landscape", LandscapeKind())

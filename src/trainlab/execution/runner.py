@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainlab.errors import TrainlabError
-from trainlab.spec import RunInput, RunSpec
+from trainlab.spec import RunSpec
 from trainlab.files import write_text_atomic
 from trainlab.store.events import (
     ArtifactSaved,
@@ -26,11 +28,9 @@ from trainlab.store.events import (
     Sink,
 )
 from trainlab.store.manifest import device_facts, git_state, library_versions, now_iso, write_manifest
-from trainlab.studies import pruning
-from trainlab.studies.build import build_model, build_parts
-from trainlab.studies.kind import Context, Outcome
-from trainlab.studies.progress import ProgressHook
-from trainlab.studies.starts import move_to_start
+from trainlab.train.build import build_parts
+from trainlab.execution.units import Context, Outcome
+from trainlab.execution.progress import ProgressHook
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
 from trainlab.train.hooks import config_hooks
 
@@ -122,41 +122,56 @@ def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
     }
 
 
-def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> tuple[list[str], pruning.Mask | None]:
-    """Restore the newest readable last.pt; without one, start from the run's input weights (or its own
-    initialisation), prune them if the run prunes, and save them as init.pt (and the mask as mask.pt).
-    Returns notes about damaged checkpoints skipped, and the mask."""
+@dataclass(frozen=True)
+class Started:
+    """What making a run's starting weights leaves for its training: hooks that go first (before anything
+    reads the weights), facts for the store, and files of the run's folder to record (e.g. a mask)."""
+
+    hooks: tuple[Hook, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+
+class Start:
+    """How a run's weights are made before its first step, the trainer's one extension point for kinds.
+    By default: the model's own initialisation (seeded by the run), or the weights of the run's `weights`
+    inputs (a warm start). A kind that starts runs otherwise (from a fresh initialisation, a point off a
+    line, under a mask) subclasses it and gives it to `train_run`; `resumed` restores what it needs again
+    when the run continues from its last checkpoint."""
+
+    def fresh(self, run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> Started:
+        """Make the starting weights in `loop.model` (saved as init.pt afterwards)."""
+        self.load_inputs(run, loop, ctx)
+        return Started()
+
+    def resumed(self, run: RunSpec, loop: Loop, ctx: Context, folder: Path) -> Started:
+        """After last.pt was restored."""
+        return Started()
+
+    @staticmethod
+    def load_inputs(run: RunSpec, loop: Loop, ctx: Context) -> None:
+        """The weights of the run's `weights` inputs, in order (a run that starts from another's weights)."""
+        for source in run.inputs_for("weights"):
+            loop.model.load_state_dict(checkpoint.load_weights(ctx.checkpoint_of(source), ctx.device))
+
+
+def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path, start: Start) -> tuple[list[str], Started]:
+    """Restore the newest readable last.pt; without one, make the starting weights and save them as init.pt.
+    Returns notes about damaged checkpoints skipped, and what the start left for training."""
     snapshot, notes = checkpoint.load_newest(folder / "last.pt", ctx.device)
     if snapshot is not None:
         loop.restore(snapshot)
-        mask = checkpoint.load(folder / "mask.pt", ctx.device) if run.prune else None
-        return [f"{note}; resumed from the previous checkpoint (epoch {loop.state.epoch})" for note in notes], mask
-    if run.prune and run.prune.reinit:  # a fresh initialisation, unlike the run it controls
-        torch.manual_seed(seeding.stream_seed(run.prune.seed, "reinit"))
-        loop.model.load_state_dict(build_model(run.config, loop.data.info).to(ctx.device).state_dict())
-    else:
-        for source in (i for i in run.inputs if i.role == "weights"):  # a run that starts from another's weights
-            loop.model.load_state_dict(checkpoint.load_weights(_path(ctx, source), ctx.device))
-    if run.start:  # a point of a starting-point grid
-        (target,) = (i for i in run.inputs if i.role == "target")
-        move_to_start(loop.model, run.start, checkpoint.load_weights(_path(ctx, target), ctx.device))
-    mask = None
-    if run.prune:
-        (source,) = (i for i in run.inputs if i.role == "prune")
-        mask = pruning.make_mask(loop.model, run.prune, ctx.store_root / "runs" / source.run, ctx.device)
-        pruning.apply(loop.model, mask)
-        checkpoint.save_atomic(mask, folder / "mask.pt")
+        started = start.resumed(run, loop, ctx, folder)
+        return [f"{note}; resumed from the previous checkpoint (epoch {loop.state.epoch})" for note in notes], started
+    started = start.fresh(run, loop, ctx, folder)
     checkpoint.save_atomic(loop.model.state_dict(), folder / "init.pt")
     torch.manual_seed(seeding.stream_seed(run.config.train.seed, "dropout"))
-    return [f"{note}; restarted the run from scratch" for note in notes], mask
+    return [f"{note}; restarted the run from scratch" for note in notes], started
 
 
-def _path(ctx: Context, source: RunInput) -> Path:
-    return ctx.store_root / "runs" / source.run / checkpoint.file_name(source.checkpoint)
-
-
-def train_run(run: RunSpec, ctx: Context) -> Outcome:
-    """Train one run to completion, from its last checkpoint when it has one."""
+def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome:
+    """Train one run to completion, from its last checkpoint when it has one; `start` makes its weights
+    when it has none (default: `Start()`)."""
     cfg, sink, device = run.config, ctx.sink, ctx.device
     folder = ctx.folder(run.id)
     data = ctx.data.get(cfg).to(device)
@@ -168,7 +183,7 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
         loop.flops_per_unit = facts["flops_per_unit_analytic"] or facts["flops_per_unit"]
         if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
             loop.model.compile()
-        notes, mask = _resume_or_start(run, loop, ctx, folder)
+        notes, started = _resume_or_start(run, loop, ctx, folder, start or Start())
         hardware = device_facts(device)
         sink(RunStarted(run.id, cfg.to_dict(), parts.task.main_metric, measure.parameter_counts(parts.model),
                         str(device), loop.state.epoch, {"hardware": hardware, "main_mode": parts.task.mode}, run.parent,
@@ -176,14 +191,13 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
         sink(CheckpointSaved(run.id, "init.pt"))
         for note in notes:
             sink(RunNote(run.id, note))
-        if mask is not None:
-            sink(CheckpointSaved(run.id, "mask.pt"))
-            facts["remaining"] = pruning.remaining(mask)
-        sink(FactsMeasured(run.id, facts))
+        for name in started.files:
+            sink(CheckpointSaved(run.id, name))
+        sink(FactsMeasured(run.id, {**facts, **started.facts}))
         write_manifest(folder / "manifest.json", run_id=run.id, config=cfg.to_dict(), git=git_state(ctx.project_dir),
                        versions=library_versions(), **hardware, started_at=now_iso(),
                        resumed_from_epoch=loop.state.epoch, inputs=[i.as_dict() for i in run.inputs])
-        loop.hooks = _hooks(run, loop, ctx, folder, mask)
+        loop.hooks = _hooks(run, loop, ctx, folder, started)
         try:
             state = loop.run()
             if state.stop_reason == "diverged":
@@ -202,9 +216,9 @@ def train_run(run: RunSpec, ctx: Context) -> Outcome:
     return Outcome(run.id, run.experiment, run.seed, status, state.epoch)
 
 
-def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, mask: pruning.Mask | None) -> list[Hook]:
+def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, started: Started) -> list[Hook]:
     recorder = Recorder(ctx.sink, run.id, folder, _kept(ctx, run.id, "epoch"))
-    hooks: list[Hook] = [pruning.KeepPruned(loop.model, mask)] if mask is not None else []  # before anything reads weights
+    hooks: list[Hook] = [*started.hooks]  # the start's first: before anything reads the weights
     hooks += [*config_hooks(run.config.train), recorder]  # config hooks first: their decisions belong in the checkpoint
     if steps := _kept(ctx, run.id, "step"):
         hooks.append(KeepSteps(recorder, steps))

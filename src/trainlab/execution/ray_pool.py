@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from trainlab.errors import TrainlabError
-from trainlab.ray_mailbox import Mailbox
-from trainlab.studies.workers import DriverGone, Finish, Job, run_job
+from trainlab.execution.ray_mailbox import Mailbox
+from trainlab.execution.workers import DriverGone, Finish, Job, run_job
 
 CONNECT_TIMEOUT_S = 3.0
 SHARED_MARK = ".trainlab-shared"  # written by the driver in the store; a task that cannot read it is elsewhere
@@ -120,7 +120,7 @@ def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
     import ray
 
     global _DATA
-    from trainlab.studies.build import DataCache
+    from trainlab.train.build import DataCache
 
     if not (job.store_root / SHARED_MARK).exists():
         return Finish(raised="user", reason=f"--executor ray: node {socket.gethostname()} does not see the store at "
@@ -132,7 +132,7 @@ def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
 
 
 class RayExecutor:
-    """The executor of Ray tasks (see trainlab.studies.parallel for the interface)."""
+    """The executor of Ray tasks (see trainlab.execution.parallel for the interface)."""
 
     def __init__(self, address: str | None, resources: dict[str, float], device: torch.device, store_root: Path,
                  most: int | None) -> None:

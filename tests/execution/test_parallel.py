@@ -20,10 +20,10 @@ import torch
 from trainlab.api import run_study
 from trainlab.errors import TrainlabError
 from trainlab.store import Claims, Store
-from trainlab.studies import pool
-from trainlab.studies.kind import Outcome
-from trainlab.studies.parallel import ParallelDriver
-from trainlab.studies.workers import Finish
+from trainlab.execution import pool
+from trainlab.execution.units import Outcome
+from trainlab.execution.parallel import ParallelDriver
+from trainlab.execution.workers import Finish
 from tests.conftest import assert_user_error, run_cli, write_study
 
 EPOCHS = 10  # of the runs the fault tests interrupt
@@ -199,9 +199,10 @@ class ScriptedExecutor:
 def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(tmp_path: Path) -> None:
     """Unit 1 crashes once then finishes; unit 2 crashes three times (two retries allowed): failed;
     unit 3 fails by itself: started once."""
-    from trainlab.studies.build import DataCache
-    from trainlab.studies.driver import Sink
-    from trainlab.studies.kind import Context, kind_of
+    from trainlab.train.build import DataCache
+    from trainlab.execution.driver import Sink
+    from trainlab.execution.units import Context
+    from trainlab.studies.kind import kind_of
     from trainlab.studies.catalog import load_study
     from trainlab.spec import plan_study
     from trainlab.studies.catalog import catalog
@@ -213,7 +214,7 @@ def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(t
     store = Store(tmp_path / "store")
     ctx = Context(store.root, Sink(store, None), torch.device("cpu"), DataCache())
     claims = Claims(store.path)
-    outcomes = ParallelDriver(kind_of(study), units, store, ctx, executor=executor, kind_name="train", retries=2).run(claims)
+    outcomes = ParallelDriver(kind_of(study), units, store, ctx, executor=executor, retries=2).run(claims)
     claims.close()
     assert [o.status for o in outcomes] == ["done", "failed", "failed"]
     assert sorted(executor.started) == [1, 1, 2, 2, 2, 3]

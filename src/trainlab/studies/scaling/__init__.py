@@ -16,25 +16,7 @@ from trainlab.spec import KindSchema, RunSpec, StudySpec
 from trainlab.store import Store
 from trainlab.studies.kind import KINDS
 from trainlab.studies.train import TrainKind
-
-
-class ScalingSection(BaseModel):
-    """The `scaling:` section of a study."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    budgets: list[float] = Field(min_length=1)  # training FLOPs at which the IsoFLOP profiles are read
-    target_flops: float | None = Field(None, gt=0)  # extrapolate N_opt and D_opt to this budget
-    params: Literal["non_embedding", "total"] = "non_embedding"  # N's convention (Kaplan et al. 2020 use the first)
-    resamples: int = Field(200, ge=0, le=10_000)  # bootstrap refits of the parametric fit (0: no intervals)
-    seed: int = Field(0, ge=0)  # of the bootstrap
-
-    @field_validator("budgets")
-    @classmethod
-    def _positive(cls, budgets: list[float]) -> list[float]:
-        if any(b <= 0 for b in budgets):
-            raise ValueError(f"each budget must be a positive number of FLOPs (got {budgets})")
-        return sorted(budgets)
+from trainlab.studies.scaling.section import ScalingSection
 
 
 class ScalingKind(TrainKind):
@@ -51,10 +33,10 @@ class ScalingKind(TrainKind):
                                 f"{len(models)} (vary model sizes in `runs` or `grid`)")
         return runs
 
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
-        from trainlab.report.scaling import scaling_sections
+    def report(self, records: Any, section: ScalingSection, out: Path) -> list[tuple[str, str]]:
+        from trainlab.studies.scaling.report import scaling_sections
 
-        return [*scaling_sections(records, out), *super().report(records, out)]
+        return [*scaling_sections(records, section, out), *super().report(records, section, out)]
 
 
 KINDS.register("scaling", ScalingKind())

@@ -24,8 +24,10 @@ from trainlab.analysis.nqm import NQM, dynamics, steps_to
 from trainlab.spec import KindSchema, RunInput, StudySpec
 from trainlab.store import Store
 from trainlab.store.events import EpochEnded, RunEnded, RunStarted
-from trainlab.studies.build import DataCache
-from trainlab.studies.kind import KINDS, Context, Outcome, PlanLine, StudyKind
+from trainlab.studies.batch_size.section import BatchSizeSection
+from trainlab.train.build import DataCache
+from trainlab.execution.units import Context, Outcome
+from trainlab.studies.kind import KINDS, PlanLine, StudyKind
 
 
 class NQMOptimizer(BaseModel):
@@ -123,14 +125,14 @@ class NQMKind(StudyKind):
         ctx.sink(RunEnded(unit.id, "done"))
         return Outcome(unit.id, unit.experiment, 0, "done", len(points))
 
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
-        from trainlab.report.batch_size import batch_size_sections
+    def report(self, records: Any, section: NQMSection, out: Path) -> list[tuple[str, str]]:
+        from trainlab.studies.batch_size.report import batch_size_sections
 
-        section = records.spec["nqm"]
-        summary = (f"<p>The noisy quadratic model in {section['dimensions']:,} dimensions (h_i = 1/i, gradient noise "
-                   f"H/B), solved in expectation: steps to an expected loss of {section['target']:g} for each optimizer "
+        summary = (f"<p>The noisy quadratic model in {section.dimensions:,} dimensions (h_i = 1/i, gradient noise "
+                   f"H/B), solved in expectation: steps to an expected loss of {section.target:g} for each optimizer "
                    "and batch size at its best learning rate (Zhang et al. 2019).</p>")
-        return [("Summary", summary), *batch_size_sections(records, out, {**section, "metric": "loss"})]
+        trade_off = BatchSizeSection(target=section.target, metric="loss", resamples=section.resamples, seed=section.seed)
+        return [("Summary", summary), *batch_size_sections(records, out, trade_off)]
 
 
 KINDS.register("nqm", NQMKind())

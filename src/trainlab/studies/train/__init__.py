@@ -11,10 +11,11 @@ import torch
 
 from trainlab.spec import KindSchema, RunSpec, StudySpec
 from trainlab.store import Store
-from trainlab.studies.build import DataCache, build_model, check_train_options
+from trainlab.train.build import DataCache, build_model, check_train_options
 from trainlab.studies.catalog import plan
-from trainlab.studies.kind import KINDS, Context, Outcome, PlanLine, StudyKind
-from trainlab.studies.runner import train_run
+from trainlab.execution.units import Context, Outcome
+from trainlab.studies.kind import KINDS, PlanLine, StudyKind
+from trainlab.execution.runner import train_run
 from trainlab.train import measure
 
 
@@ -74,7 +75,7 @@ class TrainKind(StudyKind):
     def run(self, unit: RunSpec, ctx: Context) -> Outcome:
         return train_run(unit, ctx)
 
-    def report(self, records: Any, out: Path) -> list[tuple[str, str]]:
+    def report(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
         from trainlab.report import standard_sections
 
         return standard_sections(records, out)
