@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,18 @@ def test_layers_import_only_downward() -> None:
                 if any(name == b or name.startswith(b + ".") for b in banned):
                     problems.append(f"{path.relative_to(SRC)} imports {name}")
     assert problems == []
+
+
+SQL = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\b|DELETE\s+FROM\b|UPDATE\s+\w+\s+SET\b|CREATE\s+(TABLE|INDEX)\b)"
+                 r"|\._db\b|\bsqlite3\b")
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """Everything else reads and writes through the store's methods: no SQL text, no store connection, no
+    sqlite3 outside trainlab/store."""
+    found = [f"{path.relative_to(SRC)}:{n}: {line.strip()}" for path in SRC.rglob("*.py") if "store" not in path.parts
+             for n, line in enumerate(path.read_text().splitlines(), 1) if SQL.search(line)]
+    assert found == []
 
 
 def test_nothing_imports_the_cli() -> None:

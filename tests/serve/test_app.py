@@ -18,7 +18,8 @@ pytest.importorskip("fastapi", reason="the dashboard needs FastAPI (pip install 
 from fastapi.testclient import TestClient  # noqa: E402
 
 from trainlab.api.serve import dashboard_url  # noqa: E402
-from trainlab.serve.app import MAX_UPLOAD, create_app  # noqa: E402
+from trainlab.serve.app import create_app  # noqa: E402
+from trainlab.serve.routes.landscapes import MAX_UPLOAD  # noqa: E402
 
 
 @pytest.fixture

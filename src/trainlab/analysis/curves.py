@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trainlab.store.series import last_per_round
+
 
 # The x axes a curve can be drawn against: public name -> metrics column (see `with_axes`).
 AXES = {"step": "step", "epoch": "data_epochs", "seen": "seen", "seconds": "wall_s", "flops": "flops"}
@@ -27,30 +29,34 @@ def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.Data
     return out
 
 
+KEYS = ["run_id", "split", "name"]  # what one series is
+
+
+def series_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The rows that make the series (trainlab.store.series: one per round, the last recorded, in round
+    order), grouped by (run, split, name)."""
+    if metrics.empty:
+        return metrics
+    codes = metrics.groupby(KEYS, sort=False).ngroup().to_numpy()
+    return metrics.iloc[last_per_round(codes, metrics["epoch"].to_numpy())]
+
+
 def curve(metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
     """One run's metric, one value per round, as a Series indexed by column `x` (epoch: the store's
     round; or a column of AXES); rounds without an x value are left out."""
-    rows = metrics[(metrics["run_id"] == run_id) & (metrics["split"] == split) & (metrics["name"] == name)]
-    return _series(rows, x)
-
-
-def _series(rows: pd.DataFrame, x: str) -> pd.Series:
-    rows = rows.drop_duplicates("epoch", keep="last")
-    return rows[rows[x].notna()].set_index(x)["value"].sort_index()
+    return Curves(metrics[metrics["run_id"] == run_id])(run_id, split, name, x)
 
 
 class Curves:
     """`curve` over metrics indexed once by (run, split, name): a report over 1,000 runs asks for tens of
-    thousands of curves, and filtering (or even slicing) a DataFrame for each would take minutes. Rows are
-    sorted by round and deduplicated (the last row of a round wins) once, then held as numpy columns."""
+    thousands of curves, and filtering (or even slicing) a DataFrame for each would take minutes. The
+    series' rows are found once (`series_rows`), then held as numpy columns."""
 
     def __init__(self, metrics: pd.DataFrame) -> None:
         self._metrics = metrics
-        keys = ["run_id", "split", "name"]
-        rows = metrics.sort_values([*keys, "epoch"], kind="stable")
-        rows = rows[~rows.duplicated([*keys, "epoch"], keep="last")]
-        self._columns = {c: rows[c].to_numpy(dtype=float) for c in rows.columns if c not in keys}
-        self._at = rows.groupby(keys, sort=False).indices if len(rows) else {}
+        rows = series_rows(metrics)
+        self._columns = {c: rows[c].to_numpy(dtype=float) for c in rows.columns if c not in KEYS}
+        self._at = rows.groupby(KEYS, sort=False).indices if len(rows) else {}
         self._all_rows: dict | None = None
 
     def __call__(self, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
@@ -68,7 +74,7 @@ class Curves:
     def rows(self, run_id: str, split: str, name: str) -> pd.DataFrame:
         """Every stored row of one run's metric (several per round where a store kept mid-epoch ones)."""
         if self._all_rows is None:
-            self._all_rows = self._metrics.groupby(["run_id", "split", "name"], sort=False).indices
+            self._all_rows = self._metrics.groupby(KEYS, sort=False).indices
         at = self._all_rows.get((run_id, split, name))
         return self._metrics.iloc[at] if at is not None else self._metrics.iloc[:0]
 

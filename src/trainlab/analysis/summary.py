@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from trainlab.analysis.curves import series_rows
+
 
 def metric_at(metrics: pd.DataFrame, split: str, name: str) -> pd.DataFrame:
     """Wide table (epoch rows x run columns) of one metric."""
@@ -20,8 +22,7 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     by_run = metrics.groupby(["run_id", "split", "name"])["value"]
     means = by_run.mean()
     maxes = by_run.max()
-    at_epoch = metrics.set_index(["run_id", "split", "name", "epoch"])["value"]
-    at_epoch = at_epoch[~at_epoch.index.duplicated(keep="last")]
+    at_epoch = series_rows(metrics).set_index(["run_id", "split", "name", "epoch"])["value"]
 
     def lookup(series: pd.Series, *key: object) -> float:
         return float(series.get(key, float("nan")))

@@ -1,5 +1,5 @@
-"""Metric series for the dashboard: read from the store once per (study, split, metric), kept in memory as
-numpy arrays, and read again only for the runs that changed since (a training run's `updated_at` moves
+"""Metric series for the dashboard: read from the store (`Store.series`) once per (study, split, metric), kept
+in memory as numpy arrays, and read again only for the runs that changed since (a training run's `updated_at` moves
 at every epoch), so a study of 1,000 runs × 2,000 points answers a curve request from memory.
 
 Curves are drawn from them the report's way (shared code): runs grouped by a config key
@@ -10,8 +10,6 @@ Curves are drawn from them the report's way (shared code): runs grouped by a con
 from __future__ import annotations
 
 import threading
-import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,46 +19,10 @@ from trainlab.analysis.curves import band
 from trainlab.analysis.downsample import lttb
 from trainlab.analysis.sweep import group_names
 from trainlab.store import Store
+from trainlab.store.series import Series
 
 COLUMNS = ("epoch", "step", "wall_s", "value")
 X_COLUMNS = {"epoch": "epoch", "step": "step", "seconds": "wall_s", "seen": "seen", "flops": "flops"}
-
-
-@dataclass(frozen=True)
-class Series:
-    """One run's metric, one entry per round (sorted by round, the last row of a round kept)."""
-
-    epoch: np.ndarray
-    step: np.ndarray
-    wall_s: np.ndarray
-    value: np.ndarray
-
-
-def _parse(text: str | None) -> np.ndarray:
-    if not text:
-        return np.zeros(0)
-    with warnings.catch_warnings():  # numpy calls fromstring's text mode deprecated; it is the fast parser
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return np.fromstring(text, sep=",")
-
-
-def read_series(store: Store, split: str, name: str, run_ids: list[str]) -> dict[str, Series]:
-    """The series of `run_ids` (one query; values concatenated in SQL and parsed by numpy, which is several
-    times faster than fetching a Python tuple per row)."""
-    if not run_ids:
-        return {}
-    marks = ",".join("?" * len(run_ids))
-    query = ("SELECT run_id, group_concat(epoch), group_concat(step), group_concat(wall_s), "
-             "group_concat(ifnull(value, 'nan')) FROM metrics WHERE split = ? AND name = ? "
-             f"AND run_id IN ({marks}) GROUP BY run_id")
-    out = {}
-    for rid, *columns in store._db.execute(query, (split, name, *run_ids)):
-        epoch, step, wall, value = (_parse(c) for c in columns)
-        order = np.argsort(epoch, kind="stable")  # rows come in (run, round) index order; a stable sort keeps it
-        epoch, step, wall, value = epoch[order], step[order], wall[order], value[order]
-        last = np.r_[epoch[1:] != epoch[:-1], True] if len(epoch) else np.zeros(0, bool)  # last row of each round
-        out[rid] = Series(epoch[last], step[last], wall[last], value[last])
-    return out
 
 
 class SeriesCache:
@@ -77,7 +39,7 @@ class SeriesCache:
         with self._lock:
             series, stamps = self._series.setdefault(key, {}), self._stamps.setdefault(key, {})
             stale = [rid for rid, at in zip(runs["id"], runs["updated_at"]) if stamps.get(rid) != at]
-            fresh = read_series(store, split, name, stale)
+            fresh = store.series(split, name, stale)
             for rid, at in zip(runs["id"], runs["updated_at"]):
                 if rid in fresh or rid in stale:
                     series.pop(rid, None)

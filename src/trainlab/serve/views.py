@@ -48,8 +48,7 @@ def _clean(value: Any) -> Any:
 
 def _running(store: Store) -> set[str]:
     """Runs claimed by a holder whose heartbeat is fresh: being trained right now."""
-    fresh = time.time() - STALE_S
-    return {r[0] for r in store._db.execute("SELECT key FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,))}
+    return store.running(STALE_S)
 
 
 def display_status(status: str, run_id: str, running: set[str]) -> str:
@@ -59,13 +58,10 @@ def display_status(status: str, run_id: str, running: set[str]) -> str:
 def studies(store: Store) -> list[dict[str, Any]]:
     """Every study: name, description, runs by status (running where a live driver holds them), last update."""
     running = _running(store)
-    rows = store._db.execute(
-        "SELECT s.study, r.id, r.status, r.updated_at, st.spec, st.updated_at FROM study_runs s "
-        "JOIN runs r ON r.id = s.run_id JOIN studies st ON st.name = s.study").fetchall()
     out: dict[str, dict[str, Any]] = {}
-    for study, rid, status, updated, spec, planned in rows:
-        entry = out.setdefault(study, {"name": study, "description": json.loads(spec).get("description", ""),
-                                       "kind": json.loads(spec).get("kind", "train"), "runs": 0, "updated_at": planned,
+    for study, rid, status, updated, spec, planned in store.study_members():
+        entry = out.setdefault(study, {"name": study, "description": spec.get("description", ""),
+                                       "kind": spec.get("kind", "train"), "runs": 0, "updated_at": planned,
                                        "status": {}})
         shown = display_status(status, rid, running)
         entry["runs"] += 1
@@ -101,10 +97,7 @@ class StudyTables:
         self._lock = threading.Lock()
 
     def get(self, store: Store, study: str) -> pd.DataFrame:
-        stamp = (*store._db.execute(
-            "SELECT COUNT(*), MAX(r.updated_at), MAX(st.updated_at) FROM study_runs s JOIN runs r ON r.id = s.run_id "
-            "JOIN studies st ON st.name = s.study WHERE s.study = ?", (check_study_name(study),)).fetchone(),
-            frozenset(_running(store)))
+        stamp = (*store.study_stamp(check_study_name(study)), frozenset(_running(store)))
         with self._lock:
             cached = self._tables.get(study)
             if cached is None or cached[0] != stamp:
@@ -132,9 +125,7 @@ def study_page(store: Store, study: str, runs: pd.DataFrame) -> dict[str, Any]:
         row["changes"] = r["changes"]
         row["values"] = {k: _clean(r.get(k)) for k in keys}
         table.append(row)
-    names = store._db.execute(
-        "SELECT DISTINCT split, name FROM metrics WHERE run_id = ? AND split IN ('train', 'valid')", (runs["id"].iloc[0],)
-    ).fetchall()
+    names = store.metric_names(runs["id"].iloc[0], ("train", "valid"))
     return {"name": study, "spec": spec, "runs": table, "keys": keys, "main_metric": str(runs["main_metric"].mode().iloc[0]),
             "metrics": sorted(f"{s}/{n}" for s, n in names), "groups": list(swept.categorical)}
 

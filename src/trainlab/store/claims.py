@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainlab.errors import TrainlabError
+from trainlab.store.db import immediate
 
 HEARTBEAT_S = 10.0  # how often a holder says it is alive
 STALE_S = 60.0  # a holder silent this long is dead, wherever it runs
@@ -54,19 +55,13 @@ class Claims:
         self._thread: threading.Thread | None = None
 
     def take(self, key: str) -> Claim:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._db.execute("SELECT host, pid, token, heartbeat FROM claims WHERE key = ?", (key,)).fetchone()
+        with immediate(self._db) as db:
+            row = db.execute("SELECT host, pid, token, heartbeat FROM claims WHERE key = ?", (key,)).fetchone()
             holder = None if row is None or row[2] == self.token else f"{row[0]} pid {row[1]}"
             if holder and self._alive(*row[:2], heartbeat=row[3]):
-                self._db.execute("ROLLBACK")
                 return Claim(False, holder)
-            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                             (key, self.host, self.pid, self.token, time.time()))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", (key, self.host, self.pid, self.token,
+                                                                              time.time()))
         self._start_heartbeat()
         return Claim(True, holder)
 
@@ -75,20 +70,15 @@ class Claims:
         be its store's only driver, since it is the one writer of every run it trains; drivers of one
         process each may share a store (their claims divide the work). Raises a TrainlabError naming the
         live driver in the way."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = self._db.execute("SELECT key, host, pid, heartbeat FROM claims WHERE key LIKE 'driver:%' AND token != ?",
-                                    (self.token,)).fetchall()
+        with immediate(self._db) as db:
+            rows = db.execute("SELECT key, host, pid, heartbeat FROM claims WHERE key LIKE 'driver:%' AND token != ?",
+                              (self.token,)).fetchall()
             live = [r for r in rows if self._alive(r[1], r[2], heartbeat=r[3])]
             blocking = live if exclusive else [r for r in live if r[0].startswith("driver:exclusive:")]
             if not blocking:
-                self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                                 (f"driver:{'exclusive' if exclusive else 'shared'}:{self.token}", self.host, self.pid,
-                                  self.token, time.time()))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+                db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                           (f"driver:{'exclusive' if exclusive else 'shared'}:{self.token}", self.host, self.pid,
+                            self.token, time.time()))
         if blocking:
             key, host, pid, _ = blocking[0]
             why = ("a run with --workers or --executor ray must be its store's only driver (it writes every run it trains)"

@@ -15,15 +15,19 @@ import os
 import re
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
 from trainlab.store.events import MetricRow
+from trainlab.store.series import Series, last_per_round
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +62,20 @@ ADDED_RUN_COLUMNS = {
 }
 DONE_STATUSES = ("done", "diverged")
 RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves runs/
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on `db` (opened with isolation_level=None), committed at the end of the block and
+    rolled back if it raises. IMMEDIATE takes the write lock at once, so two writers queue (busy timeout)
+    instead of failing to upgrade a read lock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 class Store:
@@ -100,14 +118,8 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._full_disk_reported():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._full_disk_reported(), immediate(self._db) as db:
+            yield db
 
     @contextmanager
     def _full_disk_reported(self) -> Iterator[None]:
@@ -258,6 +270,56 @@ class Store:
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         cur = self._db.execute("SELECT kind, path, meta FROM artifacts WHERE run_id = ?", (run_id,))
         return [{"kind": k, "path": p, "meta": json.loads(m)} for k, p, m in cur]
+
+    def series(self, split: str, name: str, run_ids: Sequence[str]) -> dict[str, Series]:
+        """Each run's series of one metric (trainlab.store.series), in one query: values concatenated in SQL
+        and parsed by numpy, several times faster than a Python tuple per row."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        query = ("SELECT run_id, group_concat(epoch), group_concat(step), group_concat(wall_s), "
+                 "group_concat(ifnull(value, 'nan')) FROM metrics WHERE split = ? AND name = ? "
+                 f"AND run_id IN ({marks}) GROUP BY run_id")
+        out = {}
+        for rid, *columns in self._db.execute(query, (split, name, *run_ids)):
+            epoch, step, wall, value = (_floats(c) for c in columns)
+            keep = last_per_round(np.zeros(len(epoch)), epoch)
+            out[rid] = Series(epoch[keep], step[keep], wall[keep], value[keep])
+        return out
+
+    def metric_names(self, run_id: str, splits: Sequence[str]) -> list[tuple[str, str]]:
+        """The (split, name) pairs a run has logged in these splits."""
+        marks = ",".join("?" * len(splits))
+        return self._db.execute(f"SELECT DISTINCT split, name FROM metrics WHERE run_id = ? AND split IN ({marks})",
+                                (run_id, *splits)).fetchall()
+
+    def running(self, stale_s: float) -> set[str]:
+        """Runs claimed by a holder whose heartbeat is younger than `stale_s`: being trained right now."""
+        fresh = time.time() - stale_s
+        return {r[0] for r in self._db.execute(
+            "SELECT key FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,))}
+
+    def study_members(self) -> list[tuple[str, str, str, float, dict[str, Any], float]]:
+        """Every (study, run) pair: study, run id, status, the run's and the study's last update, the spec."""
+        rows = self._db.execute(
+            "SELECT s.study, r.id, r.status, r.updated_at, st.spec, st.updated_at FROM study_runs s "
+            "JOIN runs r ON r.id = s.run_id JOIN studies st ON st.name = s.study").fetchall()
+        return [(study, rid, status, updated, json.loads(spec), planned) for study, rid, status, updated, spec, planned in rows]
+
+    def study_stamp(self, study: str) -> tuple[int, float | None, float | None]:
+        """What changes whenever a study does: its number of runs, their newest update, its plan's update."""
+        return self._db.execute(
+            "SELECT COUNT(*), MAX(r.updated_at), MAX(st.updated_at) FROM study_runs s JOIN runs r ON r.id = s.run_id "
+            "JOIN studies st ON st.name = s.study WHERE s.study = ?", (study,)).fetchone()
+
+
+def _floats(text: str | None) -> np.ndarray:
+    """A comma-separated list of numbers (SQLite's group_concat) as an array."""
+    if not text:
+        return np.zeros(0)
+    with warnings.catch_warnings():  # numpy calls fromstring's text mode deprecated; it is the fast parser
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return np.fromstring(text, sep=",")
 
 
 def open_store(root: str | os.PathLike[str] = "trainlab-store") -> Store:

@@ -1,0 +1,29 @@
+"""A metric series as the store defines it: one value per round (the store's epochs), the last row recorded
+for a round winning (a run resumed mid-round rewrites it; stores older than rounds kept several), in round
+order. Every reader (the report's curves, the dashboard, the summaries) applies this one rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def last_per_round(series: np.ndarray, epoch: np.ndarray) -> np.ndarray:
+    """Indices of the rows that make each series (rows labelled by `series`, e.g. codes of (run, split,
+    name)): grouped by series, in round order, the last row recorded of each round. The sort is stable, so
+    "last" is the order the rows were stored in."""
+    order = np.lexsort((epoch, series))
+    s, e = series[order], epoch[order]
+    last = np.r_[(s[1:] != s[:-1]) | (e[1:] != e[:-1]), True] if len(order) else np.zeros(0, bool)
+    return order[last]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run's metric, one entry per round."""
+
+    epoch: np.ndarray
+    step: np.ndarray
+    wall_s: np.ndarray
+    value: np.ndarray
