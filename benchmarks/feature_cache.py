@@ -35,15 +35,34 @@ def _study(folder: Path, seeds: int) -> Path:
 def _run(study: Path, store: Path, epochs: int, n: int, cached: bool) -> dict[str, float]:
     sets = {"train.epochs": epochs, "data.n": n, "model.cache_features": str(cached).lower()}
     args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
-    done = subprocess.run([sys.executable, "-m", "trainlab.cli", "run", str(study), "--only", "1", "--store", str(store),
-                           "--quiet", *args], capture_output=True, text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainlab.cli",
+            "run",
+            str(study),
+            "--only",
+            "1",
+            "--store",
+            str(store),
+            "--quiet",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
     with sqlite3.connect(store / "store.sqlite") as con:  # means over the seeds, per epoch
-        seconds = con.execute("SELECT epoch, AVG(value) FROM metrics WHERE split='train' AND name='seconds' "
-                              "GROUP BY epoch ORDER BY epoch").fetchall()
-        valid = con.execute("SELECT AVG(value) FROM metrics WHERE split='valid' AND name='accuracy' AND epoch = ?",
-                            (epochs,)).fetchone()[0]
+        seconds = con.execute(
+            "SELECT epoch, AVG(value) FROM metrics WHERE split='train' AND name='seconds' GROUP BY epoch ORDER BY epoch"
+        ).fetchall()
+        valid = con.execute(
+            "SELECT AVG(value) FROM metrics WHERE split='valid' AND name='accuracy' AND epoch = ?", (epochs,)
+        ).fetchone()[0]
     later = [s for e, s in seconds[1:]]
     return {"first_epoch_s": seconds[0][1], "later_epoch_s": sum(later) / len(later), "valid_accuracy": valid}
 
@@ -58,11 +77,19 @@ def main() -> None:
         study = _study(Path(folder), args.seeds)
         plain = _run(study, Path(folder) / "plain", args.epochs, args.n, cached=False)
         cached = _run(study, Path(folder) / "cached", args.epochs, args.n, cached=True)
-    print(json.dumps({
-        "benchmark": "feature_cache", "epochs": args.epochs, "n": args.n, "seeds": args.seeds,
-        **{f"computed_{k}": round(v, 4) for k, v in plain.items()}, **{f"cached_{k}": round(v, 4) for k, v in cached.items()},
-        "ratio_later_epochs_computed_vs_cached": round(plain["later_epoch_s"] / cached["later_epoch_s"], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "feature_cache",
+                "epochs": args.epochs,
+                "n": args.n,
+                "seeds": args.seeds,
+                **{f"computed_{k}": round(v, 4) for k, v in plain.items()},
+                **{f"cached_{k}": round(v, 4) for k, v in cached.items()},
+                "ratio_later_epochs_computed_vs_cached": round(plain["later_epoch_s"] / cached["later_epoch_s"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-
 from common import overhead_result  # benchmarks/common.py (scripts run from their folder)
+
 from trainlab.data.text import TinyShakespeareConfig, TokenWindows, load_tinyshakespeare
 from trainlab.models.gpt import GPTConfig, build_gpt
 from trainlab.optim import SCHEDULES

@@ -6,13 +6,15 @@ to 1e-4, beta2 0.99, gradient clipping 1.0), one fused QKV projection, no biases
 matrices only, batches of random offsets into the token array, and an estimate of the validation loss every
 250 steps on `eval_iters` = 20 random batches. Both run as fresh processes (imports and data loading
 included) on the same token streams (trainlab's split of Tiny Shakespeare); each one's final weights are
-scored afterwards, outside the timed processes, on the whole validation split by the same function (trainlab's stored value, on its fixed
-sample of 20 x 12 validation windows, is printed too). With --vary-seed, round r seeds both sides with r (trainlab's
-`train.seed`, the script's `torch.manual_seed`), so the losses come with their spread over seeds; without it every
-round is seed 0. Prints one JSON line last: median wall times, median seconds of training steps alone (start-up,
-evaluation and saving left out: trainlab's from its store, the script's from its own clock), mean losses.
+scored afterwards, outside the timed processes, on the whole validation split by the same function
+(trainlab's stored value, on its fixed sample of 20 x 12 validation windows, is printed too). With
+--vary-seed, round r seeds both sides with r (trainlab's `train.seed`, the script's `torch.manual_seed`), so
+the losses come with their spread over seeds; without it every round is seed 0. Prints one JSON line last:
+median wall times, median seconds of training steps alone (start-up, evaluation and saving left out:
+trainlab's from its store, the script's from its own clock), mean losses.
 
-    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--vary-seed] [--data ../shared/data/tinyshakespeare] [--set KEY=VALUE]
+    python benchmarks/lm_peer.py [--steps 2000] [--rounds 3] [--vary-seed] [--set KEY=VALUE]
+                                 [--data ../shared/data/tinyshakespeare]
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(WIDTH, bias=False), nn.LayerNorm(WIDTH, bias=False)
         self.qkv = nn.Linear(WIDTH, 3 * WIDTH, bias=False)
         self.proj = nn.Linear(WIDTH, WIDTH, bias=False)
-        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH, bias=False), nn.GELU(), nn.Linear(4 * WIDTH, WIDTH, bias=False))
+        self.mlp = nn.Sequential(
+            nn.Linear(WIDTH, 4 * WIDTH, bias=False), nn.GELU(), nn.Linear(4 * WIDTH, WIDTH, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
@@ -98,7 +102,9 @@ def _full_valid_loss(model: nn.Module, valid: torch.Tensor) -> float:
     for chunk in windows.split(256):
         logits = model(chunk[:, :-1])
         y = chunk[:, 1:]
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0, reduction="sum").item()
+        total += F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0, reduction="sum"
+        ).item()
         count += (y != 0).sum().item()
     return total / count
 
@@ -113,8 +119,9 @@ def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
     model = TinyGPT(bundle.info.num_classes)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=LR, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=LR, betas=(0.9, 0.99)
+    )
     train_s, tick = 0.0, time.perf_counter()
     for it in range(1, steps + 1):
         for group in opt.param_groups:
@@ -139,8 +146,8 @@ def script(steps: int, data_root: str, weights: Path, seed: int) -> None:
 def _trainlab_full_valid_loss(store: Path, overrides: dict[str, object]) -> float:
     """The whole-split validation loss of trainlab's final weights, by the script's own function."""
     from trainlab.api import planned_runs
-    from trainlab.train.build import DataCache, build_model
     from trainlab.train import checkpoint
+    from trainlab.train.build import DataCache, build_model
 
     (run,) = planned_runs(ROOT / STUDY, overrides)
     bundle = DataCache().get(run.config)
@@ -184,9 +191,18 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--data", default="../shared/data/tinyshakespeare")
     p.add_argument("--rounds", type=int, default=3, help="runs of each side; the JSON gives the median wall time")
-    p.add_argument("--vary-seed", action="store_true", help="seed round r with r on both sides (default: seed 0 throughout)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", type=_assignment,
-                   help="an override of trainlab's side, e.g. model.bias=false: the script's bias-free architecture")
+    p.add_argument(
+        "--vary-seed", action="store_true", help="seed round r with r on both sides (default: seed 0 throughout)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="sets",
+        type=_assignment,
+        help="an override of trainlab's side, e.g. model.bias=false: the script's bias-free architecture",
+    )
     p.add_argument("--script", action="store_true", help=argparse.SUPPRESS)  # the peer, in its own process
     p.add_argument("--weights", type=Path, help=argparse.SUPPRESS)  # where the peer leaves its final weights
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # the peer's seed
@@ -199,33 +215,56 @@ def main() -> None:
     seeds = list(range(args.rounds)) if args.vary_seed else [0] * args.rounds
     rounds: dict[str, list[dict]] = {"script": [], "trainlab": []}
     for r, seed in enumerate(seeds):  # alternate which side goes first: this VM's speed drifts by 10-15 %
-        for side in (("script", "trainlab") if r % 2 == 0 else ("trainlab", "script")):
+        for side in ("script", "trainlab") if r % 2 == 0 else ("trainlab", "script"):
             rounds[side].append((_run_script if side == "script" else _run_trainlab)(args, seed))
     each = {f"{side}_{key}": [x[key] for x in rounds[side]] for side in rounds for key in rounds[side][0]}
     median = {key: statistics.median(v) for key, v in each.items()}
-    print(json.dumps({
-        "benchmark": "lm_peer", "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
-        "trainlab_overrides": args.sets, "seeds": seeds,
-        "trainlab_wall_s": round(median["trainlab_wall"], 2), "script_wall_s": round(median["script_wall"], 2),
-        "wall_ratio": round(median["trainlab_wall"] / median["script_wall"], 3),
-        "trainlab_walls_s": [round(w, 1) for w in each["trainlab_wall"]],
-        "script_walls_s": [round(w, 1) for w in each["script_wall"]],
-        # seconds of training steps only (no start-up, evaluation or saving): where a wall-time gap comes from
-        "trainlab_train_s": round(median["trainlab_train_s"], 2), "script_train_s": round(median["script_train_s"], 2),
-        "trainlab_valid_loss": round(statistics.fmean(each["trainlab_loss"]), 4),
-        "script_valid_loss": round(statistics.fmean(each["script_loss"]), 4),
-        "trainlab_valid_losses": [round(x, 4) for x in each["trainlab_loss"]],
-        "script_valid_losses": [round(x, 4) for x in each["script_loss"]],
-        "trainlab_valid_sample_loss": round(statistics.fmean(each["trainlab_sample"]), 4),
-        "trainlab_valid_points": each["trainlab_points"][-1],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "lm_peer",
+                "steps": args.steps,
+                "rounds": args.rounds,
+                "threads": torch.get_num_threads(),
+                "trainlab_overrides": args.sets,
+                "seeds": seeds,
+                "trainlab_wall_s": round(median["trainlab_wall"], 2),
+                "script_wall_s": round(median["script_wall"], 2),
+                "wall_ratio": round(median["trainlab_wall"] / median["script_wall"], 3),
+                "trainlab_walls_s": [round(w, 1) for w in each["trainlab_wall"]],
+                "script_walls_s": [round(w, 1) for w in each["script_wall"]],
+                # seconds of training steps only (no start-up, evaluation or saving): where a wall-time gap comes from
+                "trainlab_train_s": round(median["trainlab_train_s"], 2),
+                "script_train_s": round(median["script_train_s"], 2),
+                "trainlab_valid_loss": round(statistics.fmean(each["trainlab_loss"]), 4),
+                "script_valid_loss": round(statistics.fmean(each["script_loss"]), 4),
+                "trainlab_valid_losses": [round(x, 4) for x in each["trainlab_loss"]],
+                "script_valid_losses": [round(x, 4) for x in each["script_loss"]],
+                "trainlab_valid_sample_loss": round(statistics.fmean(each["trainlab_sample"]), 4),
+                "trainlab_valid_points": each["trainlab_points"][-1],
+            }
+        )
+    )
 
 
 def _run_script(args: argparse.Namespace, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "script.pt"
-        wall, out = _timed([sys.executable, __file__, "--script", "--steps", str(args.steps), "--data", args.data,
-                            "--weights", str(weights), "--seed", str(seed)])
+        wall, out = _timed(
+            [
+                sys.executable,
+                __file__,
+                "--script",
+                "--steps",
+                str(args.steps),
+                "--data",
+                args.data,
+                "--weights",
+                str(weights),
+                "--seed",
+                str(seed),
+            ]
+        )
         return {"wall": wall, "loss": _script_full_valid_loss(weights, args.data), **json.loads(out.splitlines()[-1])}
 
 
@@ -233,15 +272,24 @@ def _run_trainlab(args: argparse.Namespace, seed: int) -> dict:
     from trainlab.store import open_store
 
     with tempfile.TemporaryDirectory() as store:
-        overrides = {"data.root": args.data, "train.steps": args.steps, "train.seed": seed,
-                     **dict(a.split("=", 1) for a in args.sets)}
+        overrides = {
+            "data.root": args.data,
+            "train.steps": args.steps,
+            "train.seed": seed,
+            **dict(a.split("=", 1) for a in args.sets),
+        }
         sets = [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
         wall, _ = _timed([sys.executable, "-m", "trainlab.cli", "run", STUDY, "--store", store, *sets, "--quiet"])
         m = open_store(store).metrics()
         valid = m[(m["split"] == "valid") & (m["name"] == "loss")].sort_values("step")
         train_s = m[(m["split"] == "train") & (m["name"] == "seconds")]["value"].sum()
-        return {"wall": wall, "loss": _trainlab_full_valid_loss(Path(store), overrides), "train_s": float(train_s),
-                "sample": float(valid["value"].iloc[-1]), "points": len(valid)}
+        return {
+            "wall": wall,
+            "loss": _trainlab_full_valid_loss(Path(store), overrides),
+            "train_s": float(train_s),
+            "sample": float(valid["value"].iloc[-1]),
+            "points": len(valid),
+        }
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from trainlab.data.images import ImageConfig, load_mnist
 from trainlab.models import MODELS
 from trainlab.optim import SCHEDULES
 from trainlab.spec import ScheduleConfig, TrainConfig
-from trainlab.studies.lottery.section import PruneSpec
 from trainlab.studies.lottery.pruning import KeepPruned, apply, magnitude_mask, prunable
+from trainlab.studies.lottery.section import PruneSpec
 from trainlab.train import Loop
 from trainlab.train.hooks import config_hooks
 from trainlab.train.tasks import Classification
@@ -37,7 +37,10 @@ def data(root: str, steps: int) -> DataBundle:
         bundle = load_mnist(ImageConfig(name="mnist", root=root, max_train=BATCH * steps))
     else:
         g = torch.Generator().manual_seed(0)
-        x, y = torch.randint(0, 256, (BATCH * steps, 1, 28, 28), generator=g, dtype=torch.uint8), torch.randint(0, 10, (BATCH * steps,), generator=g)
+        x, y = (
+            torch.randint(0, 256, (BATCH * steps, 1, 28, 28), generator=g, dtype=torch.uint8),
+            torch.randint(0, 10, (BATCH * steps,), generator=g),
+        )
         split = TensorSplit(x, y, transform=lambda b: b.float() / 255)
         bundle = DataBundle(DataInfo("classification", (1, 28, 28), 10), split, split)
     one = TensorSplit(bundle.valid.x[:1], bundle.valid.y[:1], bundle.valid.transform)
@@ -47,8 +50,15 @@ def data(root: str, steps: int) -> DataBundle:
 def seconds_per_step(model: torch.nn.Module, bundle: DataBundle, steps: int, masked: bool) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
     cfg = TrainConfig(steps=steps, batch_size=BATCH)
-    loop = Loop(model, opt, SCHEDULES.get("none").build(opt, ScheduleConfig(), steps), bundle, Classification(bundle.info),
-                cfg, torch.device("cpu"))
+    loop = Loop(
+        model,
+        opt,
+        SCHEDULES.get("none").build(opt, ScheduleConfig(), steps),
+        bundle,
+        Classification(bundle.info),
+        cfg,
+        torch.device("cpu"),
+    )
     loop.hooks = config_hooks(cfg)
     if masked:
         mask = magnitude_mask({n: p.detach() for n, p in prunable(model).items()}, None, PruneSpec(amount=0.8))

@@ -48,7 +48,9 @@ def main() -> None:
     p.add_argument("--data", default="../shared/data/tinyshakespeare")
     args = p.parse_args()
     bundle = load_tinyshakespeare(TinyShakespeareConfig(name="tinyshakespeare", root=args.data, seq_len=SEQ))
-    bundle = replace(bundle, valid=TokenWindows.from_tokens(bundle.valid.stream[: SEQ + 1], SEQ))  # evaluation: one window
+    bundle = replace(
+        bundle, valid=TokenWindows.from_tokens(bundle.valid.stream[: SEQ + 1], SEQ)
+    )  # evaluation: one window
     torch.manual_seed(0)
     init = build_gpt(GPTConfig(width=128, heads=4, layers=4, norm="pre"), bundle.info)
     plain = TrainConfig(steps=args.steps, batch_size=BATCH, clip_grad_norm=1.0)
@@ -57,11 +59,15 @@ def main() -> None:
     for _ in range(args.rounds):
         off.append(seconds_per_step(copy.deepcopy(init), bundle, plain))
         on.append(seconds_per_step(copy.deepcopy(init), bundle, measured))
-    result = {"benchmark": "noise_scale_overhead", "every": args.every, "steps": args.steps,
-              "plain_ms_per_step": round(1000 * statistics.median(off), 2),
-              "measured_ms_per_step": round(1000 * statistics.median(on), 2),
-              "ratio_measured_vs_plain": round(statistics.median(on) / statistics.median(off), 3),
-              "threads": torch.get_num_threads()}
+    result = {
+        "benchmark": "noise_scale_overhead",
+        "every": args.every,
+        "steps": args.steps,
+        "plain_ms_per_step": round(1000 * statistics.median(off), 2),
+        "measured_ms_per_step": round(1000 * statistics.median(on), 2),
+        "ratio_measured_vs_plain": round(statistics.median(on) / statistics.median(off), 3),
+        "threads": torch.get_num_threads(),
+    }
     print(json.dumps(result))
 
 

@@ -27,8 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _timed_run(study: Path, store: Path, *extra: str) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "trainlab.cli", "run", str(study), "--store", str(store), "--quiet", *extra],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli", "run", str(study), "--store", str(store), "--quiet", *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode:
         raise SystemExit(f"trainlab run {' '.join(extra)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - t0
@@ -65,12 +70,21 @@ def main() -> None:
         pool = _timed_run(study, Path(folder) / "pool", "--workers", "2")
         with_ray = not args.no_ray and importlib.util.find_spec("ray") is not None
         ray_wall = _ray_wall(study, Path(folder) / "ray") if with_ray else None
-    result = {"benchmark": "parallel", "runs": runs, "epochs": args.epochs, "n": args.n,
-              "sequential_wall_s": round(sequential, 2), "workers2_wall_s": round(pool, 2),
-              "ratio_speedup_workers2": round(sequential / pool, 3)}
+    result = {
+        "benchmark": "parallel",
+        "runs": runs,
+        "epochs": args.epochs,
+        "n": args.n,
+        "sequential_wall_s": round(sequential, 2),
+        "workers2_wall_s": round(pool, 2),
+        "ratio_speedup_workers2": round(sequential / pool, 3),
+    }
     if ray_wall is not None:
-        result |= {"ray_wall_s": round(ray_wall, 2), "ratio_speedup_ray": round(sequential / ray_wall, 3),
-                   "ray_overhead_per_run_s": round((ray_wall - pool) * 2 / runs, 3)}
+        result |= {
+            "ray_wall_s": round(ray_wall, 2),
+            "ratio_speedup_ray": round(sequential / ray_wall, 3),
+            "ray_overhead_per_run_s": round((ray_wall - pool) * 2 / runs, 3),
+        }
     print(json.dumps(result))
 
 

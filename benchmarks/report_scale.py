@@ -41,12 +41,22 @@ def main() -> None:
         page = write_report(store, "scale", Path(folder) / "report", standard_sections)
         seconds = time.perf_counter() - t0
         text = page.read_text(encoding="utf-8")
-        print(json.dumps({
-            "benchmark": "report_scale", "runs": len(runs), "rounds": args.rounds,
-            "report_s": round(seconds, 2), "generate_store_s": round(generate, 2),
-            "html_mb": round(page.stat().st_size / 2**20, 2), "figures": text.count("<figure>"),
-            "plotly_copies": text.count("plotly.js v"), "target_s": 60, "target_mb": 15,
-        }))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "report_scale",
+                    "runs": len(runs),
+                    "rounds": args.rounds,
+                    "report_s": round(seconds, 2),
+                    "generate_store_s": round(generate, 2),
+                    "html_mb": round(page.stat().st_size / 2**20, 2),
+                    "figures": text.count("<figure>"),
+                    "plotly_copies": text.count("plotly.js v"),
+                    "target_s": 60,
+                    "target_mb": 15,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ from trainlab.api.scaling import read_table
 def replication_grid(n: np.ndarray, d: np.ndarray, loss: np.ndarray, starts: int) -> tuple[float, float, float]:
     """The replication's search: every grid point a start, scipy's default finite differences."""
     data = (np.log(n), np.log(d), np.log(loss))
-    best = min((minimize(lambda t: objective(t, *data)[0], start, method="L-BFGS-B") for start in GRID[:starts]),
-               key=lambda r: r.fun)
+    best = min(
+        (minimize(lambda t: objective(t, *data)[0], start, method="L-BFGS-B") for start in GRID[:starts]),
+        key=lambda r: r.fun,
+    )
     a, b, e, alpha, beta = best.x
     return float(np.exp(e)), float(alpha), float(beta)
 
@@ -59,9 +61,14 @@ def main() -> None:
         "fit_s": round(fit_s, 3),
         "bootstrap_s": round(bootstrap_s, 3),
         "grid_s": round(grid_s, 3),
-        "E": round(fit.E, 4), "A": round(fit.A, 1), "B": round(fit.B, 1),
-        "alpha": round(fit.alpha, 4), "beta": round(fit.beta, 4),
-        "grid_E": round(grid_e, 4), "grid_alpha": round(grid_alpha, 4), "grid_beta": round(grid_beta, 4),
+        "E": round(fit.E, 4),
+        "A": round(fit.A, 1),
+        "B": round(fit.B, 1),
+        "alpha": round(fit.alpha, 4),
+        "beta": round(fit.beta, 4),
+        "grid_E": round(grid_e, 4),
+        "grid_alpha": round(grid_alpha, 4),
+        "grid_beta": round(grid_beta, 4),
         "alpha_95": [round(v, 4) for v in interval(values["alpha"])],
         "beta_95": [round(v, 4) for v in interval(values["beta"])],
         "E_95": [round(v, 4) for v in interval(values["E"])],

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from common import overhead_result  # benchmarks/common.py (scripts run from their folder)
+
 from trainlab.data.seq2seq import PairSplit, PigLatinConfig, load_pig_latin
 from trainlab.data.tokens import PAD
 from trainlab.models.seq2seq import TransformerSeq2SeqConfig, build_transformer_seq2seq

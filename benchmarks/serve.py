@@ -42,8 +42,9 @@ def _one_more_round(root: Path, run_id: str, epoch: int) -> str:
     from trainlab.store.events import EpochEnded
 
     store = Store(root)
-    StoreWriter(store)(EpochEnded(run_id, ((epoch * 100, epoch, "valid", "accuracy", 0.5, 2.0 * epoch),),
-                                  {"epochs_done": epoch}))
+    StoreWriter(store)(
+        EpochEnded(run_id, ((epoch * 100, epoch, "valid", "accuracy", 0.5, 2.0 * epoch),), {"epochs_done": epoch})
+    )
     store.close()
     return run_id
 
@@ -63,7 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "store"
         t0 = time.perf_counter()
-        runs = sweep([f"opt{i}" for i in range(args.optimizers)], list(np.logspace(-5, 0, args.lrs)), args.seeds, args.rounds)
+        runs = sweep(
+            [f"opt{i}" for i in range(args.optimizers)], list(np.logspace(-5, 0, args.lrs)), args.seeds, args.rounds
+        )
         write_study(Store(root), "scale", runs, metrics=METRICS)
         generate = time.perf_counter() - t0
         client = TestClient(create_app(root))
@@ -76,14 +79,27 @@ def main() -> None:
         after_change = _ms(client, grouped)[0]
         ids = ",".join(r.run_id("scale") for r in runs[:5])
         picked = [_ms(client, f"/api/study/scale/curves?metric=valid/loss&runs={ids}")[0] for _ in range(args.repeat)]
-        print(json.dumps({
-            "benchmark": "serve", "runs": len(runs), "points_per_metric": args.rounds, "generate_store_s": round(generate, 3),
-            "study_page_ms": round(statistics.median(shell), 1), "study_page_first_ms": round(table, 1),
-            "study_table_kb": round(table_bytes / 1024, 1), "grouped_curve_ms": round(statistics.median(warm), 1),
-            "grouped_curve_first_ms": round(cold, 1), "grouped_curve_after_a_round_ms": round(after_change, 1),
-            "changed_run": changed, "grouped_curve_kb": round(grouped_bytes / 1024, 1),
-            "five_runs_curve_ms": round(statistics.median(picked), 1), "target_page_ms": 300, "target_curve_ms": 500,
-        }))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "serve",
+                    "runs": len(runs),
+                    "points_per_metric": args.rounds,
+                    "generate_store_s": round(generate, 3),
+                    "study_page_ms": round(statistics.median(shell), 1),
+                    "study_page_first_ms": round(table, 1),
+                    "study_table_kb": round(table_bytes / 1024, 1),
+                    "grouped_curve_ms": round(statistics.median(warm), 1),
+                    "grouped_curve_first_ms": round(cold, 1),
+                    "grouped_curve_after_a_round_ms": round(after_change, 1),
+                    "changed_run": changed,
+                    "grouped_curve_kb": round(grouped_bytes / 1024, 1),
+                    "five_runs_curve_ms": round(statistics.median(picked), 1),
+                    "target_page_ms": 300,
+                    "target_curve_ms": 500,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

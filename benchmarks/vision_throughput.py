@@ -15,7 +15,8 @@ headline ratio is trainlab in bf16 against the course code as written (float32).
 CPUs with native bf16 (AVX-512 BF16 or AMX); `native_bf16` says whether this one has it.
 Prints one JSON line last.
 
-    python benchmarks/vision_throughput.py [--images 6400] [--rounds 3] [--data ../shared/data/fashion-mnist] [--device cuda]
+    python benchmarks/vision_throughput.py [--images 6400] [--rounds 3] [--device cuda]
+                                           [--data ../shared/data/fashion-mnist]
 """
 
 from __future__ import annotations
@@ -157,8 +158,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data", default="../shared/data/fashion-mnist")
     p.add_argument("--device", default="cpu", help="cpu or cuda (the course side loads on the CPU, as it did)")
-    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
-                   help="fp32 alone skips bf16, which is emulated (minutes) on CPUs without native bf16")
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=list(PRECISIONS),
+        help="fp32 alone skips bf16, which is emulated (minutes) on CPUs without native bf16",
+    )
     args = p.parse_args()
     if "fp32" not in args.precisions:
         p.error("--precisions must include fp32 (the course code's precision, the reference of every ratio)")
@@ -171,7 +177,9 @@ def main() -> None:
     speeds: dict[tuple[str, str], list[float]] = {}
     for r in range(args.rounds):
         for precision in args.precisions:
-            speeds.setdefault(("course", precision), []).append(course_epoch(bundle.train, 0.2860, 0.3530, precision, device))
+            speeds.setdefault(("course", precision), []).append(
+                course_epoch(bundle.train, 0.2860, 0.3530, precision, device)
+            )
             speeds.setdefault(("trainlab", precision), []).append(trainlab_epoch(on_device, r, precision, device))
     median = {key: statistics.median(values) for key, values in speeds.items()}
     print(
@@ -180,8 +188,12 @@ def main() -> None:
                 "benchmark": "vision_throughput",
                 # trainlab at its fastest measured precision (bf16 when measured) against the course code as written
                 "ratio_vs_course_style": round(median["trainlab", args.precisions[-1]] / median["course", "fp32"], 3),
-                **{f"ratio_same_precision_{precision}": round(median["trainlab", precision] / median["course", precision], 3)
-                   for precision in args.precisions},
+                **{
+                    f"ratio_same_precision_{precision}": round(
+                        median["trainlab", precision] / median["course", precision], 3
+                    )
+                    for precision in args.precisions
+                },
                 **{f"{who}_{precision}_images_per_s": round(v, 1) for (who, precision), v in median.items()},
                 "images": len(bundle.train),
                 "rounds": args.rounds,

@@ -19,10 +19,10 @@ import torch
 from trainlab.api import planned_runs
 from trainlab.data.cifar import MEAN, STD
 from trainlab.data.images import CLASS_NAMES, image_bundle
-from trainlab.studies.catalog import load_study
 from trainlab.store.manifest import device_facts
-from trainlab.train.build import build_parts, resolve_device
+from trainlab.studies.catalog import load_study
 from trainlab.train import Hook, Loop, Row
+from trainlab.train.build import build_parts, resolve_device
 from trainlab.train.hooks import config_hooks
 
 PRESET = Path(__file__).resolve().parents[1] / "studies" / "ift6135-2022-vit.yaml"
@@ -59,9 +59,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--images", type=int, default=50_000, help="training-set size before the validation images")
-    p.add_argument("--valid-size", type=int, default=5000, help="validation images taken from them (the preset's 5,000)")
-    p.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"],
-                   help="fp32 alone skips bf16, which is emulated (minutes) on CPUs without native bf16")
+    p.add_argument(
+        "--valid-size", type=int, default=5000, help="validation images taken from them (the preset's 5,000)"
+    )
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=("fp32", "bf16"),
+        default=["fp32", "bf16"],
+        help="fp32 alone skips bf16, which is emulated (minutes) on CPUs without native bf16",
+    )
     args = p.parse_args()
     device = resolve_device(args.device)
     result = {precision: one_epoch(precision, args.images, args.valid_size, device) for precision in args.precisions}

@@ -87,9 +87,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(["trainlab", *args], code, out.getvalue(), err.getvalue())
 
 
+def trainlab_command(*args: str) -> list[str]:
+    """The command line of `trainlab ARGS` in a fresh interpreter of this Python."""
+    return [sys.executable, "-m", "trainlab.cli", *args]
+
+
 def run_cli_process(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `trainlab ARGS` in a fresh interpreter, as a user would."""
-    return subprocess.run([sys.executable, "-m", "trainlab.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(trainlab_command(*args), capture_output=True, text=True, timeout=timeout)
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], pattern: str) -> None:

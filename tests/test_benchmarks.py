@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tests.conftest import ROOT, SHARED
 
 pytestmark = pytest.mark.e2e  # each starts a script in its own interpreter
@@ -21,14 +22,22 @@ SCRIPTS = {
     "lm_peer.py": (["--steps", "6", "--rounds", "1"], "tinyshakespeare", None),
     "noise_scale_overhead.py": (["--steps", "4", "--rounds", "1", "--every", "2"], "tinyshakespeare", None),
     "vision_throughput.py": (["--images", "128", "--rounds", "1", "--precisions", "fp32"], "fashion-mnist", None),
-    "vit_preset_epoch.py": (["--images", "356", "--valid-size", "100", "--device", "cpu", "--precisions", "fp32"], None, None),
+    "vit_preset_epoch.py": (
+        ["--images", "356", "--valid-size", "100", "--device", "cpu", "--precisions", "fp32"],
+        None,
+        None,
+    ),
     "landscape.py": (["--steps", "3", "--rounds", "1"], "mnist", "loss_landscapes"),
     "decode.py": (["--sentences", "4", "--tokens", "5", "--rounds", "1", "--data", "none"], None, None),
     "seq2seq_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "masked_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "feature_cache.py": (["--epochs", "2", "--n", "60", "--seeds", "1"], None, "all_minilm_l6_v2"),
     "parallel.py": (["--n", "300", "--epochs", "1", "--no-ray"], None, None),
-    "serve.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1"], None, "fastapi"),
+    "serve.py": (
+        ["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1"],
+        None,
+        "fastapi",
+    ),
     "report_scale.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "3"], None, None),
     "scaling_fit.py": (["--resamples", "2", "--grid-starts", "2", "--data", "none"], None, None),
 }

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from trainlab import cli
 from tests.conftest import assert_user_error, run_cli, run_cli_process, write_study
 from tests.trained import Trained
+from trainlab import cli
 
 
 @pytest.mark.parametrize(
@@ -32,10 +32,16 @@ from tests.trained import Trained
         (["--set", "nonsense"], {}, "expected KEY=VALUE"),
         (["--only", "9"], {}, "--only: no experiment 9; this study has 1..1"),
         ([], {"seedz": [1]}, "seedz: unknown field (did you mean seeds?)"),
-        (["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], {}, "--device"),
+        (
+            ["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"],
+            {},
+            "--device",
+        ),
     ],
 )
-def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path: Path, args: list[str], fields: dict, pattern: str) -> None:
+def test_bad_input_is_one_clear_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], fields: dict, pattern: str
+) -> None:
     """Every bad input: exit 2, one line on stderr naming the problem, no traceback, no store created."""
     study = write_study(tmp_path, **fields)
     assert_user_error(run_cli("run", str(study), *args), pattern)
@@ -91,10 +97,20 @@ def test_check_run_ls_show_report_read_the_store(trained: Callable[[str], Traine
     assert_user_error(run_cli("show", "zzzz", "--store", store), "run zzzz: no run with that id prefix")
 
     out = tmp_path / "copy" / "report"  # the session wrote it with `trainlab report STUDY --out DIR`
-    assert {"index.html", "results.md", "results.csv", "results.tex", "curves_epoch.png", "curves_seconds.pdf",
-            "curves_flops.png"} <= {p.name for p in out.iterdir()}
+    assert {
+        "index.html",
+        "results.md",
+        "results.csv",
+        "results.tex",
+        "curves_epoch.png",
+        "curves_seconds.pdf",
+        "curves_flops.png",
+    } <= {p.name for p in out.iterdir()}
     assert "<img" in (out / "index.html").read_text()
-    assert f"Measured on {manifest['device_name']} (cpu, {manifest['threads']} threads)." in (out / "resources.md").read_text()
+    assert (
+        f"Measured on {manifest['device_name']} (cpu, {manifest['threads']} threads)."
+        in (out / "resources.md").read_text()
+    )
 
 
 def test_report_without_a_store_is_a_clear_error(tiny_study: Path) -> None:

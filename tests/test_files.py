@@ -42,7 +42,10 @@ def test_a_full_disk_is_one_line_with_the_space(tmp_path: Path) -> None:
     try:
         path = disk / "last.pt"
         checkpoint.save_atomic({"w": torch.zeros(1000)}, path)
-        with pytest.raises(TrainlabError, match=r"disk full: cannot write .*last\.pt \(\d+(\.\d)? k?B free; about 400\.0 kB more needed\)"):
+        with pytest.raises(
+            TrainlabError,
+            match=r"disk full: cannot write .*last\.pt \(\d+(\.\d)? k?B free; about 400\.0 kB more needed\)",
+        ):
             checkpoint.save_atomic({"w": torch.zeros(100_000)}, path)
         assert torch.load(path, weights_only=True)["w"].shape == (1000,)
         assert [p.name for p in disk.iterdir()] == ["last.pt"]
@@ -55,7 +58,9 @@ def test_ctrl_c_during_a_checkpoint_write_is_an_interruption(tmp_path: Path) -> 
     it into a RuntimeError and leaves a broken file)."""
     path = tmp_path / "big.pt"
     tensor = torch.randn(5_000_000)
-    sender = subprocess.Popen([sys.executable, "-c", f"import os, time; time.sleep(0.5); os.kill({os.getpid()}, {int(signal.SIGINT)})"])
+    sender = subprocess.Popen(
+        [sys.executable, "-c", f"import os, time; time.sleep(0.5); os.kill({os.getpid()}, {int(signal.SIGINT)})"]
+    )
     deadline = time.time() + 30
     with pytest.raises(KeyboardInterrupt):
         while time.time() < deadline:
@@ -80,8 +85,17 @@ def test_last_keeps_its_predecessor_and_a_damaged_newest_falls_back(tmp_path: Pa
     assert checkpoint.load_newest(path, torch.device("cpu"))[0] is None
 
 
-@pytest.mark.parametrize(("n", "text"), [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (400_000, "400.0 kB"),
-                                         (3_200_000_000, "3.2 GB"), (5e15, "5000.0 TB")])
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1.0 kB"),
+        (400_000, "400.0 kB"),
+        (3_200_000_000, "3.2 GB"),
+        (5e15, "5000.0 TB"),
+    ],
+)
 def test_human_bytes(n: float, text: str) -> None:
     """Sizes in messages: decimal units, one decimal above bytes."""
     assert human_bytes(n) == text

@@ -9,23 +9,55 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
+from tests.trained import Trained
 from trainlab.api import planned_runs
 from trainlab.store import open_store
 from trainlab.studies.catalog import load_study
-from tests.conftest import ROOT
-from tests.trained import Trained
 
 # `trainlab check --json` ids of every ready-made train study, recorded on 2026-11-24 at 9262fc6.
 STUDY_IDS = {
-    "fashion-mnist-vit-vs-cnn": ["8c4e224fae4a", "9a318207f9e7", "8f18f677716c", "82542a0c99a0", "53af4efdd1bd",
-                                 "8831ebe8b59e", "7bc5b947adcb", "7dabb21ded31"],
-    "ift6135-2021-lm": ["bcaaa943602c", "bc46a86ac6e3", "e57c41d598b4", "3e6aa6e04d97", "d8ed56af282e",
-                        "cb85d4357aee", "f2ce2749789d", "426989302477", "4c8c7eb2bc78", "7459072f97d2",
-                        "e15b4cac4938", "5752a358b5f1"],
-    "ift6135-2022-lstm": ["bcaaa943602c", "bc46a86ac6e3", "e57c41d598b4", "3e6aa6e04d97", "4c8c7eb2bc78",
-                          "7459072f97d2"],
-    "ift6135-2022-vit": ["694d5971bd3b", "a5b030359bca", "06d21e8c1509", "eb0a5598929b", "743f1db358c8",
-                         "9b1dc18d44c9", "32c5d81c4820"],
+    "fashion-mnist-vit-vs-cnn": [
+        "8c4e224fae4a",
+        "9a318207f9e7",
+        "8f18f677716c",
+        "82542a0c99a0",
+        "53af4efdd1bd",
+        "8831ebe8b59e",
+        "7bc5b947adcb",
+        "7dabb21ded31",
+    ],
+    "ift6135-2021-lm": [
+        "bcaaa943602c",
+        "bc46a86ac6e3",
+        "e57c41d598b4",
+        "3e6aa6e04d97",
+        "d8ed56af282e",
+        "cb85d4357aee",
+        "f2ce2749789d",
+        "426989302477",
+        "4c8c7eb2bc78",
+        "7459072f97d2",
+        "e15b4cac4938",
+        "5752a358b5f1",
+    ],
+    "ift6135-2022-lstm": [
+        "bcaaa943602c",
+        "bc46a86ac6e3",
+        "e57c41d598b4",
+        "3e6aa6e04d97",
+        "4c8c7eb2bc78",
+        "7459072f97d2",
+    ],
+    "ift6135-2022-vit": [
+        "694d5971bd3b",
+        "a5b030359bca",
+        "06d21e8c1509",
+        "eb0a5598929b",
+        "743f1db358c8",
+        "9b1dc18d44c9",
+        "32c5d81c4820",
+    ],
     "mnist-mlp": ["6db9c8bf95ab", "6adb9b368b64", "6bda90386751", "ff4e499a084d"],
     "quickstart": ["3b2c72747f0f", "a05f3d588fbe", "1b9f5c1b385b", "65d4844e25e8", "521fc07d9af8", "70b7fb3ccd10"],
     "shakespeare-char": ["2a4175505726"],
@@ -36,12 +68,18 @@ STUDY_IDS = {
 # units and a digest of their ids in plan order (sha256 of the comma-joined ids, first 16 hex digits),
 # recorded on 2026-12-01 at 35bbe5b (those added later: when they were).
 LATER_STUDY_IDS = {
-    "aiayn-multi30k": (1, "32f8221f3c72a829"), "csc413-a3-nmt": (5, "d066e4ecc18948cf"),
-    "csc413-scaling": (6, "05e884bbe52d2972"), "lth-lenet-mnist-quick": (15, "4893dc2fe53a4e63"),
-    "lth-lenet-mnist": (98, "c288b1dcc00c8d0c"), "mnist-batch-size": (40, "4448247fbdd0f1d4"),
-    "nqm-batch-size": (24, "792722c8d12a4f96"), "optimizer-sweep": (75, "d7437ec83b8351d8"),
-    "postech-pruned-transformer": (14, "3374fd0a3967cb11"), "shakespeare-scaling": (6, "eea16dcc22710426"),
-    "csc413-bert": (9, "4a20f69bb5bd7333"), "clip-fashion-mnist": (3, "43506e530fed6c70"),  # when they were added
+    "aiayn-multi30k": (1, "32f8221f3c72a829"),
+    "csc413-a3-nmt": (5, "d066e4ecc18948cf"),
+    "csc413-scaling": (6, "05e884bbe52d2972"),
+    "lth-lenet-mnist-quick": (15, "4893dc2fe53a4e63"),
+    "lth-lenet-mnist": (98, "c288b1dcc00c8d0c"),
+    "mnist-batch-size": (40, "4448247fbdd0f1d4"),
+    "nqm-batch-size": (24, "792722c8d12a4f96"),
+    "optimizer-sweep": (75, "d7437ec83b8351d8"),
+    "postech-pruned-transformer": (14, "3374fd0a3967cb11"),
+    "shakespeare-scaling": (6, "eea16dcc22710426"),
+    "csc413-bert": (9, "4a20f69bb5bd7333"),
+    "clip-fashion-mnist": (3, "43506e530fed6c70"),  # when they were added
 }
 
 # Valid and test metrics of the tiny two-run study (conftest), recorded at 9262fc6 with torch 2.13 on CPU.
@@ -69,7 +107,8 @@ RECORDED_FILES = {"shakespeare-char": ROOT / "tests" / "golden" / "shakespeare-c
 # shakespeare-char as of d140460 (a 2 x 256-window evaluation sample, then nanoGPT's 20 x 12) and as of
 # 4569069 (GPT-2's scaled residual init, then model.init: gpt1).
 RECORDED_VERSIONS = {
-    "shakespeare-char-d140460": (1, "bb18b2d5caadf46e"), "shakespeare-char-4569069": (1, "303cf3949107ff34"),
+    "shakespeare-char-d140460": (1, "bb18b2d5caadf46e"),
+    "shakespeare-char-4569069": (1, "303cf3949107ff34"),
 }
 
 

@@ -12,8 +12,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 FORBIDDEN = {
-    "spec": {"trainlab.data", "trainlab.models", "trainlab.optim", "trainlab.train", "trainlab.store",
-             "trainlab.studies", "trainlab.report", "trainlab.api", "torch"},
+    "spec": {
+        "trainlab.data",
+        "trainlab.models",
+        "trainlab.optim",
+        "trainlab.train",
+        "trainlab.store",
+        "trainlab.studies",
+        "trainlab.report",
+        "trainlab.api",
+        "torch",
+    },
     "report": {"trainlab.train", "trainlab.models", "trainlab.data", "trainlab.studies", "torch"},
     "analysis": {"trainlab.train", "trainlab.models", "trainlab.studies", "trainlab.report", "torch"},
     "store": {"trainlab.studies", "trainlab.report", "trainlab.api"},
@@ -48,15 +57,22 @@ def test_layers_import_only_downward() -> None:
     assert problems == []
 
 
-SQL = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\b|DELETE\s+FROM\b|UPDATE\s+\w+\s+SET\b|CREATE\s+(TABLE|INDEX)\b)"
-                 r"|\._db\b|\bsqlite3\b")
+SQL = re.compile(
+    r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\b|DELETE\s+FROM\b|UPDATE\s+\w+\s+SET\b|CREATE\s+(TABLE|INDEX)\b)"
+    r"|\._db\b|\bsqlite3\b"
+)
 
 
 def test_only_the_store_speaks_sql() -> None:
     """Everything else reads and writes through the store's methods: no SQL text, no store connection, no
     sqlite3 outside trainlab/store."""
-    found = [f"{path.relative_to(SRC)}:{n}: {line.strip()}" for path in SRC.rglob("*.py") if "store" not in path.parts
-             for n, line in enumerate(path.read_text().splitlines(), 1) if SQL.search(line)]
+    found = [
+        f"{path.relative_to(SRC)}:{n}: {line.strip()}"
+        for path in SRC.rglob("*.py")
+        if "store" not in path.parts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if SQL.search(line)
+    ]
     assert found == []
 
 
@@ -80,7 +96,9 @@ def test_a_training_run_does_not_load_the_report_libraries(tmp_path: Path) -> No
     from tests.conftest import write_study
 
     study = write_study(tmp_path)
-    code = ("import sys; from trainlab import cli; code = cli.main(['run', sys.argv[1], '--quiet']); "
-            "print(code, sorted({'pandas', 'plotly', 'matplotlib'} & set(sys.modules)))")
+    code = (
+        "import sys; from trainlab import cli; code = cli.main(['run', sys.argv[1], '--quiet']); "
+        "print(code, sorted({'pandas', 'plotly', 'matplotlib'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(study)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr

@@ -13,7 +13,9 @@ def test_unknown_name_lists_choices_and_suggests() -> None:
     reg: Registry[int] = Registry("model")
     reg.register("resnet", 1)
     reg.register("vit", 2)
-    with pytest.raises(TrainlabError, match=r"model: unknown name 'resnte' \(did you mean resnet\?\); valid: resnet, vit"):
+    with pytest.raises(
+        TrainlabError, match=r"model: unknown name 'resnte' \(did you mean resnet\?\); valid: resnet, vit"
+    ):
         reg.get("resnte")
     assert reg.get("vit").build == 2 and reg.names() == ["resnet", "vit"] and "vit" in reg
 

@@ -8,25 +8,25 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
 from trainlab.api import check_study, run_study
 from trainlab.errors import TrainlabError
-from trainlab.studies.catalog import parse_study
 from trainlab.store import open_store
-from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
+from trainlab.studies.catalog import parse_study
 
 
 def _valid_loss(db: Path) -> pd.DataFrame:
     """(run, epoch, value) of every valid-loss row, in order: duplicates and gaps show."""
     with sqlite3.connect(db) as con:
-        return pd.read_sql_query("SELECT run_id, epoch, value FROM metrics WHERE split='valid' AND name='loss'"
-                                 " ORDER BY run_id, epoch", con)
+        return pd.read_sql_query(
+            "SELECT run_id, epoch, value FROM metrics WHERE split='valid' AND name='loss' ORDER BY run_id, epoch", con
+        )
 
 
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
@@ -59,8 +59,7 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path: Path, sig: signal.Sign
     process's claim is taken over), and every epoch appears exactly once in the store."""
     study = write_study(tmp_path)
     epochs = 40
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--quiet", "--set", f"train.epochs={epochs}",
-            "--set", "data.n=3000"]
+    args = trainlab_command("run", str(study), "--quiet", "--set", f"train.epochs={epochs}", "--set", "data.n=3000")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     db = tmp_path / "store" / "store.sqlite"
     _wait_for_epochs(db, 3, proc)
@@ -89,8 +88,9 @@ def _interrupted_after(folder: Path, epoch: int, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("damaged", [["last.pt"], ["last.pt", "last.prev.pt"]])
-def test_a_damaged_checkpoint_costs_an_epoch_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               damaged: list[str]) -> None:
+def test_a_damaged_checkpoint_costs_an_epoch_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: list[str]
+) -> None:
     """A truncated last.pt: the rerun warns in one line and resumes from last.prev.pt (epoch 1), or, with
     both damaged, restarts from scratch; either way it ends with the metrics of a run never stopped and
     every epoch once."""
@@ -106,7 +106,10 @@ def test_a_damaged_checkpoint_costs_an_epoch_not_a_traceback(tmp_path: Path, mon
     then = "restarted the run from scratch" if len(damaged) == 2 else "resumed from the previous checkpoint (epoch 1)"
     warning = [line for line in rerun.stdout.splitlines() if line.startswith("warning:")]
     assert len(warning) == len(damaged) and "last.pt: unreadable checkpoint" in warning[0] and then in warning[-1]
-    once, twice = _valid_loss(tmp_path / "once" / "store" / "store.sqlite"), _valid_loss(folder.parents[1] / "store.sqlite")
+    once, twice = (
+        _valid_loss(tmp_path / "once" / "store" / "store.sqlite"),
+        _valid_loss(folder.parents[1] / "store.sqlite"),
+    )
     pd.testing.assert_frame_equal(once, twice)
     assert open_store(folder.parents[1]).run_row(folder.name)["status"] == "done"
 
@@ -143,14 +146,16 @@ def test_two_drivers_on_one_store_train_each_epoch_once(tmp_path: Path) -> None:
     """`trainlab run` from two terminals at once: each run is trained by one of them, every epoch is
     stored exactly once, and both finish."""
     study = write_study(tmp_path, runs=[{"optim.lr": lr} for lr in (0.1, 0.05, 0.02, 0.01)])
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--set", "data.n=2000", "--set", "train.epochs=4"]
+    args = trainlab_command("run", str(study), "--set", "data.n=2000", "--set", "train.epochs=4")
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     rows = _valid_loss(tmp_path / "store" / "store.sqlite")
     assert rows.groupby("run_id")["epoch"].apply(list).tolist() == [list(range(1, 5))] * 4
     assert set(open_store(tmp_path / "store").runs("tiny")["status"]) == {"done"}
-    trained = [sum("epoch 4/4 done" in line and line.endswith("s training)") for line in out.splitlines()) for out, _ in outs]
+    trained = [
+        sum("epoch 4/4 done" in line and line.endswith("s training)") for line in out.splitlines()) for out, _ in outs
+    ]
     print(f"runs trained by each driver: {trained}")
     assert sum(trained) == 4
 
@@ -172,9 +177,14 @@ def test_report_refuses_a_name_that_would_leave_its_folder(tmp_path: Path) -> No
 def test_a_grid_too_large_to_plan_is_refused_at_once_and_only_still_works(tmp_path: Path) -> None:
     """Six keys of 20 values: check says how many runs (64 million) and the limit, in seconds;
     --only picks experiments of the same grid without expanding it."""
-    values = {"optim.lr": [0.01 * (i + 1) for i in range(20)], "optim.weight_decay": [0.001 * i for i in range(20)],
-              "optim.momentum": [0.04 * i for i in range(20)], "optim.eps": [1e-8 * (i + 1) for i in range(20)],
-              "schedule.factor": [0.04 * (i + 1) for i in range(20)], "schedule.patience": list(range(20))}
+    values = {
+        "optim.lr": [0.01 * (i + 1) for i in range(20)],
+        "optim.weight_decay": [0.001 * i for i in range(20)],
+        "optim.momentum": [0.04 * i for i in range(20)],
+        "optim.eps": [1e-8 * (i + 1) for i in range(20)],
+        "schedule.factor": [0.04 * (i + 1) for i in range(20)],
+        "schedule.patience": list(range(20)),
+    }
     study = write_study(tmp_path, grid=values)
     t0 = time.perf_counter()
     assert_user_error(run_cli("check", str(study)), "grid: 64,000,000 runs (1 run entries × 20 optim.lr × 20")
@@ -183,8 +193,12 @@ def test_a_grid_too_large_to_plan_is_refused_at_once_and_only_still_works(tmp_pa
     assert only.returncode == 0, only.stderr
     first, last = json.loads(only.stdout)
     assert (first["experiment"], last["experiment"]) == (1, 64_000_000)
-    assert first["changes"] == {"optim.lr": 0.01, "optim.momentum": 0.0, "schedule.factor": 0.04,
-                                "schedule.patience": 0}  # the first values of the other keys are their defaults
+    assert first["changes"] == {
+        "optim.lr": 0.01,
+        "optim.momentum": 0.0,
+        "schedule.factor": 0.04,
+        "schedule.patience": 0,
+    }  # the first values of the other keys are their defaults
     assert last["changes"]["optim.lr"] == 0.2 and last["changes"]["schedule.patience"] == 19
     with pytest.raises(TrainlabError, match="--only: no experiment 64000001; this study has 1..64000000"):
         check_study(study, only=[64_000_001])

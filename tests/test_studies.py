@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, SHARED
 from trainlab.api import check_study, planned_runs
 from trainlab.studies.catalog import load_study
-from tests.conftest import ROOT, SHARED
 
 STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
 OFFLINE = {"clip-fashion-mnist": {"model.pretrained": "tiny-random"}}  # its CLIP is a download; CI runs it so
@@ -34,7 +34,9 @@ def test_every_ready_made_study_validates(path: Path, tmp_path: Path) -> None:
     needs_data = any(r.config.data.static_info() is None for r in trained)
     if needs_data and not SHARED.exists():
         pytest.skip(f"real data not found at {SHARED}")
-    missing = {m for r in trained for m in PRETRAINED.get(r.config.model.name, ()) if importlib.util.find_spec(m) is None}
+    missing = {
+        m for r in trained for m in PRETRAINED.get(r.config.model.name, ()) if importlib.util.find_spec(m) is None
+    }
     if missing:
         pytest.skip(f"{', '.join(sorted(missing))} not installed (pip install -e '.[transfer]')")
     lines = check_study(study, OFFLINE.get(study.name), store=tmp_path / "store")
@@ -59,7 +61,10 @@ def test_translation_presets_show_parameter_counts_that_follow_the_formula(tmp_p
     if not (SHARED / "multi30k").exists():
         pytest.skip(f"real data not found at {SHARED / 'multi30k'}")
     data = DataCache()  # one tokenization per data config, as in a study
-    for path, experiments in (("studies/csc413-a3-nmt.yaml", {1: 32, 3: 64}), ("studies/aiayn-multi30k.yaml", {1: 256})):
+    for path, experiments in (
+        ("studies/csc413-a3-nmt.yaml", {1: 32, 3: 64}),
+        ("studies/aiayn-multi30k.yaml", {1: 256}),
+    ):
         runs = {run.experiment: run for run in planned_runs(path)}
         lines = {line.experiment: line for line in check_study(path, store=tmp_path)}
         for number, dim in experiments.items():

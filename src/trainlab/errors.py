@@ -19,6 +19,4 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def unknown_choice(what: str, name: str, choices: Iterable[str]) -> TrainlabError:
     """The error for a name that is not registered, listing the valid ones."""
     choices = sorted(choices)
-    return TrainlabError(
-        f"{what}: unknown name {name!r}{did_you_mean(name, choices)}; valid: {', '.join(choices)}"
-    )
+    return TrainlabError(f"{what}: unknown name {name!r}{did_you_mean(name, choices)}; valid: {', '.join(choices)}")

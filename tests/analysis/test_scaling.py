@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED, assert_user_error, run_cli
 from trainlab.analysis.scaling import GRID, fit_parametric, grid_values, objective
 from trainlab.api import scaling_fit
-from tests.conftest import SHARED, assert_user_error, run_cli
 
 CHINCHILLA = SHARED / "chinchilla" / "svg_extracted_data.csv"
 # Besiroglu et al. 2024, Table 1: 95 % bootstrap intervals; and the grid optimum of their procedure on
@@ -44,7 +44,9 @@ def test_the_gradient_is_the_objectives() -> None:
     theta = np.array([6.0, 6.0, 0.5, 0.3, 0.3])
     _, grad = objective(theta, *data)
     eps = 1e-6
-    numeric = [(objective(theta + eps * e, *data)[0] - objective(theta - eps * e, *data)[0]) / (2 * eps) for e in np.eye(5)]
+    numeric = [
+        (objective(theta + eps * e, *data)[0] - objective(theta - eps * e, *data)[0]) / (2 * eps) for e in np.eye(5)
+    ]
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-9)
     assert grid_values(*data).shape == (len(GRID),)
 
@@ -63,11 +65,22 @@ def test_a_table_without_the_columns_is_named_and_bad_rows_are_counted(tmp_path:
     path = tmp_path / "runs.csv"
     rng = np.random.default_rng(2)
     n, d = 10 ** rng.uniform(7, 10, 30), 10 ** rng.uniform(9, 12, 30)
-    rows = ["N,D,loss"] + [f"{a},{b},{1.7 + 400 / a**0.34 + 410 / b**0.28}" for a, b in zip(n, d)] + ["1e8,1e10,nan", "1e8,-5,2.0"]
+    rows = (
+        ["N,D,loss"]
+        + [f"{a},{b},{1.7 + 400 / a**0.34 + 410 / b**0.28}" for a, b in zip(n, d)]
+        + ["1e8,1e10,nan", "1e8,-5,2.0"]
+    )
     path.write_text("\n".join(rows) + "\n")
-    assert_user_error(run_cli("scaling-fit", str(path), "--loss", "final_loss", "--d", "D"),
-                      "no column 'final_loss'; columns: N, D, loss")
+    assert_user_error(
+        run_cli("scaling-fit", str(path), "--loss", "final_loss", "--d", "D"),
+        "no column 'final_loss'; columns: N, D, loss",
+    )
     out = run_cli("scaling-fit", str(path), "--d", "D", "--bootstrap", "0", "--json")
     result = json.loads(out.stdout)
-    assert result["runs"] == 30 and result["notes"] == ["2 rows with a missing, non-finite or non-positive value left out"]
-    assert_user_error(run_cli("scaling-fit", str(path), "--bootstrap", "0"), "give the tokens column (--d) or the compute column (--c)")
+    assert result["runs"] == 30 and result["notes"] == [
+        "2 rows with a missing, non-finite or non-positive value left out"
+    ]
+    assert_user_error(
+        run_cli("scaling-fit", str(path), "--bootstrap", "0"),
+        "give the tokens column (--d) or the compute column (--c)",
+    )

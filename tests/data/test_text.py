@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import SHARED
 from trainlab.data.text import (
     TextConfig,
     TinyShakespeareConfig,
@@ -19,8 +20,6 @@ from trainlab.data.text import (
     load_wikitext2_bpe,
 )
 from trainlab.errors import TrainlabError
-from tests.conftest import SHARED
-
 
 
 def test_windows_overlap_by_one_token_and_pad_the_last() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_study
 from trainlab.api import describe_run, run_study
 from trainlab.cli import main
 from trainlab.store import open_store
 from trainlab.train import Hook, Loop
-from tests.conftest import write_study
 
 
 class FailsOnce(Hook):
@@ -20,7 +20,8 @@ class FailsOnce(Hook):
 
 
 def test_a_failed_run_is_stored_with_its_traceback_and_the_sweep_goes_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Experiment 1 raises mid-epoch: it is marked failed with the error, experiment 2 still trains,
     `trainlab run` exits 1 and names it; the next run retries it."""
     import trainlab.execution.runner as runner

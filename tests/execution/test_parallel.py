@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import assert_user_error, run_cli, trainlab_command, write_study
 from trainlab.api import run_study
 from trainlab.errors import TrainlabError
-from trainlab.store import Claims, Store
 from trainlab.execution import pool
-from trainlab.execution.units import Outcome
 from trainlab.execution.parallel import ParallelDriver
+from trainlab.execution.units import Outcome
 from trainlab.execution.workers import Finish
-from tests.conftest import assert_user_error, run_cli, write_study
+from trainlab.store import Claims, Store
 
 EPOCHS = 10  # of the runs the fault tests interrupt
 TIMINGS = ("seconds", "samples_per_s", "peak_rss_mb")  # what differs between two runs of the same config
@@ -102,8 +102,9 @@ def _wait(db: Path, sql: str, proc: subprocess.Popen[str], timeout: float = 180)
 
 
 def _start(study: Path, *extra: str) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "trainlab.cli", "run", str(study), "--workers", "2", "--set", f"train.epochs={EPOCHS}",
-            "--set", "data.n=1500", *extra]
+    args = trainlab_command(
+        "run", str(study), "--workers", "2", "--set", f"train.epochs={EPOCHS}", "--set", "data.n=1500", *extra
+    )
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -125,9 +126,9 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(four_runs: Path, tmp_path: Path,
-                                                                      sig: signal.Signals,
-                                                                      never_stopped: pd.Series) -> None:
+def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(
+    four_runs: Path, tmp_path: Path, sig: signal.Signals, never_stopped: pd.Series
+) -> None:
     """kill -9 of the driver takes its workers with it; Ctrl-C (SIGINT to the whole process group, as a
     terminal sends it) stops them cleanly with exit 130. Either way the rerun finishes every run without
     repeating an epoch, with the metrics of a run never stopped."""
@@ -199,13 +200,12 @@ class ScriptedExecutor:
 def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(tmp_path: Path) -> None:
     """Unit 1 crashes once then finishes; unit 2 crashes three times (two retries allowed): failed;
     unit 3 fails by itself: started once."""
-    from trainlab.train.build import DataCache
     from trainlab.execution.driver import Sink
     from trainlab.execution.units import Context
-    from trainlab.studies.kind import kind_of
-    from trainlab.studies.catalog import load_study
     from trainlab.spec import plan_study
-    from trainlab.studies.catalog import catalog
+    from trainlab.studies.catalog import catalog, load_study
+    from trainlab.studies.kind import kind_of
+    from trainlab.train.build import DataCache
 
     study = load_study(write_study(tmp_path, runs=[{}, {"optim.lr": 0.2}, {"optim.lr": 0.3}]))
     units = plan_study(study, catalog())
@@ -229,8 +229,11 @@ def test_one_parallel_driver_per_store(tmp_path: Path) -> None:
     try:
         first.register_driver(exclusive=False)
         second.register_driver(exclusive=False)  # two plain drivers share, as before
-        with pytest.raises(TrainlabError, match=rf"another trainlab run holds it \(pid {os.getpid()} on host .+\); a run "
-                                                r"with --workers or --executor ray must be its store's only driver"):
+        with pytest.raises(
+            TrainlabError,
+            match=rf"another trainlab run holds it \(pid {os.getpid()} on host .+\); a run "
+            r"with --workers or --executor ray must be its store's only driver",
+        ):
             third.register_driver(exclusive=True)
         first.close()
         second.close()
@@ -242,12 +245,15 @@ def test_one_parallel_driver_per_store(tmp_path: Path) -> None:
         third.close()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--workers", "0"], "--workers: must be at least 1 (got 0)"),
-    (["--executor", "dask"], "--executor: unknown 'dask'; valid: local, ray"),
-    (["--address", "auto"], "--address: only with --executor ray"),
-    (["--retries", "-1"], "--retries: must be 0 or more (got -1)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers: must be at least 1 (got 0)"),
+        (["--executor", "dask"], "--executor: unknown 'dask'; valid: local, ray"),
+        (["--address", "auto"], "--address: only with --executor ray"),
+        (["--retries", "-1"], "--retries: must be 0 or more (got -1)"),
+    ],
+)
 def test_bad_parallel_options_fail_in_one_line(tiny_study: Path, args: list[str], message: str) -> None:
     """Each names the option and what is valid; nothing is trained or written."""
     assert_user_error(run_cli("run", str(tiny_study), *args), message)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.api import run_study
-from trainlab.errors import TrainlabError
 from tests.conftest import write_study
 from tests.execution.test_parallel import metrics, valid_epochs
+from trainlab.api import run_study
+from trainlab.errors import TrainlabError
 
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install -e '.[ray]')")
 pytestmark = pytest.mark.e2e
@@ -60,7 +60,9 @@ def test_a_lost_node_s_run_is_retried_from_its_checkpoint(cluster, tmp_path: Pat
         while time.time() < deadline:
             try:
                 with sqlite3.connect(db, timeout=5) as con:
-                    if con.execute("SELECT COUNT(*) FROM runs WHERE epochs_done >= 2 AND status = 'partial'").fetchone()[0]:
+                    if con.execute(
+                        "SELECT COUNT(*) FROM runs WHERE epochs_done >= 2 AND status = 'partial'"
+                    ).fetchone()[0]:
                         cluster.remove_node(worker)
                         return
             except sqlite3.OperationalError:

@@ -141,7 +141,9 @@ def test_cached_first_linear_layer_gives_the_same_surface() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
     data = [(torch.randn(20, 1, 8, 8), torch.randint(0, 3, (20,)))]
     evaluate = batch_metrics(data)
-    dirs = [random_direction(model, "filter", include_1d=True, generator=torch.Generator().manual_seed(i)) for i in (1, 2)]
+    dirs = [
+        random_direction(model, "filter", include_1d=True, generator=torch.Generator().manual_seed(i)) for i in (1, 2)
+    ]
     fast = surface(model, evaluate, dirs, [-1.0, 0.5, 1.0], [-0.5, 0.25])
     module = sys.modules["trainlab.landscape.surface"]
     original = module.linear_cache

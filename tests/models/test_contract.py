@@ -17,9 +17,15 @@ GREY = DataInfo("classification", (1, 28, 28), 5)  # Fashion-MNIST-sized: every 
 PAIRS = DataInfo("seq2seq", (9, 11), 50)
 TEXT = DataInfo("classification", (3, 12), 5, vocab=30522, tokenizer="all-MiniLM-L6-v2")  # (ids, mask, number)
 NAMED_GREY = DataInfo("classification", (1, 28, 28), 5, class_names=("a", "b", "c", "d", "e"))
-INPUTS = {"lstm_lm": TOKENS, "gpt": TOKENS, "attention_classifier": SEQUENCE,
-          "transformer_seq2seq": PAIRS, "decoder_only_seq2seq": PAIRS, "hf_encoder": TEXT,
-          "hf_clip": NAMED_GREY}  # others: images
+INPUTS = {
+    "lstm_lm": TOKENS,
+    "gpt": TOKENS,
+    "attention_classifier": SEQUENCE,
+    "transformer_seq2seq": PAIRS,
+    "decoder_only_seq2seq": PAIRS,
+    "hf_encoder": TEXT,
+    "hf_clip": NAMED_GREY,
+}  # others: images
 CONFIGS = {"hf_clip": {"pretrained": "tiny-random", "mode": "fine_tune"}}  # its default: a Hub download, zero-shot
 NEEDS = {"hf_encoder": ("transformers", "all_minilm_l6_v2"), "hf_clip": ("transformers",)}
 

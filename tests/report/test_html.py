@@ -15,8 +15,16 @@ from PIL import Image
 from tests.trained import Trained
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -42,7 +50,11 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert "plot-container" in dom.stdout, dom.stderr[-2000:]
     assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
     shot = tmp_path / "page.png"
-    subprocess.run([*base, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
-                   capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10  # text, tables and plots, not a blank page

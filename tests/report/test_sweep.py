@@ -17,10 +17,18 @@ from trainlab.store import Store
 from trainlab.store.synthetic import BASE, MadeUpRun, sweep, write_study
 
 # Best valid accuracy of each (optimizer, learning rate); seed 0 gets 0.01 less, seed 1 0.01 more.
-BEST = {("sgd", 0.001): 0.60, ("sgd", 0.01): 0.70, ("sgd", 0.1): 0.80,
-        ("momentum", 0.001): 0.65, ("momentum", 0.01): 0.85, ("momentum", 0.1): 0.75,
-        ("adam", 0.001): 0.90, ("adam", 0.01): 0.82, ("adam", 0.1): 0.50}
-HALF = stats.t.ppf(0.975, 1) * 2e-4 ** 0.5 / 2 ** 0.5  # two seeds at v ± 0.01: s = √2·0.01, half-width t·s/√2
+BEST = {
+    ("sgd", 0.001): 0.60,
+    ("sgd", 0.01): 0.70,
+    ("sgd", 0.1): 0.80,
+    ("momentum", 0.001): 0.65,
+    ("momentum", 0.01): 0.85,
+    ("momentum", 0.1): 0.75,
+    ("adam", 0.001): 0.90,
+    ("adam", 0.01): 0.82,
+    ("adam", 0.1): 0.50,
+}
+HALF = stats.t.ppf(0.975, 1) * 2e-4**0.5 / 2**0.5  # two seeds at v ± 0.01: s = √2·0.01, half-width t·s/√2
 
 
 def made_up(tmp_path: Path) -> Store:
@@ -28,7 +36,9 @@ def made_up(tmp_path: Path) -> Store:
     for number, ((name, lr), best) in enumerate(BEST.items(), 1):
         for seed, offset in ((0, -0.01), (1, 0.01)):
             v = best + offset
-            runs.append(MadeUpRun(number, seed, {"optim.name": name, "optim.lr": lr}, f"{name} {lr}", [v - 0.2, v - 0.1, v]))
+            runs.append(
+                MadeUpRun(number, seed, {"optim.name": name, "optim.lr": lr}, f"{name} {lr}", [v - 0.2, v - 0.1, v])
+            )
     store = Store(tmp_path / "store")
     write_study(store, "sweep", runs)  # the base's learning rate is 0.01 (BASE)
     return store
@@ -38,10 +48,16 @@ def test_best_setting_per_optimizer_matches_a_hand_computation(tmp_path: Path) -
     """adam at lr 1e-3 (0.90), momentum at 0.01 (0.85), sgd at 0.1 (0.80), each with its runner-up."""
     table = best_setting_table(load_records(made_up(tmp_path), "sweep"))
     ci = f" ± {HALF:.4f} (n=2)"
-    assert [r[:4] for r in table.rows] == [["1", "adam", "lr 1e-3", f"0.9000{ci}"], ["2", "momentum", "lr 0.01", f"0.8500{ci}"],
-                                           ["3", "sgd", "lr 0.1", f"0.8000{ci}"]]
-    assert [r[5:] for r in table.rows] == [["3", "lr 0.01", f"0.8200{ci}"], ["3", "lr 0.1", f"0.7500{ci}"],
-                                           ["3", "lr 0.01", f"0.7000{ci}"]]
+    assert [r[:4] for r in table.rows] == [
+        ["1", "adam", "lr 1e-3", f"0.9000{ci}"],
+        ["2", "momentum", "lr 0.01", f"0.8500{ci}"],
+        ["3", "sgd", "lr 0.1", f"0.8000{ci}"],
+    ]
+    assert [r[5:] for r in table.rows] == [
+        ["3", "lr 0.01", f"0.8200{ci}"],
+        ["3", "lr 0.1", f"0.7500{ci}"],
+        ["3", "lr 0.01", f"0.7000{ci}"],
+    ]
     assert table.bold == {(0, 3)} and "grouped by optim.name" in table.caption
 
 
@@ -65,7 +81,9 @@ def test_response_figure_draws_a_line_per_optimizer_on_a_log_axis_with_the_best_
 
 def _columns(fig: Figure) -> int:
     """How many panels stand side by side (visible axes with distinct left edges; colour bars aside)."""
-    return len({round(ax.get_position().x0, 3) for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"})
+    return len(
+        {round(ax.get_position().x0, 3) for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"}
+    )
 
 
 def test_no_figure_is_wider_than_four_panels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,14 +91,21 @@ def test_no_figure_is_wider_than_four_panels(tmp_path: Path, monkeypatch: pytest
     narrow (PNGs at 110 dpi, the page's resolution)."""
     store = Store(tmp_path / "store")
     names = [f"opt{i}" for i in range(15)]
-    write_study(store, "wide", [r for r in sweep(["sgd"], [0.001, 0.01, 0.1], 1, 4)] +
-                [MadeUpRun(100 + i, 0, {"optim.name": n}, n, [0.5, 0.6]) for i, n in enumerate(names)])
+    write_study(
+        store,
+        "wide",
+        [r for r in sweep(["sgd"], [0.001, 0.01, 0.1], 1, 4)]
+        + [MadeUpRun(100 + i, 0, {"optim.name": n}, n, [0.5, 0.6]) for i, n in enumerate(names)],
+    )
     records = load_records(store, "wide")
     for fig, _ in figures.architecture_figures(records, "epoch"):
         fig.canvas.draw()
         assert _columns(fig) <= 4
-    two = [MadeUpRun(i * 3 + j + 1, 0, {"optim.name": f"o{i}", "optim.lr": lr, "optim.weight_decay": wd}, "x", [0.5])
-           for i in range(6) for j, (lr, wd) in enumerate([(0.1, 0.0), (0.01, 0.1), (0.1, 0.1)])]
+    two = [
+        MadeUpRun(i * 3 + j + 1, 0, {"optim.name": f"o{i}", "optim.lr": lr, "optim.weight_decay": wd}, "x", [0.5])
+        for i in range(6)
+        for j, (lr, wd) in enumerate([(0.1, 0.0), (0.01, 0.1), (0.1, 0.1)])
+    ]
     write_study(store, "pairs", two)
     heat = heatmap_figure(load_records(store, "pairs"), "optim.lr", "optim.weight_decay")
     heat.canvas.draw()
@@ -106,7 +131,9 @@ def test_many_configurations_show_the_best_in_colour_and_the_rest_grey(tmp_path:
 
 def test_group_must_name_a_config_key(tmp_path: Path) -> None:
     """--group with a key the runs do not have fails in one line that lists the keys the study varies."""
-    with pytest.raises(TrainlabError, match=r"--group: 'optim.nam' is not a config key .*keys it varies: optim.name, optim.lr"):
+    with pytest.raises(
+        TrainlabError, match=r"--group: 'optim.nam' is not a config key .*keys it varies: optim.name, optim.lr"
+    ):
         load_records(made_up(tmp_path), "sweep", group=("optim.nam",))
 
 

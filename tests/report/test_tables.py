@@ -19,16 +19,45 @@ def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -
     for (exp, seed), curve in valid.items():
         rid = f"r{exp}{seed}"
         best_epoch = max(range(len(curve)), key=lambda i: curve[i]) + 1
-        runs.append({"id": rid, "experiment": exp, "seed": seed, "label": f"exp{exp}", "model.name": models[exp],
-                     "optim.name": "sgd", "changes": {"optim.lr": exp}, "status": "done",
-                     "main_metric": "accuracy", "best_epoch": best_epoch, "valid_metric": max(curve),
-                     "train_metric": 1.0, "test_metric": 0.5, "train_s_per_epoch": 2.0, "eval_s_per_epoch": 0.5,
-                     "params_total": 100, "params_trainable": 100, "peak_rss_mb": 10.0, "flops": 1e9,
-                     "samples_per_s": 50.0, "tokens_per_s": float("nan"), "facts": "{}",
-                     **dict.fromkeys(("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb"), float("nan"))})
+        runs.append(
+            {
+                "id": rid,
+                "experiment": exp,
+                "seed": seed,
+                "label": f"exp{exp}",
+                "model.name": models[exp],
+                "optim.name": "sgd",
+                "changes": {"optim.lr": exp},
+                "status": "done",
+                "main_metric": "accuracy",
+                "best_epoch": best_epoch,
+                "valid_metric": max(curve),
+                "train_metric": 1.0,
+                "test_metric": 0.5,
+                "train_s_per_epoch": 2.0,
+                "eval_s_per_epoch": 0.5,
+                "params_total": 100,
+                "params_trainable": 100,
+                "peak_rss_mb": 10.0,
+                "flops": 1e9,
+                "samples_per_s": 50.0,
+                "tokens_per_s": float("nan"),
+                "facts": "{}",
+                **dict.fromkeys(("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb"), float("nan")),
+            }
+        )
         for epoch, value in enumerate(curve, 1):
-            metrics.append({"run_id": rid, "step": epoch, "epoch": epoch, "split": "valid", "name": "accuracy",
-                            "value": value, "wall_s": 2.0 * epoch})
+            metrics.append(
+                {
+                    "run_id": rid,
+                    "step": epoch,
+                    "epoch": epoch,
+                    "split": "valid",
+                    "name": "accuracy",
+                    "value": value,
+                    "wall_s": 2.0 * epoch,
+                }
+            )
     return StudyRecords("s", {}, pd.DataFrame(runs), with_axes(pd.DataFrame(metrics), {}))
 
 
@@ -50,7 +79,9 @@ def test_best_valid_per_model_is_bold_and_seed_cells_show_ci() -> None:
 
 def test_convergence_ranks_by_seconds_to_within_5_percent() -> None:
     """Target 0.95 × 0.9 = 0.855: exp 2 reaches it at epoch 2 (4 s), exp 1 at epoch 3; exp 3 never."""
-    rec = records({(1, 0): [0.5, 0.7, 0.86], (2, 0): [0.6, 0.9, 0.9], (3, 0): [0.1, 0.2, 0.3]}, {1: "a", 2: "a", 3: "a"})
+    rec = records(
+        {(1, 0): [0.5, 0.7, 0.86], (2, 0): [0.6, 0.9, 0.9], (3, 0): [0.1, 0.2, 0.3]}, {1: "a", 2: "a", 3: "a"}
+    )
     table, order = convergence_table(rec)
     assert order == [2, 1, 3]
     assert [r[3] for r in table.rows] == ["2.0", "3.0", "-"] and table.rows[0][4] == "4.00"
@@ -72,7 +103,9 @@ def test_learning_curves_label_each_experiment_once() -> None:
 
 def test_results_are_sorted_by_architecture_then_layers_then_optimizer() -> None:
     """Rows follow (model name, layers, optimizer), not the experiment numbers."""
-    rec = records({(1, 0): [0.5], (2, 0): [0.6], (3, 0): [0.7], (4, 0): [0.8]}, {1: "vit", 2: "lstm", 3: "vit", 4: "lstm"})
+    rec = records(
+        {(1, 0): [0.5], (2, 0): [0.6], (3, 0): [0.7], (4, 0): [0.8]}, {1: "vit", 2: "lstm", 3: "vit", 4: "lstm"}
+    )
     rec.runs["model.layers"] = [4, 2, 2, 1]
     rec.runs["optim.name"] = ["sgd", "adam", "adam", "sgd"]
     assert [r[0] for r in results_table(rec).rows] == ["4", "2", "3", "1"]

@@ -25,10 +25,12 @@ from trainlab.serve.routes.landscapes import MAX_UPLOAD  # noqa: E402
 @pytest.fixture
 def made_up(tmp_path: Path) -> Path:
     """Two optimizers, two seeds each, three rounds of valid accuracy given by hand."""
-    runs = [MadeUpRun(1, 0, {"optim.name": "sgd"}, "sgd", [0.2, 0.4, 0.6]),
-            MadeUpRun(1, 1, {"optim.name": "sgd"}, "sgd", [0.4, 0.6, 0.8]),
-            MadeUpRun(2, 0, {"optim.name": "adam"}, "adam", [0.5, 0.7, 0.9]),
-            MadeUpRun(2, 1, {"optim.name": "adam"}, "adam", [0.5, 0.8, 0.9])]
+    runs = [
+        MadeUpRun(1, 0, {"optim.name": "sgd"}, "sgd", [0.2, 0.4, 0.6]),
+        MadeUpRun(1, 1, {"optim.name": "sgd"}, "sgd", [0.4, 0.6, 0.8]),
+        MadeUpRun(2, 0, {"optim.name": "adam"}, "adam", [0.5, 0.7, 0.9]),
+        MadeUpRun(2, 1, {"optim.name": "adam"}, "adam", [0.5, 0.8, 0.9]),
+    ]
     write_study(Store(tmp_path / "store"), "hand", runs)
     (tmp_path / "reports" / "hand").mkdir(parents=True)
     (tmp_path / "reports" / "hand" / "index.html").write_text("<html>report</html>")
@@ -65,22 +67,46 @@ def test_the_server_cannot_write_the_store(made_up: Path) -> None:
     reader.close()
     client = TestClient(create_app(made_up / "store", made_up / "reports"))
     rid = client.get("/api/study/hand").json()["runs"][0]["id"]
-    for url in ["/", "/study/hand", f"/run/{rid}", "/study/hand/landscapes", "/landscapes", "/api/studies",
-                "/api/study/hand", f"/api/run/{rid}", "/api/study/hand/landscapes", "/reports/hand/",
-                "/api/study/hand/curves?metric=valid/loss&x=seconds", "/api/study/hand/curves?x=step&group=optim.name"]:
+    for url in [
+        "/",
+        "/study/hand",
+        f"/run/{rid}",
+        "/study/hand/landscapes",
+        "/landscapes",
+        "/api/studies",
+        "/api/study/hand",
+        f"/api/run/{rid}",
+        "/api/study/hand/landscapes",
+        "/reports/hand/",
+        "/api/study/hand/curves?metric=valid/loss&x=seconds",
+        "/api/study/hand/curves?x=step&group=optim.name",
+    ]:
         assert client.get(url).status_code == 200, url
     assert client.post("/api/landscape/upload", content="x,y,loss\n0,0,1\n").status_code == 200
     assert _digest(db) == before and not (made_up / "store" / "runs").exists()
 
 
-@pytest.mark.parametrize("url", [
-    "/api/run/..%2F..%2Fsecret.txt", "/api/run/%2Fetc%2Fpasswd", "/run/..%2Fsecret.txt", "/api/study/..%2Fsecret.txt",
-    "/api/study/%2Fetc/curves", "/api/landscape/{rid}/..%2F..%2F..%2F..%2Fsecret.txt",
-    "/api/landscape/..%2F..%2Fsecret.txt/abcdef", "/api/landscape/{rid}/%2Fetc%2Fpasswd",
-    "/reports/hand/..%2F..%2Fsecret.txt", "/reports/hand/%2Fetc%2Fpasswd", "/reports/..%2Fsecret.txt/x",
-    "/reports/hand/../../secret.txt", "/static/..%2Fapp.py", "/static/%2Fetc%2Fpasswd", "/static/../../secret.txt",
-    "/study/..%2F..%2Fsecret.txt/landscapes",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/run/..%2F..%2Fsecret.txt",
+        "/api/run/%2Fetc%2Fpasswd",
+        "/run/..%2Fsecret.txt",
+        "/api/study/..%2Fsecret.txt",
+        "/api/study/%2Fetc/curves",
+        "/api/landscape/{rid}/..%2F..%2F..%2F..%2Fsecret.txt",
+        "/api/landscape/..%2F..%2Fsecret.txt/abcdef",
+        "/api/landscape/{rid}/%2Fetc%2Fpasswd",
+        "/reports/hand/..%2F..%2Fsecret.txt",
+        "/reports/hand/%2Fetc%2Fpasswd",
+        "/reports/..%2Fsecret.txt/x",
+        "/reports/hand/../../secret.txt",
+        "/static/..%2Fapp.py",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/../../secret.txt",
+        "/study/..%2F..%2Fsecret.txt/landscapes",
+    ],
+)
 def test_no_endpoint_reads_a_path_outside_the_store(made_up: Path, url: str) -> None:
     """`../` and absolute paths in every parameter that names a file: never served (404, no content)."""
     client = TestClient(create_app(made_up / "store", made_up / "reports"))
@@ -123,7 +149,9 @@ def test_other_addresses_get_a_token_made_up(made_up: Path, monkeypatch: pytest.
 def test_uploads_are_parsed_as_data_limited_and_never_stored(made_up: Path) -> None:
     """A landscape CSV comes back as grids; too large is 413, not a landscape is 400; the store is untouched."""
     client = TestClient(create_app(made_up / "store"))
-    csv = "epoch,x,y,loss\n" + "".join(f"{e},{x},{y},{e + x * x + y * y}\n" for e in (1, 2) for x in (-1, 0, 1) for y in (-1, 1))
+    csv = "epoch,x,y,loss\n" + "".join(
+        f"{e},{x},{y},{e + x * x + y * y}\n" for e in (1, 2) for x in (-1, 0, 1) for y in (-1, 1)
+    )
     body = client.post("/api/landscape/upload", content=csv).json()
     assert body["xs"] == [-1, 0, 1] and body["ys"] == [-1, 1] and list(body["frames"]) == ["1", "2"]
     assert body["frames"]["2"]["loss"] == [[4, 3, 4], [4, 3, 4]]
@@ -142,7 +170,9 @@ def test_unknown_names_are_404_with_a_reason(made_up: Path) -> None:
     assert "choose one of" in client.get("/api/study/hand/curves?x=time").json()["error"]
 
 
-def test_serve_without_a_store_or_without_fastapi_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_without_a_store_or_without_fastapi_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No store there: one line and exit 2; FastAPI missing: the extra to install."""
     from tests.conftest import assert_user_error, run_cli
     from trainlab.api import serve

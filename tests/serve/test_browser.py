@@ -7,23 +7,25 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import trainlab_command, write_study
 from trainlab.api import landscape, run_study
 from trainlab.studies.landscape.section import LandscapeSpec
-from tests.conftest import write_study
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytest.importorskip("fastapi", reason="the dashboard needs FastAPI (pip install -e '.[serve]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright not installed (pip install -e '.[test]')")
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`; .ci/run installs it)")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`; .ci/run installs it)"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,9 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(folder / "store"), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(folder / "store"), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -75,7 +79,9 @@ def _shot(page, site: dict, name: str) -> None:  # noqa: ANN001
 
 
 def _traces(page) -> list[dict]:  # noqa: ANN001
-    return page.evaluate("document.getElementById('curves').data.map(t => ({name: t.name, y: t.y, fill: t.fill || ''}))")
+    return page.evaluate(
+        "document.getElementById('curves').data.map(t => ({name: t.name, y: t.y, fill: t.fill || ''}))"
+    )
 
 
 def test_compare_two_runs_group_by_optimizer_and_smooth(site: dict, browser) -> None:  # noqa: ANN001
@@ -139,16 +145,19 @@ def test_a_training_study_updates_live(site: dict, browser) -> None:  # noqa: AN
     study = write_study(site["folder"] / "live", runs=[{}])
     spec = {**yaml.safe_load(study.read_text()), "name": "live", "store": str(site["folder"] / "store")}
     study.write_text(yaml.safe_dump(spec))
-    proc = subprocess.Popen([sys.executable, "-m", "trainlab.cli", "run", str(study), "--quiet", "--set",
-                             "train.epochs=25", "--set", "data.n=3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = trainlab_command("run", str(study), "--quiet", "--set", "train.epochs=25", "--set", "data.n=3000")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 120
         page = None
         while page is None and time.time() < deadline:
             try:
                 page, errors = _open(browser, site["url"] + "/study/live")
-                page.wait_for_function("document.getElementById('curves').data.length === 1 && "
-                                       "document.getElementById('curves').data[0].x.length >= 1", timeout=60_000)
+                page.wait_for_function(
+                    "document.getElementById('curves').data.length === 1 && "
+                    "document.getElementById('curves').data[0].x.length >= 1",
+                    timeout=60_000,
+                )
             except sync_api.Error:
                 page = None  # the study is not in the store yet
                 time.sleep(0.5)

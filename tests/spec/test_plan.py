@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import TINY_BASE
 from trainlab.data import DATASETS
 from trainlab.errors import TrainlabError
 from trainlab.models import MODELS
 from trainlab.spec import plan_study
 from trainlab.studies.catalog import catalog, parse_study
-from tests.conftest import TINY_BASE
 
 
 def plan(overrides: dict[str, Any] | None = None, **fields: Any):
@@ -74,10 +74,18 @@ def test_optimizer_keys_carry_across_optimizer_names() -> None:
         ({}, {"data.valid_fraction": 1.0}, r"data\.valid_fraction: Input should be less than 1"),
         ({}, {"data.valid_fraction": 0}, r"data\.valid_fraction: Input should be greater than 0"),
         ({}, {"train.epochs": "many"}, r"train\.epochs: Input should be a valid integer"),
-        ({}, {"model.name": "vitt"}, r"model\.name: unknown name 'vitt' \(did you mean vit\?\); valid: " + re.escape(", ".join(MODELS.names()))),
+        (
+            {},
+            {"model.name": "vitt"},
+            r"model\.name: unknown name 'vitt' \(did you mean vit\?\); valid: " + re.escape(", ".join(MODELS.names())),
+        ),
         ({}, {"optim.name": "adan"}, r"optim\.name: unknown name 'adan' \(did you mean adam\?\); valid: adam, adamw"),
         ({}, {"schedule.name": "cos"}, r"schedule\.name: unknown name 'cos'.*valid: cosine, noam, none, plateau"),
-        ({}, {"data.name": "cifarr"}, r"data\.name: unknown name 'cifarr'.*valid: " + re.escape(", ".join(DATASETS.names()))),
+        (
+            {},
+            {"data.name": "cifarr"},
+            r"data\.name: unknown name 'cifarr'.*valid: " + re.escape(", ".join(DATASETS.names())),
+        ),
         ({}, {"optimm.lr": 1}, r"optimm\.lr: unknown section 'optimm' \(did you mean optim\?\)"),
         ({"runs": [{"model.dimm": 3}]}, {}, r"runs\[1\]: model\.dimm: unknown field \(did you mean model\.dim\?\)"),
         ({"grid": {"train.epoch": [1]}}, {}, r"grid: train\.epoch: unknown field \(did you mean train\.epochs\?\)"),

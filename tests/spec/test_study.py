@@ -38,7 +38,10 @@ def test_unknown_top_level_key_suggests_the_closest(tmp_path: Path) -> None:
         ({"name": "x", "base": {}, "seeds": []}, "seeds: must list at least one seed"),
         ({"name": "x", "base": {}, "grid": {"optim.lr": []}}, "optim.lr: needs at least one value"),
         ({"name": "x", "base": {}, "runs": []}, "runs: must list at least one run"),
-        ({"name": "x", "base": {}, "kind": "nope"}, "kind: unknown name 'nope'; valid: batch_size, landscape, lottery, nqm, scaling, train"),
+        (
+            {"name": "x", "base": {}, "kind": "nope"},
+            "kind: unknown name 'nope'; valid: batch_size, landscape, lottery, nqm, scaling, train",
+        ),
         ({"name": "x", "base": {}, "kind": "landscap"}, r"kind: unknown name 'landscap' \(did you mean landscape\?\)"),
         ({"name": "x", "kind": "train"}, "base: a train study needs a base run config"),
         ({"name": "x", "kind": "landscape"}, "landscape: a landscape study needs a landscape section"),

@@ -23,19 +23,34 @@ def make(tmp_path: Path) -> tuple[Store, StoreWriter]:
     store = Store(tmp_path / "s")
     write = StoreWriter(store)
     write(started())
-    write(StudyPlanned("st", {"name": "st"}, ({"experiment": 1, "seed": 0, "run_id": "r1", "label": "base", "changes": {}},)))
+    write(
+        StudyPlanned(
+            "st", {"name": "st"}, ({"experiment": 1, "seed": 0, "run_id": "r1", "label": "base", "changes": {}},)
+        )
+    )
     return store, write
 
 
 def test_round_trip_runs_and_metrics(tmp_path: Path) -> None:
     """What is written comes back: flattened config columns, long-format metrics."""
     store, write = make(tmp_path)
-    write(EpochEnded("r1", ((5, 1, "valid", "loss", 0.5, 1.25), (5, 1, "valid", "accuracy", 0.8, 1.25)),
-                     {"status": "partial", "epochs_done": 1, "best_value": 0.8, "best_epoch": 1}))
+    write(
+        EpochEnded(
+            "r1",
+            ((5, 1, "valid", "loss", 0.5, 1.25), (5, 1, "valid", "accuracy", 0.8, 1.25)),
+            {"status": "partial", "epochs_done": 1, "best_value": 0.8, "best_epoch": 1},
+        )
+    )
     runs = store.runs("st")
     assert runs.loc[0, "optim.lr"] == 0.1 and runs.loc[0, "status"] == "partial" and runs.loc[0, "params_total"] == 10
     m = store.metrics(["r1"])
-    assert m.set_index("name").loc["loss", ["step", "epoch", "split", "value", "wall_s"]].tolist() == [5, 1, "valid", 0.5, 1.25]
+    assert m.set_index("name").loc["loss", ["step", "epoch", "split", "value", "wall_s"]].tolist() == [
+        5,
+        1,
+        "valid",
+        0.5,
+        1.25,
+    ]
     assert store.study_spec("st") == {"name": "st"} and store.study_names() == ["st"]
 
 
@@ -78,8 +93,10 @@ def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
             " NOT NULL, main_metric TEXT, best_value REAL, best_epoch INTEGER, diverged_epoch INTEGER, params_total"
             " INTEGER, params_trainable INTEGER, device TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)"
         )
-        con.execute("INSERT INTO runs (id, config, status, epochs_done, created_at, updated_at)"
-                    " VALUES ('r0', '{}', 'done', 3, 0, 0)")
+        con.execute(
+            "INSERT INTO runs (id, config, status, epochs_done, created_at, updated_at)"
+            " VALUES ('r0', '{}', 'done', 3, 0, 0)"
+        )
     store = Store(root)
     store.update_facts("r0", {"flops_per_unit": 2.0})
     row = store.run_row("r0")

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import write_study
 from trainlab.api import run_study
+from trainlab.execution import driver
 from trainlab.store import Store, StoreWriter
 from trainlab.store.events import EpochEnded, Event
-from trainlab.execution import driver
-from tests.conftest import write_study
 
 TIMESTAMPS = ["created_at", "updated_at"]
 
@@ -23,8 +23,10 @@ TIMESTAMPS = ["created_at", "updated_at"]
 def _tables(path: Path) -> dict[str, pd.DataFrame]:
     with sqlite3.connect(path) as con:
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'claims'")]
-        return {n: pd.read_sql_query(f"SELECT * FROM {n} ORDER BY 1, 2, 3", con).drop(columns=TIMESTAMPS, errors="ignore")
-                for n in names}
+        return {
+            n: pd.read_sql_query(f"SELECT * FROM {n} ORDER BY 1, 2, 3", con).drop(columns=TIMESTAMPS, errors="ignore")
+            for n in names
+        }
 
 
 def test_replaying_the_events_rebuilds_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,12 +38,22 @@ class WarmStartKind(TrainKind):
 
     schema = KindSchema(section=WarmStartSection, needs_base=True)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[RunSpec]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[RunSpec]:
         parents = super().plan(study, overrides, only, store)
         offset = max(p.experiment for p in parents)
-        children = [RunSpec(p.experiment + offset, p.seed, p.config, p.changes,
-                            (RunInput(p.id, study.section.checkpoint),), "warm start of") for p in parents]
+        children = [
+            RunSpec(
+                p.experiment + offset,
+                p.seed,
+                p.config,
+                p.changes,
+                (RunInput(p.id, study.section.checkpoint),),
+                "warm start of",
+            )
+            for p in parents
+        ]
         return [*parents, *children]
 
 
@@ -78,8 +88,9 @@ class ScaledStartKind(TrainKind):
 
     schema = KindSchema(section=ScaledStartSection, needs_base=True)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[RunSpec]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[RunSpec]:
         runs = super().plan(study, overrides, only, store)
         return [replace(r, recipe={"scale": Scale(study.section.factor)}) for r in runs]
 

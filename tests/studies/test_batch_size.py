@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from trainlab.api import check_study
-from trainlab.errors import TrainlabError
 from tests.conftest import write_study
 from tests.trained import Trained
+from trainlab.api import check_study
+from trainlab.errors import TrainlabError
 
 
 def test_a_study_with_one_batch_size_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(TrainlabError, match=r"batch_size: the study must vary train.batch_size \(it has 1 value: \[64\]\)"):
+    with pytest.raises(
+        TrainlabError, match=r"batch_size: the study must vary train.batch_size \(it has 1 value: \[64\]\)"
+    ):
         check_study(write_study(tmp_path, kind="batch_size", batch_size={"target": 2.0}))
 
 

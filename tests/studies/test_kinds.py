@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import TINY_BASE, write_study
+from tests.studies import extra_kinds
+from tests.trained import TINY, Trained
 from trainlab.api import check_study, describe_run, run_study, run_summaries
 from trainlab.store import open_store
 from trainlab.studies.catalog import load_study
 from trainlab.studies.kind import KINDS
-from tests.conftest import TINY_BASE, write_study
-from tests.studies import extra_kinds
-from tests.trained import TINY, Trained
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,9 @@ def test_a_childs_id_covers_its_input(tmp_path: Path) -> None:
 
 def test_a_child_of_a_diverged_run_is_blocked_with_the_reason(tmp_path: Path) -> None:
     """The parent diverges; its child never starts and says why, in `run` and in `check`."""
-    path = write_study(tmp_path, kind="warm_start", base={**TINY_BASE, "optim": {"lr": 1e30}, "schedule": {"name": "none"}})
+    path = write_study(
+        tmp_path, kind="warm_start", base={**TINY_BASE, "optim": {"lr": 1e30}, "schedule": {"name": "none"}}
+    )
     parent, child = run_study(path)
     assert parent.status == "diverged"
     assert child.status == "blocked" and child.reason == f"its input run {parent.id} diverged"

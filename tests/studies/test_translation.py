@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from trainlab.api import report_study, run_study
-from trainlab.store import open_store
 from tests.conftest import assert_user_error, run_cli, write_study
 from tests.data.test_seq2seq import write_parallel
+from trainlab.api import report_study, run_study
+from trainlab.store import open_store
 
 WORDS = " ".join(f"{a}{b}{c}" for a in "bcdfgs" for b in "aeiou" for c in "tnp")  # 90 words
 
@@ -49,17 +49,25 @@ def test_a_pig_latin_study_trains_decodes_and_reports(tmp_path: Path) -> None:
     assert "<h2>Translations</h2>" in page and samples[0]["reference"] in page
     assert "By best validation loss (lower first): experiment" in page
     best = max(((r["experiment"], r["best_value"]) for r in store.runs("tiny").to_dict("records")), key=lambda e: e[1])
-    assert f"Best valid bleu: experiment {best[0]} " in (tmp_path / "report" / "findings.md").read_text()  # higher is better
+    assert (
+        f"Best valid bleu: experiment {best[0]} " in (tmp_path / "report" / "findings.md").read_text()
+    )  # higher is better
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"name": "multi30k", "source": "fr", "target": "en"}, "fr->en is not a Multi30k task 1 pair; valid: de->en, en->de"),
-    ({"name": "parallel_text", "source": "de", "target": "en", "lines": True}, "train.de has 30 lines but"),
-    ({"name": "parallel_text", "source": "de", "target": "en", "empty": True}, "1 empty lines in"),
-    ({"name": "parallel_text", "source": "de", "target": "en", "no_train": True}, "needs train.de and train.en"),
-    ({"name": "pig_latin", "max_len": 4, "too_long": "refuse"}, "sentences are longer than 4 tokens"),
-    ({"name": "pig_latin", "vocab_size": 10}, "data.vocab_size: unknown field"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"name": "multi30k", "source": "fr", "target": "en"},
+            "fr->en is not a Multi30k task 1 pair; valid: de->en, en->de",
+        ),
+        ({"name": "parallel_text", "source": "de", "target": "en", "lines": True}, "train.de has 30 lines but"),
+        ({"name": "parallel_text", "source": "de", "target": "en", "empty": True}, "1 empty lines in"),
+        ({"name": "parallel_text", "source": "de", "target": "en", "no_train": True}, "needs train.de and train.en"),
+        ({"name": "pig_latin", "max_len": 4, "too_long": "refuse"}, "sentences are longer than 4 tokens"),
+        ({"name": "pig_latin", "vocab_size": 10}, "data.vocab_size: unknown field"),
+    ],
+)
 def test_bad_translation_input_is_one_line_before_any_training(tmp_path: Path, data: dict, message: str) -> None:
     """Unknown pair, misaligned files, empty lines, sentences too long, no training split: exit 2, one
     line, nothing trained."""

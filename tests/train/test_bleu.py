@@ -9,8 +9,8 @@ import math
 import pytest
 import sacrebleu
 
-from trainlab.train.bleu import bleu_from_stats, bleu_stats
 from tests.conftest import SHARED
+from trainlab.train.bleu import bleu_from_stats, bleu_stats
 
 
 def test_bleu_of_one_sentence_worked_by_hand() -> None:

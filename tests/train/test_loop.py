@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import interrupted_after, needs_gpu, write_study
 from trainlab.api import run_study
 from trainlab.store import open_store
-from tests.conftest import interrupted_after, needs_gpu, write_study
 
 TIMING = {"seconds", "samples_per_s", "peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb"}
 
@@ -45,8 +45,9 @@ def test_global_rng_of_the_caller_is_left_alone(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("every", [None, 5], ids=["epochs", "rounds-across-data-epochs"])
-def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           every: int | None) -> None:
+def test_resume_after_interrupt_equals_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int | None
+) -> None:
     """A run stopped after round 2 and resumed gives exactly the metrics of a run never stopped, also when
     rounds of train.eval_every_steps steps end in the middle of a data epoch (7 steps per epoch here)."""
     overrides = {"train.epochs": 4, "model.dropout": 0.1, "train.eval_every_steps": every}
@@ -161,7 +162,10 @@ def test_bf16_precision_trains_close_to_float32_and_keeps_float32_weights(tmp_pa
     (final valid accuracy within 5 points), and leaves weights and optimizer state in float32."""
     for name, precision in (("fp32", "fp32"), ("bf16", "bf16")):
         (tmp_path / name).mkdir()
-        run_study(write_study(tmp_path / name), {"train.precision": precision, "train.epochs": 6, "optim.name": "adam", "optim.lr": 0.01})
+        run_study(
+            write_study(tmp_path / name),
+            {"train.precision": precision, "train.epochs": 6, "optim.name": "adam", "optim.lr": 0.01},
+        )
     fp32, bf16 = results(tmp_path / "fp32" / "store"), results(tmp_path / "bf16" / "store")
     metric = lambda d, split, name: d[(d["split"] == split) & (d["name"] == name)]["value"].tolist()  # noqa: E731
     assert metric(fp32, "train", "loss") != metric(bf16, "train", "loss")
@@ -174,7 +178,9 @@ def test_bf16_precision_trains_close_to_float32_and_keeps_float32_weights(tmp_pa
 
 
 @pytest.mark.e2e  # a cold compile takes most of a minute on 2 cores
-@pytest.mark.skipif(not any(map(shutil.which, ("c++", "g++", "clang++"))), reason="torch.compile on CPU needs a C++ compiler")
+@pytest.mark.skipif(
+    not any(map(shutil.which, ("c++", "g++", "clang++"))), reason="torch.compile on CPU needs a C++ compiler"
+)
 def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path: Path) -> None:
     """train.compile=true trains the same model (losses equal to float32 rounding: fused kernels
     reorder sums) and writes checkpoints with the eager module's keys, so landscapes and resume load them."""
@@ -196,8 +202,11 @@ def test_a_study_trains_on_the_gpu_in_bf16_with_allocator_peaks(tmp_path: Path) 
     """On CUDA: bf16 training is close to float32 and each epoch records allocator peaks (reserved ≥ allocated > 0)."""
     for name, precision in (("fp32", "fp32"), ("bf16", "bf16")):
         (tmp_path / name).mkdir()
-        run_study(write_study(tmp_path / name), {"train.precision": precision, "train.epochs": 6,
-                                                 "optim.name": "adam", "optim.lr": 0.01}, device="cuda")
+        run_study(
+            write_study(tmp_path / name),
+            {"train.precision": precision, "train.epochs": 6, "optim.name": "adam", "optim.lr": 0.01},
+            device="cuda",
+        )
     m = open_store(tmp_path / "bf16" / "store").metrics()
     peak = lambda name: m[(m["split"] == "train") & (m["name"] == name)].sort_values("epoch")["value"].to_numpy()  # noqa: E731
     assert len(peak("peak_allocated_mb")) == 6 and (peak("peak_allocated_mb") > 0).all()

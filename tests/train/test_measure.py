@@ -15,8 +15,8 @@ from trainlab.data.images import ImageConfig, image_bundle
 from trainlab.models.vit import ViTConfig
 from trainlab.spec import OptimConfig, RunConfig, ScheduleConfig, TrainConfig
 from trainlab.studies.catalog import load_study
-from trainlab.train.build import DataCache, build_parts
 from trainlab.train import Hook, Loop, Row
+from trainlab.train.build import DataCache, build_parts
 from trainlab.train.hooks import config_hooks
 from trainlab.train.measure import peak_rss_mb, reset_peak_memory
 
@@ -48,7 +48,9 @@ class SlowStep(Hook):
         self.seconds += [r.value for r in rows if r.split == "train" and r.name == "seconds"]
 
 
-def test_train_seconds_cover_the_steps_and_leave_out_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_seconds_cover_the_steps_and_leave_out_evaluation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """21 steps with 0.02 s of work after each (0.42 s counted) and a 0.05 s validation after each
     step (1.05 s not counted): 21 rounds of one step."""
     (run,) = planned_runs(load_study(write_study(tmp_path)), {"train.eval_every_steps": 1})
@@ -69,14 +71,30 @@ def _cuda_syncs_in_one_epoch(images: int) -> int:
     """Device synchronisations PyTorch reports while a ViT trains one epoch on augmented images."""
     cuda = torch.device("cuda")
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randint(0, 256, (images + 64, 1, 28, 28), dtype=torch.uint8, generator=g), torch.randint(0, 10, (images + 64,))
+    x, y = (
+        torch.randint(0, 256, (images + 64, 1, 28, 28), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (images + 64,)),
+    )
     cfg = ImageConfig(name="mnist", augment=("hflip", "resized_crop"), valid_size=64)
     bundle = image_bundle(cfg, (x, y), (x[:64], y[:64]), (0.5,), (0.25,)).to(cuda)
-    config = RunConfig(data=cfg, model=ViTConfig(patch=7, embed_dim=32, hidden_dim=64, heads=2, layers=1),
-                       optim=OptimConfig(name="adamw"), schedule=ScheduleConfig(), train=TrainConfig(epochs=1, batch_size=64))
+    config = RunConfig(
+        data=cfg,
+        model=ViTConfig(patch=7, embed_dim=32, hidden_dim=64, heads=2, layers=1),
+        optim=OptimConfig(name="adamw"),
+        schedule=ScheduleConfig(),
+        train=TrainConfig(epochs=1, batch_size=64),
+    )
     parts = build_parts(config, bundle, cuda)
-    loop = Loop(parts.model, parts.optimizer, parts.schedule, bundle, parts.task, config.train, cuda,
-                hooks=config_hooks(config.train))
+    loop = Loop(
+        parts.model,
+        parts.optimizer,
+        parts.schedule,
+        bundle,
+        parts.task,
+        config.train,
+        cuda,
+        hooks=config_hooks(config.train),
+    )
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import write_study
+from tests.train.test_loop import results
 from trainlab.api import run_study
 from trainlab.store import open_store
 from trainlab.train.noise_scale import NoiseScale
-from tests.conftest import write_study
-from tests.train.test_loop import results
 
 
 def test_estimators_recover_a_known_gradient_and_noise_within_5_percent() -> None:
@@ -38,7 +38,10 @@ def test_measuring_the_noise_scale_logs_it_and_leaves_training_unchanged(tmp_pat
     """With dropout on, a run that measures the noise scale every 2 steps logs positive values at each
     evaluation and trains to exactly the metrics of a run that does not measure it."""
     overrides = {"model.dropout": 0.1, "optim.lr": 0.05}
-    for name, extra in (("plain", {}), ("measured", {"train.gradient_noise_scale": True, "train.noise_scale_every": 2})):
+    for name, extra in (
+        ("plain", {}),
+        ("measured", {"train.gradient_noise_scale": True, "train.noise_scale_every": 2}),
+    ):
         (tmp_path / name).mkdir()
         run_study(write_study(tmp_path / name), {**overrides, **extra})
     measured = open_store(tmp_path / "measured" / "store").metrics()

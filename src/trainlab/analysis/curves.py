@@ -10,7 +10,6 @@ from scipy import stats
 
 from trainlab.store.series import last_per_round
 
-
 # The x axes a curve can be drawn against: public name -> metrics column (see `with_axes`).
 AXES = {"step": "step", "epoch": "data_epochs", "seen": "seen", "seconds": "wall_s", "flops": "flops"}
 
@@ -85,8 +84,9 @@ def seed_band(curves: list[pd.Series], level: float = 0.95) -> pd.DataFrame:
 
     Wall-clock x differs per seed, so its x is the mean x at each position.
     """
-    x, mean, low, high, n = band([c.index.to_numpy(dtype=float) for c in curves],
-                                 [c.to_numpy(dtype=float) for c in curves], level)
+    x, mean, low, high, n = band(
+        [c.index.to_numpy(dtype=float) for c in curves], [c.to_numpy(dtype=float) for c in curves], level
+    )
     return pd.DataFrame({"x": x, "mean": mean, "low": low, "high": high, "n": n})
 
 

@@ -75,7 +75,11 @@ class Line:
         from scipy.stats import t
 
         x = np.log10(np.asarray(c, float))
-        half = t.ppf(0.5 + level / 2, self.n - 2) * self.residual_sd * np.sqrt(1 / self.n + (x - self.mean_x) ** 2 / self.sxx)
+        half = (
+            t.ppf(0.5 + level / 2, self.n - 2)
+            * self.residual_sd
+            * np.sqrt(1 / self.n + (x - self.mean_x) ** 2 / self.sxx)
+        )
         centre = self.slope * x + self.intercept
         return 10 ** (centre - half), 10 ** (centre + half)
 
@@ -114,9 +118,15 @@ def profile(models: Sequence[Smooth], budget: float) -> Profile:
     vertex = float(10 ** (-p1 / (2 * p2)))
     if not n.min() <= vertex <= n.max():
         side = "smallest" if vertex < n.min() else "largest"
-        return Profile(budget, n, loss, coefficients, None,
-                       f"the loss keeps falling toward the {side} model (the quadratic's minimum, N = {vertex:,.0f}, "
-                       "lies outside the ladder)")
+        return Profile(
+            budget,
+            n,
+            loss,
+            coefficients,
+            None,
+            f"the loss keeps falling toward the {side} model (the quadratic's minimum, N = {vertex:,.0f}, "
+            "lies outside the ladder)",
+        )
     return Profile(budget, n, loss, coefficients, vertex)
 
 
@@ -127,4 +137,6 @@ def fit_line(c: np.ndarray, y: np.ndarray) -> Line:
     residuals = z - (slope * x + intercept)
     sxx = float(((x - x.mean()) ** 2).sum())
     sd = math.sqrt(float((residuals**2).sum()) / (len(x) - 2)) if len(x) > 2 else math.nan
-    return Line(float(slope), float(intercept), sd / math.sqrt(sxx) if sxx else math.nan, sd, len(x), float(x.mean()), sxx)
+    return Line(
+        float(slope), float(intercept), sd / math.sqrt(sxx) if sxx else math.nan, sd, len(x), float(x.mean()), sxx
+    )

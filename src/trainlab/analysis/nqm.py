@@ -56,9 +56,14 @@ def dynamics(model: NQM, lr: float, batch: int, momentum: float = 0.0, precondit
     p = h**-precondition
     a = lr * p * h  # θ' = (1 - a) θ + β v - η P ε,  v' = -a θ + β v - η P ε
     P, Q, R, S = 1 - a, np.full_like(a, momentum), -a, np.full_like(a, momentum)
-    T = np.stack([np.stack([P**2, 2 * P * Q, Q**2], -1),
-                  np.stack([P * R, P * S + Q * R, Q * S], -1),
-                  np.stack([R**2, 2 * R * S, S**2], -1)], axis=1)  # (d, 3, 3)
+    T = np.stack(
+        [
+            np.stack([P**2, 2 * P * Q, Q**2], -1),
+            np.stack([P * R, P * S + Q * R, Q * S], -1),
+            np.stack([R**2, 2 * R * S, S**2], -1),
+        ],
+        axis=1,
+    )  # (d, 3, 3)
     noise = (lr * p) ** 2 * h / batch
     s = np.stack([noise, noise, noise], -1)  # the same noise enters θ and v
     values, vectors = np.linalg.eig(T)

@@ -19,8 +19,18 @@ from scipy.special import logsumexp, softmax
 
 DELTA = 1e-3
 # The replication's grid of initial values: a, b, e, α, β (4,500 points).
-GRID = np.array(list(itertools.product(np.arange(0, 30, 5), np.arange(0, 30, 5), np.arange(-1, 1.5, 0.5),
-                                       np.arange(0, 2.5, 0.5), np.arange(0, 2.5, 0.5))), dtype=float)
+GRID = np.array(
+    list(
+        itertools.product(
+            np.arange(0, 30, 5),
+            np.arange(0, 30, 5),
+            np.arange(-1, 1.5, 0.5),
+            np.arange(0, 2.5, 0.5),
+            np.arange(0, 2.5, 0.5),
+        )
+    ),
+    dtype=float,
+)
 NAMES = ("E", "A", "B", "alpha", "beta")
 
 
@@ -53,7 +63,9 @@ def _terms(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray) -> np.ndarra
     return np.stack([a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)], axis=1)
 
 
-def objective(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_loss: np.ndarray) -> tuple[float, np.ndarray]:
+def objective(
+    theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_loss: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Σ Huber(log L - LSE(...)) and its gradient in (a, b, e, α, β)."""
     terms = _terms(theta, log_n, log_d)
     r = log_loss - logsumexp(terms, axis=1)
@@ -73,12 +85,19 @@ def grid_values(log_n: np.ndarray, log_d: np.ndarray, log_loss: np.ndarray, grid
 
 
 def _minimise(start: np.ndarray, data: tuple[np.ndarray, ...]):  # noqa: ANN202 - scipy's OptimizeResult
-    return minimize(objective, start, args=data, jac=True, method="L-BFGS-B",
-                    options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12})
+    return minimize(
+        objective,
+        start,
+        args=data,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12},
+    )
 
 
-def fit_parametric(n: np.ndarray, d: np.ndarray, loss: np.ndarray, starts: int = 20,
-                   extra_start: np.ndarray | None = None) -> ParametricFit:
+def fit_parametric(
+    n: np.ndarray, d: np.ndarray, loss: np.ndarray, starts: int = 20, extra_start: np.ndarray | None = None
+) -> ParametricFit:
     """Fit on runs of N parameters and D tokens reaching `loss`; L-BFGS from the `starts` best grid points
     (and `extra_start`, e.g. a previous optimum). Non-finite or non-positive rows must be removed first."""
     data = (np.log(np.asarray(n, float)), np.log(np.asarray(d, float)), np.log(np.asarray(loss, float)))
@@ -87,8 +106,16 @@ def fit_parametric(n: np.ndarray, d: np.ndarray, loss: np.ndarray, starts: int =
     results = [_minimise(start, data) for start in candidates]
     best = min(results, key=lambda r: r.fun)
     a, b, e, alpha, beta = best.x
-    return ParametricFit(float(np.exp(e)), float(np.exp(a)), float(np.exp(b)), float(alpha), float(beta),
-                         float(best.fun), bool(best.success), str(best.message))
+    return ParametricFit(
+        float(np.exp(e)),
+        float(np.exp(a)),
+        float(np.exp(b)),
+        float(alpha),
+        float(beta),
+        float(best.fun),
+        bool(best.success),
+        str(best.message),
+    )
 
 
 def theta(fit: ParametricFit) -> np.ndarray:
@@ -98,8 +125,16 @@ def theta(fit: ParametricFit) -> np.ndarray:
     return np.array([a, b, e, fit.alpha, fit.beta])
 
 
-def bootstrap(n: np.ndarray, d: np.ndarray, loss: np.ndarray, fit: ParametricFit, resamples: int = 1000,
-              seed: int = 0, starts: int = 0, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def bootstrap(
+    n: np.ndarray,
+    d: np.ndarray,
+    loss: np.ndarray,
+    fit: ParametricFit,
+    resamples: int = 1000,
+    seed: int = 0,
+    starts: int = 0,
+    groups: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Parameters refitted on `resamples` resamples of the runs (with replacement): name -> values.
     With `groups` (a label per row, e.g. the run an evaluation belongs to), whole groups are resampled,
     since points along one training run are not independent. Each refit starts from the full-data
@@ -124,8 +159,9 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def fit_with_intervals(n: np.ndarray, d: np.ndarray, loss: np.ndarray, resamples: int, seed: int = 0,
-                       groups: np.ndarray | None = None) -> tuple[ParametricFit, dict[str, tuple[float, float]]]:
+def fit_with_intervals(
+    n: np.ndarray, d: np.ndarray, loss: np.ndarray, resamples: int, seed: int = 0, groups: np.ndarray | None = None
+) -> tuple[ParametricFit, dict[str, tuple[float, float]]]:
     """The fit and, with `resamples` > 0, the 95 % bootstrap interval of each parameter and of a (the compute
     exponent); `groups` as in `bootstrap`. What `trainlab scaling-fit` and the scaling report both give."""
     fit = fit_parametric(n, d, loss)

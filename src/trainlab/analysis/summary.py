@@ -28,9 +28,7 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         return float(series.get(key, float("nan")))
 
     for split in ("train", "valid"):
-        out[f"{split}_metric"] = [
-            lookup(at_epoch, r.id, split, r.main_metric, r.best_epoch) for r in out.itertuples()
-        ]
+        out[f"{split}_metric"] = [lookup(at_epoch, r.id, split, r.main_metric, r.best_epoch) for r in out.itertuples()]
     steps = metrics.set_index(["run_id", "split", "epoch"])["step"]
     steps = steps[~steps.index.duplicated(keep="last")]
     out["best_step"] = [lookup(steps, r.id, "valid", r.best_epoch) for r in out.itertuples()]

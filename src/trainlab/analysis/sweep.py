@@ -91,15 +91,25 @@ def experiment_table(runs: pd.DataFrame, group_keys: Sequence[str], keys: Sequen
     for number, members in runs.groupby("experiment", sort=True):
         stat = mean_ci(members[METRIC].tolist())
         first = members.iloc[0]
-        rows.append({"experiment": int(number), "label": str(first["label"]), "group": first["group"],
-                     **{k: first[k] for k in keys}, "stat": stat, "mean": stat.mean})
+        rows.append(
+            {
+                "experiment": int(number),
+                "label": str(first["label"]),
+                "group": first["group"],
+                **{k: first[k] for k in keys},
+                "stat": stat,
+                "mean": stat.mean,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _best_first(table: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Experiments ordered best first (NaN means last); ties keep experiment order."""
     key = -table["mean"] if mode == "max" else table["mean"]
-    return table.assign(_key=key.fillna(math.inf)).sort_values(["_key", "experiment"], kind="stable").drop(columns="_key")
+    return (
+        table.assign(_key=key.fillna(math.inf)).sort_values(["_key", "experiment"], kind="stable").drop(columns="_key")
+    )
 
 
 def response(table: pd.DataFrame, key: str, mode: str) -> dict[str, pd.DataFrame]:
@@ -142,8 +152,12 @@ def best_settings(table: pd.DataFrame, mode: str) -> list[GroupBest]:
     return sorted(out, key=lambda g: sign * g.best["mean"])
 
 
-def shared_setting(table: pd.DataFrame, keys: Sequence[str], preferred: Mapping[str, Any], mode: str,
-                   ) -> tuple[dict[str, Any], list[tuple[str, MeanCI]]] | None:
+def shared_setting(
+    table: pd.DataFrame,
+    keys: Sequence[str],
+    preferred: Mapping[str, Any],
+    mode: str,
+) -> tuple[dict[str, Any], list[tuple[str, MeanCI]]] | None:
     """A setting of `keys` that every group ran, and the groups ranked there. The study's base values when
     every group has them (what an untuned comparison uses), else the shared setting that is best on
     average over the groups. None when no setting is shared (or there is a single group)."""

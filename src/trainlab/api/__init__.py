@@ -11,8 +11,8 @@ from typing import Any
 
 # Eager: these two functions share their module's name, and a lazy attribute would be shadowed by the
 # submodule itself once anything imports it. Neither imports pandas or plotly.
-from trainlab.api.landscape import landscape
-from trainlab.api.serve import serve
+from trainlab.api.landscape import landscape as landscape
+from trainlab.api.serve import serve as serve
 
 _HOMES = {
     "check_study": "check",

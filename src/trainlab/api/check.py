@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.api.common import as_study, store_if_present, store_root
-from trainlab.spec import StudySpec
-from trainlab.store import DONE_STATUSES
-from trainlab.train.build import DataCache
 from trainlab.execution.driver import input_problem
 from trainlab.execution.units import Unit
+from trainlab.spec import StudySpec
+from trainlab.store import DONE_STATUSES
 from trainlab.studies.kind import PlanLine, kind_of
+from trainlab.train.build import DataCache
 
 
 def planned_runs(
-    study: StudySpec | str | Path, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None,
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
     store: str | Path | None = None,
 ) -> list[Unit]:
     """The study's units (training runs for a train study), validated; nothing is built or written."""
@@ -42,4 +44,6 @@ def check_study(
             return lines
         pending = {u.id for u, line in zip(units, lines) if line.status not in DONE_STATUSES}
         blocked = [input_problem(u, db, pending, {}) not in (None, "waiting") for u in units]
-        return [replace(line, status="blocked") if b and line.status == "new" else line for line, b in zip(lines, blocked)]
+        return [
+            replace(line, status="blocked") if b and line.status == "new" else line for line, b in zip(lines, blocked)
+        ]

@@ -8,21 +8,28 @@ from rich.console import Console
 from rich.progress import Progress
 
 from trainlab.api.common import open_existing, unique_run
-from trainlab.studies.landscape.section import LandscapeSpec
 from trainlab.store import StoreWriter
-from trainlab.train.build import resolve_device
 from trainlab.studies.landscape.compute import landscape as compute_and_render
+from trainlab.studies.landscape.section import LandscapeSpec
+from trainlab.train.build import resolve_device
 
 
-def landscape(store_dir: str | Path, run: str, spec: LandscapeSpec, device: str = "auto",
-              console: Console | None = None) -> list[Path]:
+def landscape(
+    store_dir: str | Path, run: str, spec: LandscapeSpec, device: str = "auto", console: Console | None = None
+) -> list[Path]:
     """Compute (or continue) a run's loss landscape and render its figures; returns the files written."""
     db = open_existing(store_dir)
     try:
         run_id = unique_run(db, run)
         with Progress(console=console, disable=console is None) as bar:
             task = bar.add_task(f"landscape {run_id[:8]}", total=None)
-            return compute_and_render(db, run_id, spec, resolve_device(device), StoreWriter(db),
-                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
+            return compute_and_render(
+                db,
+                run_id,
+                spec,
+                resolve_device(device),
+                StoreWriter(db),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     finally:
         db.close()

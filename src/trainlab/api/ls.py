@@ -15,6 +15,8 @@ def run_summaries(store: Store, study: str | None = None) -> pd.DataFrame:
     runs = store.runs(study)
     if runs.empty:
         if study is not None and study not in store.study_names():
-            raise TrainlabError(f"--study {study}: not in the store; studies: {', '.join(store.study_names()) or 'none'}")
+            raise TrainlabError(
+                f"--study {study}: not in the store; studies: {', '.join(store.study_names()) or 'none'}"
+            )
         return runs
     return summarize_runs(runs, store.metrics(runs["id"].unique()))

@@ -10,13 +10,13 @@ from typing import Any
 from rich.console import Console
 
 from trainlab.api.common import as_study, store_if_present, store_root
-from trainlab.spec import StudySpec
-from trainlab.store import DONE_STATUSES, Store
-from trainlab.train.build import DataCache, resolve_device
 from trainlab.execution.driver import Sink, execute
 from trainlab.execution.parallel import ParallelDriver, check_executor, make_executor
 from trainlab.execution.units import Context, Outcome
+from trainlab.spec import StudySpec
+from trainlab.store import DONE_STATUSES, Store
 from trainlab.studies.kind import kind_of
+from trainlab.train.build import DataCache, resolve_device
 
 
 def run_study(

@@ -37,15 +37,31 @@ def read_table(path: str | Path, n: str, loss: str, d: str | None, c: str | None
     missing = [col for col in wanted if col not in table.columns]
     if missing:
         raise TrainlabError(f"{path}: no column {missing[0]!r}; columns: {', '.join(map(str, table.columns))}")
-    out = pd.DataFrame({"N": pd.to_numeric(table[n], errors="coerce"), "loss": pd.to_numeric(table[loss], errors="coerce")})
-    out["D"] = pd.to_numeric(table[d], errors="coerce") if d else pd.to_numeric(table[c], errors="coerce") / (6 * out["N"])
+    out = pd.DataFrame(
+        {"N": pd.to_numeric(table[n], errors="coerce"), "loss": pd.to_numeric(table[loss], errors="coerce")}
+    )
+    out["D"] = (
+        pd.to_numeric(table[d], errors="coerce") if d else pd.to_numeric(table[c], errors="coerce") / (6 * out["N"])
+    )
     good = np.isfinite(out).all(axis=1) & (out > 0).all(axis=1)
-    notes = [f"{int((~good).sum())} rows with a missing, non-finite or non-positive value left out"] if (~good).any() else []
+    notes = (
+        [f"{int((~good).sum())} rows with a missing, non-finite or non-positive value left out"]
+        if (~good).any()
+        else []
+    )
     return out[good].reset_index(drop=True), notes
 
 
-def scaling_fit(path: str | Path, n: str = "N", loss: str = "loss", d: str | None = None, c: str | None = None,
-                exclude_top: int = 0, resamples: int = 1000, seed: int = 0) -> ScalingFit:
+def scaling_fit(
+    path: str | Path,
+    n: str = "N",
+    loss: str = "loss",
+    d: str | None = None,
+    c: str | None = None,
+    exclude_top: int = 0,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> ScalingFit:
     """Fit L(N, D) = E + A/N^α + B/D^β to a CSV; `exclude_top` drops the runs of highest loss first (the
     replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none)."""
     from trainlab.analysis.scaling import fit_with_intervals

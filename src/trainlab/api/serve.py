@@ -15,8 +15,14 @@ def dashboard_url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def serve(store: str | Path = "trainlab-store", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          reports: str | Path | None = "trainlab-report", announce: object = print) -> None:
+def serve(
+    store: str | Path = "trainlab-store",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    reports: str | Path | None = "trainlab-report",
+    announce: object = print,
+) -> None:
     """Serve the dashboard until interrupted. Bound to this machine by default; any other address needs a
     token (one is made and printed in the URL when none is given): every request without it gets 401."""
     try:

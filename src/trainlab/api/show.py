@@ -60,13 +60,18 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "tokens_per_s": first.get("tokens_per_s"),
         "eval_samples_per_s": first.get("eval_samples_per_s"),
         "eval_tokens_per_s": first.get("eval_tokens_per_s"),
-        "memory": {k: float(first[k]) for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
-                   if k in first and first[k] == first[k]},
+        "memory": {
+            k: float(first[k])
+            for k in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
+            if k in first and first[k] == first[k]
+        },
         "test": test,
         "flops": _flops_line(facts, first.get("flops")),
         "memory_analytic": facts.get("memory_analytic"),
         "params_by_module": facts.get("params_by_module"),
-        "checkpoints": sorted(a["path"].rsplit("/", 1)[1] for a in store.artifacts(run_id) if a["kind"] == "checkpoint"),
+        "checkpoints": sorted(
+            a["path"].rsplit("/", 1)[1] for a in store.artifacts(run_id) if a["kind"] == "checkpoint"
+        ),
         "notes": facts.get("notes"),
         "error": facts.get("error"),
         "folder": str(store.root / "runs" / run_id),

@@ -52,8 +52,12 @@ class Split(Protocol):
 
     def num_batches(self, batch_size: int) -> int: ...
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None,
-                augment_generator: torch.Generator | None = None) -> Iterator[Batch]: ...
+    def batches(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        augment_generator: torch.Generator | None = None,
+    ) -> Iterator[Batch]: ...
 
 
 @dataclass(frozen=True)

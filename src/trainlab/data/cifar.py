@@ -62,7 +62,9 @@ def _folder(cfg: ImageConfig) -> Path:
             # the "data" filter refuses paths outside root (Python >= 3.10.12 / 3.11.4)
             tar.extractall(root, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     except (tarfile.TarError, OSError, EOFError) as err:
-        raise TrainlabError(f"{archive}: not a readable CIFAR-10 archive ({err}); delete it and fetch it again") from None
+        raise TrainlabError(
+            f"{archive}: not a readable CIFAR-10 archive ({err}); delete it and fetch it again"
+        ) from None
     if not (root / FOLDER / "test_batch").exists():
         raise TrainlabError(f"{archive}: does not contain {FOLDER}/test_batch")
     return root / FOLDER

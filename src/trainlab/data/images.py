@@ -22,20 +22,34 @@ from trainlab.data.base import DataBundle, DataConfig, DataInfo, TensorSplit, sp
 from trainlab.data.download import locate
 from trainlab.errors import TrainlabError
 
-IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-             "t10k-labels-idx1-ubyte.gz")
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 SOURCES = {
     "mnist": {
         "url": "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "md5": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
-        "mean": (0.1307,), "std": (0.3081,),
+        "md5": (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ),
+        "mean": (0.1307,),
+        "std": (0.3081,),
     },
     "fashion_mnist": {
         "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "md5": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
-        "mean": (0.2860,), "std": (0.3530,),
+        "md5": (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ),
+        "mean": (0.2860,),
+        "std": (0.3530,),
     },
 }
 
@@ -43,7 +57,18 @@ SOURCES = {
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 CLASS_NAMES = {  # what each label is (zero-shot prompts name them)
     "mnist": tuple(str(d) for d in range(10)),
-    "fashion_mnist": ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"),
+    "fashion_mnist": (
+        "T-shirt",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle boot",
+    ),
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
 
@@ -62,7 +87,9 @@ class ImageConfig(DataConfig):
     crop_padding: int = Field(4, ge=0)
     crop_scale: tuple[float, float] = (0.8, 1.0)  # resized_crop: area fraction (the IFT6135 course)
     crop_ratio: tuple[float, float] = (0.9, 1.1)  # resized_crop: aspect ratio
-    normalize: Literal["dataset", "none"] = "dataset"  # none: pixels in [0, 1], for models that normalise themselves (CLIP)
+    normalize: Literal["dataset", "none"] = (
+        "dataset"  # none: pixels in [0, 1], for models that normalise themselves (CLIP)
+    )
 
     def static_info(self) -> DataInfo | None:
         shape = IMAGE_SHAPES.get(self.name)
@@ -113,7 +140,9 @@ def image_bundle(
     train_split, valid = split_by_permutation(x, y, cfg.valid_size / len(x), cfg.split_seed)
     if cfg.max_train:
         train_split = TensorSplit(train_split.x[: cfg.max_train], train_split.y[: cfg.max_train])
-    normalize = normalizer(mean, std) if cfg.normalize == "dataset" else normalizer((0.0,) * len(mean), (1.0,) * len(std))
+    normalize = (
+        normalizer(mean, std) if cfg.normalize == "dataset" else normalizer((0.0,) * len(mean), (1.0,) * len(std))
+    )
     augmenter = (
         partial(augment, ops=cfg.augment, padding=cfg.crop_padding, scale=cfg.crop_scale, ratio=cfg.crop_ratio)
         if cfg.augment
@@ -129,8 +158,9 @@ def image_bundle(
 
 def load_idx_dataset(cfg: ImageConfig, dataset: str) -> DataBundle:
     source = SOURCES[dataset]
-    folder = locate(cfg.root, dict(zip(IDX_FILES, source["md5"])), source["url"], cfg.download, dataset,
-                    f"data/{dataset}")
+    folder = locate(
+        cfg.root, dict(zip(IDX_FILES, source["md5"])), source["url"], cfg.download, dataset, f"data/{dataset}"
+    )
     x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in IDX_FILES)
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise TrainlabError(f"{folder}: image and label counts differ; the files are not a matching set")
@@ -138,8 +168,9 @@ def load_idx_dataset(cfg: ImageConfig, dataset: str) -> DataBundle:
     def tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))  # (N, 1, H, W)
 
-    return image_bundle(cfg, tensors(x_train, y_train), tensors(x_test, y_test), source["mean"], source["std"],
-                        CLASS_NAMES[dataset])
+    return image_bundle(
+        cfg, tensors(x_train, y_train), tensors(x_test, y_test), source["mean"], source["std"], CLASS_NAMES[dataset]
+    )
 
 
 load_mnist = partial(load_idx_dataset, dataset="mnist")

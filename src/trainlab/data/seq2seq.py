@@ -50,8 +50,12 @@ class PairSplit:
     @classmethod
     def from_ids(cls, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> PairSplit:
         targets = [[SOS, *t, EOS] for t in targets]
-        return cls(_pad(sources), _pad(targets), torch.tensor([len(s) for s in sources]),
-                   torch.tensor([len(t) for t in targets]))
+        return cls(
+            _pad(sources),
+            _pad(targets),
+            torch.tensor([len(s) for s in sources]),
+            torch.tensor([len(t) for t in targets]),
+        )
 
     def __len__(self) -> int:
         return len(self.src_len)
@@ -82,8 +86,9 @@ class PairSplit:
         windows = idx.split(WINDOW_BATCHES * batch_size)
         return torch.cat([w[torch.argsort(self.tgt_len[w], stable=True)] for w in windows])
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None,
-                augment_generator: object = None) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, augment_generator: object = None
+    ) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
         for idx in self.batch_indices(batch_size, generator):
             S, T = int(self.src_len[idx].max()), int(self.tgt_len[idx].max())
             rows = idx.to(self.src.device, non_blocking=True)
@@ -104,8 +109,9 @@ def _pad(rows: Sequence[Sequence[int]]) -> torch.Tensor:
     29,000 sentences, this 0.03 s): a row-major boolean mask of the real positions takes the ids in order."""
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     out = np.full((len(rows), lengths.max(initial=0)), PAD, dtype=np.int64)
-    out[np.arange(out.shape[1]) < lengths[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
-                                                                  count=int(lengths.sum()))
+    out[np.arange(out.shape[1]) < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum())
+    )
     return torch.from_numpy(out)
 
 
@@ -126,8 +132,10 @@ def _fit(ids: list[list[int]], cfg: Seq2SeqConfig, where: str, notes: list[str])
     if not long:
         return ids
     if cfg.too_long == "refuse":
-        raise TrainlabError(f"data.max_len: {len(long)} {where} sentences are longer than {cfg.max_len} tokens "
-                            f"(longest {max(long)}); raise data.max_len or set data.too_long: truncate")
+        raise TrainlabError(
+            f"data.max_len: {len(long)} {where} sentences are longer than {cfg.max_len} tokens "
+            f"(longest {max(long)}); raise data.max_len or set data.too_long: truncate"
+        )
     notes.append(f"data: {len(long)} of {len(ids)} {where} sentences cut to {cfg.max_len} tokens (longest {max(long)})")
     return [s[: cfg.max_len] for s in ids]
 
@@ -185,12 +193,18 @@ def load_pig_latin(cfg: PigLatinConfig) -> DataBundle:
         lines = multi30k_lines(cfg.root, "train.en")
     words = word_list("\n".join(lines))
     if len(words) < 10:
-        raise TrainlabError(f"data.words: {cfg.words or 'the Multi30k word list'} has {len(words)} distinct words; "
-                            "a word list needs at least 10")
+        raise TrainlabError(
+            f"data.words: {cfg.words or 'the Multi30k word list'} has {len(words)} distinct words; "
+            "a word list needs at least 10"
+        )
     count = PIG_LATIN_SIZES[cfg.size] if isinstance(cfg.size, str) else cfg.size
     english = phrases(words, count, cfg.max_words, cfg.seed)
     n_valid, n_test = round(len(english) * cfg.valid_fraction), round(len(english) * cfg.test_fraction)
-    parts = {"valid": english[:n_valid], "test": english[n_valid : n_valid + n_test], "train": english[n_valid + n_test :]}
+    parts = {
+        "valid": english[:n_valid],
+        "test": english[n_valid : n_valid + n_test],
+        "train": english[n_valid + n_test :],
+    }
     texts = {name: (list(part), [to_pig_latin(p) for p in part]) for name, part in parts.items() if part}
     texts = _cap(texts, cfg.max_train)
     return pairs_bundle(cfg, texts, CharVocab(s for pair in zip(*texts["train"]) for s in pair))
@@ -216,16 +230,22 @@ def read_pairs(source: Path, target: Path, skip_empty: bool, field: str) -> tupl
     return align(_read_lines(source, field), _read_lines(target, field), (source, target), skip_empty, field)
 
 
-def align(src: list[str], tgt: list[str], files: tuple[Path, Path], skip_empty: bool, field: str) -> tuple[list[str], list[str]]:
+def align(
+    src: list[str], tgt: list[str], files: tuple[Path, Path], skip_empty: bool, field: str
+) -> tuple[list[str], list[str]]:
     """Aligned lines of two files: same count, no empty line (or such pairs dropped, when asked)."""
     source, target = files
     if len(src) != len(tgt):
-        raise TrainlabError(f"{field}: {source} has {len(src):,} lines but {target} has {len(tgt):,}; "
-                            "aligned files need one sentence per line on both sides")
+        raise TrainlabError(
+            f"{field}: {source} has {len(src):,} lines but {target} has {len(tgt):,}; "
+            "aligned files need one sentence per line on both sides"
+        )
     empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
     if empty and not skip_empty:
-        raise TrainlabError(f"{field}: {len(empty)} empty lines in {source} / {target} (first at line {empty[0]}); "
-                            "fix the files or set data.skip_empty: true to drop those pairs")
+        raise TrainlabError(
+            f"{field}: {len(empty)} empty lines in {source} / {target} (first at line {empty[0]}); "
+            "fix the files or set data.skip_empty: true to drop those pairs"
+        )
     keep = set(range(len(src))) - {i - 1 for i in empty}
     return [s for i, s in enumerate(src) if i in keep], [t for i, t in enumerate(tgt) if i in keep]
 
@@ -259,8 +279,10 @@ def load_parallel_text(cfg: ParallelTextConfig) -> DataBundle:
         if src is None or tgt is None:
             if split == "test":
                 continue
-            raise TrainlabError(f"data.path: {folder} needs {split}.{cfg.source} and {split}.{cfg.target} "
-                                "(the vocabulary is built from the training split)")
+            raise TrainlabError(
+                f"data.path: {folder} needs {split}.{cfg.source} and {split}.{cfg.target} "
+                "(the vocabulary is built from the training split)"
+            )
         texts[split] = read_pairs(src, tgt, cfg.skip_empty, "data.path")
     return bpe_bundle(cfg, texts)
 
@@ -295,8 +317,10 @@ class Multi30kConfig(BPEOptions):
     @model_validator(mode="after")
     def _known_pair(self) -> Multi30kConfig:
         if f"{self.source}-{self.target}" not in MULTI30K_PAIRS:
-            raise ValueError(f"source/target: {self.source}->{self.target} is not a Multi30k task 1 pair; "
-                             f"valid: {', '.join(p.replace('-', '->') for p in MULTI30K_PAIRS)}")
+            raise ValueError(
+                f"source/target: {self.source}->{self.target} is not a Multi30k task 1 pair; "
+                f"valid: {', '.join(p.replace('-', '->') for p in MULTI30K_PAIRS)}"
+            )
         return self
 
 
@@ -308,8 +332,10 @@ def _multi30k_path(root: str | None, stem: str, download: bool) -> Path:
         # the gzip bytes are not fixed (timestamps), so the text is checked instead (multi30k_lines)
         found = fetch(MULTI30K_URL + f"{MULTI30K_REMOTE[split]}.{lang}.gz", folder / f"{stem}.gz", digest=None)
     if found is None:
-        raise TrainlabError(f"data.root: Multi30k file {stem} not found in {folder.resolve()}; set data.root to the "
-                            f"folder holding it, or data.download: true to fetch it from {MULTI30K_URL}")
+        raise TrainlabError(
+            f"data.root: Multi30k file {stem} not found in {folder.resolve()}; set data.root to the "
+            f"folder holding it, or data.download: true to fetch it from {MULTI30K_URL}"
+        )
     return found
 
 
@@ -329,6 +355,11 @@ def load_multi30k(cfg: Multi30kConfig) -> DataBundle:
     texts = {}
     for split, stem in MULTI30K_SPLITS.items():
         src, tgt = (f"{stem}.{lang}" for lang in (cfg.source, cfg.target))
-        texts[split] = align(multi30k_lines(cfg.root, src, cfg.download), multi30k_lines(cfg.root, tgt, cfg.download),
-                             (Path(src), Path(tgt)), skip_empty=False, field="data.root")
+        texts[split] = align(
+            multi30k_lines(cfg.root, src, cfg.download),
+            multi30k_lines(cfg.root, tgt, cfg.download),
+            (Path(src), Path(tgt)),
+            skip_empty=False,
+            field="data.root",
+        )
     return bpe_bundle(cfg, texts)

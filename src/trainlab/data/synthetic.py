@@ -33,7 +33,6 @@ class TeacherAttentionConfig(HeadsSplitWidth, DataConfig):
         return DataInfo("classification", (self.seq_len, self.dim), self.classes)
 
 
-
 def _teacher_labels(x: torch.Tensor, cfg: TeacherAttentionConfig, g: torch.Generator) -> torch.Tensor:
     B, T, D = x.shape
     H = cfg.heads

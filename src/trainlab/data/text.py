@@ -65,8 +65,9 @@ class TokenWindows:
             w = windows[start : start + batch_size] if order is None else windows[order[start : start + batch_size]]
             yield w[:, :-1], w[:, 1:]
 
-
-    def _random_offset_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _random_offset_batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         windows = self.stream.unfold(0, self.seq_len + 1, 1)  # (every start, T + 1), a view
         n = len(self)
         for start in range(0, n, batch_size):
@@ -134,8 +135,15 @@ def read_npz_tokens(path: Path) -> np.ndarray:
 def load_wikitext2_bpe(cfg: WikiText2BPEConfig) -> DataBundle:
     if cfg.download and not cfg.url:
         raise TrainlabError("data.url: set it to the folder URL that serves the course's wiki.*.npz files")
-    folder = locate(cfg.root, WIKITEXT_FILES, cfg.url or "", cfg.download, "WikiText-2 (GPT-1 BPE)",
-                    "data/wikitext2-gpt1bpe", algorithm="sha256")
+    folder = locate(
+        cfg.root,
+        WIKITEXT_FILES,
+        cfg.url or "",
+        cfg.download,
+        "WikiText-2 (GPT-1 BPE)",
+        "data/wikitext2-gpt1bpe",
+        algorithm="sha256",
+    )
     train, valid, test = (read_npz_tokens(folder / name) for name in WIKITEXT_FILES)
     if max(int(train.max()), int(valid.max()), int(test.max())) >= GPT1_VOCAB:
         raise TrainlabError(f"{folder}: token ids beyond the GPT-1 vocabulary ({GPT1_VOCAB}); wrong files?")
@@ -229,8 +237,15 @@ def load_tinyshakespeare(cfg: TinyShakespeareConfig) -> DataBundle:
     folder = Path(cfg.root or "data/tinyshakespeare").expanduser()
     path = next((folder / n for n in ("input.txt", "input.txt.xz") if (folder / n).exists()), None)
     if path is None:
-        folder = locate(cfg.root, {"input.txt": TINYSHAKESPEARE_SHA256}, TINYSHAKESPEARE_URL, cfg.download,
-                        "Tiny Shakespeare", "data/tinyshakespeare", algorithm="sha256")
+        folder = locate(
+            cfg.root,
+            {"input.txt": TINYSHAKESPEARE_SHA256},
+            TINYSHAKESPEARE_URL,
+            cfg.download,
+            "Tiny Shakespeare",
+            "data/tinyshakespeare",
+            algorithm="sha256",
+        )
         path = folder / "input.txt"
     train, valid = split_text(read_text(path), 0.1)
     return text_bundle(cfg, {"train": train, "valid": valid, "test": None}, "char")

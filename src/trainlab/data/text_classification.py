@@ -22,8 +22,28 @@ from trainlab import hub
 from trainlab.data.base import DataBundle, DataConfig, DataInfo, TensorSplit
 from trainlab.errors import TrainlabError
 
-ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 OPERATIONS = {"plus": lambda a, b: a + b, "minus": lambda a, b: a - b, "times": lambda a, b: a * b}
 SIGNS = ("negative", "zero", "positive")
@@ -52,8 +72,9 @@ class TokenizedText(DataConfig):
             return self
         pretrained = getattr(model, "pretrained", None)
         if not pretrained:
-            raise TrainlabError(f"data.tokenizer: model: model {model.name!r} has no pretrained tokenizer; "
-                                "name one in data.tokenizer")
+            raise TrainlabError(
+                f"data.tokenizer: model: model {model.name!r} has no pretrained tokenizer; name one in data.tokenizer"
+            )
         return self.model_copy(update={"tokenizer": pretrained})
 
 
@@ -97,7 +118,11 @@ def verbal_arithmetic(cfg: VerbalArithmeticConfig) -> dict[str, list[tuple[str, 
     chosen = [combos[i] for i in order[: cfg.n]]
     phrases = [(f"{number_words(a)} {op} {number_words(b)}", sign_label(OPERATIONS[op](a, b))) for a, op, b in chosen]
     n_valid, n_test = round(len(phrases) * cfg.valid_fraction), round(len(phrases) * cfg.test_fraction)
-    return {"valid": phrases[:n_valid], "test": phrases[n_valid:n_valid + n_test], "train": phrases[n_valid + n_test:]}
+    return {
+        "valid": phrases[:n_valid],
+        "test": phrases[n_valid : n_valid + n_test],
+        "train": phrases[n_valid + n_test :],
+    }
 
 
 def _read_table(path: Path, text: str, label: str) -> list[tuple[str, str]]:
@@ -106,8 +131,10 @@ def _read_table(path: Path, text: str, label: str) -> list[tuple[str, str]]:
         reader = csv.DictReader(f, delimiter=delimiter)
         missing = [c for c in (text, label) if c not in (reader.fieldnames or [])]
         if missing:
-            raise TrainlabError(f"data.path {path}: no column {missing[0]!r} (columns: {', '.join(reader.fieldnames or [])}; "
-                                "set data.text_column / data.label_column)")
+            raise TrainlabError(
+                f"data.path {path}: no column {missing[0]!r} (columns: {', '.join(reader.fieldnames or [])}; "
+                "set data.text_column / data.label_column)"
+            )
         return [(row[text], row[label].strip()) for row in reader]
 
 
@@ -115,8 +142,10 @@ def text_table(cfg: TextClassificationConfig) -> tuple[dict[str, list[tuple[str,
     """The splits of a CSV/TSV file (train, valid by `valid_fraction`) or folder (train.*, valid.*, test.*)."""
     root = Path(cfg.path)
     if root.is_dir():
-        files = {s: next((p for p in sorted(root.iterdir()) if p.stem == s and p.suffix in (".csv", ".tsv")), None)
-                 for s in ("train", "valid", "test")}
+        files = {
+            s: next((p for p in sorted(root.iterdir()) if p.stem == s and p.suffix in (".csv", ".tsv")), None)
+            for s in ("train", "valid", "test")
+        }
         if files["train"] is None:
             raise TrainlabError(f"data.path {root}: no train.csv or train.tsv in the folder")
     elif root.is_file():
@@ -132,8 +161,10 @@ def text_table(cfg: TextClassificationConfig) -> tuple[dict[str, list[tuple[str,
     labels = cfg.labels or tuple(found)
     unknown = [lab for lab in found if lab not in labels]
     if unknown:
-        raise TrainlabError(f"data.labels: the files hold label {unknown[0]!r}, which the head does not cover "
-                            f"(data.labels: {', '.join(labels)})")
+        raise TrainlabError(
+            f"data.labels: the files hold label {unknown[0]!r}, which the head does not cover "
+            f"(data.labels: {', '.join(labels)})"
+        )
     index = {lab: i for i, lab in enumerate(labels)}
     return {s: [(t, index[lab]) for t, lab in split] for s, split in rows.items()}, tuple(labels)
 
@@ -146,8 +177,9 @@ def _encode(tokenizer_name: str, texts: tuple[str, ...], max_len: int) -> tuple[
     return enc["input_ids"].long(), enc["attention_mask"].long()
 
 
-def tokenized_bundle(splits: dict[str, list[tuple[str, int]]], classes: tuple[str, ...],
-                     cfg: TokenizedText) -> DataBundle:
+def tokenized_bundle(
+    splits: dict[str, list[tuple[str, int]]], classes: tuple[str, ...], cfg: TokenizedText
+) -> DataBundle:
     """One tokenization of every split (padded alike), as (3, T) examples: ids, mask, example number."""
     names = [s for s in ("train", "valid", "test") if splits.get(s)]
     texts = tuple(t for s in names for t, _ in splits[s])
@@ -157,10 +189,16 @@ def tokenized_bundle(splits: dict[str, list[tuple[str, int]]], classes: tuple[st
     y = torch.tensor([lab for s in names for _, lab in splits[s]])
     parts, start = {}, 0
     for s in names:
-        parts[s] = TensorSplit(x[start:start + len(splits[s])], y[start:start + len(splits[s])])
+        parts[s] = TensorSplit(x[start : start + len(splits[s])], y[start : start + len(splits[s])])
         start += len(splits[s])
-    info = DataInfo("classification", tuple(x.shape[1:]), len(classes), class_names=classes,
-                    vocab=len(hub.tokenizer(cfg.tokenizer)), tokenizer=cfg.tokenizer)
+    info = DataInfo(
+        "classification",
+        tuple(x.shape[1:]),
+        len(classes),
+        class_names=classes,
+        vocab=len(hub.tokenizer(cfg.tokenizer)),
+        tokenizer=cfg.tokenizer,
+    )
     return DataBundle(info, parts["train"], parts["valid"], parts.get("test"))
 
 

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlab.errors import TrainlabError
+from trainlab.execution.progress import make_progress
+from trainlab.execution.units import Context, Kind, Outcome, Unit
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Claim, Claims, Store, StoreWriter
 from trainlab.store.events import Event, RunNote, StudyPlanned
-from trainlab.execution.units import Context, Kind, Outcome, Unit
-from trainlab.execution.progress import make_progress
 from trainlab.train.checkpoint import file_name
 
 POLL_S = 2.0  # how often a driver looks again at units that another driver holds
@@ -46,8 +46,11 @@ def input_problem(unit: Unit, store: Store, waiting: Collection[str], stopped: M
         row = store.run_row(source.run)
         if row is None or row["status"] != "done":
             status = row["status"] if row else "not in the store"
-            return f"its input run {source.run} {status}" if status in STOPPED else \
-                f"its input run {source.run} is {status}, and not in this plan"
+            return (
+                f"its input run {source.run} {status}"
+                if status in STOPPED
+                else f"its input run {source.run} is {status}, and not in this plan"
+            )
         if not (store.root / "runs" / source.run / file_name(source.checkpoint)).exists():
             return f"its input run {source.run} kept no {source.checkpoint} checkpoint"
     return None
@@ -153,8 +156,15 @@ class Driver:
         return Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason)
 
 
-def execute(kind: Kind, study: StudySpec, units: Sequence[Unit], store: Store, ctx: Context,
-            driver: Callable[..., Driver] = Driver, exclusive: bool = False) -> list[Outcome]:
+def execute(
+    kind: Kind,
+    study: StudySpec,
+    units: Sequence[Unit],
+    store: Store,
+    ctx: Context,
+    driver: Callable[..., Driver] = Driver,
+    exclusive: bool = False,
+) -> list[Outcome]:
     """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`. `driver`
     runs the units (this process by default; trainlab.execution.parallel for workers, which must then be
     the store's only driver: `exclusive`)."""

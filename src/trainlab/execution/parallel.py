@@ -15,10 +15,10 @@ import time
 from typing import Any, Protocol
 
 from trainlab.errors import TrainlabError
-from trainlab.store import Claim, Claims
 from trainlab.execution.driver import STOPPED, Driver
 from trainlab.execution.units import Outcome, Unit
 from trainlab.execution.workers import Finish, Job
+from trainlab.store import Claim, Claims
 
 POLL_S = 0.5
 
@@ -90,8 +90,15 @@ class ParallelDriver(Driver):
 
     def _job(self, unit: Unit) -> Job:
         console = self.ctx.console
-        return Job(self.kind, unit, self.title(unit), self.ctx.keep, self.ctx.store_root, self.ctx.project_dir,
-                   bool(console and console.is_terminal))
+        return Job(
+            self.kind,
+            unit,
+            self.title(unit),
+            self.ctx.keep,
+            self.ctx.store_root,
+            self.ctx.project_dir,
+            bool(console and console.is_terminal),
+        )
 
     def _finish(self, outcome: Outcome, waiting: dict[str, Unit]) -> None:
         self.outcomes[outcome.id] = outcome
@@ -131,8 +138,10 @@ class ParallelDriver(Driver):
     def _crashed(self, unit: Unit, why: str) -> Outcome:
         tries = self.attempts[unit.id]
         if tries <= self.retries:
-            self.say(f"{why}; retrying it from its last checkpoint (attempt {tries + 1} of {self.retries + 1})",
-                     f"[yellow]run {unit.id}:[/yellow] ")
+            self.say(
+                f"{why}; retrying it from its last checkpoint (attempt {tries + 1} of {self.retries + 1})",
+                f"[yellow]run {unit.id}:[/yellow] ",
+            )
             return Outcome(unit.id, unit.experiment, unit.seed, "retry")
         return self.failed(unit, f"{why}, {tries} times; not retried again (--retries {self.retries})")
 
@@ -148,8 +157,9 @@ class ParallelDriver(Driver):
             progress.update(self._tasks[key, args[0]], completed=completed, **fields)
 
 
-def make_executor(name: str, workers: int | None, device: Any, address: str | None, resources: str | None,
-                  store_root: Any) -> Executor | None:
+def make_executor(
+    name: str, workers: int | None, device: Any, address: str | None, resources: str | None, store_root: Any
+) -> Executor | None:
     """The executor `trainlab run` asked for; None to train in this process (one worker, the default)."""
     if name == "local":
         if address or resources:

@@ -16,8 +16,8 @@ from multiprocessing.connection import Connection, wait
 
 import torch
 
-from trainlab.exiting import skip_final_collections
 from trainlab.execution.workers import DriverGone, Job, die_with_parent, run_job
+from trainlab.exiting import skip_final_collections
 
 STOP_TIMEOUT_S = 30.0  # how long Ctrl-C waits for a worker to leave its run resumable before killing it
 
@@ -98,8 +98,9 @@ class LocalPool:
 
     def _spawn(self, slot: int) -> _Worker:
         parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_serve, args=(child, self._devices[slot], self._threads),
-                                        name=f"trainlab-worker-{slot}", daemon=True)
+        process = self._context.Process(
+            target=_serve, args=(child, self._devices[slot], self._threads), name=f"trainlab-worker-{slot}", daemon=True
+        )
         process.start()
         child.close()
         return _Worker(process, parent)
@@ -116,7 +117,12 @@ class LocalPool:
                 worker.job = None
             elif worker.process.sentinel in ready or not worker.process.is_alive():
                 worker.process.join(1)
-                out.append((key, ("crashed", f"its worker (pid {worker.process.pid}) died, exit code {worker.process.exitcode}")))
+                out.append(
+                    (
+                        key,
+                        ("crashed", f"its worker (pid {worker.process.pid}) died, exit code {worker.process.exitcode}"),
+                    )
+                )
                 self._workers[self._workers.index(worker)] = None
         return out
 

@@ -37,7 +37,8 @@ class ProgressHook(Hook):
         step = loop.state.step
         if self.every:
             return f"step {step}/{self.total}"
-        return f"epoch {loop.state.epoch + 1}/{self.epochs} step {step - loop.state.epoch * self.steps_per_epoch}/{self.steps_per_epoch}"
+        in_epoch = step - loop.state.epoch * self.steps_per_epoch
+        return f"epoch {loop.state.epoch + 1}/{self.epochs} step {in_epoch}/{self.steps_per_epoch}"
 
     def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
         valid = {r.name: r.value for r in rows if r.split == "valid"}

@@ -44,7 +44,7 @@ def parse_resources(text: str | None) -> dict[str, float]:
     except json.JSONDecodeError as err:
         raise TrainlabError(f"--resources: not JSON ({err.msg}); e.g. --resources '{{\"GPU\": 1}}'") from None
     if not isinstance(value, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in value.values()):
-        raise TrainlabError(f"--resources: expected an object of non-negative amounts, e.g. {{\"GPU\": 1}} (got {text})")
+        raise TrainlabError(f'--resources: expected an object of non-negative amounts, e.g. {{"GPU": 1}} (got {text})')
     return {str(k): float(v) for k, v in value.items()}
 
 
@@ -56,8 +56,10 @@ def _reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as err:
-        raise TrainlabError(f"--address {address}: cannot reach {host}:{port} ({err.strerror or err}); "
-                            "is the Ray head running there (`ray start --head`)?") from None
+        raise TrainlabError(
+            f"--address {address}: cannot reach {host}:{port} ({err.strerror or err}); "
+            "is the Ray head running there (`ray start --head`)?"
+        ) from None
 
 
 def connect(ray: Any, address: str | None) -> None:
@@ -65,11 +67,18 @@ def connect(ray: Any, address: str | None) -> None:
     if address not in (None, "auto"):
         _reachable(address)
     try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False,
-                 ignore_reinit_error=True)
+        ray.init(
+            address=address,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            include_dashboard=False,
+            ignore_reinit_error=True,
+        )
     except ConnectionError as err:
-        raise TrainlabError(f"--address {address}: no Ray cluster found ({str(err).splitlines()[0]}); start one with "
-                            "`ray start --head`, or leave out --address for a cluster of this machine alone") from None
+        raise TrainlabError(
+            f"--address {address}: no Ray cluster found ({str(err).splitlines()[0]}); start one with "
+            "`ray start --head`, or leave out --address for a cluster of this machine alone"
+        ) from None
 
 
 def request(resources: dict[str, float], device: torch.device) -> dict[str, Any]:
@@ -88,9 +97,14 @@ def slots(ray: Any, options: dict[str, Any]) -> int:
         per = [have.get(k, 0.0) // v for k, v in want.items() if v > 0]
         fits.append(int(min(per)) if per else 8)
     if not any(fits):
-        offered = "; ".join(json.dumps({k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")})
-                            for n in ray.nodes() if n.get("Alive"))
-        raise TrainlabError(f"--resources: no node of the cluster has {json.dumps(want)} for one run (nodes offer: {offered})")
+        offered = "; ".join(
+            json.dumps({k: v for k, v in n.get("Resources", {}).items() if not k.startswith("node:")})
+            for n in ray.nodes()
+            if n.get("Alive")
+        )
+        raise TrainlabError(
+            f"--resources: no node of the cluster has {json.dumps(want)} for one run (nodes offer: {offered})"
+        )
     return sum(fits)
 
 
@@ -123,8 +137,11 @@ def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
     from trainlab.train.build import DataCache
 
     if not (job.store_root / SHARED_MARK).exists():
-        return Finish(raised="user", reason=f"--executor ray: node {socket.gethostname()} does not see the store at "
-                      f"{job.store_root}; every node must reach the store at the same path (a shared filesystem)")
+        return Finish(
+            raised="user",
+            reason=f"--executor ray: node {socket.gethostname()} does not see the store at "
+            f"{job.store_root}; every node must reach the store at the same path (a shared filesystem)",
+        )
     torch.set_num_threads(threads)
     _DATA = _DATA or DataCache()
     device = torch.device("cuda" if ray.get_gpu_ids() else "cpu")
@@ -134,8 +151,9 @@ def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
 class RayExecutor:
     """The executor of Ray tasks (see trainlab.execution.parallel for the interface)."""
 
-    def __init__(self, address: str | None, resources: dict[str, float], device: torch.device, store_root: Path,
-                 most: int | None) -> None:
+    def __init__(
+        self, address: str | None, resources: dict[str, float], device: torch.device, store_root: Path, most: int | None
+    ) -> None:
         ray = self.ray = import_ray()
         connect(ray, address)
         self.options = request(resources, device)
@@ -154,8 +172,10 @@ class RayExecutor:
 
     def describe(self) -> str:
         nodes = sum(1 for n in self.ray.nodes() if n.get("Alive"))
-        return (f"a Ray cluster of {nodes} node{'s' if nodes > 1 else ''} ({self.slots} runs at once, each "
-                f"{self.options['num_cpus']:g} CPU, {self.options['num_gpus']:g} GPU)")
+        return (
+            f"a Ray cluster of {nodes} node{'s' if nodes > 1 else ''} ({self.slots} runs at once, each "
+            f"{self.options['num_cpus']:g} CPU, {self.options['num_gpus']:g} GPU)"
+        )
 
     def free(self) -> bool:
         return len(self.refs) < self.slots

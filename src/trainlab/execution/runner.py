@@ -14,8 +14,10 @@ from typing import Any
 import torch
 
 from trainlab.errors import TrainlabError
-from trainlab.spec import RunSpec
+from trainlab.execution.progress import ProgressHook
+from trainlab.execution.units import Context, Outcome
 from trainlab.files import write_text_atomic
+from trainlab.spec import RunSpec
 from trainlab.store.events import (
     ArtifactSaved,
     CheckpointSaved,
@@ -28,10 +30,8 @@ from trainlab.store.events import (
     Sink,
 )
 from trainlab.store.manifest import device_facts, git_state, library_versions, now_iso, write_manifest
-from trainlab.train.build import build_parts
-from trainlab.execution.units import Context, Outcome
-from trainlab.execution.progress import ProgressHook
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
+from trainlab.train.build import build_parts
 from trainlab.train.hooks import config_hooks
 
 
@@ -49,10 +49,19 @@ class Recorder(Hook):
     def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
         s = loop.state
         status = "diverged" if s.stop_reason == "diverged" else "partial"
-        progress = {"status": status, "epochs_done": s.epoch, "best_value": s.best_value,
-                    "best_epoch": s.best_epoch, "diverged_epoch": s.diverged_epoch, "train_seconds": s.train_seconds}
-        self.sink(EpochEnded(self.run_id, tuple((r.step, r.epoch, r.split, r.name, r.value, r.wall_s) for r in rows),
-                             progress))
+        progress = {
+            "status": status,
+            "epochs_done": s.epoch,
+            "best_value": s.best_value,
+            "best_epoch": s.best_epoch,
+            "diverged_epoch": s.diverged_epoch,
+            "train_seconds": s.train_seconds,
+        }
+        self.sink(
+            EpochEnded(
+                self.run_id, tuple((r.step, r.epoch, r.split, r.name, r.value, r.wall_s) for r in rows), progress
+            )
+        )
         if improved:
             self.keep(loop.model.state_dict(), "best.pt")
         if loop.train_cfg.keep_epoch_checkpoints or s.epoch in self.keep_epochs:
@@ -102,7 +111,11 @@ def _save_samples(run_id: str, loop: Loop, folder: Path, sink: Sink) -> None:
         samples = loop.task.samples(loop.model, split, SAMPLES)
     if samples:
         write_text_atomic(folder / "samples.json", json.dumps(samples, indent=1, ensure_ascii=False))
-        sink(ArtifactSaved(run_id, "samples", f"runs/{run_id}/samples.json", {"split": "test" if loop.data.test else "valid"}))
+        sink(
+            ArtifactSaved(
+                run_id, "samples", f"runs/{run_id}/samples.json", {"split": "test" if loop.data.test else "valid"}
+            )
+        )
 
 
 def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
@@ -115,8 +128,9 @@ def _flop_facts(run: RunSpec, loop: Loop) -> dict[str, Any]:
     return {
         "flops_per_unit": measured / loop.task.units(y),
         "flops_unit": "token" if loop.task.throughput == "tokens_per_s" else "example",
-        "flops_per_unit_analytic": flops.analytic_train_flops_per_token(run.config.model.name, loop.model,
-                                                                        loop.data.info),
+        "flops_per_unit_analytic": flops.analytic_train_flops_per_token(
+            run.config.model.name, loop.model, loop.data.info
+        ),
         "params_by_module": measure.parameters_by_module(loop.model),
         "steps_per_epoch": loop.data.train.num_batches(loop.train_cfg.batch_size),  # for curves over data epochs
     }
@@ -185,18 +199,36 @@ def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome
             loop.model.compile()
         notes, started = _resume_or_start(run, loop, ctx, folder, start or Start())
         hardware = device_facts(device)
-        sink(RunStarted(run.id, cfg.to_dict(), parts.task.main_metric, measure.parameter_counts(parts.model),
-                        str(device), loop.state.epoch, {"hardware": hardware, "main_mode": parts.task.mode}, run.parent,
-                        run.relation))
+        sink(
+            RunStarted(
+                run.id,
+                cfg.to_dict(),
+                parts.task.main_metric,
+                measure.parameter_counts(parts.model),
+                str(device),
+                loop.state.epoch,
+                {"hardware": hardware, "main_mode": parts.task.mode},
+                run.parent,
+                run.relation,
+            )
+        )
         sink(CheckpointSaved(run.id, "init.pt"))
         for note in notes:
             sink(RunNote(run.id, note))
         for name in started.files:
             sink(CheckpointSaved(run.id, name))
         sink(FactsMeasured(run.id, {**facts, **started.facts}))
-        write_manifest(folder / "manifest.json", run_id=run.id, config=cfg.to_dict(), git=git_state(ctx.project_dir),
-                       versions=library_versions(), **hardware, started_at=now_iso(),
-                       resumed_from_epoch=loop.state.epoch, inputs=[i.as_dict() for i in run.inputs])
+        write_manifest(
+            folder / "manifest.json",
+            run_id=run.id,
+            config=cfg.to_dict(),
+            git=git_state(ctx.project_dir),
+            versions=library_versions(),
+            **hardware,
+            started_at=now_iso(),
+            resumed_from_epoch=loop.state.epoch,
+            inputs=[i.as_dict() for i in run.inputs],
+        )
         loop.hooks = _hooks(run, loop, ctx, folder, started)
         try:
             state = loop.run()
@@ -205,7 +237,14 @@ def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome
             else:
                 rows = _test_rows(loop, folder)  # leaves the best-valid weights in the model
                 _save_samples(run.id, loop, folder, sink)
-                sink(RunEnded(run.id, "done", rows, {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}))
+                sink(
+                    RunEnded(
+                        run.id,
+                        "done",
+                        rows,
+                        {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)},
+                    )
+                )
         except (KeyboardInterrupt, TrainlabError):
             raise
         except Exception:

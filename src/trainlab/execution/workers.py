@@ -97,8 +97,16 @@ def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
     """Run one unit as the driver would in its own process; every store write goes through `channel`."""
     from trainlab.execution.units import Context, Outcome
 
-    ctx = Context(job.store_root, ChannelSink(channel), device, data, job.project_dir,
-                  progress=RemoteProgress(channel, job.terminal), title=job.title, keep=job.keep)
+    ctx = Context(
+        job.store_root,
+        ChannelSink(channel),
+        device,
+        data,
+        job.project_dir,
+        progress=RemoteProgress(channel, job.terminal),
+        title=job.title,
+        keep=job.keep,
+    )
     try:
         return Finish(job.kind.run(job.unit, ctx))
     except TrainlabError as err:
@@ -122,4 +130,3 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # elsewhere the worker stops at its next event, when the driver no longer answers
-

@@ -31,8 +31,9 @@ def _filter_norms(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1).norm(dim=1).view(-1, *([1] * (t.dim() - 1)))
 
 
-def normalize(direction: Direction, reference: Mapping[str, torch.Tensor], how: Normalization,
-              include_1d: bool = False) -> Direction:
+def normalize(
+    direction: Direction, reference: Mapping[str, torch.Tensor], how: Normalization, include_1d: bool = False
+) -> Direction:
     """Rescale a direction to the scale of `reference` (the weights it perturbs).
 
     filter: each filter d_i <- d_i / ||d_i|| · ||w_i|| (Li et al. 2018, §4); layer: each tensor to its
@@ -61,8 +62,14 @@ def norm(direction: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return torch.sqrt(sum((d.double() ** 2).sum() for d in direction.values())).float()
 
 
-def random_direction(model: nn.Module, normalization: Normalization = "filter", *, mode: Mode = "weights",
-                     include_1d: bool = False, generator: torch.Generator | None = None) -> Direction:
+def random_direction(
+    model: nn.Module,
+    normalization: Normalization = "filter",
+    *,
+    mode: Mode = "weights",
+    include_1d: bool = False,
+    generator: torch.Generator | None = None,
+) -> Direction:
     """A Gaussian direction, normalised to the model's weights (drawn on the CPU, then moved)."""
     ref = weights(model, mode)
     raw = {n: torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device) for n, w in ref.items()}
@@ -75,11 +82,17 @@ def toward(model: nn.Module, target: Mapping[str, torch.Tensor], *, mode: Mode =
     return {n: target[n].to(w.device, w.dtype) - w for n, w in ref.items()}
 
 
-def pca_directions(trajectory: Sequence[Mapping[str, torch.Tensor]], center: Mapping[str, torch.Tensor],
-                   names: Sequence[str], k: int = 2) -> tuple[list[Direction], torch.Tensor]:
+def pca_directions(
+    trajectory: Sequence[Mapping[str, torch.Tensor]],
+    center: Mapping[str, torch.Tensor],
+    names: Sequence[str],
+    k: int = 2,
+) -> tuple[list[Direction], torch.Tensor]:
     """The top-k principal directions of (w_t - center) over a trajectory (Li et al. 2018, §6), and the
     fraction of variance each explains."""
-    rows = torch.stack([torch.cat([(s[n].float() - center[n].float()).flatten().cpu() for n in names]) for s in trajectory])
+    rows = torch.stack(
+        [torch.cat([(s[n].float() - center[n].float()).flatten().cpu() for n in names]) for s in trajectory]
+    )
     _, sv, vh = torch.linalg.svd(rows, full_matrices=False)
     explained = sv**2 / (sv**2).sum()
     directions = []
@@ -93,8 +106,9 @@ def pca_directions(trajectory: Sequence[Mapping[str, torch.Tensor]], center: Map
     return directions, explained[:k]
 
 
-def project(state: Mapping[str, torch.Tensor], center: Mapping[str, torch.Tensor],
-            directions: Sequence[Direction]) -> tuple[float, ...]:
+def project(
+    state: Mapping[str, torch.Tensor], center: Mapping[str, torch.Tensor], directions: Sequence[Direction]
+) -> tuple[float, ...]:
     """Coordinates of `state - center` in the plane of `directions` (least squares: they need not be
     orthogonal), e.g. to draw the training trajectory on a random-direction plane."""
     names = list(directions[0])

@@ -20,8 +20,13 @@ PARAMETER_FREE = (nn.Flatten, nn.Identity)
 class CachedLinear(nn.Module):
     """Stands in for the first Linear: combines cached products with the current coefficients."""
 
-    def __init__(self, linear: nn.Linear, weight: torch.Tensor, bias: torch.Tensor | None,
-                 directions: list[tuple[torch.Tensor, torch.Tensor | None]]) -> None:
+    def __init__(
+        self,
+        linear: nn.Linear,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        directions: list[tuple[torch.Tensor, torch.Tensor | None]],
+    ) -> None:
         super().__init__()
         self.linear, self.weight0, self.bias0, self.directions = linear, weight, bias, directions
         self.coefficients: Sequence[float] = ()
@@ -67,8 +72,9 @@ def linear_cache(model: nn.Module, directions: Sequence[Direction]) -> Iterator[
     prefix = f"{index}."
     names = {n.removeprefix(prefix): n for n in directions[0] if n.startswith(prefix)}
     dirs = [(d[names["weight"]], d.get(names.get("bias", ""))) for d in directions]
-    cached = CachedLinear(linear, linear.weight.detach().clone(),
-                          linear.bias.detach().clone() if linear.bias is not None else None, dirs)
+    cached = CachedLinear(
+        linear, linear.weight.detach().clone(), linear.bias.detach().clone() if linear.bias is not None else None, dirs
+    )
     model[index] = cached
     try:
         yield cached

@@ -23,8 +23,12 @@ from trainlab.landscape.linear_cache import linear_cache
 Evaluate = Callable[[nn.Module], dict[str, float]]
 
 
-def batch_metrics(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, ignore_index: int = -100,
-                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> Evaluate:
+def batch_metrics(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    ignore_index: int = -100,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> Evaluate:
     """Loss (mean over targets), accuracy and perplexity = exp(loss) over a fixed list of batches.
 
     Outputs (…, C) with integer targets (…) are read as class scores; `ignore_index` targets (e.g.
@@ -59,15 +63,19 @@ def batch_metrics(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, ignor
 def moved(model: nn.Module, mode: Mode = "weights"):  # noqa: ANN201 - yields a setter
     """Yield set(coefficients, directions): puts the model at w0 + Σ c_i d_i. The original tensors are
     restored bit for bit on exit, whatever happens inside."""
-    targets = dict(model.named_parameters()) if mode == "weights" else {
-        n: t for n, t in model.state_dict(keep_vars=True).items() if t.is_floating_point()}
+    targets = (
+        dict(model.named_parameters())
+        if mode == "weights"
+        else {n: t for n, t in model.state_dict(keep_vars=True).items() if t.is_floating_point()}
+    )
     origin = weights(model, mode)
     was_training = model.training
     model.eval()
 
     @torch.no_grad()
-    def set_point(coefficients: Sequence[float], directions: Sequence[Direction],
-                  base: dict[str, torch.Tensor] | None = None) -> None:
+    def set_point(
+        coefficients: Sequence[float], directions: Sequence[Direction], base: dict[str, torch.Tensor] | None = None
+    ) -> None:
         for name, t in targets.items():
             t.copy_((base or origin)[name])
             for c, d in zip(coefficients, directions):
@@ -101,10 +109,18 @@ class Surface:
         return (len(self.xs),) if self.ys is None else (len(self.ys), len(self.xs))
 
 
-def surface(model: nn.Module, evaluate: Evaluate, directions: Sequence[Direction], xs: Sequence[float],
-            ys: Sequence[float] | None = None, *, mode: Mode = "weights", resume: Surface | None = None,
-            on_row: Callable[[Surface], None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Surface:
+def surface(
+    model: nn.Module,
+    evaluate: Evaluate,
+    directions: Sequence[Direction],
+    xs: Sequence[float],
+    ys: Sequence[float] | None = None,
+    *,
+    mode: Mode = "weights",
+    resume: Surface | None = None,
+    on_row: Callable[[Surface], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Surface:
     """Metrics at w0 + x·d1 (one direction) or w0 + x·d1 + y·d2 (two), for every grid point.
 
     `resume` gives values already computed (NaN = to do); `on_row` is called after each row (to save).
@@ -133,8 +149,15 @@ def surface(model: nn.Module, evaluate: Evaluate, directions: Sequence[Direction
     return out
 
 
-def interpolate(model: nn.Module, evaluate: Evaluate, start: dict[str, torch.Tensor], end: dict[str, torch.Tensor],
-                alphas: Sequence[float], *, mode: Mode = "weights") -> Surface:
+def interpolate(
+    model: nn.Module,
+    evaluate: Evaluate,
+    start: dict[str, torch.Tensor],
+    end: dict[str, torch.Tensor],
+    alphas: Sequence[float],
+    *,
+    mode: Mode = "weights",
+) -> Surface:
     """Metrics along start + α·(end - start) (Goodfellow et al. 2015); at α = 0 and α = 1 the model holds
     exactly `start` and `end`, so the endpoints are the two models' own metrics."""
     names = list(weights(model, mode))

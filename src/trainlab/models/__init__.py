@@ -17,9 +17,9 @@ from trainlab.models.decoder_only import (
     build_decoder_only_seq2seq,
 )
 from trainlab.models.gpt import GPTConfig, build_gpt
-from trainlab.models.lstm_lm import LSTMLMConfig, build_lstm_lm
 from trainlab.models.hf_clip import HFClipConfig, build_hf_clip
 from trainlab.models.hf_encoder import HFEncoderConfig, build_hf_encoder
+from trainlab.models.lstm_lm import LSTMLMConfig, build_lstm_lm
 from trainlab.models.mlp import (
     LeNet300100Config,
     MLPConfig,

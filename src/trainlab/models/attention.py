@@ -27,8 +27,14 @@ class MultiHeadAttention(nn.Module):
         self.to_out = nn.Linear(dim, dim, bias=bias)
         self.fused = True  # False: the explicit softmax path (for tests and teaching)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
-                cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        cache: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """x: (B, T, C) queries. context: (B, S, C) keys and values for cross-attention (default: x).
         mask: bool (B, 1, 1 or T, S), True where a query may see a key; causal masking is added to it.
         cache: this layer's keys and values while decoding step by step (self: appended each call;
@@ -67,8 +73,9 @@ class MultiHeadAttention(nn.Module):
         B, T, C = t.shape
         return t.view(B, T, self.heads, C // self.heads).transpose(1, 2)  # (B, H, T, hs)
 
-    def _mask(self, mask: torch.Tensor | None, T: int, S: int, is_self: bool,
-              device: torch.device) -> tuple[torch.Tensor | None, bool]:
+    def _mask(
+        self, mask: torch.Tensor | None, T: int, S: int, is_self: bool, device: torch.device
+    ) -> tuple[torch.Tensor | None, bool]:
         """The boolean mask to apply, and whether the kernel's own causal mask does it instead. With S - T
         cached keys, query t sees keys up to S - T + t."""
         if not (self.causal and is_self) or T == 1:  # one new query sees every cached key
@@ -79,8 +86,9 @@ class MultiHeadAttention(nn.Module):
         return (causal if mask is None else mask & causal), False
 
     @staticmethod
-    def _explicit(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float, mask: torch.Tensor | None,
-                  is_causal: bool) -> torch.Tensor:
+    def _explicit(
+        q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float, mask: torch.Tensor | None, is_causal: bool
+    ) -> torch.Tensor:
         T, S = q.shape[-2], k.shape[-2]
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, S)
         if is_causal:

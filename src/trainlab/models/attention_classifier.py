@@ -23,7 +23,6 @@ class AttentionClassifierConfig(HeadsSplitWidth):
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
-
 class AttentionClassifier(nn.Module):
     def __init__(self, *, in_dim: int, dim: int, heads: int, mlp_ratio: int, dropout: float, classes: int):
         super().__init__()

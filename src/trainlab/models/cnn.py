@@ -39,10 +39,14 @@ class Inception(nn.Module):
         self.branches = nn.ModuleList(
             [
                 nn.Sequential(*conv_bn_act(c_in, out[0], act, kernel_size=1)),
-                nn.Sequential(*conv_bn_act(c_in, red[0], act, kernel_size=1),
-                              *conv_bn_act(red[0], out[1], act, kernel_size=3, padding=1)),
-                nn.Sequential(*conv_bn_act(c_in, red[1], act, kernel_size=1),
-                              *conv_bn_act(red[1], out[2], act, kernel_size=5, padding=2)),
+                nn.Sequential(
+                    *conv_bn_act(c_in, red[0], act, kernel_size=1),
+                    *conv_bn_act(red[0], out[1], act, kernel_size=3, padding=1),
+                ),
+                nn.Sequential(
+                    *conv_bn_act(c_in, red[1], act, kernel_size=1),
+                    *conv_bn_act(red[1], out[2], act, kernel_size=5, padding=2),
+                ),
                 nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), *conv_bn_act(c_in, out[3], act, kernel_size=1)),
             ]
         )
@@ -104,8 +108,9 @@ def resnet(channels: int, classes: int, act: type[nn.Module], pre_activation: bo
     c_in = widths[0]
     for stage, (width, count) in enumerate(zip(widths, blocks)):
         for i in range(count):
-            layers.append(ResidualBlock(c_in, width, subsample=stage > 0 and i == 0, act=act,
-                                        pre_activation=pre_activation))
+            layers.append(
+                ResidualBlock(c_in, width, subsample=stage > 0 and i == 0, act=act, pre_activation=pre_activation)
+            )
             c_in = width
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, classes))
 
@@ -116,8 +121,12 @@ class DenseLayer(nn.Module):
     def __init__(self, c_in: int, bottleneck: int, growth: int, act: type[nn.Module]) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.BatchNorm2d(c_in), act(), nn.Conv2d(c_in, bottleneck * growth, 1, bias=False),
-            nn.BatchNorm2d(bottleneck * growth), act(), nn.Conv2d(bottleneck * growth, growth, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_in),
+            act(),
+            nn.Conv2d(c_in, bottleneck * growth, 1, bias=False),
+            nn.BatchNorm2d(bottleneck * growth),
+            act(),
+            nn.Conv2d(bottleneck * growth, growth, 3, padding=1, bias=False),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,7 +144,9 @@ def densenet(channels: int, classes: int, act: type[nn.Module]) -> nn.Module:
         if i < len(layers_per_block) - 1:  # transition: halve channels and resolution
             layers += [nn.BatchNorm2d(c), act(), nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
             c //= 2
-    return nn.Sequential(*layers, nn.BatchNorm2d(c), act(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes))
+    return nn.Sequential(
+        *layers, nn.BatchNorm2d(c), act(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes)
+    )
 
 
 def _image_info(info: DataInfo, name: str) -> tuple[int, int]:

@@ -51,8 +51,9 @@ class DecoderOnlySeq2Seq(nn.Module):
         if cfg.tie_output:
             self.to_logits.weight = self.embed.weight
 
-    def _run(self, tokens: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
-             caches: list[dict] | None = None) -> torch.Tensor:
+    def _run(
+        self, tokens: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, caches: list[dict] | None = None
+    ) -> torch.Tensor:
         x = self.dropout(self.embed(tokens) * self.scale + self.positions(positions))  # (B, T, C)
         for i, layer in enumerate(self.layers):
             x = layer(x, self_mask=mask, cache=caches[i] if caches else None)
@@ -68,7 +69,7 @@ class DecoderOnlySeq2Seq(nn.Module):
         L = seq.shape[1]
         itself = torch.eye(L, dtype=torch.bool, device=seq.device)  # a padded query sees itself: no empty softmax
         mask = real[:, None, None, :] | itself  # (B, 1, L, L); causality is added by the attention
-        return self._run(seq, positions, mask)[:, prompt.shape[1]:]
+        return self._run(seq, positions, mask)[:, prompt.shape[1] :]
 
     def begin(self, src: torch.Tensor) -> dict:
         """Run the prompt once, filling the caches; the first `step` gets <s> (read as <sep>)."""
@@ -83,8 +84,12 @@ class DecoderOnlySeq2Seq(nn.Module):
     def step(self, state: dict, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, 1) -> logits (B, V) of the next token."""
         state["keys"] = torch.cat([state["keys"], torch.ones_like(tokens, dtype=torch.bool)], 1)  # (B, K)
-        logits = self._run(tokens.masked_fill(tokens == SOS, SEP), state["next"][:, None],
-                           state["keys"][:, None, None, :], state["caches"])
+        logits = self._run(
+            tokens.masked_fill(tokens == SOS, SEP),
+            state["next"][:, None],
+            state["keys"][:, None, None, :],
+            state["caches"],
+        )
         state["next"] = state["next"] + 1
         return logits[:, -1]
 
@@ -92,5 +97,6 @@ class DecoderOnlySeq2Seq(nn.Module):
 def build_decoder_only_seq2seq(cfg: DecoderOnlySeq2SeqConfig, info: DataInfo) -> nn.Module:
     max_src, max_tgt = info.input_shape
     needed = max_src + max_tgt  # <s> source <sep> target: the target count already holds two specials
-    return DecoderOnlySeq2Seq(vocab=info.num_classes, max_len=positions_needed(cfg, info, needed),
-                              max_target_len=max_tgt, cfg=cfg)
+    return DecoderOnlySeq2Seq(
+        vocab=info.num_classes, max_len=positions_needed(cfg, info, needed), max_target_len=max_tgt, cfg=cfg
+    )

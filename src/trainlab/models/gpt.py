@@ -42,7 +42,6 @@ class GPTConfig(HeadsSplitWidth):
     pretrained_embeddings: str | None = None
 
 
-
 class Block(nn.Module):
     def __init__(self, *, width: int, heads: int, mlp_ratio: int, dropout: float, pre_norm: bool, bias: bool) -> None:
         super().__init__()
@@ -72,8 +71,14 @@ class GPT(nn.Module):
         self.positions = make_embedding(seq_len, C, pretrained=pretrained, key="position", freeze=freeze)
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            Block(width=C, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout, pre_norm=cfg.norm == "pre",
-                  bias=cfg.bias)
+            Block(
+                width=C,
+                heads=cfg.heads,
+                mlp_ratio=cfg.mlp_ratio,
+                dropout=cfg.dropout,
+                pre_norm=cfg.norm == "pre",
+                bias=cfg.bias,
+            )
             for _ in range(cfg.layers)
         )
         self.final_norm = nn.LayerNorm(C, bias=cfg.bias) if cfg.norm == "pre" else nn.Identity()
@@ -114,5 +119,7 @@ def build_gpt(cfg: GPTConfig, info: DataInfo) -> nn.Module:
         raise TrainlabError(f"model.name: gpt is a language model; data {info.task!r} is not token streams")
     seq_len = cfg.seq_len or info.input_shape[0]
     if seq_len < info.input_shape[0]:
-        raise TrainlabError(f"model.seq_len: {seq_len} positions, but the data's windows are {info.input_shape[0]} long")
+        raise TrainlabError(
+            f"model.seq_len: {seq_len} positions, but the data's windows are {info.input_shape[0]} long"
+        )
     return GPT(vocab=info.num_classes, seq_len=seq_len, cfg=cfg)

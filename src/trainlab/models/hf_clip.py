@@ -44,11 +44,24 @@ def tiny_clip() -> tuple[Any, Any]:
     tokenizer; its vocabulary is built from the words it is asked to encode (see `_TinyTokenizer`)."""
     tf = hub.transformers()
     config = tf.CLIPConfig(
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "vocab_size": 512, "max_position_embeddings": 32},
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 28, "patch_size": 7},
-        projection_dim=16)
+        text_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "vocab_size": 512,
+            "max_position_embeddings": 32,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 7,
+        },
+        projection_dim=16,
+    )
     return tf.CLIPModel(config), _TinyTokenizer(512)
 
 
@@ -59,8 +72,10 @@ class _TinyTokenizer:
         self.size, self.ids = size, {}
 
     def __call__(self, texts: list[str], **_: Any) -> dict[str, torch.Tensor]:
-        rows = [[1, *(self.ids.setdefault(w, 3 + len(self.ids) % (self.size - 3)) for w in t.lower().split()), 2]
-                for t in texts]
+        rows = [
+            [1, *(self.ids.setdefault(w, 3 + len(self.ids) % (self.size - 3)) for w in t.lower().split()), 2]
+            for t in texts
+        ]
         width = max(map(len, rows))
         ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
         return {"input_ids": ids, "attention_mask": (ids != 0).long()}

@@ -124,19 +124,24 @@ def _encoder(cfg: HFEncoderConfig) -> Any:
 
 def build_hf_encoder(cfg: HFEncoderConfig, info: DataInfo) -> nn.Module:
     if info.task != "classification" or len(info.input_shape) != 2 or info.input_shape[0] != 3:
-        raise TrainlabError("model.name: hf_encoder classifies tokenized text; use data verbal_arithmetic or "
-                            "text_classification")
+        raise TrainlabError(
+            "model.name: hf_encoder classifies tokenized text; use data verbal_arithmetic or text_classification"
+        )
     encoder = _encoder(cfg)
     if getattr(encoder, "pooler", None) is not None:
         encoder.pooler = None  # BERT's [CLS] pooler is unused (the head pools the hidden states itself)
     if not hasattr(encoder, "encoder") or not hasattr(encoder.encoder, "layer"):
-        raise TrainlabError(f"model.pretrained {cfg.pretrained!r}: a {type(encoder).__name__}, not a BERT-style "
-                            "encoder (embeddings + encoder.layer); trainlab's hf_encoder needs one")
+        raise TrainlabError(
+            f"model.pretrained {cfg.pretrained!r}: a {type(encoder).__name__}, not a BERT-style "
+            "encoder (embeddings + encoder.layer); trainlab's hf_encoder needs one"
+        )
     depth, vocab = len(encoder.encoder.layer), encoder.config.vocab_size
     if cfg.freeze.startswith("layers:") and int(cfg.freeze.split(":")[1]) > depth:
         raise TrainlabError(f"model.freeze {cfg.freeze}: {cfg.pretrained} has only {depth} layers")
     if info.vocab is not None and info.vocab > vocab:
-        raise TrainlabError(f"data.tokenizer {info.tokenizer}: its vocabulary ({info.vocab:,} tokens) does not fit "
-                            f"model.pretrained {cfg.pretrained} ({vocab:,}); use the model's own tokenizer "
-                            "(data.tokenizer: model)")
+        raise TrainlabError(
+            f"data.tokenizer {info.tokenizer}: its vocabulary ({info.vocab:,} tokens) does not fit "
+            f"model.pretrained {cfg.pretrained} ({vocab:,}); use the model's own tokenizer "
+            "(data.tokenizer: model)"
+        )
     return HFEncoderClassifier(encoder, info.num_classes, cfg)

@@ -55,8 +55,10 @@ def positions_needed(cfg: Seq2SeqModelConfig, info: DataInfo, needed: int) -> in
     if info.task != "seq2seq":
         raise TrainlabError(f"model.name: {cfg.name} translates; data {info.task!r} is not sentence pairs")
     if cfg.max_positions is not None and cfg.max_positions < needed and cfg.positions == "learned":
-        raise TrainlabError(f"model.max_positions: {cfg.max_positions} learned positions, but the data has sequences "
-                            f"of {needed} tokens; raise it, or cut sentences with data.max_len")
+        raise TrainlabError(
+            f"model.max_positions: {cfg.max_positions} learned positions, but the data has sequences "
+            f"of {needed} tokens; raise it, or cut sentences with data.max_len"
+        )
     return max(cfg.max_positions or 0, needed)
 
 
@@ -116,4 +118,6 @@ class TransformerSeq2Seq(nn.Module):
 
 def build_transformer_seq2seq(cfg: TransformerSeq2SeqConfig, info: DataInfo) -> nn.Module:
     max_src, max_tgt = info.input_shape
-    return TransformerSeq2Seq(vocab=info.num_classes, max_len=positions_needed(cfg, info, max(max_src, max_tgt)), cfg=cfg)
+    return TransformerSeq2Seq(
+        vocab=info.num_classes, max_len=positions_needed(cfg, info, max(max_src, max_tgt)), cfg=cfg
+    )

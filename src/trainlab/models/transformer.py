@@ -86,12 +86,20 @@ class DecoderLayer(nn.Module):
         self.sub_self, self.sub_ff = Sublayer(dim, dropout, norm), Sublayer(dim, dropout, norm)
         self.sub_cross = Sublayer(dim, dropout, norm) if cross else None
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None,
-                self_mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+        self_mask: torch.Tensor | None = None,
+        cache: dict | None = None,
+    ) -> torch.Tensor:
         """x: (B, T, C); memory: (B, S, C) with memory_mask (B, 1, 1, S); cache: {"self": {}, "cross": {}}."""
         x = self.sub_self(x, lambda h: self.self_attn(h, mask=self_mask, cache=cache and cache["self"]))
         if self.cross_attn is not None:
-            x = self.sub_cross(x, lambda h: self.cross_attn(h, memory, mask=memory_mask, cache=cache and cache["cross"]))
+            x = self.sub_cross(
+                x, lambda h: self.cross_attn(h, memory, mask=memory_mask, cache=cache and cache["cross"])
+            )
         return self.sub_ff(x, self.ff)
 
 

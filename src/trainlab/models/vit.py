@@ -64,8 +64,9 @@ class ViT(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.Sequential(
             *(
-                EncoderBlock(dim=D, hidden=cfg.hidden_dim, heads=cfg.heads, dropout=cfg.dropout,
-                             pre_norm=cfg.block == "prenorm")
+                EncoderBlock(
+                    dim=D, hidden=cfg.hidden_dim, heads=cfg.heads, dropout=cfg.dropout, pre_norm=cfg.block == "prenorm"
+                )
                 for _ in range(cfg.layers)
             )
         )

@@ -35,9 +35,7 @@ def momentum(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
 
 def nesterov(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
     """Nesterov accelerated gradient, in PyTorch's formulation (Sutskever et al. 2013)."""
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
-    )
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
 
 
 def adam(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -49,4 +47,6 @@ def adam(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
 def adamw(params: Params, cfg: OptimConfig) -> torch.optim.Optimizer:
     """AdamW: decoupled weight decay (Loshchilov & Hutter 2019)."""
     params, fused = _listed(params)
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused)
+    return torch.optim.AdamW(
+        params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused
+    )

@@ -35,16 +35,26 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
     parts = []
     papers = (records.x, "seconds")  # PDFs of the curves over the chosen axis and time; PNGs of every axis
     for x in [records.x, *(a for a in AXES if a != records.x)]:  # the chosen axis first, then every other
-        parts.append(figs.add(figures.learning_curves(records, x), f"curves_{x}",
-                              f"loss and {records.main_metric} of every experiment of {records.name} over "
-                              f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)",
-                              pdf=x in papers))
+        parts.append(
+            figs.add(
+                figures.learning_curves(records, x),
+                f"curves_{x}",
+                f"loss and {records.main_metric} of every experiment of {records.name} over "
+                f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)",
+                pdf=x in papers,
+            )
+        )
     for x in dict.fromkeys(papers):
         for i, (fig, caption) in enumerate(figures.architecture_figures(records, x), start=1):
             parts.append(figs.add(fig, f"architecture{i}_{x}", caption))
     parts.append(figs.add(figures.learning_rates(records), "learning_rates", "learning rate at each evaluation"))
-    parts.append(figs.add(figures.resource_bars(records), "resources", "mean training seconds per epoch, peak memory "
-                          "and parameters per experiment (colour: optimizer)"))
+    parts.append(
+        figs.add(
+            figures.resource_bars(records),
+            "resources",
+            "mean training seconds per epoch, peak memory and parameters per experiment (colour: optimizer)",
+        )
+    )
     return "".join(parts)
 
 
@@ -60,9 +70,11 @@ def landscapes_html(records: StudyRecords, include_js: bool) -> str:
         if "explained_variance" in spec:
             title += f", PCA explains {', '.join(f'{v:.1%}' for v in spec['explained_variance'])}"
         image = folder / f"contour_{metric}.png"
-        img = (f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}">'
-               if image.exists() else "")
-        figure = landscape.surface_figure(frames, metric).to_html(full_html=False, include_plotlyjs=include_js and i == 0)
+        png = base64.b64encode(image.read_bytes()).decode() if image.exists() else ""
+        img = f'<img alt="{html.escape(title)}" src="data:image/png;base64,{png}">' if png else ""
+        figure = landscape.surface_figure(frames, metric).to_html(
+            full_html=False, include_plotlyjs=include_js and i == 0
+        )
         parts.append(f"<h3>{html.escape(title)}</h3>{img}{figure}")
     return "".join(parts)
 
@@ -70,8 +82,9 @@ def landscapes_html(records: StudyRecords, include_js: bool) -> str:
 Section = tuple[str, str]  # (heading, inner HTML)
 
 
-def standard_sections(records: StudyRecords, out: Path, lead: Sequence[str] = (),
-                      after_results: Sequence[Section] = ()) -> list[Section]:
+def standard_sections(
+    records: StudyRecords, out: Path, lead: Sequence[str] = (), after_results: Sequence[Section] = ()
+) -> list[Section]:
     """The comparison of a grid of runs: findings, results, curves, convergence, resources, figures,
     landscapes; tables also go to `out` as Markdown, LaTeX and CSV, figures as PNG and PDF. A kind adds
     the findings that answer its own question first (`lead`) and its own sections after the results."""
@@ -120,10 +133,15 @@ def _samples(records: StudyRecords) -> str:
         rid = next((r for r in runs["id"] if r in records.samples), None)
         if rid is None:
             continue
-        rows = "".join(f"<tr><td>{html.escape(s['source'])}</td><td>{html.escape(s['reference'])}</td>"
-                       f"<td>{html.escape(s['output'])}</td></tr>" for s in records.samples[rid])
-        parts.append(f"<h3>Experiment {number}: {html.escape(label)} (run {rid})</h3><table><thead><tr><th>source</th>"
-                     f"<th>reference</th><th>output</th></tr></thead><tbody>{rows}</tbody></table>")
+        rows = "".join(
+            f"<tr><td>{html.escape(s['source'])}</td><td>{html.escape(s['reference'])}</td>"
+            f"<td>{html.escape(s['output'])}</td></tr>"
+            for s in records.samples[rid]
+        )
+        parts.append(
+            f"<h3>Experiment {number}: {html.escape(label)} (run {rid})</h3><table><thead><tr><th>source</th>"
+            f"<th>reference</th><th>output</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -132,8 +150,14 @@ def description_html(records: StudyRecords) -> str:
     return f"<p>{html.escape(description)}</p>" if description else ""
 
 
-def write_report(store: Store, study: str, out: Path, sections: Callable[[StudyRecords, Path], list[Section]],
-                 x: str | None = None, group: tuple[str, ...] | None = None) -> Path:
+def write_report(
+    store: Store,
+    study: str,
+    out: Path,
+    sections: Callable[[StudyRecords, Path], list[Section]],
+    x: str | None = None,
+    group: tuple[str, ...] | None = None,
+) -> Path:
     """Write index.html into `out`, with the sections its study kind gives (which may write figures and
     tables beside it); curves, convergence and findings over `x` (a key of AXES; default: steps for
     step-based runs, else epochs); sweep figures and tables grouped by the config keys `group`."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import string
 
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -42,8 +41,9 @@ def style(records: StudyRecords) -> dict[int, tuple[str, str]]:
     return out
 
 
-def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None,
-               thin: bool = False) -> None:
+def _plot_band(
+    ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None, thin: bool = False
+) -> None:
     band = seed_band(curves)
     n = len(curves)
     if thin:  # an experiment outside the highlighted best: context, not a line to read
@@ -51,7 +51,17 @@ def _plot_band(ax: Axes, curves: list[pd.Series], colour: str, marker: str, line
         return
     every = max(1, len(band) // 8)
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
-    ax.plot(band["x"], band["mean"], line, color=colour, marker=marker, markevery=every, markersize=4, label=legend, zorder=3)
+    ax.plot(
+        band["x"],
+        band["mean"],
+        line,
+        color=colour,
+        marker=marker,
+        markevery=every,
+        markersize=4,
+        label=legend,
+        zorder=3,
+    )
     if n > 1:
         ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0, zorder=2)
 
@@ -91,8 +101,10 @@ def highlight(records: StudyRecords, numbers: list[int]) -> dict[int, str | None
     return {n: (HIGHLIGHT_COLOURS[i] if i < HIGHLIGHT else None) for i, n in enumerate(ranked)}
 
 
-def drawing_order(experiments: list[tuple[int, str, pd.DataFrame]], colours: dict[int, str | None],
-                  ) -> list[tuple[int, str, pd.DataFrame]]:
+def drawing_order(
+    experiments: list[tuple[int, str, pd.DataFrame]],
+    colours: dict[int, str | None],
+) -> list[tuple[int, str, pd.DataFrame]]:
     """Grey experiments first (underneath), then the coloured ones in the order of `colours` (best first
     when highlighting), which is also the order of the legend."""
     position = {n: i for i, n in enumerate(colours)}
@@ -122,8 +134,15 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                     continue
                 curves = _curves(records, runs, split, name, x)
                 if curves:
-                    _plot_band(ax, curves, colour or GREY, styles[number][1], line,
-                               f"{number}: {label}" if split == "valid" else None, thin=colour is None)
+                    _plot_band(
+                        ax,
+                        curves,
+                        colour or GREY,
+                        styles[number][1],
+                        line,
+                        f"{number}: {label}" if split == "valid" else None,
+                        thin=colour is None,
+                    )
                     values += [v for c in curves for v in c]
         ax.set_yscale(metric_scale(_mode(records, name), values))
         _axis(ax, records, x)
@@ -161,8 +180,13 @@ def architecture_figures(records: StudyRecords, x: str) -> list[tuple[Figure, st
             _axis(ax, records, x)
         axes[0].set_ylabel(metric)
         axes[0].set_yscale(metric_scale(records.mode, values))
-        out.append((fig, f"train (dashed) and valid (solid) {metric} of {arch} over {records.x_label(x)}, {', '.join(titles)}; "
-                         "dotted lines: learning-rate drops; panels of several settings show valid curves only"))
+        out.append(
+            (
+                fig,
+                f"train (dashed) and valid (solid) {metric} of {arch} over {records.x_label(x)}, {', '.join(titles)}; "
+                "dotted lines: learning-rate drops; panels of several settings show valid curves only",
+            )
+        )
     return out
 
 
@@ -172,8 +196,9 @@ def _letters():
         yield string.ascii_lowercase[i] if i < 26 else str(i + 1)
 
 
-def _single_panel(ax: Axes, records: StudyRecords, member: tuple[int, str, pd.DataFrame],
-                  styles: dict[int, tuple[str, str]], x: str) -> list[float]:
+def _single_panel(
+    ax: Axes, records: StudyRecords, member: tuple[int, str, pd.DataFrame], styles: dict[int, tuple[str, str]], x: str
+) -> list[float]:
     number, _, runs = member
     colour, marker = styles[number]
     values = []
@@ -229,15 +254,20 @@ def learning_rates(records: StudyRecords) -> Figure:
 def resource_bars(records: StudyRecords) -> Figure:
     """Mean train seconds per epoch, peak memory and parameters, per experiment."""
     memory = memory_column(records)
-    columns = [("train_s_per_epoch", "train s/epoch"), (memory, memory.replace("_", " ")), ("params_total", "parameters")]
+    columns = [
+        ("train_s_per_epoch", "train s/epoch"),
+        (memory, memory.replace("_", " ")),
+        ("params_total", "parameters"),
+    ]
     fig = Figure(figsize=(12, 3.8), layout="constrained")
     axes = fig.subplots(1, 3)
     styles = style(records)
     experiments = records.experiments()
     labels = [str(n) for n, _, _ in experiments]
     for ax, (column, title) in zip(axes, columns):
-        ax.bar(labels, [runs[column].mean() for _, _, runs in experiments],
-               color=[styles[n][0] for n, _, _ in experiments])
+        ax.bar(
+            labels, [runs[column].mean() for _, _, runs in experiments], color=[styles[n][0] for n, _, _ in experiments]
+        )
         ax.set_title(title)
         ax.set_xlabel("experiment")
         ax.grid(alpha=0.3, axis="y")

@@ -11,7 +11,6 @@ from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import UNITS, ordered_experiments
 
-
 LISTED = 5  # a finding names at most this many runs or experiments, then says how many more
 
 
@@ -47,10 +46,13 @@ def best_generalisation(records: StudyRecords) -> list[str]:
         (best, n, runs), rest = ranked[0], ranked[1:]
         text = f"Best {split} {records.main_metric}: {_name(records, n, runs)} with {best.text()}."
         if rest and _overlap(best, rest[0][0]):
-            text += (f" Its 95 % interval overlaps that of {_name(records, rest[0][1], rest[0][2])} "
-                     f"({rest[0][0].text()}), so the seeds do not separate them.")
+            text += (
+                f" Its 95 % interval overlaps that of {_name(records, rest[0][1], rest[0][2])} "
+                f"({rest[0][0].text()}), so the seeds do not separate them."
+            )
         elif rest and best.n < 2:
-            text += f" Runner-up: {_name(records, rest[0][1], rest[0][2])} with {rest[0][0].text()} (one seed each: no interval)."
+            runner_up = _name(records, rest[0][1], rest[0][2])
+            text += f" Runner-up: {runner_up} with {rest[0][0].text()} (one seed each: no interval)."
         out.append(text)
     return out
 
@@ -62,15 +64,19 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
     row = convergence_rows[0]
     runs = dict((n, r) for n, _, r in records.experiments())[order[0]]
     first, second = records.x, "seconds" if records.x != "seconds" else "flops"
-    return [f"Fastest to within 5 % of the best valid {records.main_metric}: {_name(records, order[0], runs)}, "
-            f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."]
+    return [
+        f"Fastest to within 5 % of the best valid {records.main_metric}: {_name(records, order[0], runs)}, "
+        f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."
+    ]
 
 
 def overfitting(records: StudyRecords) -> list[str]:
     out = _overfitting_runs(records)
     if len(out) > LISTED:
         return [f"{len(out)} of {len(records.runs)} runs overfit; the first {LISTED}: " + " ".join(out[:LISTED])]
-    return out or ["No run overfits by this test (valid loss rising for 2+ evaluations after its minimum while train loss falls)."]
+    return out or [
+        "No run overfits by this test (valid loss rising for 2+ evaluations after its minimum while train loss falls)."
+    ]
 
 
 def _overfitting_runs(records: StudyRecords) -> list[str]:
@@ -83,23 +89,33 @@ def _overfitting_runs(records: StudyRecords) -> list[str]:
                 continue
             epoch = overfitting_epoch(train, valid)
             if epoch is not None:
-                out.append(f"{_name(records, number, runs)}, seed {seed}, overfits from {_at(records, epoch)}: valid loss "
-                           f"{valid[epoch]:.4g} there, {valid.iloc[-1]:.4g} at the end, while train loss fell "
-                           f"from {train[epoch]:.4g} to {train.iloc[-1]:.4g}.")
+                out.append(
+                    f"{_name(records, number, runs)}, seed {seed}, overfits from {_at(records, epoch)}: valid loss "
+                    f"{valid[epoch]:.4g} there, {valid.iloc[-1]:.4g} at the end, while train loss fell "
+                    f"from {train[epoch]:.4g} to {train.iloc[-1]:.4g}."
+                )
     return out
 
 
 def _at(records: StudyRecords, x: float) -> str:
     """A point on the report's axis in words: 'epoch 3', 'step 1,250', '2.1e+12 FLOPs'."""
-    return {"step": f"step {x:,.0f}", "epoch": f"epoch {x:g}", "seen": f"{x:,.0f} {UNITS['seen']} seen",
-            "seconds": f"{x:.1f} s", "flops": f"{x:.3g} FLOPs"}[records.x]
+    return {
+        "step": f"step {x:,.0f}",
+        "epoch": f"epoch {x:g}",
+        "seen": f"{x:,.0f} {UNITS['seen']} seen",
+        "seconds": f"{x:.1f} s",
+        "flops": f"{x:.3g} FLOPs",
+    }[records.x]
 
 
 def divergence(records: StudyRecords) -> list[str]:
     diverged = records.runs[records.runs["status"] == "diverged"]
     unit = "round" if records.step_based else "epoch"
-    runs = [f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, seed "
-            f"{r.seed}, in {unit} {int(r.diverged_epoch)}" for r in diverged.itertuples()]
+    runs = [
+        f"{_name(records, int(r.experiment), records.runs[records.runs['experiment'] == r.experiment])}, seed "
+        f"{r.seed}, in {unit} {int(r.diverged_epoch)}"
+        for r in diverged.itertuples()
+    ]
     return [f"Diverged (non-finite loss): {_listing(runs, '; ')}."] if runs else []
 
 
@@ -112,7 +128,8 @@ def generalisation_gap(records: StudyRecords) -> list[str]:
     if not gaps:
         return []
     gap, number, runs = max(gaps, key=lambda g: g[0].mean)
-    text = f"Train-valid gap in {records.main_metric} at the best epoch: largest for {_name(records, number, runs)}, {gap.text()}"
+    largest = _name(records, number, runs)
+    text = f"Train-valid gap in {records.main_metric} at the best epoch: largest for {largest}, {gap.text()}"
     if len(gaps) > 1:
         small, s_number, s_runs = min(gaps, key=lambda g: g[0].mean)
         text += f"; smallest for {_name(records, s_number, s_runs)}, {small.text()}"
@@ -124,7 +141,8 @@ def optimizer_ranking(records: StudyRecords) -> list[str]:
     by_arch: dict[str, list[tuple[MeanCI, str]]] = {}
     for number, label, runs in ordered_experiments(records):
         by_arch.setdefault(records.architecture(runs), []).append(
-            (mean_ci(runs["valid_metric"].tolist()), f"{label} (exp {number})"))
+            (mean_ci(runs["valid_metric"].tolist()), f"{label} (exp {number})")
+        )
     for arch, entries in by_arch.items():
         if len(entries) < 2:
             continue

@@ -44,14 +44,21 @@ def curves_html(records: StudyRecords, include_js: bool) -> str:
                 legend = col == 1 and split == "valid" and (colour is not None or first_grey)
                 fig.add_trace(
                     go.Scatter(
-                        x=band["x"].to_numpy()[keep], y=band["mean"].to_numpy()[keep],
+                        x=band["x"].to_numpy()[keep],
+                        y=band["mean"].to_numpy()[keep],
                         mode="lines" if colour is None else "lines+markers",
-                        line={"color": _css(colour) if colour else GREY, "dash": dash, "width": 1 if colour is None else 2},
+                        line={
+                            "color": _css(colour) if colour else GREY,
+                            "dash": dash,
+                            "width": 1 if colour is None else 2,
+                        },
                         name=f"{number}: {label}" if colour else "other experiments (grey)",
-                        legendgroup=str(number) if colour else "others", showlegend=legend,
+                        legendgroup=str(number) if colour else "others",
+                        showlegend=legend,
                         hovertemplate=f"exp {number} {split}: {label}<br>%{{x:.4g}}: %{{y:.4g}}<extra></extra>",
                     ),
-                    row=1, col=col,
+                    row=1,
+                    col=col,
                 )
                 first_grey = first_grey and not (legend and colour is None)
     fig.update_layout(height=520, margin={"t": 40, "b": 40}, legend={"orientation": "h", "y": -0.2})

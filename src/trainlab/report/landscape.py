@@ -135,8 +135,10 @@ def side_by_side(folders: list[Path], titles: list[str], metric: str) -> Figure:
     """The surfaces of several runs (each at its last frame) on one colour scale and one set of contour
     levels, so their shapes compare directly: the POSTECH study's dense / ticket / random-init figure."""
     loaded = [load(folder) for folder in folders]
-    lasts = [frames[max(e for e in frames if e is not None)] if None not in frames else frames[None]
-             for _, frames, _ in loaded]
+    lasts = [
+        frames[max(e for e in frames if e is not None)] if None not in frames else frames[None]
+        for _, frames, _ in loaded
+    ]
     levels = _levels({i: f for i, f in enumerate(lasts)}, metric)
     fig = Figure(figsize=(4.2 * len(folders) + 1, 4), layout="constrained")
     axes = fig.subplots(1, len(folders), squeeze=False)[0]
@@ -150,13 +152,28 @@ def side_by_side(folders: list[Path], titles: list[str], metric: str) -> Figure:
 def surface_figure(frames: dict, metric: str) -> go.Figure:
     """Interactive 3D surface; with several epochs, a slider moves through them."""
     keys = list(frames)
-    fig = go.Figure(go.Surface(x=frames[keys[-1]]["xs"], y=frames[keys[-1]]["ys"], z=frames[keys[-1]][metric],
-                               colorscale="Viridis"))
+    fig = go.Figure(
+        go.Surface(x=frames[keys[-1]]["xs"], y=frames[keys[-1]]["ys"], z=frames[keys[-1]][metric], colorscale="Viridis")
+    )
     if len(keys) > 1:
         fig.frames = [go.Frame(data=[go.Surface(z=frames[k][metric])], name=str(k)) for k in keys]
-        fig.update_layout(sliders=[{"steps": [{"args": [[str(k)], {"frame": {"duration": 0}, "mode": "immediate"}],
-                                               "label": f"epoch {k}", "method": "animate"} for k in keys]}])
-    fig.update_layout(height=520, scene={"xaxis_title": "direction 1", "yaxis_title": "direction 2", "zaxis_title": metric})
+        fig.update_layout(
+            sliders=[
+                {
+                    "steps": [
+                        {
+                            "args": [[str(k)], {"frame": {"duration": 0}, "mode": "immediate"}],
+                            "label": f"epoch {k}",
+                            "method": "animate",
+                        }
+                        for k in keys
+                    ]
+                }
+            ]
+        )
+    fig.update_layout(
+        height=520, scene={"xaxis_title": "direction 1", "yaxis_title": "direction 2", "zaxis_title": metric}
+    )
     return fig
 
 

@@ -59,8 +59,13 @@ class StudyRecords:
         """What an axis counts, in words: 'optimizer steps', 'tokens seen', ..."""
         unit = {json.loads(f).get("flops_unit") for f in self.runs["facts"]} - {None}
         seen = "tokens seen" if unit == {"token"} else "examples seen"
-        return {"step": "optimizer steps", "epoch": "epochs (passes over the training data)", "seen": seen,
-                "seconds": "cumulative training time (s)", "flops": "cumulative training FLOPs"}[x or self.x]
+        return {
+            "step": "optimizer steps",
+            "epoch": "epochs (passes over the training data)",
+            "seen": seen,
+            "seconds": "cumulative training time (s)",
+            "flops": "cumulative training FLOPs",
+        }[x or self.x]
 
     @property
     def main_metric(self) -> str:
@@ -92,8 +97,12 @@ class StudyRecords:
     def sort_key(self, number: int, runs: pd.DataFrame) -> tuple:
         """Architecture, then layers, then optimizer, then experiment number."""
         layers = self.column(runs, "model.layers")
-        return (str(self.column(runs, "model.name")), layers if layers is not None else -1,
-                str(self.column(runs, "optim.name")), number)
+        return (
+            str(self.column(runs, "model.name")),
+            layers if layers is not None else -1,
+            str(self.column(runs, "optim.name")),
+            number,
+        )
 
     @property
     def n_seeds(self) -> int:
@@ -114,11 +123,17 @@ def load_records(store: Store, study: str, x: str | None = None, group: tuple[st
     if started.empty:
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
     facts = {r.id: json.loads(r.facts) for r in started.itertuples()}
-    metrics = with_axes(store.metrics(started["id"].unique()),
-                        {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f})
+    metrics = with_axes(
+        store.metrics(started["id"].unique()),
+        {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f},
+    )
     artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]
-    landscapes = [(rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()]
-    samples = {rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()}
+    landscapes = [
+        (rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()
+    ]
+    samples = {
+        rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()
+    }
     records = StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples, group=group)
     unknown = [k for k in group or () if k not in records.runs]
     if unknown:

@@ -43,7 +43,9 @@ def response_figure(records: StudyRecords, key: str) -> Figure:
         n = max(s.n for s in stats)
         ax.plot(rows[key], rows["mean"], "-o", color=colour, markersize=4, label=f"{group} (n={n})" if n > 1 else group)
         if n > 1:
-            ax.fill_between(rows[key], [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0)
+            ax.fill_between(
+                rows[key], [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0
+            )
         values += [v for s in stats for v in (s.mean, s.low, s.high)]
     best = table.dropna(subset=["mean"])
     if len(best):
@@ -69,13 +71,21 @@ def heatmap_figure(records: StudyRecords, x: str, y: str) -> Figure:
     image = None
     for ax, (group, grid) in zip(axes, maps.items()):
         values = grid.to_numpy(dtype=float)
-        image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis" if records.mode == "max" else "viridis_r",
-                          vmin=low, vmax=high)
+        image = ax.imshow(
+            values,
+            origin="lower",
+            aspect="auto",
+            cmap="viridis" if records.mode == "max" else "viridis_r",
+            vmin=low,
+            vmax=high,
+        )
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize="x-small", color="white")
         if np.isfinite(values).any():
-            i, j = np.unravel_index(np.nanargmax(values) if records.mode == "max" else np.nanargmin(values), values.shape)
+            i, j = np.unravel_index(
+                np.nanargmax(values) if records.mode == "max" else np.nanargmin(values), values.shape
+            )
             ax.add_patch(_outline(j, i))
         ax.set_xticks(range(len(grid.columns)), [value_text(v) for v in grid.columns], rotation=45, fontsize="small")
         ax.set_yticks(range(len(grid.index)), [value_text(v) for v in grid.index], fontsize="small")
@@ -97,19 +107,41 @@ def best_setting_table(records: StudyRecords) -> Table:
     keys, metric = records.swept.numeric, records.main_metric
     table = _table(records)
     tests = records.runs.groupby("experiment")["test_metric"].apply(list)
-    out = Table("", ["rank", "group", "best setting", f"valid {metric}", f"test {metric}", "settings tried",
-                     "runner-up", f"runner-up valid {metric}"])
+    out = Table(
+        "",
+        [
+            "rank",
+            "group",
+            "best setting",
+            f"valid {metric}",
+            f"test {metric}",
+            "settings tried",
+            "runner-up",
+            f"runner-up valid {metric}",
+        ],
+    )
     for rank, g in enumerate(best_settings(table, records.mode), 1):
         test = mean_ci(tests.get(g.best["experiment"], []))
         runner = g.runner_up
-        out.rows.append([str(rank), g.group, _setting(g.best, keys), g.best["stat"].text(), test.text(),
-                         str(g.experiments), "-" if runner is None else _setting(runner, keys),
-                         "-" if runner is None else runner["stat"].text()])
+        out.rows.append(
+            [
+                str(rank),
+                g.group,
+                _setting(g.best, keys),
+                g.best["stat"].text(),
+                test.text(),
+                str(g.experiments),
+                "-" if runner is None else _setting(runner, keys),
+                "-" if runner is None else runner["stat"].text(),
+            ]
+        )
     out.bold = {(0, 3)}
     group_by = ", ".join(records.group_keys) or "none"
-    out.caption = (f"Each group (grouped by {group_by}) at its own best setting of {', '.join(keys)}, by best valid "
-                   f"{metric} (mean ± 95 % CI over seeds; test on the best-valid checkpoint), and the group's "
-                   "second-best setting; best group first, in bold (the DeepOBS protocol: compare each at its best).")
+    out.caption = (
+        f"Each group (grouped by {group_by}) at its own best setting of {', '.join(keys)}, by best valid "
+        f"{metric} (mean ± 95 % CI over seeds; test on the best-valid checkpoint), and the group's "
+        "second-best setting; best group first, in bold (the DeepOBS protocol: compare each at its best)."
+    )
     return out
 
 
@@ -126,8 +158,11 @@ def sweep_findings(records: StudyRecords) -> list[str]:
         return []
     first, second = ranked[0], ranked[1]
     tuned = " > ".join(f"{g.group} ({_setting(g.best, keys)}) {g.best['stat'].text()}" for g in ranked)
-    sure = ("the two best are separated by their 95 % intervals" if separated(first.best["stat"], second.best["stat"])
-            else "the two best overlap within their 95 % intervals (or have one seed), so the sweep does not separate them")
+    sure = (
+        "the two best are separated by their 95 % intervals"
+        if separated(first.best["stat"], second.best["stat"])
+        else "the two best overlap within their 95 % intervals (or have one seed), so the sweep does not separate them"
+    )
     out = [f"At each group's best setting: {tuned}; {sure}."]
     base = flatten(records.spec.get("base") or {})
     shared = shared_setting(table, keys, base, records.mode)
@@ -147,12 +182,22 @@ def sweep_section(records: StudyRecords, add_figure: Callable[[Figure, str, str]
     keys = records.swept.numeric
     parts = [best_setting_table(records).html()]
     for key in keys:
-        parts.append(add_figure(response_figure(records, key), f"response_{key.replace('.', '_')}",
-                                f"best valid {records.main_metric} against {key}, one line per group "
-                                f"({', '.join(records.group_keys) or 'all runs'}), each value at the best setting of the "
-                                "other swept keys (bands: 95 % CI over seeds; star: the best experiment)"))
+        parts.append(
+            add_figure(
+                response_figure(records, key),
+                f"response_{key.replace('.', '_')}",
+                f"best valid {records.main_metric} against {key}, one line per group "
+                f"({', '.join(records.group_keys) or 'all runs'}), each value at the best setting of the "
+                "other swept keys (bands: 95 % CI over seeds; star: the best experiment)",
+            )
+        )
     if len(keys) >= 2:
-        parts.append(add_figure(heatmap_figure(records, keys[0], keys[1]), "response_heatmap",
-                                f"mean best valid {records.main_metric} over {keys[0]} and {keys[1]} per group "
-                                "(outlined: the group's best cell)"))
+        parts.append(
+            add_figure(
+                heatmap_figure(records, keys[0], keys[1]),
+                "response_heatmap",
+                f"mean best valid {records.main_metric} over {keys[0]} and {keys[1]} per group "
+                "(outlined: the group's best cell)",
+            )
+        )
     return "".join(parts)

@@ -71,8 +71,11 @@ class Table:
             return f"<td><b>{text}</b></td>" if (i, j) in self.bold else f"<td>{text}</td>"
 
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(cell(i, j, t) for j, t in enumerate(r)) + "</tr>" for i, r in enumerate(self.rows))
-        return f"<table><caption>{html.escape(self.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        body = "".join(
+            "<tr>" + "".join(cell(i, j, t) for j, t in enumerate(r)) + "</tr>" for i, r in enumerate(self.rows)
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>"
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -109,8 +112,16 @@ def results_table(records: StudyRecords) -> Table:
     metric, n_seeds = records.main_metric, records.n_seeds
     memory = memory_column(records)
     names = name_columns(records)
-    header = [*names, f"train {metric}", f"valid {metric}", f"test {metric}",
-              "best step" if records.step_based else "best epoch", "train s/epoch", "params", memory.replace("_", " ")]
+    header = [
+        *names,
+        f"train {metric}",
+        f"valid {metric}",
+        f"test {metric}",
+        "best step" if records.step_based else "best epoch",
+        "train s/epoch",
+        "params",
+        memory.replace("_", " "),
+    ]
     table = Table("", header)
     valid_stats = []
     for number, label, runs in ordered_experiments(records):
@@ -148,24 +159,40 @@ def results_table(records: StudyRecords) -> Table:
 
 def resources_table(records: StudyRecords) -> Table:
     """Time, memory (every view measured) and parameters per experiment, means over seeds."""
-    views = [c for c in ("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb", "peak_rss_mb")
-             if records.runs[c].notna().any()]
+    views = [
+        c
+        for c in ("peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb", "peak_rss_mb")
+        if records.runs[c].notna().any()
+    ]
     throughput = "tokens_per_s" if records.runs["tokens_per_s"].notna().any() else "samples_per_s"
     names = name_columns(records)
-    header = [*names, "train s/epoch", "eval s/epoch",
-              f"train {throughput.replace('_per_', '/')}", f"eval {throughput.replace('_per_', '/')}",
-              "params (trainable)", "FLOPs (total)", *(v.replace("_", " ") for v in views),
-              "params + grads + optimizer MB"]
+    header = [
+        *names,
+        "train s/epoch",
+        "eval s/epoch",
+        f"train {throughput.replace('_per_', '/')}",
+        f"eval {throughput.replace('_per_', '/')}",
+        "params (trainable)",
+        "FLOPs (total)",
+        *(v.replace("_", " ") for v in views),
+        "params + grads + optimizer MB",
+    ]
     table = Table("", header)
     for number, label, runs in ordered_experiments(records):
         analytic = [json.loads(f).get("memory_analytic") for f in runs["facts"]] if "facts" in runs else []
         state = next((sum(a.values()) for a in analytic if a), float("nan"))
         table.rows.append(
-            [*name_cells(records, names, number, label, runs),
-             _num(runs["train_s_per_epoch"].mean(), 3), _num(runs["eval_s_per_epoch"].mean(), 3),
-             _num(runs[throughput].mean(), 4), _num(runs[f"eval_{throughput}"].mean(), 4),
-             f"{int(runs['params_total'].iloc[0]):,} ({int(runs['params_trainable'].iloc[0]):,})",
-             _num(runs["flops"].mean(), 3), *(_num(runs[v].max(), 4) for v in views), _num(state, 4)]
+            [
+                *name_cells(records, names, number, label, runs),
+                _num(runs["train_s_per_epoch"].mean(), 3),
+                _num(runs["eval_s_per_epoch"].mean(), 3),
+                _num(runs[throughput].mean(), 4),
+                _num(runs[f"eval_{throughput}"].mean(), 4),
+                f"{int(runs['params_total'].iloc[0]):,} ({int(runs['params_trainable'].iloc[0]):,})",
+                _num(runs["flops"].mean(), 3),
+                *(_num(runs[v].max(), 4) for v in views),
+                _num(state, 4),
+            ]
         )
     table.caption = (
         f"Resources of study {records.name} (means over seeds). Memory: the PyTorch allocator's peak "
@@ -224,12 +251,26 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
         f"Convergence: {records.x_label(first)} and {records.x_label(second)} until the valid {metric} first reaches "
         f"{target:.4g} (within 5 % of the best valid {metric} in the study, {best_all:.4g}); fastest first. "
         f"'-' means not reached; those are ordered by their best valid {metric}.",
-        ["rank", "exp", "config", f"{UNITS[first]} to target", f"{UNITS[second]} to target", f"best valid {metric}",
-         "runs reaching"],
+        [
+            "rank",
+            "exp",
+            "config",
+            f"{UNITS[first]} to target",
+            f"{UNITS[second]} to target",
+            f"best valid {metric}",
+            "runs reaching",
+        ],
     )
     for rank, (number, label, ep, sec, best, reached, n) in enumerate(entries, 1):
         table.rows.append(
-            [str(rank), str(number), label, "-" if not reached else ep.text(1), "-" if not reached else sec.text(2),
-             best.text(), f"{reached}/{n}"]
+            [
+                str(rank),
+                str(number),
+                label,
+                "-" if not reached else ep.text(1),
+                "-" if not reached else sec.text(2),
+                best.text(),
+                f"{reached}/{n}",
+            ]
         )
     return table, [e[0] for e in entries]

@@ -43,7 +43,7 @@ def page(title: str, sections: list[tuple[str, str]], spec: dict) -> str:
     body = "".join(f"<h2>{html.escape(h)}</h2>{inner}" for h, inner in sections)
     spec_text = html.escape(yaml.safe_dump(spec, sort_keys=False))
     return (
-        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
         f"<h2>Study spec</h2><pre>{spec_text}</pre></body></html>"
     )

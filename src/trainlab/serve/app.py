@@ -40,7 +40,9 @@ def create_app(store_root: Path, reports: Path | None = None, token: str | None 
             header = request.headers.get("authorization", "")
             given = request.query_params.get("token") or request.cookies.get(COOKIE) or header.removeprefix("Bearer ")
             if not hmac.compare_digest(given.encode(), token.encode()):
-                return PlainTextResponse("401: this dashboard needs its token (open the URL `trainlab serve` printed)", 401)
+                return PlainTextResponse(
+                    "401: this dashboard needs its token (open the URL `trainlab serve` printed)", 401
+                )
         response = await call_next(request)
         if token and request.query_params.get("token"):  # the page's own requests then carry it as a cookie
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")

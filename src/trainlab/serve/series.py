@@ -69,8 +69,15 @@ def lr_drops(lr: Series | None, xs: np.ndarray, epochs: np.ndarray) -> list[floa
     return [float(xs[i]) for i in at if i < len(xs)]
 
 
-def curves(runs: pd.DataFrame, series: dict[str, Series], x: str, group: str | None, points: int,
-           train: dict[str, dict[str, Series]], lr: dict[str, Series]) -> list[dict[str, Any]]:
+def curves(
+    runs: pd.DataFrame,
+    series: dict[str, Series],
+    x: str,
+    group: str | None,
+    points: int,
+    train: dict[str, dict[str, Series]],
+    lr: dict[str, Series],
+) -> list[dict[str, Any]]:
     """Traces for the dashboard: with `group`, one per value of that config key (mean of its runs and their
     95 % band, n); without, one per run; each at most `points` points (LTTB), with learning-rate drops."""
     traces = []
@@ -84,10 +91,19 @@ def curves(runs: pd.DataFrame, series: dict[str, Series], x: str, group: str | N
             xs, mean, low, high, n = band([a for a, _ in lines], [b for _, b in lines])
             keep = lttb(xs, mean, points)
             first = members["id"].iloc[0]
-            traces.append({"name": str(value), "n": int(n.max()), "x": _list(xs, keep), "y": _list(mean, keep),
-                           "low": _list(low, keep), "high": _list(high, keep),
-                           "drops": lr_drops(lr.get(first), _x(series[first], x, train, first), series[first].epoch)
-                           if first in series else []})
+            traces.append(
+                {
+                    "name": str(value),
+                    "n": int(n.max()),
+                    "x": _list(xs, keep),
+                    "y": _list(mean, keep),
+                    "low": _list(low, keep),
+                    "high": _list(high, keep),
+                    "drops": lr_drops(lr.get(first), _x(series[first], x, train, first), series[first].epoch)
+                    if first in series
+                    else [],
+                }
+            )
         return traces
     for r in runs.itertuples():
         s = series.get(r.id)
@@ -96,8 +112,16 @@ def curves(runs: pd.DataFrame, series: dict[str, Series], x: str, group: str | N
         xs = _x(s, x, train, r.id)
         shown, ys = _finite(xs, s.value)
         keep = lttb(shown, ys, points)
-        traces.append({"name": f"{r.experiment}: {r.label} (seed {r.seed})", "run": r.id, "status": r.status,
-                       "x": _list(shown, keep), "y": _list(ys, keep), "drops": lr_drops(lr.get(r.id), xs, s.epoch)})
+        traces.append(
+            {
+                "name": f"{r.experiment}: {r.label} (seed {r.seed})",
+                "run": r.id,
+                "status": r.status,
+                "x": _list(shown, keep),
+                "y": _list(ys, keep),
+                "drops": lr_drops(lr.get(r.id), xs, s.epoch),
+            }
+        )
     return traces
 
 

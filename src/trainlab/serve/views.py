@@ -9,7 +9,6 @@ import json
 import math
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +59,17 @@ def studies(store: Store) -> list[dict[str, Any]]:
     running = _running(store)
     out: dict[str, dict[str, Any]] = {}
     for study, rid, status, updated, spec, planned in store.study_members():
-        entry = out.setdefault(study, {"name": study, "description": spec.get("description", ""),
-                                       "kind": spec.get("kind", "train"), "runs": 0, "updated_at": planned,
-                                       "status": {}})
+        entry = out.setdefault(
+            study,
+            {
+                "name": study,
+                "description": spec.get("description", ""),
+                "kind": spec.get("kind", "train"),
+                "runs": 0,
+                "updated_at": planned,
+                "status": {},
+            },
+        )
         shown = display_status(status, rid, running)
         entry["runs"] += 1
         entry["status"][shown] = entry["status"].get(shown, 0) + 1
@@ -72,8 +79,20 @@ def studies(store: Store) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda s: s["name"])
 
 
-RUN_COLUMNS = ["id", "experiment", "seed", "label", "status", "main_metric", "best_value", "best_epoch", "epochs_done",
-               "train_seconds", "params_total", "updated_at"]
+RUN_COLUMNS = [
+    "id",
+    "experiment",
+    "seed",
+    "label",
+    "status",
+    "main_metric",
+    "best_value",
+    "best_epoch",
+    "epochs_done",
+    "train_seconds",
+    "params_total",
+    "updated_at",
+]
 
 
 def study_runs(store: Store, study: str) -> pd.DataFrame:
@@ -126,8 +145,15 @@ def study_page(store: Store, study: str, runs: pd.DataFrame) -> dict[str, Any]:
         row["values"] = {k: _clean(r.get(k)) for k in keys}
         table.append(row)
     names = store.metric_names(runs["id"].iloc[0], ("train", "valid"))
-    return {"name": study, "spec": spec, "runs": table, "keys": keys, "main_metric": str(runs["main_metric"].mode().iloc[0]),
-            "metrics": sorted(f"{s}/{n}" for s, n in names), "groups": list(swept.categorical)}
+    return {
+        "name": study,
+        "spec": spec,
+        "runs": table,
+        "keys": keys,
+        "main_metric": str(runs["main_metric"].mode().iloc[0]),
+        "metrics": sorted(f"{s}/{n}" for s, n in names),
+        "groups": list(swept.categorical),
+    }
 
 
 def run_page(store: Store, run_id: str) -> dict[str, Any]:
@@ -139,10 +165,18 @@ def run_page(store: Store, run_id: str) -> dict[str, Any]:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     metrics = store.metrics([run_id])
     wide = metrics.pivot_table(index=["epoch"], columns=["split", "name"], values="value", aggfunc="last")
-    table = [{"epoch": int(e), **{f"{s}/{n}": _clean(v) for (s, n), v in values.items()}} for e, values in wide.iterrows()]
-    return {"run": {k: _clean(v) for k, v in row.items() if k not in ("config", "facts")},
-            "config": json.loads(row["config"]), "facts": json.loads(row["facts"]), "manifest": manifest,
-            "metrics": table, "artifacts": store.artifacts(run_id), "children": store.children(run_id)}
+    table = [
+        {"epoch": int(e), **{f"{s}/{n}": _clean(v) for (s, n), v in values.items()}} for e, values in wide.iterrows()
+    ]
+    return {
+        "run": {k: _clean(v) for k, v in row.items() if k not in ("config", "facts")},
+        "config": json.loads(row["config"]),
+        "facts": json.loads(row["facts"]),
+        "manifest": manifest,
+        "metrics": table,
+        "artifacts": store.artifacts(run_id),
+        "children": store.children(run_id),
+    }
 
 
 def landscapes(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
@@ -154,8 +188,13 @@ def landscapes(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
                 continue
             folder = landscape_folder(store, rid, Path(a["path"]).name)
             if folder is not None:
-                out.append({"run": rid, "key": folder.name, **{k: a["meta"].get(k) for k in
-                            ("dirs", "range", "grid", "checkpoint", "metrics", "epochs")}})
+                out.append(
+                    {
+                        "run": rid,
+                        "key": folder.name,
+                        **{k: a["meta"].get(k) for k in ("dirs", "range", "grid", "checkpoint", "metrics", "epochs")},
+                    }
+                )
     return out
 
 

@@ -150,4 +150,3 @@ class RunConfig(BaseModel):
                 fields["name"] = sec.name
             out[name] = fields
         return out
-

@@ -62,8 +62,14 @@ def part(key: str, short: str, value: Any) -> str:
     return f"{short} {value_text(value)}"
 
 
-def experiment_label(swept: Sequence[str], values: Mapping[str, Any], given: Mapping[str, str],
-                     entry_label: str | None, entry_keys: Collection[str], fallback: Sequence[str]) -> str:
+def experiment_label(
+    swept: Sequence[str],
+    values: Mapping[str, Any],
+    given: Mapping[str, str],
+    entry_label: str | None,
+    entry_keys: Collection[str],
+    fallback: Sequence[str],
+) -> str:
     """The label of one experiment. `swept`: every key the study varies, in order; `values`: this
     experiment's resolved config (flat); `given`: labels of its grid values, by key; `entry_label`: its run
     entry's label, which stands for the keys the run entries set (`entry_keys`; the grid's are named

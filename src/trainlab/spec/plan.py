@@ -145,9 +145,7 @@ def _apply(tree: dict[str, dict[str, Any]], layer: Layer, catalog: Catalog) -> N
         schema = catalog.schema(section, name, where)
         if fld not in schema.model_fields:
             valid = [f"{section}.{f}" for f in schema.model_fields]
-            raise TrainlabError(
-                f"{where}: {key}: unknown field{did_you_mean(key, valid)}; valid: {', '.join(valid)}"
-            )
+            raise TrainlabError(f"{where}: {key}: unknown field{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
         tree[section][fld] = value
 
 
@@ -183,8 +181,13 @@ class Grid:
         # what the study varies, names first (model, data, optimizer, ...), then in the order the study names
         # them: what generated labels are made of
         named = list(dict.fromkeys([*(k for e in self.entries for k in e), *(k for k, _ in self.axes)]))
-        self.swept = sorted(named, key=lambda k: (not k.endswith(".name"), SECTIONS.index(k.split(".")[0])
-                                                  if k.endswith(".name") and k.split(".")[0] in SECTIONS else 0))
+        self.swept = sorted(
+            named,
+            key=lambda k: (
+                not k.endswith(".name"),
+                SECTIONS.index(k.split(".")[0]) if k.endswith(".name") and k.split(".")[0] in SECTIONS else 0,
+            ),
+        )
 
     def experiment(self, number: int) -> tuple[int, dict[str, Any], dict[str, Any], dict[str, str]]:
         """(1-based entry index, the entry, the grid point, the labels its grid values were given) of
@@ -201,8 +204,14 @@ class Grid:
     def label(self, entry: int, point_labels: Mapping[str, str], config: RunConfig) -> str:
         """The readable name of the experiment of (1-based) `entry` with this grid point's labels."""
         entry_keys = {k for e in self.entries for k in e}  # a labelled entry names what the entries vary
-        return experiment_label(self.swept, flatten(config.to_dict()), point_labels, self.entry_labels[entry - 1],
-                                entry_keys, ("model.name", "optim.name"))
+        return experiment_label(
+            self.swept,
+            flatten(config.to_dict()),
+            point_labels,
+            self.entry_labels[entry - 1],
+            entry_keys,
+            ("model.name", "optim.name"),
+        )
 
     def numbers(self, only: Sequence[int] | None) -> Sequence[int]:
         """The experiments planned: those in `only`, else all of them (a range: a refused grid of millions
@@ -217,8 +226,13 @@ class Grid:
     def check_size(self, numbers: Sequence[int]) -> None:
         runs = len(numbers) * self.seeds_per_experiment
         if runs > MAX_PLANNED_RUNS:
-            shape = " × ".join([f"{len(self.entries)} run entries", *(f"{len(v)} {k}" for k, v in self.axes),
-                                f"{self.seeds_per_experiment} seeds"])
+            shape = " × ".join(
+                [
+                    f"{len(self.entries)} run entries",
+                    *(f"{len(v)} {k}" for k, v in self.axes),
+                    f"{self.seeds_per_experiment} seeds",
+                ]
+            )
             raise TrainlabError(
                 f"grid: {runs:,} runs ({shape}) is more than the {MAX_PLANNED_RUNS:,} a plan may hold; "
                 "narrow the grid, split the study, or plan some experiments with --only"
@@ -231,11 +245,7 @@ def _changes(config: RunConfig, base: RunConfig) -> dict[str, Any]:
     Options base does not have (another model's) count only where they differ from their defaults.
     """
     ours, theirs, set_here = flatten(config.to_dict()), flatten(base.to_dict()), flatten(config.canonical())
-    return {
-        k: v
-        for k, v in ours.items()
-        if k != "train.seed" and (theirs[k] != v if k in theirs else k in set_here)
-    }
+    return {k: v for k, v in ours.items() if k != "train.seed" and (theirs[k] != v if k in theirs else k in set_here)}
 
 
 def plan_study(
@@ -248,8 +258,9 @@ def plan_study(
     return list(_plan(study, catalog, grid, numbers, overrides or {}))
 
 
-def _plan(study: StudySpec, catalog: Catalog, grid: Grid, numbers: Sequence[int],
-          overrides: Mapping[str, Any]) -> Iterator[RunSpec]:
+def _plan(
+    study: StudySpec, catalog: Catalog, grid: Grid, numbers: Sequence[int], overrides: Mapping[str, Any]
+) -> Iterator[RunSpec]:
     base_layer: Layer = ("base", flatten(study.base or {}))
     set_layer: Layer = ("--set", dict(overrides))
     base = resolve([base_layer, set_layer], catalog, "base")

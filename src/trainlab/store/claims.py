@@ -60,8 +60,10 @@ class Claims:
             holder = None if row is None or row[2] == self.token else f"{row[0]} pid {row[1]}"
             if holder and self._alive(*row[:2], heartbeat=row[3]):
                 return Claim(False, holder)
-            db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", (key, self.host, self.pid, self.token,
-                                                                              time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (key, self.host, self.pid, self.token, time.time()),
+            )
         self._start_heartbeat()
         return Claim(True, holder)
 
@@ -71,20 +73,33 @@ class Claims:
         process each may share a store (their claims divide the work). Raises a TrainlabError naming the
         live driver in the way."""
         with immediate(self._db) as db:
-            rows = db.execute("SELECT key, host, pid, heartbeat FROM claims WHERE key LIKE 'driver:%' AND token != ?",
-                              (self.token,)).fetchall()
+            rows = db.execute(
+                "SELECT key, host, pid, heartbeat FROM claims WHERE key LIKE 'driver:%' AND token != ?", (self.token,)
+            ).fetchall()
             live = [r for r in rows if self._alive(r[1], r[2], heartbeat=r[3])]
             blocking = live if exclusive else [r for r in live if r[0].startswith("driver:exclusive:")]
             if not blocking:
-                db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                           (f"driver:{'exclusive' if exclusive else 'shared'}:{self.token}", self.host, self.pid,
-                            self.token, time.time()))
+                db.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                    (
+                        f"driver:{'exclusive' if exclusive else 'shared'}:{self.token}",
+                        self.host,
+                        self.pid,
+                        self.token,
+                        time.time(),
+                    ),
+                )
         if blocking:
             key, host, pid, _ = blocking[0]
-            why = ("a run with --workers or --executor ray must be its store's only driver (it writes every run it trains)"
-                   if exclusive else "it trains with parallel workers and must be the store's only driver")
-            raise TrainlabError(f"store {self.path.parent}: another trainlab run holds it (pid {pid} on host {host}); "
-                                f"{why}: wait for it to finish, or use another --store")
+            why = (
+                "a run with --workers or --executor ray must be its store's only driver (it writes every run it trains)"
+                if exclusive
+                else "it trains with parallel workers and must be the store's only driver"
+            )
+            raise TrainlabError(
+                f"store {self.path.parent}: another trainlab run holds it (pid {pid} on host {host}); "
+                f"{why}: wait for it to finish, or use another --store"
+            )
         self._start_heartbeat()
 
     def release(self, key: str) -> None:

@@ -57,7 +57,10 @@ CREATE TABLE IF NOT EXISTS claims (
 
 # Columns added to `runs` after stores already existed: added in place when an older store is opened.
 ADDED_RUN_COLUMNS = {
-    "params_non_embedding": "INTEGER", "facts": "TEXT NOT NULL DEFAULT '{}'", "parent_id": "TEXT", "relation": "TEXT",
+    "params_non_embedding": "INTEGER",
+    "facts": "TEXT NOT NULL DEFAULT '{}'",
+    "parent_id": "TEXT",
+    "relation": "TEXT",
     "train_seconds": "REAL",
 }
 DONE_STATUSES = ("done", "diverged")
@@ -85,9 +88,12 @@ class Store:
         self.root = Path(root)
         if read_only:  # SQLite's read-only mode: no statement on this connection can change the store
             if not self.path.exists():
-                raise TrainlabError(f"store {self.root}: no store.sqlite there; run `trainlab run` first or pass --store DIR")
-            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
-                                       isolation_level=None)
+                raise TrainlabError(
+                    f"store {self.root}: no store.sqlite there; run `trainlab run` first or pass --store DIR"
+                )
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
+            )
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -145,9 +151,7 @@ class Store:
     def save_study(self, name: str, spec: dict[str, Any], members: Iterable[dict[str, Any]]) -> None:
         """Record the study's spec and which run is each (experiment, seed) in it; latest plan wins."""
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO studies VALUES (?, ?, ?)", (name, json.dumps(spec), time.time())
-            )
+            db.execute("INSERT OR REPLACE INTO studies VALUES (?, ?, ?)", (name, json.dumps(spec), time.time()))
             db.executemany(
                 "INSERT OR REPLACE INTO study_runs VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -157,8 +161,16 @@ class Store:
             )
 
     def start_run(
-        self, run_id: str, config: dict[str, Any], main_metric: str, params: dict[str, int], device: str,
-        resumed_from_epoch: int, facts: dict[str, Any], parent_id: str | None, relation: str | None,
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        main_metric: str,
+        params: dict[str, int],
+        device: str,
+        resumed_from_epoch: int,
+        facts: dict[str, Any],
+        parent_id: str | None,
+        relation: str | None,
     ) -> None:
         """Create the run's row if new; drop rows written after the checkpoint it resumes from."""
         now = time.time()
@@ -167,8 +179,18 @@ class Store:
                 "INSERT OR IGNORE INTO runs (id, config, status, epochs_done, main_metric, params_total,"
                 " params_trainable, params_non_embedding, parent_id, relation, created_at, updated_at)"
                 " VALUES (?, ?, 'new', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, json.dumps(config), main_metric, params["total"], params["trainable"],
-                 params.get("non_embedding", params["total"]), parent_id, relation, now, now),
+                (
+                    run_id,
+                    json.dumps(config),
+                    main_metric,
+                    params["total"],
+                    params["trainable"],
+                    params.get("non_embedding", params["total"]),
+                    parent_id,
+                    relation,
+                    now,
+                    now,
+                ),
             )
             db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, resumed_from_epoch))
             db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
@@ -277,9 +299,11 @@ class Store:
         if not run_ids:
             return {}
         marks = ",".join("?" * len(run_ids))
-        query = ("SELECT run_id, group_concat(epoch), group_concat(step), group_concat(wall_s), "
-                 "group_concat(ifnull(value, 'nan')) FROM metrics WHERE split = ? AND name = ? "
-                 f"AND run_id IN ({marks}) GROUP BY run_id")
+        query = (
+            "SELECT run_id, group_concat(epoch), group_concat(step), group_concat(wall_s), "
+            "group_concat(ifnull(value, 'nan')) FROM metrics WHERE split = ? AND name = ? "
+            f"AND run_id IN ({marks}) GROUP BY run_id"
+        )
         out = {}
         for rid, *columns in self._db.execute(query, (split, name, *run_ids)):
             epoch, step, wall, value = (_floats(c) for c in columns)
@@ -290,27 +314,38 @@ class Store:
     def metric_names(self, run_id: str, splits: Sequence[str]) -> list[tuple[str, str]]:
         """The (split, name) pairs a run has logged in these splits."""
         marks = ",".join("?" * len(splits))
-        return self._db.execute(f"SELECT DISTINCT split, name FROM metrics WHERE run_id = ? AND split IN ({marks})",
-                                (run_id, *splits)).fetchall()
+        return self._db.execute(
+            f"SELECT DISTINCT split, name FROM metrics WHERE run_id = ? AND split IN ({marks})", (run_id, *splits)
+        ).fetchall()
 
     def running(self, stale_s: float) -> set[str]:
         """Runs claimed by a holder whose heartbeat is younger than `stale_s`: being trained right now."""
         fresh = time.time() - stale_s
-        return {r[0] for r in self._db.execute(
-            "SELECT key FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,))}
+        return {
+            r[0]
+            for r in self._db.execute(
+                "SELECT key FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,)
+            )
+        }
 
     def study_members(self) -> list[tuple[str, str, str, float, dict[str, Any], float]]:
         """Every (study, run) pair: study, run id, status, the run's and the study's last update, the spec."""
         rows = self._db.execute(
             "SELECT s.study, r.id, r.status, r.updated_at, st.spec, st.updated_at FROM study_runs s "
-            "JOIN runs r ON r.id = s.run_id JOIN studies st ON st.name = s.study").fetchall()
-        return [(study, rid, status, updated, json.loads(spec), planned) for study, rid, status, updated, spec, planned in rows]
+            "JOIN runs r ON r.id = s.run_id JOIN studies st ON st.name = s.study"
+        ).fetchall()
+        return [
+            (study, rid, status, updated, json.loads(spec), planned)
+            for study, rid, status, updated, spec, planned in rows
+        ]
 
     def study_stamp(self, study: str) -> tuple[int, float | None, float | None]:
         """What changes whenever a study does: its number of runs, their newest update, its plan's update."""
         return self._db.execute(
             "SELECT COUNT(*), MAX(r.updated_at), MAX(st.updated_at) FROM study_runs s JOIN runs r ON r.id = s.run_id "
-            "JOIN studies st ON st.name = s.study WHERE s.study = ?", (study,)).fetchone()
+            "JOIN studies st ON st.name = s.study WHERE s.study = ?",
+            (study,),
+        ).fetchone()
 
 
 def _floats(text: str | None) -> np.ndarray:

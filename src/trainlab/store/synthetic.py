@@ -41,18 +41,36 @@ class MadeUpRun:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-BASE = {"data": {"name": "teacher_attention"}, "model": {"name": "attention_classifier"},
-        "optim": {"name": "sgd", "lr": 0.01}, "train": {"batch_size": 128}}
+BASE = {
+    "data": {"name": "teacher_attention"},
+    "model": {"name": "attention_classifier"},
+    "optim": {"name": "sgd", "lr": 0.01},
+    "train": {"batch_size": 128},
+}
 
 
-def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mapping[str, Any] = BASE,
-                steps_per_round: int = 100, metrics: Collection[tuple[str, str]] | None = None) -> list[str]:
+def write_study(
+    store: Store,
+    name: str,
+    runs: Sequence[MadeUpRun],
+    base: Mapping[str, Any] = BASE,
+    steps_per_round: int = 100,
+    metrics: Collection[tuple[str, str]] | None = None,
+) -> list[str]:
     """Write the study and its runs through the store writer; returns the run ids. `metrics`: the (split,
     name) rows to write each round (default: all a classification run logs)."""
     write = StoreWriter(store)
     spec = {"name": name, "kind": "train", "base": dict(base)}
-    members = tuple({"experiment": r.experiment, "seed": r.seed, "run_id": r.run_id(name), "label": r.label,
-                     "changes": dict(r.changes)} for r in runs)
+    members = tuple(
+        {
+            "experiment": r.experiment,
+            "seed": r.seed,
+            "run_id": r.run_id(name),
+            "label": r.label,
+            "changes": dict(r.changes),
+        }
+        for r in runs
+    )
     write(StudyPlanned(name, spec, members))
     for run in runs:
         config: dict[str, Any] = json.loads(json.dumps(base))
@@ -60,15 +78,36 @@ def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mappin
             set_path(config, key, value)
         rid = run.run_id(name)
         total, trainable = run.params
-        write(RunStarted(rid, config, "accuracy", {"total": total, "trainable": trainable, "non_embedding": total}, "cpu",
-                         facts={"main_mode": "max", "steps_per_epoch": steps_per_round, **run.facts}))
-        rows = [row for epoch, value in enumerate(run.valid, 1)
-                for row in _round_rows(epoch, value, steps_per_round, flatten(config), run.seconds_per_round)
-                if metrics is None or (row[2], row[3]) in metrics]
+        write(
+            RunStarted(
+                rid,
+                config,
+                "accuracy",
+                {"total": total, "trainable": trainable, "non_embedding": total},
+                "cpu",
+                facts={"main_mode": "max", "steps_per_epoch": steps_per_round, **run.facts},
+            )
+        )
+        rows = [
+            row
+            for epoch, value in enumerate(run.valid, 1)
+            for row in _round_rows(epoch, value, steps_per_round, flatten(config), run.seconds_per_round)
+            if metrics is None or (row[2], row[3]) in metrics
+        ]
         best = int(np.nanargmax(run.valid)) + 1 if np.isfinite(run.valid).any() else None
-        write(EpochEnded(rid, tuple(rows), {"status": "partial", "epochs_done": len(run.valid),
-                                             "train_seconds": run.seconds_per_round * len(run.valid),
-                                             "best_value": run.valid[best - 1] if best else None, "best_epoch": best}))
+        write(
+            EpochEnded(
+                rid,
+                tuple(rows),
+                {
+                    "status": "partial",
+                    "epochs_done": len(run.valid),
+                    "train_seconds": run.seconds_per_round * len(run.valid),
+                    "best_value": run.valid[best - 1] if best else None,
+                    "best_epoch": best,
+                },
+            )
+        )
         test = run.test if run.test is not None else (run.valid[best - 1] - 0.01 if best else math.nan)
         write(RunEnded(rid, "done", ((steps_per_round * len(run.valid), best or 0, "test", "accuracy", test, 0.0),)))
     return [m["run_id"] for m in members]
@@ -77,12 +116,18 @@ def write_study(store: Store, name: str, runs: Sequence[MadeUpRun], base: Mappin
 def _round_rows(epoch: int, valid: float, steps: int, config: Mapping[str, Any], seconds: float) -> list[MetricRow]:
     step, wall = epoch * steps, seconds * epoch
     loss = -math.log(max(min(valid, 0.999), 1e-3))
-    return [(step, epoch, "train", "loss", loss * 0.9, wall), (step, epoch, "train", "accuracy", min(valid + 0.02, 1.0), wall),
-            (step, epoch, "train", "lr", float(config.get("optim.lr", 0.01)), wall),
-            (step, epoch, "train", "seconds", seconds, wall), (step, epoch, "train", "samples_per_s", 6400.0, wall),
-            (step, epoch, "train", "seen", float(step * 128), wall), (step, epoch, "train", "flops", step * 1e9, wall),
-            (step, epoch, "valid", "loss", loss, wall), (step, epoch, "valid", "accuracy", valid, wall),
-            (step, epoch, "valid", "seconds", 0.2, wall)]
+    return [
+        (step, epoch, "train", "loss", loss * 0.9, wall),
+        (step, epoch, "train", "accuracy", min(valid + 0.02, 1.0), wall),
+        (step, epoch, "train", "lr", float(config.get("optim.lr", 0.01)), wall),
+        (step, epoch, "train", "seconds", seconds, wall),
+        (step, epoch, "train", "samples_per_s", 6400.0, wall),
+        (step, epoch, "train", "seen", float(step * 128), wall),
+        (step, epoch, "train", "flops", step * 1e9, wall),
+        (step, epoch, "valid", "loss", loss, wall),
+        (step, epoch, "valid", "accuracy", valid, wall),
+        (step, epoch, "valid", "seconds", 0.2, wall),
+    ]
 
 
 def sweep(optimizers: Sequence[str], lrs: Sequence[float], seeds: int, rounds: int, seed: int = 0) -> list[MadeUpRun]:
@@ -98,6 +143,13 @@ def sweep(optimizers: Sequence[str], lrs: Sequence[float], seeds: int, rounds: i
             for s in range(seeds):
                 t = np.arange(1, rounds + 1)
                 curve = ceiling * (1 - np.exp(-t / (0.15 * rounds))) + rng.normal(0, 0.005, rounds)
-                runs.append(MadeUpRun(number, s, {"optim.name": name, "optim.lr": lr}, f"{name}, lr {number_text(lr)}",
-                                      list(np.clip(curve, 0.0, 1.0))))
+                runs.append(
+                    MadeUpRun(
+                        number,
+                        s,
+                        {"optim.name": name, "optim.lr": lr},
+                        f"{name}, lr {number_text(lr)}",
+                        list(np.clip(curve, 0.0, 1.0)),
+                    )
+                )
     return runs

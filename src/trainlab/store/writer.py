@@ -33,8 +33,17 @@ class StoreWriter:
 
     @__call__.register
     def _(self, e: RunStarted) -> None:
-        self.store.start_run(e.run_id, e.config, e.main_metric, e.params, e.device, e.resumed_from_epoch,
-                             e.facts, e.parent_id, e.relation)
+        self.store.start_run(
+            e.run_id,
+            e.config,
+            e.main_metric,
+            e.params,
+            e.device,
+            e.resumed_from_epoch,
+            e.facts,
+            e.parent_id,
+            e.relation,
+        )
 
     @__call__.register
     def _(self, e: FactsMeasured) -> None:

@@ -39,6 +39,8 @@ def parse_study(raw: Any, source: str = "study") -> StudySpec:
     return spec.parse_study(raw, kind_schemas(), source)
 
 
-def plan(study: StudySpec, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None) -> list[RunSpec]:
+def plan(
+    study: StudySpec, overrides: Mapping[str, Any] | None = None, only: Sequence[int] | None = None
+) -> list[RunSpec]:
     """The study's grid of runs, validated against everything registered."""
     return plan_study(study, catalog(), overrides, only)

@@ -45,8 +45,9 @@ class StudyKind:
 
     schema = KindSchema()  # its own section of the study file, and whether it has a grid of runs
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[Unit]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[Unit]:
         """The units of the study, parents before children; nothing is trained or written."""
         raise NotImplementedError
 

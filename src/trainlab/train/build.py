@@ -11,10 +11,10 @@ from torch import nn
 
 from trainlab.data import DATASETS, DataBundle, DataInfo
 from trainlab.errors import TrainlabError
+from trainlab.hardware import cpu_has_native_bf16
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
 from trainlab.spec import RunConfig, TrainConfig
-from trainlab.hardware import cpu_has_native_bf16
 from trainlab.train import TASKS
 from trainlab.train.tasks import Task
 
@@ -48,8 +48,9 @@ def build_model(config: RunConfig, info: DataInfo) -> nn.Module:
 def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Parts:
     """Model (initialised from the global RNG, which the caller seeds), optimizer, schedule, task."""
     model = build_model(config, data.info).to(device)
-    optimizer = OPTIMIZERS.get(config.optim.name).build(_param_groups(model, config.optim.decay, config.optim.lr),
-                                                        config.optim)
+    optimizer = OPTIMIZERS.get(config.optim.name).build(
+        _param_groups(model, config.optim.decay, config.optim.lr), config.optim
+    )
     total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
     return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info, config.train))
@@ -96,15 +97,19 @@ def check_train_options(train: TrainConfig, device: torch.device) -> list[str]:
     """What the machine must offer for `train.precision` and `train.compile`, checked before any work.
     Raises for what cannot run; returns notes for what runs, but slowly."""
     if train.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise TrainlabError(
-            f"train.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp32"
-        )
+        raise TrainlabError(f"train.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp32")
     if train.compile and device.type == "cpu" and not any(map(shutil.which, ("c++", "g++", "clang++"))):
-        raise TrainlabError("train.compile: torch.compile on CPU needs a C++ compiler (e.g. apt install g++); "
-                            "or set train.compile: false")
+        raise TrainlabError(
+            "train.compile: torch.compile on CPU needs a C++ compiler (e.g. apt install g++); "
+            "or set train.compile: false"
+        )
     if train.gradient_noise_scale and train.batch_size < 2:
-        raise TrainlabError("train.gradient_noise_scale: needs train.batch_size >= 2 (it compares the batch with its half)")
+        raise TrainlabError(
+            "train.gradient_noise_scale: needs train.batch_size >= 2 (it compares the batch with its half)"
+        )
     if train.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
-        return ["train.precision: bf16 on a CPU without native bf16 (AVX-512 BF16, AMX) is emulated, "
-                "usually slower than fp32"]
+        return [
+            "train.precision: bf16 on a CPU without native bf16 (AVX-512 BF16, AMX) is emulated, "
+            "usually slower than fp32"
+        ]
     return []

@@ -90,5 +90,7 @@ class GradientNoiseScale(Hook):
 
     def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
         s = loop.state
-        rows.extend(Row(s.step, s.epoch, "train", name, value, s.train_seconds)
-                    for name, value in self.estimate.estimates().items())
+        rows.extend(
+            Row(s.step, s.epoch, "train", name, value, s.train_seconds)
+            for name, value in self.estimate.estimates().items()
+        )

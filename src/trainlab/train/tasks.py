@@ -36,7 +36,9 @@ class _Task:
         """Examples (or target tokens) behind the sums, for throughput."""
         return float(sums[-1])
 
-    def eval_sums(self, model: nn.Module, x: object, y: torch.Tensor, out: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    def eval_sums(
+        self, model: nn.Module, x: object, y: torch.Tensor, out: torch.Tensor, loss: torch.Tensor
+    ) -> torch.Tensor:
         return self.sums(out, y, loss)
 
     def summarize_eval(self, sums: torch.Tensor) -> dict[str, float]:
@@ -66,7 +68,9 @@ class Classification(_Task):
         """[sum of losses, correct, examples] for one batch, computed from the batch-mean loss."""
         n = y.shape[0]
         correct = (out.argmax(dim=-1) == y).sum()
-        return torch.stack([loss.detach() * n, correct.to(loss.dtype), loss.new_full((), n)])  # new_full: no host-to-GPU copy
+        return torch.stack(
+            [loss.detach() * n, correct.to(loss.dtype), loss.new_full((), n)]
+        )  # new_full: no host-to-GPU copy
 
     def summarize(self, sums: torch.Tensor) -> dict[str, float]:
         loss_sum, correct, n = sums.tolist()
@@ -117,8 +121,9 @@ class Translation(_Task):
     throughput = "tokens_per_s"
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD,
-                               label_smoothing=self.train.label_smoothing)
+        return F.cross_entropy(
+            out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD, label_smoothing=self.train.label_smoothing
+        )
 
     def units(self, y: torch.Tensor) -> int:
         return int((y != PAD).sum())
@@ -127,8 +132,9 @@ class Translation(_Task):
         real = y != PAD
         tokens = real.sum().float()  # float32 even under bf16 autocast, whose 8-bit mantissa would round counts
         if self.train.label_smoothing:  # report the NLL of the references, not the smoothed objective
-            nll = F.cross_entropy(out.reshape(-1, out.shape[-1]).detach().float(), y.reshape(-1), ignore_index=PAD,
-                                  reduction="sum")
+            nll = F.cross_entropy(
+                out.reshape(-1, out.shape[-1]).detach().float(), y.reshape(-1), ignore_index=PAD, reduction="sum"
+            )
         else:
             nll = loss.detach().float() * tokens
         correct = ((out.argmax(-1) == y) & real).sum()
@@ -138,11 +144,19 @@ class Translation(_Task):
         nll, correct, tokens = sums.tolist()
         return {"loss": nll / tokens, "perplexity": math.exp(min(nll / tokens, 700.0)), "accuracy": correct / tokens}
 
-    def eval_sums(self, model: nn.Module, x: tuple[torch.Tensor, torch.Tensor], y: torch.Tensor, out: torch.Tensor,
-                  loss: torch.Tensor) -> torch.Tensor:
+    def eval_sums(
+        self,
+        model: nn.Module,
+        x: tuple[torch.Tensor, torch.Tensor],
+        y: torch.Tensor,
+        out: torch.Tensor,
+        loss: torch.Tensor,
+    ) -> torch.Tensor:
         hyp = decode(model, x[0], self.train.beam_size, self.train.length_penalty)  # (B, L)
         width = max(hyp.shape[1], y.shape[1])
-        exact = (F.pad(hyp, (0, width - hyp.shape[1]), value=PAD) == F.pad(y, (0, width - y.shape[1]), value=PAD)).all(1)
+        exact = (F.pad(hyp, (0, width - hyp.shape[1]), value=PAD) == F.pad(y, (0, width - y.shape[1]), value=PAD)).all(
+            1
+        )
         texts = [self._text(row) for row in hyp.tolist()], [self._text(row) for row in y.tolist()]
         decoded = torch.tensor([float(exact.sum()), float(len(y)), *bleu_stats(*texts)], device=y.device)
         return torch.cat([decoded, self.sums(out, y, loss)])
@@ -156,8 +170,10 @@ class Translation(_Task):
         model.eval()
         hyp = decode(model, src, self.train.beam_size, self.train.length_penalty).tolist()
         model.train(was_training)
-        return [{"source": self._text(s), "reference": self._text(t[1:]), "output": self._text(h)}
-                for s, t, h in zip(src.tolist(), split.tgt[:n].tolist(), hyp)]
+        return [
+            {"source": self._text(s), "reference": self._text(t[1:]), "output": self._text(h)}
+            for s, t, h in zip(src.tolist(), split.tgt[:n].tolist(), hyp)
+        ]
 
     def _text(self, ids: list[int]) -> str:
         return self.info.detokenize(ids[: ids.index(EOS)] if EOS in ids else ids)

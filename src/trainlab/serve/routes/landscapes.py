@@ -17,7 +17,9 @@ from trainlab.serve.state import Dashboard, dashboard
 
 router = APIRouter()
 Board = Annotated[Dashboard, Depends(dashboard)]
-MAX_UPLOAD = 20 * 2**20  # bytes of a landscape CSV (a 401 x 401 grid of three metrics over 10 epochs is ~60 MB: too much)
+MAX_UPLOAD = (
+    20 * 2**20
+)  # bytes of a landscape CSV (a 401 x 401 grid of three metrics over 10 epochs is ~60 MB: too much)
 
 
 @router.get("/api/study/{name}/landscapes")
@@ -55,10 +57,15 @@ async def api_upload(request: Request) -> JSONResponse:
 
 def _frames_json(frames: dict) -> dict[str, Any]:
     """Grids as lists (NaN as null), one entry per epoch (key 'surface' for a single frame)."""
+
     def grid(a: np.ndarray) -> list:
         return [[None if not np.isfinite(v) else float(v) for v in row] for row in np.atleast_2d(a)]
 
     first = next(iter(frames.values()))
     metrics = [k for k in first if k not in ("xs", "ys")]
-    return {"xs": first["xs"].tolist(), "ys": first["ys"].tolist(), "metrics": metrics,
-            "frames": {("surface" if e is None else str(e)): {m: grid(f[m]) for m in metrics} for e, f in frames.items()}}
+    return {
+        "xs": first["xs"].tolist(),
+        "ys": first["ys"].tolist(),
+        "metrics": metrics,
+        "frames": {("surface" if e is None else str(e)): {m: grid(f[m]) for m in metrics} for e, f in frames.items()},
+    }

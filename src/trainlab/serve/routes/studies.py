@@ -39,8 +39,15 @@ def api_study(name: str, board: Board) -> JSONResponse:
 
 
 @router.get("/api/study/{name}/curves")
-def api_curves(name: str, board: Board, metric: str = "valid/loss", x: str = "epoch", group: str = "",
-               runs: str = "", points: int = Query(500, ge=10, le=5000)) -> JSONResponse:
+def api_curves(
+    name: str,
+    board: Board,
+    metric: str = "valid/loss",
+    x: str = "epoch",
+    group: str = "",
+    runs: str = "",
+    points: int = Query(500, ge=10, le=5000),
+) -> JSONResponse:
     split, _, metric_name = metric.partition("/")
     if x not in X_COLUMNS:
         raise TrainlabError(f"x: {x!r} is not an axis; choose one of {', '.join(X_COLUMNS)}")

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from trainlab.analysis.batch_size import TradeOff, bootstrap_b_crit, fit_tradeoff, frontier
 from trainlab.analysis.curves import first_reaching
-from trainlab.analysis.stats import mean_ci
 from trainlab.analysis.scaling import interval
+from trainlab.analysis.stats import mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
@@ -39,14 +39,23 @@ def reach_table(records: StudyRecords, target: float, metric: str, group: str) -
     for rid in runs.index:
         step = first_reaching(records.curve(rid, "valid", metric, "step"), target, mode)
         reached = not math.isnan(step)
-        rows.append({"group": str(runs.at[rid, group]) if group in runs else "all",
-                     "batch": float(runs.at[rid, "train.batch_size"]), "lr": float(runs.at[rid, "optim.lr"]),
-                     "steps": step if reached else math.inf,
-                     "examples": _at_step(records, rid, "seen", step) if reached else math.inf,
-                     "noise_scale": _at_step(records, rid, "noise_scale", step) if reached else math.nan})
+        rows.append(
+            {
+                "group": str(runs.at[rid, group]) if group in runs else "all",
+                "batch": float(runs.at[rid, "train.batch_size"]),
+                "lr": float(runs.at[rid, "optim.lr"]),
+                "steps": step if reached else math.inf,
+                "examples": _at_step(records, rid, "seen", step) if reached else math.inf,
+                "noise_scale": _at_step(records, rid, "noise_scale", step) if reached else math.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     return table.groupby(["group", "batch", "lr"], as_index=False).agg(
-        steps=("steps", "mean"), examples=("examples", "mean"), noise_scale=("noise_scale", "mean"), seeds=("steps", "size"))
+        steps=("steps", "mean"),
+        examples=("examples", "mean"),
+        noise_scale=("noise_scale", "mean"),
+        seeds=("steps", "size"),
+    )
 
 
 @dataclass
@@ -65,7 +74,11 @@ def fit_groups(table: pd.DataFrame, resamples: int, seed: int) -> list[GroupFit]
             out.append(GroupFit(str(group), points, None, None))
             continue
         fit = fit_tradeoff(points["batch"], points["steps"])
-        ci = interval(bootstrap_b_crit(points["batch"], points["steps"], resamples, seed)) if resamples and len(points) > 2 else None
+        ci = (
+            interval(bootstrap_b_crit(points["batch"], points["steps"], resamples, seed))
+            if resamples and len(points) > 2
+            else None
+        )
         out.append(GroupFit(str(group), points, fit, ci))
     return out
 
@@ -97,8 +110,11 @@ def tradeoff_figure(fits: list[GroupFit], unit: str) -> Figure:
 
 
 def frontier_table(fits: list[GroupFit], unit: str) -> Table:
-    table = Table(f"Per group and batch size, the learning rate that reached the target in the fewest steps, with "
-                  f"those steps and the {unit} seen (means over seeds).", ["group", "batch", "best lr", "steps", unit])
+    table = Table(
+        f"Per group and batch size, the learning rate that reached the target in the fewest steps, with "
+        f"those steps and the {unit} seen (means over seeds).",
+        ["group", "batch", "best lr", "steps", unit],
+    )
     for g in fits:
         for r in g.points.itertuples():
             table.rows.append([g.group, f"{r.batch:,.0f}", f"{r.lr:.3g}", f"{r.steps:,.0f}", f"{r.examples:,.0f}"])
@@ -111,8 +127,10 @@ def findings(fits: list[GroupFit], target: float, metric: str, unit: str) -> lis
         if g.fit is None:
             out.append(f"{g.group}: fewer than two batch sizes reached valid {metric} {target:g}; no trade-off to fit.")
             continue
-        text = (f"{g.group}: S = S_min + E_min/B with S_min = {g.fit.s_min:,.0f} steps and E_min = {g.fit.e_min:,.0f} "
-                f"{unit}, so B_crit = E_min/S_min = {g.fit.b_crit:,.0f} {unit}")
+        text = (
+            f"{g.group}: S = S_min + E_min/B with S_min = {g.fit.s_min:,.0f} steps and E_min = {g.fit.e_min:,.0f} "
+            f"{unit}, so B_crit = E_min/S_min = {g.fit.b_crit:,.0f} {unit}"
+        )
         if g.b_crit_interval:
             text += f" (95 % bootstrap interval {g.b_crit_interval[0]:,.0f} to {g.b_crit_interval[1]:,.0f})"
         if not g.fit.converged:
@@ -121,13 +139,17 @@ def findings(fits: list[GroupFit], target: float, metric: str, unit: str) -> lis
         if len(noise):
             ci = mean_ci(noise.tolist())
             spread = f" ± {ci.half_width:,.0f} (95 % interval over {ci.n} runs)" if ci.n > 1 else ""
-            text += (f". The simple noise scale at the target, on the frontier's runs, is {ci.mean:,.0f}{spread} {unit} "
-                     f"(McCandlish et al. expect B_simple ≈ B_crit)")
+            text += (
+                f". The simple noise scale at the target, on the frontier's runs, is {ci.mean:,.0f}{spread} {unit} "
+                f"(McCandlish et al. expect B_simple ≈ B_crit)"
+            )
         out.append(text + ".")
     fitted = [g for g in fits if g.fit]
     if len(fitted) > 1:
         order = sorted(fitted, key=lambda g: -g.fit.b_crit)
-        out.append("Critical batch size, largest first: " + " > ".join(f"{g.group} ({g.fit.b_crit:,.0f})" for g in order) + ".")
+        out.append(
+            "Critical batch size, largest first: " + " > ".join(f"{g.group} ({g.fit.b_crit:,.0f})" for g in order) + "."
+        )
     return out
 
 
@@ -141,10 +163,20 @@ def batch_size_sections(records: StudyRecords, out: Path, section: BatchSizeSect
     (out / "batch_size.csv").write_text(summary.csv())
     figure = tradeoff_figure(fits, unit)
     never = table[~np.isfinite(table["steps"])]
-    notes = [f"{len(never)} of {len(table)} (batch size, learning rate) settings never reached the target."] if len(never) else []
-    found = "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in [*findings(fits, target, metric, unit), *notes]) + "</ul>"
-    caption = (f"Left: steps against {unit} to reach valid {metric} {target:g} on the frontier (best learning rate per "
-               "batch size), with the fitted S = S_min + E_min/B (dashed). Right: steps to target against batch size "
-               "(log-log; Shallue et al. 2018's regimes: perfect scaling along the grey line, then diminishing returns, "
-               "then a plateau); dotted: B_crit.")
+    notes = (
+        [f"{len(never)} of {len(table)} (batch size, learning rate) settings never reached the target."]
+        if len(never)
+        else []
+    )
+    found = (
+        "<ul>"
+        + "".join(f"<li>{html.escape(f)}</li>" for f in [*findings(fits, target, metric, unit), *notes])
+        + "</ul>"
+    )
+    caption = (
+        f"Left: steps against {unit} to reach valid {metric} {target:g} on the frontier (best learning rate per "
+        "batch size), with the fitted S = S_min + E_min/B (dashed). Right: steps to target against batch size "
+        "(log-log; Shallue et al. 2018's regimes: perfect scaling along the grey line, then diminishing returns, "
+        "then a plateau); dotted: B_crit."
+    )
     return [("Batch size", found + figure_html(figure, caption, out / "batch_size.png") + summary.html())]

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from trainlab.errors import TrainlabError
 from trainlab.execution.units import Context, Outcome
 from trainlab.spec import KindSchema, RunInput, StudySpec
@@ -43,8 +41,9 @@ class LandscapeKind(StudyKind):
 
     schema = KindSchema(section=LandscapeStudy, needs_base=False)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[LandscapeUnit]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[LandscapeUnit]:
         section: LandscapeStudy = study.section
         runs = store.runs(section.study) if store else None
         if runs is None or runs.empty:
@@ -55,18 +54,36 @@ class LandscapeKind(StudyKind):
         return [LandscapeUnit(r["experiment"], r["seed"], r, section) for r in runs[chosen].to_dict(orient="records")]
 
     def describe(self, units: Sequence[LandscapeUnit], store: Store | None, data: DataCache) -> list[PlanLine]:
-        return [PlanLine(u.experiment, u.seed, u.run["id"], {"landscape": u.spec.key()}, u.run["params_total"],
-                         u.run["params_trainable"], u.run["params_non_embedding"],
-                         self.status(u, store) if store else "new", u.run["epochs_done"])
-                for u in units]
+        return [
+            PlanLine(
+                u.experiment,
+                u.seed,
+                u.run["id"],
+                {"landscape": u.spec.key()},
+                u.run["params_total"],
+                u.run["params_trainable"],
+                u.run["params_non_embedding"],
+                self.status(u, store) if store else "new",
+                u.run["epochs_done"],
+            )
+            for u in units
+        ]
 
     def status(self, unit: LandscapeUnit, store: Store) -> str:
         folder = f"runs/{unit.run['id']}/landscape/{unit.spec.key()}"
         return "done" if any(a["path"] == folder for a in store.artifacts(unit.run["id"])) else "new"
 
     def members(self, units: Sequence[LandscapeUnit]) -> list[dict[str, Any]]:
-        return [{"experiment": u.experiment, "seed": u.seed, "run_id": u.run["id"], "label": u.run["label"],
-                 "changes": u.run["changes"]} for u in units]
+        return [
+            {
+                "experiment": u.experiment,
+                "seed": u.seed,
+                "run_id": u.run["id"],
+                "label": u.run["label"],
+                "changes": u.run["changes"],
+            }
+            for u in units
+        ]
 
     def run(self, unit: LandscapeUnit, ctx: Context) -> Outcome:
         store = Store(ctx.store_root, read_only=True)  # reads the run; its writes go through ctx.sink

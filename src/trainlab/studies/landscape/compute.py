@@ -20,15 +20,24 @@ from trainlab.data import DataInfo
 from trainlab.data.tokens import PAD
 from trainlab.errors import TrainlabError
 from trainlab.files import write_atomic, write_text_atomic
-from trainlab.landscape import Surface, batch_metrics, pca_directions, project, random_direction, surface, toward, weights
+from trainlab.landscape import (
+    Surface,
+    batch_metrics,
+    pca_directions,
+    project,
+    random_direction,
+    surface,
+    toward,
+    weights,
+)
 from trainlab.spec import RunConfig, resolve
 from trainlab.spec.dotted import flatten
 from trainlab.store import Store
 from trainlab.store.events import ArtifactSaved, Sink
-from trainlab.train.build import DataCache, build_model
 from trainlab.studies.catalog import catalog
 from trainlab.studies.landscape.section import LandscapeSpec
 from trainlab.train import checkpoint
+from trainlab.train.build import DataCache, build_model
 
 
 def _epoch_files(folder: Path) -> dict[int, Path]:
@@ -59,15 +68,23 @@ def _batches(config: RunConfig, split: str, max_batches: int | None, device: tor
     return out, data.info
 
 
-def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: torch.device,
-                epochs: dict[int, dict[str, torch.Tensor]]) -> tuple[list, dict]:
+def _directions(
+    spec: LandscapeSpec,
+    model: nn.Module,
+    folder: Path,
+    device: torch.device,
+    epochs: dict[int, dict[str, torch.Tensor]],
+) -> tuple[list, dict]:
     g = torch.Generator().manual_seed(spec.seed)
     info: dict = {"dirs": spec.dirs}
     if spec.dirs == "random":
         return [random_direction(model, "filter", mode=spec.mode, generator=g) for _ in range(2)], info
     if spec.dirs == "init":
         init = checkpoint.load_weights(folder / "init.pt", device)
-        return [toward(model, init, mode=spec.mode), random_direction(model, "filter", mode=spec.mode, generator=g)], info
+        return [
+            toward(model, init, mode=spec.mode),
+            random_direction(model, "filter", mode=spec.mode, generator=g),
+        ], info
     # pca: principal directions of the trajectory (Li et al. 2018, §6)
     if len(epochs) < 3:
         raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
@@ -86,7 +103,9 @@ def _directions(spec: LandscapeSpec, model: nn.Module, folder: Path, device: tor
 Progress = Callable[[int, int], None]  # (points done, points in all)
 
 
-def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress: Progress | None = None) -> Path:
+def compute(
+    store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, progress: Progress | None = None
+) -> Path:
     """Compute (or continue) the landscape; returns its output folder with landscape.npz inside.
     Writes files only: the store learns of it from the ArtifactSaved event `landscape` emits."""
     row = store.run_row(run_id)
@@ -100,7 +119,9 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     model.eval()
     base = weights(model, spec.mode)
     evaluate = batch_metrics(batches, ignore_index=PAD if info.task in ("lm", "seq2seq") else -100)
-    epochs = {e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()}  # read once: directions, frames, path
+    epochs = {
+        e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()
+    }  # read once: directions, frames, path
     directions, dir_info = _directions(spec, model, folder, device, epochs)
     if (folder / "mask.pt").exists():  # a pruned run: its surface stays in the subspace of its surviving weights
         mask = checkpoint.load(folder / "mask.pt", device)
@@ -122,8 +143,17 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
         path = out / f"{name}.npz"
         resume = _load_surface(path) if path.exists() else None
         model.load_state_dict({**model.state_dict(), **center})
-        frames[epoch] = surface(model, evaluate, directions, xs, xs, mode=spec.mode, resume=resume,
-                                on_row=lambda s, path=path: _save_surface(s, path), progress=progress)
+        frames[epoch] = surface(
+            model,
+            evaluate,
+            directions,
+            xs,
+            xs,
+            mode=spec.mode,
+            resume=resume,
+            on_row=lambda s, path=path: _save_surface(s, path),
+            progress=progress,
+        )
     model.load_state_dict({**model.state_dict(), **base})
     trajectory = [(e, *project(state, base, directions)) for e, state in epochs.items()]
     np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
@@ -131,14 +161,19 @@ def compute(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device
     return out
 
 
-def landscape(store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, sink: Sink,
-              progress: Progress | None = None) -> list[Path]:
+def landscape(
+    store: Store, run_id: str, spec: LandscapeSpec, device: torch.device, sink: Sink, progress: Progress | None = None
+) -> list[Path]:
     """Compute (or continue) a run's landscape, render its figures, then tell the store; returns the files."""
     from trainlab.report.landscape import render
 
     out = compute(store, run_id, spec, device, progress)
     files = [out / "landscape.csv", *render(out)]
-    sink(ArtifactSaved(run_id, "landscape", str(out.relative_to(store.root)), json.loads((out / "spec.json").read_text())))
+    sink(
+        ArtifactSaved(
+            run_id, "landscape", str(out.relative_to(store.root)), json.loads((out / "spec.json").read_text())
+        )
+    )
     return files
 
 

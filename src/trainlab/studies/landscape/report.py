@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainlab.report import Section, description_html, landscapes_html
-from trainlab.report import landscape
+from trainlab.report import Section, description_html, landscape, landscapes_html
 from trainlab.report.records import StudyRecords
 from trainlab.report.webpage import figure_html
 
@@ -15,8 +14,11 @@ def landscape_sections(records: StudyRecords) -> list[Section]:
     """The page of a landscape study: which runs, the surfaces computed alike side by side on one colour
     scale, then each surface."""
     summary = f"{description_html(records)}<p>Loss landscapes of {len(records.landscapes)} runs.</p>"
-    return [("Summary", summary), ("Side by side", _side_by_side(records)),
-            ("Loss landscapes", landscapes_html(records, include_js=True))]
+    return [
+        ("Summary", summary),
+        ("Side by side", _side_by_side(records)),
+        ("Loss landscapes", landscapes_html(records, include_js=True)),
+    ]
 
 
 def _side_by_side(records: StudyRecords) -> str:
@@ -32,6 +34,11 @@ def _side_by_side(records: StudyRecords) -> str:
         labels = records.runs.set_index("id")["label"]
         titles = [f"{labels.get(rid, rid)} [{rid[:8]}]" for rid, _ in members]
         fig = landscape.side_by_side([f for _, f in members], titles, spec["metrics"][0])
-        parts.append(figure_html(fig, f"{spec['metrics'][0]} around each run on one colour scale "
-                                      f"({spec['dirs']} directions, range {spec['range']}, request {key})."))
+        parts.append(
+            figure_html(
+                fig,
+                f"{spec['metrics'][0]} around each run on one colour scale "
+                f"({spec['dirs']} directions, range {spec['range']}, request {key}).",
+            )
+        )
     return "".join(parts) or "<p>Each request covers a single run.</p>"

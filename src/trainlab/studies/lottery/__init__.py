@@ -40,11 +40,14 @@ class LotteryKind(TrainKind):
 
     schema = KindSchema(section=LotterySection, needs_base=True)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[RunSpec]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[RunSpec]:
         bases = super().plan(study, overrides, None, store)
         per_base = len(lottery_runs(bases[0], study.section, 1))
-        runs = [run for base in bases for run in lottery_runs(base, study.section, (base.experiment - 1) * per_base + 1)]
+        runs = [
+            run for base in bases for run in lottery_runs(base, study.section, (base.experiment - 1) * per_base + 1)
+        ]
         return with_inputs(runs, only) if only else runs
 
     def preflight(self, units: Sequence[RunSpec], device: torch.device, data: DataCache) -> list[str]:
@@ -60,10 +63,10 @@ class LotteryKind(TrainKind):
     def run(self, unit: RunSpec, ctx: Context) -> Outcome:
         return train_run(unit, ctx, LotteryStart())
 
-    def report(self, records: Any, section: LotterySection, out: Path) -> list[tuple[str, str]]:
+    def own_sections(self, records: Any, section: LotterySection, out: Path) -> list[tuple[str, str]]:
         from trainlab.studies.lottery.report import lottery_sections
 
-        return [*lottery_sections(records, out), *super().report(records, section, out)]
+        return lottery_sections(records, out)
 
 
 def _check_rewind(source: RunInput, run: RunSpec, data: DataCache) -> None:
@@ -75,8 +78,9 @@ def _check_rewind(source: RunInput, run: RunSpec, data: DataCache) -> None:
     per_epoch = data.get(run.config).train.num_batches(train.batch_size)
     steps, epochs = train.total_steps(per_epoch), train.max_epochs(per_epoch)
     if int(number) > (steps if kind == "step" else epochs):
-        raise TrainlabError(f"lottery.rewind: {source.checkpoint} is beyond the dense run's {steps:,} steps "
-                            f"({epochs} epochs)")
+        raise TrainlabError(
+            f"lottery.rewind: {source.checkpoint} is beyond the dense run's {steps:,} steps ({epochs} epochs)"
+        )
 
 
 KINDS.register("lottery", LotteryKind())

@@ -11,22 +11,53 @@ from typing import Any
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunInput, RunSpec
 from trainlab.studies.lottery.section import (
-    ALPHA, BETA, LEVEL, ONE_SHOT, ONE_SHOT_FRESH, PRUNE, PRUNE_KEY, RANDOM_REINIT, ROLE, START_GRID, START_KEY, TARGET,
-    TICKET, LotterySection, PruneSpec, StartPoint,
+    ALPHA,
+    BETA,
+    LEVEL,
+    ONE_SHOT,
+    ONE_SHOT_FRESH,
+    PRUNE,
+    PRUNE_KEY,
+    RANDOM_REINIT,
+    ROLE,
+    START_GRID,
+    START_KEY,
+    TARGET,
+    TICKET,
+    LotterySection,
+    PruneSpec,
+    StartPoint,
 )
 
 
-def _variant(base: RunSpec, number: int, role: str, level: int, labels: Mapping[str, Any] | None = None,
-             what: str = "", inputs: tuple[RunInput, ...] = (), relation: str | None = None,
-             prune: PruneSpec | None = None, start: StartPoint | None = None) -> RunSpec:
+def _variant(
+    base: RunSpec,
+    number: int,
+    role: str,
+    level: int,
+    labels: Mapping[str, Any] | None = None,
+    what: str = "",
+    inputs: tuple[RunInput, ...] = (),
+    relation: str | None = None,
+    prune: PruneSpec | None = None,
+    start: StartPoint | None = None,
+) -> RunSpec:
     """A level or control of `base`: its own experiment number, the same config, labelled by its role and
     `what` sets it apart (default: its level); its parent is the run it prunes."""
     changes = {**base.changes, ROLE: role, LEVEL: level, **(labels or {})}
     label = f"{base.label}, {role.replace('_', ' ')} {what or f'level {level}'}"
     recipe = {key: part for key, part in ((PRUNE_KEY, prune), (START_KEY, start)) if part is not None}
     parent = next((i.run for i in inputs if i.role == PRUNE), None)
-    return replace(base, experiment=number, changes=changes, label=label, inputs=inputs, relation=relation,
-                   recipe=recipe, parent_id=parent)
+    return replace(
+        base,
+        experiment=number,
+        changes=changes,
+        label=label,
+        inputs=inputs,
+        relation=relation,
+        recipe=recipe,
+        parent_id=parent,
+    )
 
 
 def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[RunSpec]:
@@ -35,8 +66,15 @@ def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[Run
     runs = [_variant(base, first, TICKET, 0)]
     previous = base
     for level in range(1, section.levels + 1):
-        ticket = _variant(base, first + len(runs), TICKET, level, inputs=(rewind, RunInput(previous.id, "last", PRUNE)),
-                          relation=f"level {level} pruned from", prune=section.prune_spec(base.seed))
+        ticket = _variant(
+            base,
+            first + len(runs),
+            TICKET,
+            level,
+            inputs=(rewind, RunInput(previous.id, "last", PRUNE)),
+            relation=f"level {level} pruned from",
+            prune=section.prune_spec(base.seed),
+        )
         runs.append(ticket)
         own_mask = RunInput(ticket.id, "last", PRUNE)
         for control in section.controls:
@@ -44,17 +82,35 @@ def lottery_runs(base: RunSpec, section: LotterySection, first: int) -> list[Run
                 spec, inputs = section.prune_spec(base.seed, method="same", reinit=True), (own_mask,)
             else:
                 spec, inputs = section.prune_spec(base.seed, method="random"), (rewind, own_mask)
-            runs.append(_variant(base, first + len(runs), control, level, inputs=inputs,
-                                 relation=f"{control.replace('_', ' ')} of", prune=spec))
+            runs.append(
+                _variant(
+                    base,
+                    first + len(runs),
+                    control,
+                    level,
+                    inputs=inputs,
+                    relation=f"{control.replace('_', ' ')} of",
+                    prune=spec,
+                )
+            )
         previous = ticket
     for amount in section.one_shot:
         for role, reinit in ((ONE_SHOT, False), (ONE_SHOT_FRESH, True)):
             spec = section.prune_spec(base.seed, amount=amount, layer_amounts=(), reinit=reinit)
             pruned = RunInput(base.id, "last", PRUNE)
             how = "pruned (fresh init) from" if reinit else "pruned from"
-            runs.append(_variant(base, first + len(runs), role, 1, what=f"{amount:.0%} pruned",
-                                 inputs=(pruned,) if reinit else (rewind, pruned),
-                                 relation=f"one-shot {amount:.0%} {how}", prune=spec))
+            runs.append(
+                _variant(
+                    base,
+                    first + len(runs),
+                    role,
+                    1,
+                    what=f"{amount:.0%} pruned",
+                    inputs=(pruned,) if reinit else (rewind, pruned),
+                    relation=f"one-shot {amount:.0%} {how}",
+                    prune=spec,
+                )
+            )
     if section.start_grid:
         runs += _start_grid(base, section, first + len(runs))
     return runs
@@ -66,9 +122,21 @@ def _start_grid(base: RunSpec, section: LotterySection, first: int) -> list[RunS
     pruned = (RunInput(base.id, "last", PRUNE),) if grid.prune else ()
     spec = section.prune_spec(base.seed, amount=grid.prune, layer_amounts=()) if grid.prune else None
     points = [(a, b) for a in grid.alphas for b in grid.betas]
-    return [_variant(base, first + i, START_GRID, 0, {ALPHA: a, BETA: b}, f"alpha {a:g}, beta {b:g}", inputs=ends + pruned,
-                     prune=spec, start=StartPoint(a, b, grid.seed), relation=f"start at alpha {a:g}, beta {b:g} from")
-            for i, (a, b) in enumerate(points)]
+    return [
+        _variant(
+            base,
+            first + i,
+            START_GRID,
+            0,
+            {ALPHA: a, BETA: b},
+            f"alpha {a:g}, beta {b:g}",
+            inputs=ends + pruned,
+            prune=spec,
+            start=StartPoint(a, b, grid.seed),
+            relation=f"start at alpha {a:g}, beta {b:g} from",
+        )
+        for i, (a, b) in enumerate(points)
+    ]
 
 
 def with_inputs(runs: list[RunSpec], only: Sequence[int]) -> list[RunSpec]:

@@ -33,21 +33,27 @@ def prunable(model: nn.Module, patterns: tuple[str, ...] = ()) -> dict[str, nn.P
         chosen = {n: p for n, p in params.items() if any(fnmatch.fnmatchcase(n, pat) for pat in patterns)}
         unmatched = [pat for pat in patterns if not any(fnmatch.fnmatchcase(n, pat) for n in params)]
         if unmatched:
-            raise TrainlabError(f"lottery.prunable: {unmatched[0]!r} matches no parameter; parameters: "
-                                f"{', '.join(params)}")
+            raise TrainlabError(
+                f"lottery.prunable: {unmatched[0]!r} matches no parameter; parameters: {', '.join(params)}"
+            )
         return chosen
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    return {f"{name}.weight" if name else "weight": m.weight for name, m in model.named_modules()
-            if isinstance(m, PRUNABLE_MODULES) and id(m.weight) not in embeddings
-            and (f"{name}.weight" if name else "weight") in params}
+    return {
+        f"{name}.weight" if name else "weight": m.weight
+        for name, m in model.named_modules()
+        if isinstance(m, PRUNABLE_MODULES)
+        and id(m.weight) not in embeddings
+        and (f"{name}.weight" if name else "weight") in params
+    }
 
 
 def _amount(name: str, spec: PruneSpec) -> float:
     return next((a for pat, a in spec.layer_amounts if fnmatch.fnmatchcase(name, pat)), spec.amount)
 
 
-def magnitude_mask(weights: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor] | None,
-                   spec: PruneSpec) -> Mask:
+def magnitude_mask(
+    weights: Mapping[str, torch.Tensor], previous: Mapping[str, torch.Tensor] | None, spec: PruneSpec
+) -> Mask:
     """Remove the smallest-magnitude `amount` of each tensor's surviving weights (scope layer), or of all
     surviving prunable weights together (scope global); ties go to the lower index."""
     alive = {n: previous[n].clone() if previous else torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}
@@ -57,7 +63,10 @@ def magnitude_mask(weights: Mapping[str, torch.Tensor], previous: Mapping[str, t
         k = round(spec.amount * int(sum(a.sum() for a in alive.values())))
         cut = torch.zeros_like(flat, dtype=torch.bool)
         cut[torch.topk(flat, k, largest=False, sorted=False).indices] = True
-        return {n: a & ~piece.view_as(a) for (n, a), piece in zip(alive.items(), cut.split([s.numel() for s in scores.values()]))}
+        return {
+            n: a & ~piece.view_as(a)
+            for (n, a), piece in zip(alive.items(), cut.split([s.numel() for s in scores.values()]))
+        }
     for name, score in scores.items():
         k = round(_amount(name, spec) * int(alive[name].sum()))
         cut = torch.topk(score.flatten(), k, largest=False, sorted=False).indices

@@ -19,12 +19,25 @@ from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
 from trainlab.studies.lottery.section import (
-    ALPHA, BETA, LEVEL, ONE_SHOT, ONE_SHOT_FRESH, RANDOM_PRUNE, RANDOM_REINIT, ROLE, START_GRID, TICKET,
+    ALPHA,
+    BETA,
+    LEVEL,
+    ONE_SHOT,
+    ONE_SHOT_FRESH,
+    RANDOM_PRUNE,
+    RANDOM_REINIT,
+    ROLE,
+    START_GRID,
+    TICKET,
 )
 
-ROLES = {TICKET: ("winning ticket (rewound)", "C0"), RANDOM_REINIT: ("random reinit", "C3"),
-         RANDOM_PRUNE: ("random pruning", "C2"), ONE_SHOT: ("one-shot, recorded init", "C1"),
-         ONE_SHOT_FRESH: ("one-shot, fresh init", "C4")}
+ROLES = {
+    TICKET: ("winning ticket (rewound)", "C0"),
+    RANDOM_REINIT: ("random reinit", "C3"),
+    RANDOM_PRUNE: ("random pruning", "C2"),
+    ONE_SHOT: ("one-shot, recorded init", "C1"),
+    ONE_SHOT_FRESH: ("one-shot, fresh init", "C4"),
+}
 
 
 def early_stop(records: StudyRecords, run_id: str, by_steps: bool) -> tuple[float, str]:
@@ -44,12 +57,21 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
     for r in records.runs.itertuples():
         facts = json.loads(r.facts)
         stop, unit = early_stop(records, r.id, records.step_based)
-        rows.append({
-            "role": r.changes.get(ROLE, TICKET), "level": int(r.changes.get(LEVEL, 0)),
-            "seed": r.seed, "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
-            "test": r.test_metric, "valid": r.valid_metric, "stop": stop, "stop_unit": unit, "id": r.id,
-            "alpha": r.changes.get(ALPHA), "beta": r.changes.get(BETA),
-        })
+        rows.append(
+            {
+                "role": r.changes.get(ROLE, TICKET),
+                "level": int(r.changes.get(LEVEL, 0)),
+                "seed": r.seed,
+                "remaining": 100 * facts.get("remaining", {}).get("total", 1.0),
+                "test": r.test_metric,
+                "valid": r.valid_metric,
+                "stop": stop,
+                "stop_unit": unit,
+                "id": r.id,
+                "alpha": r.changes.get(ALPHA),
+                "beta": r.changes.get(BETA),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -60,12 +82,20 @@ def start_grid_figure(records: StudyRecords, table: pd.DataFrame) -> Figure | No
     if grid.empty:
         return None
     dense = table[(table["role"] == TICKET) & (table["level"] == 0)].set_index("seed")["valid"]
-    grid["to_target"] = [first_reaching(records.curve(r.id, "valid", records.main_metric),
-                                        within_target(dense.get(r.seed, math.nan), records.mode, 0.01), records.mode)
-                         for r in grid.itertuples()]
+    grid["to_target"] = [
+        first_reaching(
+            records.curve(r.id, "valid", records.main_metric),
+            within_target(dense.get(r.seed, math.nan), records.mode, 0.01),
+            records.mode,
+        )
+        for r in grid.itertuples()
+    ]
     fig = Figure(figsize=(11, 4.2), layout="constrained")
-    for ax, column, label in zip(fig.subplots(1, 2), ("valid", "to_target"),
-                                 (f"best valid {records.main_metric}", "epochs to within 1 % of the dense run's best")):
+    for ax, column, label in zip(
+        fig.subplots(1, 2),
+        ("valid", "to_target"),
+        (f"best valid {records.main_metric}", "epochs to within 1 % of the dense run's best"),
+    ):
         pivot = grid.pivot_table(index="beta", columns="alpha", values=column, aggfunc="mean")
         image = ax.imshow(pivot.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(pivot.columns)), [f"{a:g}" for a in pivot.columns])
@@ -88,8 +118,11 @@ def _by_point(table: pd.DataFrame, role: str, column: str) -> list[tuple[float, 
 def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     unit = table["stop_unit"].iloc[0]
-    for ax, column, label in zip(fig.subplots(1, 2), ("test", "stop"),
-                                 (f"test {metric} (best-valid checkpoint)", f"{unit} of minimum valid loss")):
+    for ax, column, label in zip(
+        fig.subplots(1, 2),
+        ("test", "stop"),
+        (f"test {metric} (best-valid checkpoint)", f"{unit} of minimum valid loss"),
+    ):
         for role, (name, colour) in ROLES.items():
             points = [(x, s) for x, s in _by_point(table, role, column) if not math.isnan(s.mean)]
             if role in (RANDOM_REINIT, RANDOM_PRUNE):  # controls start from the dense point too
@@ -97,10 +130,18 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
             if not points:
                 continue
             xs, stats = [p[0] for p in points], [p[1] for p in points]
-            ax.plot(xs, [s.mean for s in stats], "o-" if role not in (ONE_SHOT, ONE_SHOT_FRESH) else "s", color=colour,
-                    label=f"{name} (n={max(s.n for s in stats)})", markersize=4)
+            ax.plot(
+                xs,
+                [s.mean for s in stats],
+                "o-" if role not in (ONE_SHOT, ONE_SHOT_FRESH) else "s",
+                color=colour,
+                label=f"{name} (n={max(s.n for s in stats)})",
+                markersize=4,
+            )
             if max(s.n for s in stats) > 1:
-                ax.fill_between(xs, [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0)
+                ax.fill_between(
+                    xs, [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0
+                )
         ax.set_xscale("log")
         ax.invert_xaxis()
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -115,13 +156,20 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
 def layer_table(records: StudyRecords, table: pd.DataFrame) -> Table:
     """Per level (winning tickets, first seed): % of each prunable tensor remaining."""
     tickets = table[(table["role"] == TICKET)].sort_values(["level", "seed"]).drop_duplicates("level")
-    per_layer = {r.level: json.loads(records.runs.set_index("id").loc[r.id, "facts"]).get("remaining", {})
-                 for r in tickets.itertuples()}
+    per_layer = {
+        r.level: json.loads(records.runs.set_index("id").loc[r.id, "facts"]).get("remaining", {})
+        for r in tickets.itertuples()
+    }
     layers = sorted({k for v in per_layer.values() for k in v if k != "total"})
-    rows = [[str(level), f"{100 * p.get('total', 1):.2f}", *(f"{100 * p.get(k, 1):.2f}" for k in layers)]
-            for level, p in sorted(per_layer.items())]
-    return Table("Percentage of weights remaining, per level of the winning tickets and per prunable tensor.",
-                 ["level", "all", *layers], rows)
+    rows = [
+        [str(level), f"{100 * p.get('total', 1):.2f}", *(f"{100 * p.get(k, 1):.2f}" for k in layers)]
+        for level, p in sorted(per_layer.items())
+    ]
+    return Table(
+        "Percentage of weights remaining, per level of the winning tickets and per prunable tensor.",
+        ["level", "all", *layers],
+        rows,
+    )
 
 
 def _crosses(points: list[tuple[float, MeanCI]], dense: MeanCI, below: bool) -> float | None:
@@ -145,25 +193,33 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
     dense = tickets[0][1]
     out = []
     down_to = _crosses(tickets[1:], dense, below=False)
-    out.append(f"Winning tickets stay at or above the dense network's test {metric} ({dense.text()}) "
-               + (f"down to {down_to:.1f} % of weights remaining." if down_to else "at no pruning level."))
+    out.append(
+        f"Winning tickets stay at or above the dense network's test {metric} ({dense.text()}) "
+        + (f"down to {down_to:.1f} % of weights remaining." if down_to else "at no pruning level.")
+    )
     x, peak = max(tickets[1:], key=lambda p: p[1].mean)
-    out.append(f"Tickets peak at {x:.1f} % remaining with {peak.text()}, {100 * (peak.mean - dense.mean):+.2f} points "
-               f"against dense.")
+    out.append(
+        f"Tickets peak at {x:.1f} % remaining with {peak.text()}, {100 * (peak.mean - dense.mean):+.2f} points "
+        f"against dense."
+    )
     stops = dict(_by_point(table, TICKET, "stop"))
     near21 = min(stops, key=lambda r: abs(math.log(r / 21))) if len(stops) > 1 else None
     if near21 is not None and near21 != 100 and stops[100].mean:
         change = 100 * (1 - stops[near21].mean / stops[100].mean)
         unit = table["stop_unit"].iloc[0]
-        out.append(f"At {near21:.1f} % remaining, validation loss is lowest at {unit} {stops[near21].text(0)} against "
-                   f"{stops[100].text(0)} for dense: {abs(change):.0f} % {'earlier' if change >= 0 else 'later'}.")
+        out.append(
+            f"At {near21:.1f} % remaining, validation loss is lowest at {unit} {stops[near21].text(0)} against "
+            f"{stops[100].text(0)} for dense: {abs(change):.0f} % {'earlier' if change >= 0 else 'later'}."
+        )
     for role in (RANDOM_REINIT, RANDOM_PRUNE):
         controls = _by_point(table, role, "test")
         if controls:
             below = _crosses(controls, dense, below=True)
             name = ROLES[role][0]
-            out.append(f"With {name}, test {metric} falls below dense " + (f"from {below:.1f} % remaining "
-                       f"({dict(controls)[below].text()})." if below else "at no level tried."))
+            out.append(
+                f"With {name}, test {metric} falls below dense "
+                + (f"from {below:.1f} % remaining ({dict(controls)[below].text()})." if below else "at no level tried.")
+            )
     return out
 
 
@@ -174,13 +230,30 @@ def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # no
     layers = layer_table(records, table)
     (out / "lottery_layers.md").write_text(layers.markdown())
     found = lottery_findings(table, records.main_metric)
-    caption = (f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "
-               "(log scale); bands: 95 % intervals over seeds.")
-    sections = [("Lottery tickets", "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>"
-                 + figure_html(figure, caption, out / "lottery.png") + layers.html())]
+    caption = (
+        f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "
+        "(log scale); bands: 95 % intervals over seeds."
+    )
+    sections = [
+        (
+            "Lottery tickets",
+            "<ul>"
+            + "".join(f"<li>{html.escape(f)}</li>" for f in found)
+            + "</ul>"
+            + figure_html(figure, caption, out / "lottery.png")
+            + layers.html(),
+        )
+    ]
     grid = start_grid_figure(records, table)
     if grid is not None:
-        sections.append(("Starting points", figure_html(grid, "Training from w0 + αx + βy: x = w* - w0 of the dense "
-                                                              "run, y a filter-normalised random direction.",
-                                                        out / "start_grid.png")))
+        sections.append(
+            (
+                "Starting points",
+                figure_html(
+                    grid,
+                    "Training from w0 + αx + βy: x = w* - w0 of the dense run, y a filter-normalised random direction.",
+                    out / "start_grid.png",
+                ),
+            )
+        )
     return sections

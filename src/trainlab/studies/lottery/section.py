@@ -95,6 +95,11 @@ class LotterySection(BaseModel):
         return fractions
 
     def prune_spec(self, seed: int, **changes: Any) -> PruneSpec:
-        spec = PruneSpec(amount=self.fraction, layer_amounts=tuple(self.layer_fractions.items()), scope=self.scope,
-                         prunable=tuple(self.prunable), seed=seed)
+        spec = PruneSpec(
+            amount=self.fraction,
+            layer_amounts=tuple(self.layer_fractions.items()),
+            scope=self.scope,
+            prunable=tuple(self.prunable),
+            seed=seed,
+        )
         return replace(spec, **changes)

@@ -61,5 +61,6 @@ class LotteryStart(Start):
 
     @staticmethod
     def _masked(loop: Loop, mask: pruning.Mask) -> Started:
-        return Started(hooks=(pruning.KeepPruned(loop.model, mask),), facts={"remaining": pruning.remaining(mask)},
-                       files=(MASK,))
+        return Started(
+            hooks=(pruning.KeepPruned(loop.model, mask),), facts={"remaining": pruning.remaining(mask)}, files=(MASK,)
+        )

@@ -21,13 +21,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainlab.analysis.nqm import NQM, dynamics, steps_to
+from trainlab.execution.units import Context, Outcome
 from trainlab.spec import KindSchema, RunInput, StudySpec
 from trainlab.store import Store
 from trainlab.store.events import EpochEnded, RunEnded, RunStarted
 from trainlab.studies.batch_size.section import BatchSizeSection
-from trainlab.train.build import DataCache
-from trainlab.execution.units import Context, Outcome
 from trainlab.studies.kind import KINDS, PlanLine, StudyKind
+from trainlab.train.build import DataCache
 
 
 class NQMOptimizer(BaseModel):
@@ -38,8 +38,11 @@ class NQMOptimizer(BaseModel):
     precondition: float = Field(0.0, ge=0, le=1)  # P = H^-p; ½ stands for Adam's diagonal preconditioner
 
 
-DEFAULT_OPTIMIZERS = [NQMOptimizer(name="sgd"), NQMOptimizer(name="momentum", momentum=0.9),
-                      NQMOptimizer(name="preconditioned", momentum=0.9, precondition=0.5)]  # Adam-like
+DEFAULT_OPTIMIZERS = [
+    NQMOptimizer(name="sgd"),
+    NQMOptimizer(name="momentum", momentum=0.9),
+    NQMOptimizer(name="preconditioned", momentum=0.9, precondition=0.5),
+]  # Adam-like
 
 
 class NQMSection(BaseModel):
@@ -69,9 +72,15 @@ class NQMRun:
 
     @property
     def id(self) -> str:
-        key = {"nqm": {"dimensions": self.section.dimensions, "target": self.section.target,
-                       "learning_rates": self.section.learning_rates},
-               "optimizer": self.optimizer.model_dump(), "batch": self.batch}
+        key = {
+            "nqm": {
+                "dimensions": self.section.dimensions,
+                "target": self.section.target,
+                "learning_rates": self.section.learning_rates,
+            },
+            "optimizer": self.optimizer.model_dump(),
+            "batch": self.batch,
+        }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -79,59 +88,126 @@ class NQMRun:
         return {"optim.name": self.optimizer.name, "train.batch_size": self.batch}
 
     def run_config(self, lr: float) -> dict[str, Any]:
-        return {"data": {"name": "nqm", "dimensions": self.section.dimensions}, "model": {"name": "nqm"},
-                "optim": {"name": self.optimizer.name, "lr": lr, "momentum": self.optimizer.momentum,
-                          "precondition": self.optimizer.precondition},
-                "schedule": {"name": "none"}, "train": {"batch_size": self.batch, "seed": 0}}
+        return {
+            "data": {"name": "nqm", "dimensions": self.section.dimensions},
+            "model": {"name": "nqm"},
+            "optim": {
+                "name": self.optimizer.name,
+                "lr": lr,
+                "momentum": self.optimizer.momentum,
+                "precondition": self.optimizer.precondition,
+            },
+            "schedule": {"name": "none"},
+            "train": {"batch_size": self.batch, "seed": 0},
+        }
 
 
 class NQMKind(StudyKind):
     schema = KindSchema(section=NQMSection, needs_base=False)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[NQMRun]:
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[NQMRun]:
         section = study.section
-        units = [NQMRun(i, opt, b, section) for i, (opt, b) in
-                 enumerate(((o, b) for o in section.optimizers for b in section.batch_sizes), start=1)]
+        units = [
+            NQMRun(i, opt, b, section)
+            for i, (opt, b) in enumerate(((o, b) for o in section.optimizers for b in section.batch_sizes), start=1)
+        ]
         return [u for u in units if only is None or u.experiment in only]
 
     def describe(self, units: Sequence[NQMRun], store: Store | None, data: DataCache) -> list[PlanLine]:
         lines = []
         for u in units:
             row = store.run_row(u.id) if store else None
-            lines.append(PlanLine(u.experiment, 0, u.id, u.changes, u.section.dimensions, u.section.dimensions,
-                                  u.section.dimensions, row["status"] if row else "new", row["epochs_done"] if row else 0))
+            lines.append(
+                PlanLine(
+                    u.experiment,
+                    0,
+                    u.id,
+                    u.changes,
+                    u.section.dimensions,
+                    u.section.dimensions,
+                    u.section.dimensions,
+                    row["status"] if row else "new",
+                    row["epochs_done"] if row else 0,
+                )
+            )
         return lines
 
     def members(self, units: Sequence[NQMRun]) -> list[dict[str, Any]]:
-        return [{"experiment": u.experiment, "seed": 0, "run_id": u.id,
-                 "label": f"{u.optimizer.name}, batch {u.batch}", "changes": u.changes} for u in units]
+        return [
+            {
+                "experiment": u.experiment,
+                "seed": 0,
+                "run_id": u.id,
+                "label": f"{u.optimizer.name}, batch {u.batch}",
+                "changes": u.changes,
+            }
+            for u in units
+        ]
 
     def run(self, unit: NQMRun, ctx: Context) -> Outcome:
         model = NQM(unit.section.dimensions)
-        results = [(steps_to(d := dynamics(model, lr, unit.batch, unit.optimizer.momentum, unit.optimizer.precondition),
-                             unit.section.target), lr, d) for lr in unit.section.learning_rates]
+        results = [
+            (
+                steps_to(
+                    d := dynamics(model, lr, unit.batch, unit.optimizer.momentum, unit.optimizer.precondition),
+                    unit.section.target,
+                ),
+                lr,
+                d,
+            )
+            for lr in unit.section.learning_rates
+        ]
         steps, lr, best = min(results, key=lambda r: (r[0], r[1]))
         size = unit.section.dimensions
-        ctx.sink(RunStarted(unit.id, unit.run_config(lr), "loss", {"total": size, "trainable": size, "non_embedding": size},
-                            "analytic", 0, {"main_mode": "min", "steps_to_target": steps}))
-        points = sorted({*(2**k for k in range(int(math.log2(steps)) + 1 if math.isfinite(steps) else 25)),
-                         *([int(steps)] if math.isfinite(steps) else [])})
+        ctx.sink(
+            RunStarted(
+                unit.id,
+                unit.run_config(lr),
+                "loss",
+                {"total": size, "trainable": size, "non_embedding": size},
+                "analytic",
+                0,
+                {"main_mode": "min", "steps_to_target": steps},
+            )
+        )
+        points = sorted(
+            {
+                *(2**k for k in range(int(math.log2(steps)) + 1 if math.isfinite(steps) else 25)),
+                *([int(steps)] if math.isfinite(steps) else []),
+            }
+        )
         for epoch, t in enumerate(points, start=1):
             loss = best.loss(t) if best.stable else math.inf
             rows = ((t, epoch, "valid", "loss", loss, 0.0), (t, epoch, "train", "seen", float(t * unit.batch), 0.0))
-            ctx.sink(EpochEnded(unit.id, rows, {"status": "partial", "epochs_done": epoch, "best_value": loss,
-                                                "best_epoch": epoch, "diverged_epoch": None}))
+            ctx.sink(
+                EpochEnded(
+                    unit.id,
+                    rows,
+                    {
+                        "status": "partial",
+                        "epochs_done": epoch,
+                        "best_value": loss,
+                        "best_epoch": epoch,
+                        "diverged_epoch": None,
+                    },
+                )
+            )
         ctx.sink(RunEnded(unit.id, "done"))
         return Outcome(unit.id, unit.experiment, 0, "done", len(points))
 
     def report(self, records: Any, section: NQMSection, out: Path) -> list[tuple[str, str]]:
         from trainlab.studies.batch_size.report import batch_size_sections
 
-        summary = (f"<p>The noisy quadratic model in {section.dimensions:,} dimensions (h_i = 1/i, gradient noise "
-                   f"H/B), solved in expectation: steps to an expected loss of {section.target:g} for each optimizer "
-                   "and batch size at its best learning rate (Zhang et al. 2019).</p>")
-        trade_off = BatchSizeSection(target=section.target, metric="loss", resamples=section.resamples, seed=section.seed)
+        summary = (
+            f"<p>The noisy quadratic model in {section.dimensions:,} dimensions (h_i = 1/i, gradient noise "
+            f"H/B), solved in expectation: steps to an expected loss of {section.target:g} for each optimizer "
+            "and batch size at its best learning rate (Zhang et al. 2019).</p>"
+        )
+        trade_off = BatchSizeSection(
+            target=section.target, metric="loss", resamples=section.resamples, seed=section.seed
+        )
         return [("Summary", summary), *batch_size_sections(records, out, trade_off)]
 
 

@@ -5,18 +5,15 @@ and Chinchilla's parametric fit with bootstrap intervals)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import KindSchema, RunSpec, StudySpec
-from trainlab.store import Store
 from trainlab.studies.kind import KINDS
-from trainlab.studies.train import TrainKind
 from trainlab.studies.scaling.section import ScalingSection
+from trainlab.studies.train import TrainKind
 
 
 class ScalingKind(TrainKind):
@@ -24,19 +21,18 @@ class ScalingKind(TrainKind):
 
     schema = KindSchema(section=ScalingSection, needs_base=True)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[RunSpec]:
-        runs = super().plan(study, overrides, only, store)
+    def check_grid(self, study: StudySpec, runs: Sequence[RunSpec]) -> None:
         models = {run.config.model.model_dump_json() for run in runs}
-        if only is None and len(models) < 3:
-            raise TrainlabError(f"scaling: a ladder needs at least three model configurations; {study.name} has "
-                                f"{len(models)} (vary model sizes in `runs` or `grid`)")
-        return runs
+        if len(models) < 3:
+            raise TrainlabError(
+                f"scaling: a ladder needs at least three model configurations; {study.name} has "
+                f"{len(models)} (vary model sizes in `runs` or `grid`)"
+            )
 
-    def report(self, records: Any, section: ScalingSection, out: Path) -> list[tuple[str, str]]:
+    def own_sections(self, records: Any, section: ScalingSection, out: Path) -> list[tuple[str, str]]:
         from trainlab.studies.scaling.report import scaling_sections
 
-        return [*scaling_sections(records, section, out), *super().report(records, section, out)]
+        return scaling_sections(records, section, out)
 
 
 KINDS.register("scaling", ScalingKind())

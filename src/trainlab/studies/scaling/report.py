@@ -36,17 +36,35 @@ def ladder(records: StudyRecords, convention: str) -> Ladder:
     valid = m[(m["split"] == "valid") & (m["name"] == "loss")]
     column = PARAMS_COLUMN[convention]
     params = records.runs.set_index("id")[column]
-    points = pd.DataFrame({"run_id": valid["run_id"], "N": valid["run_id"].map(params).astype(float),
-                           "D": valid["seen"], "C": valid["flops"], "loss": valid["value"]})
+    points = pd.DataFrame(
+        {
+            "run_id": valid["run_id"],
+            "N": valid["run_id"].map(params).astype(float),
+            "D": valid["seen"],
+            "C": valid["flops"],
+            "loss": valid["value"],
+        }
+    )
     good = np.isfinite(points[["N", "D", "C", "loss"]]).all(axis=1) & (points[["N", "D", "C", "loss"]] > 0).all(axis=1)
-    notes = [f"{int((~good).sum())} evaluations with a missing or non-finite loss, FLOPs or token count left out"] if (~good).any() else []
+    notes = (
+        [f"{int((~good).sum())} evaluations with a missing or non-finite loss, FLOPs or token count left out"]
+        if (~good).any()
+        else []
+    )
     points = points[good]
     curves = []
     for number, label, runs in records.experiments():
         mine = points[points["run_id"].isin(runs["id"])]
         if len(mine):
-            curves.append(ModelCurve(f"{number}: N = {mine['N'].iloc[0]:,.0f}", float(mine["N"].iloc[0]), mine["C"].to_numpy(),
-                                     mine["D"].to_numpy(), mine["loss"].to_numpy()))
+            curves.append(
+                ModelCurve(
+                    f"{number}: N = {mine['N'].iloc[0]:,.0f}",
+                    float(mine["N"].iloc[0]),
+                    mine["C"].to_numpy(),
+                    mine["D"].to_numpy(),
+                    mine["loss"].to_numpy(),
+                )
+            )
     return Ladder(curves, points.reset_index(drop=True), notes)
 
 
@@ -67,8 +85,12 @@ def analyse(records: StudyRecords, section: ScalingSection) -> Analysis:
     convention = section.params
     data = ladder(records, convention)
     smooths = [smooth(c) for c in data.curves]
-    data.notes += [f"model {s.curve.label}: too few evaluations to smooth; its loss between evaluations is "
-                   "interpolated linearly in log C" for s in smooths if not s.fitted]
+    data.notes += [
+        f"model {s.curve.label}: too few evaluations to smooth; its loss between evaluations is "
+        "interpolated linearly in log C"
+        for s in smooths
+        if not s.fitted
+    ]
     profiles = [profile(smooths, b) for b in section.budgets]
     low = min((float(c.flops.min()) for c in data.curves), default=math.nan)
     high = max((float(c.flops.max()) for c in data.curves), default=math.nan)
@@ -83,8 +105,10 @@ def analyse(records: StudyRecords, section: ScalingSection) -> Analysis:
         n_opt = np.array([p.n_opt for p in optima])
         n_line, d_line = fit_line(c, n_opt), fit_line(c, c / (6 * n_opt))
     else:
-        data.notes.append(f"{len(optima)} budgets have an IsoFLOP minimum; the N_opt line needs 3 (for a slope "
-                          "with an interval), so none is drawn")
+        data.notes.append(
+            f"{len(optima)} budgets have an IsoFLOP minimum; the N_opt line needs 3 (for a slope "
+            "with an interval), so none is drawn"
+        )
     parametric, intervals = _parametric(data, section)
     return Analysis(data, smooths, profiles, n_line, d_line, parametric, intervals, section.target_flops, convention)
 
@@ -97,18 +121,25 @@ def _parametric(data: Ladder, section: ScalingSection) -> tuple[object | None, d
     if len(p) < 6 or p["N"].nunique() < 3:
         data.notes.append(f"the parametric fit needs 6 evaluations of 3 model sizes ({len(p)} of {p['N'].nunique()})")
         return None, {}
-    fit, intervals = fit_with_intervals(p["N"], p["D"], p["loss"], section.resamples, section.seed,
-                                        groups=p["run_id"].to_numpy())
+    fit, intervals = fit_with_intervals(
+        p["N"], p["D"], p["loss"], section.resamples, section.seed, groups=p["run_id"].to_numpy()
+    )
     if not fit.converged:
         data.notes.append(f"the parametric fit did not converge ({fit.message}); its values are shown as found")
-    for term, size, name, symbols in ((fit.A, p["N"].min() ** fit.alpha, "model-size", "A and α"),
-                                      (fit.B, p["D"].min() ** fit.beta, "data", "B and β")):
+    for term, size, name, symbols in (
+        (fit.A, p["N"].min() ** fit.alpha, "model-size", "A and α"),
+        (fit.B, p["D"].min() ** fit.beta, "data", "B and β"),
+    ):
         if term / size < 1e-3 * float(p["loss"].min()):
-            data.notes.append(f"the parametric fit makes the {name} term negligible over these runs (at most "
-                              f"{term / size:.2g}), so {symbols} are not determined by them")
+            data.notes.append(
+                f"the parametric fit makes the {name} term negligible over these runs (at most "
+                f"{term / size:.2g}), so {symbols} are not determined by them"
+            )
     if fit.E < 1e-6 * float(p["loss"].min()):
-        data.notes.append("the parametric fit puts the irreducible loss E at 0: the runs are too far from their "
-                          "floor to identify it, so E and the terms it trades against are poorly determined")
+        data.notes.append(
+            "the parametric fit puts the irreducible loss E at 0: the runs are too far from their "
+            "floor to identify it, so E and the terms it trades against are poorly determined"
+        )
     return fit, intervals
 
 
@@ -127,7 +158,13 @@ def loss_vs_flops(a: Analysis) -> Figure:
         fitted = s.predict(inside)
         ax.plot(inside, fitted, color=colour, label=f"experiment {s.curve.label}")
         envelope[np.isin(grid, inside)] = np.minimum(envelope[np.isin(grid, inside)], fitted)
-    ax.plot(grid[np.isfinite(envelope)], envelope[np.isfinite(envelope)], "k--", linewidth=2, label="envelope (best model at each C)")
+    ax.plot(
+        grid[np.isfinite(envelope)],
+        envelope[np.isfinite(envelope)],
+        "k--",
+        linewidth=2,
+        label="envelope (best model at each C)",
+    )
     for p in a.profiles:
         ax.axvline(p.budget, color="grey", linestyle=":", linewidth=1)
     ax.set(xscale="log", xlabel="cumulative training FLOPs", ylabel="validation loss")
@@ -145,8 +182,14 @@ def isoflop_figure(a: Analysis) -> Figure:
         grid = np.geomspace(p.params.min() / 1.5, p.params.max() * 1.5, 100)
         ax.plot(grid, np.polyval(p.coefficients, np.log10(grid)), color=colour, label=f"C = {p.budget:.2g}")
         if p.n_opt:
-            ax.plot([p.n_opt], [np.polyval(p.coefficients, np.log10(p.n_opt))], "*", color=colour, markersize=14,
-                    markeredgecolor="black")
+            ax.plot(
+                [p.n_opt],
+                [np.polyval(p.coefficients, np.log10(p.n_opt))],
+                "*",
+                color=colour,
+                markersize=14,
+                markeredgecolor="black",
+            )
     ax.set(xscale="log", xlabel=f"parameters N ({a.convention.replace('_', '-')})", ylabel="validation loss (smoothed)")
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
@@ -160,8 +203,13 @@ def optimum_figure(a: Analysis) -> Figure:
     c = np.array([p.budget for p in optima])
     top = max(c.max(), a.target or 0) * 1.5
     grid = np.geomspace(c.min() / 1.5, top, 100)
-    for ax, (line, values, what) in zip(fig.subplots(1, 2), ((a.n_line, np.array([p.n_opt for p in optima]), "N_opt"),
-                                                              (a.d_line, c / (6 * np.array([p.n_opt for p in optima])), "D_opt"))):
+    for ax, (line, values, what) in zip(
+        fig.subplots(1, 2),
+        (
+            (a.n_line, np.array([p.n_opt for p in optima]), "N_opt"),
+            (a.d_line, c / (6 * np.array([p.n_opt for p in optima])), "D_opt"),
+        ),
+    ):
         ax.scatter(c, values, color="C0", zorder=3, label="IsoFLOP minima")
         ax.plot(grid, line.predict(grid), "C1", label=f"{what} ∝ C^{line.slope:.3f}")
         if line.n > 2:
@@ -195,37 +243,71 @@ def _ci(values: tuple[float, float] | None, digits: int = 4) -> str:
 
 
 def fits_table(a: Analysis) -> Table:
-    table = Table(f"Fits (N: {a.convention.replace('_', '-')} parameters; D: tokens, or examples, seen; C: training "
-                  "FLOPs from the analytic counts). Brackets: 95 % intervals (lines: Student t over the budgets; "
-                  "parametric: bootstrap over runs).", ["method", "quantity", "value"])
+    table = Table(
+        f"Fits (N: {a.convention.replace('_', '-')} parameters; D: tokens, or examples, seen; C: training "
+        "FLOPs from the analytic counts). Brackets: 95 % intervals (lines: Student t over the budgets; "
+        "parametric: bootstrap over runs).",
+        ["method", "quantity", "value"],
+    )
     if a.n_line:
-        table.rows.append(["IsoFLOP line (CSC413, approach 2)", "log10 N_opt = a log10 C + k",
-                           f"a = {a.n_line.slope:.4f}{_ci(a.n_line.slope_interval() if a.n_line.n > 2 else None)}, "
-                           f"k = {a.n_line.intercept:.4f}"])
-        table.rows.append(["approach 2", "D_opt ∝ C^b", f"b = {a.d_line.slope:.4f}{_ci(a.d_line.slope_interval() if a.d_line.n > 2 else None)}"])
+        table.rows.append(
+            [
+                "IsoFLOP line (CSC413, approach 2)",
+                "log10 N_opt = a log10 C + k",
+                f"a = {a.n_line.slope:.4f}{_ci(a.n_line.slope_interval() if a.n_line.n > 2 else None)}, "
+                f"k = {a.n_line.intercept:.4f}",
+            ]
+        )
+        table.rows.append(
+            [
+                "approach 2",
+                "D_opt ∝ C^b",
+                f"b = {a.d_line.slope:.4f}{_ci(a.d_line.slope_interval() if a.d_line.n > 2 else None)}",
+            ]
+        )
         if a.target:
             band = tuple(float(v) for v in a.n_line.band(a.target)) if a.n_line.n > 2 else None
-            table.rows.append(["extrapolation", f"N_opt at C = {a.target:.3g}", f"{float(a.n_line.predict(a.target)):,.4g}{_ci(band)}"])
+            table.rows.append(
+                [
+                    "extrapolation",
+                    f"N_opt at C = {a.target:.3g}",
+                    f"{float(a.n_line.predict(a.target)):,.4g}{_ci(band)}",
+                ]
+            )
             d = a.target / (6 * float(a.n_line.predict(a.target)))
             table.rows.append(["extrapolation", f"D_opt at C = {a.target:.3g}", f"{d:,.4g} (C / 6 N_opt)"])
     fit = a.parametric
     if fit is not None:
         status = "converged" if fit.converged else f"not converged: {fit.message}"
         for name in ("E", "A", "B", "alpha", "beta"):
-            table.rows.append(["parametric (approach 3)", name, f"{getattr(fit, name):.4g}{_ci(a.intervals.get(name))}"])
-        table.rows.append(["parametric (approach 3)", "N_opt ∝ C^(β/(α+β))", f"{fit.compute_exponent:.4f}{_ci(a.intervals.get('a'))}"])
+            table.rows.append(
+                ["parametric (approach 3)", name, f"{getattr(fit, name):.4g}{_ci(a.intervals.get(name))}"]
+            )
+        table.rows.append(
+            ["parametric (approach 3)", "N_opt ∝ C^(β/(α+β))", f"{fit.compute_exponent:.4f}{_ci(a.intervals.get('a'))}"]
+        )
         table.rows.append(["parametric (approach 3)", "fit status", status])
     return table
 
 
 def profiles_table(a: Analysis) -> Table:
-    table = Table("IsoFLOP profiles: at each budget, the models whose evaluations reach it, and the minimum of the "
-                  "quadratic in log10 N through their smoothed losses.", ["budget C", "models", "N_opt", "D_opt = C/6N_opt",
-                                                                           "loss at N_opt"])
+    table = Table(
+        "IsoFLOP profiles: at each budget, the models whose evaluations reach it, and the minimum of the "
+        "quadratic in log10 N through their smoothed losses.",
+        ["budget C", "models", "N_opt", "D_opt = C/6N_opt", "loss at N_opt"],
+    )
     for p in a.profiles:
         if p.n_opt:
             loss = float(np.polyval(p.coefficients, np.log10(p.n_opt)))
-            table.rows.append([f"{p.budget:.3g}", str(len(p.params)), f"{p.n_opt:,.0f}", f"{p.budget / (6 * p.n_opt):,.0f}", f"{loss:.4f}"])
+            table.rows.append(
+                [
+                    f"{p.budget:.3g}",
+                    str(len(p.params)),
+                    f"{p.n_opt:,.0f}",
+                    f"{p.budget / (6 * p.n_opt):,.0f}",
+                    f"{loss:.4f}",
+                ]
+            )
         else:
             table.rows.append([f"{p.budget:.3g}", str(len(p.params)), "-", "-", "-"])
     return table
@@ -247,10 +329,13 @@ def findings(a: Analysis) -> list[str]:
         out.append(text + ".")
     if a.parametric is not None:
         f = a.parametric
-        out.append(f"Parametric fit L = E + A/N^α + B/D^β: E = {f.E:.3f}{_ci(a.intervals.get('E'), 3)}, α = {f.alpha:.3f}"
-                   f"{_ci(a.intervals.get('alpha'), 3)}, β = {f.beta:.3f}{_ci(a.intervals.get('beta'), 3)}, so N_opt ∝ "
-                   f"C^{f.compute_exponent:.3f}{_ci(a.intervals.get('a'), 3)}"
-                   + ("" if f.converged else " (the fit did not converge)") + ".")
+        out.append(
+            f"Parametric fit L = E + A/N^α + B/D^β: E = {f.E:.3f}{_ci(a.intervals.get('E'), 3)}, α = {f.alpha:.3f}"
+            f"{_ci(a.intervals.get('alpha'), 3)}, β = {f.beta:.3f}{_ci(a.intervals.get('beta'), 3)}, so N_opt ∝ "
+            f"C^{f.compute_exponent:.3f}{_ci(a.intervals.get('a'), 3)}"
+            + ("" if f.converged else " (the fit did not converge)")
+            + "."
+        )
     return out + a.ladder.notes
 
 
@@ -262,13 +347,29 @@ def scaling_sections(records: StudyRecords, section: ScalingSection, out: Path) 
     for name, table in zip(("isoflop", "scaling_fits"), tables):
         (out / f"{name}.md").write_text(table.markdown())
         (out / f"{name}.csv").write_text(table.csv())
-    figures = [(loss_vs_flops(a), "scaling_loss_vs_flops", "validation loss against training FLOPs per model (dots: "
-                "evaluations; lines: a cubic in log-log through each model's; dashed: the envelope; dotted: the IsoFLOP budgets)"),
-               (isoflop_figure(a), "scaling_isoflop", "IsoFLOP profiles: smoothed loss against N at each budget, "
-                "with the quadratic in log N and its minimum (star)")]
+    figures = [
+        (
+            loss_vs_flops(a),
+            "scaling_loss_vs_flops",
+            "validation loss against training FLOPs per model (dots: evaluations; lines: a cubic in log-log "
+            "through each model's; dashed: the envelope; dotted: the IsoFLOP budgets)",
+        ),
+        (
+            isoflop_figure(a),
+            "scaling_isoflop",
+            "IsoFLOP profiles: smoothed loss against N at each budget, "
+            "with the quadratic in log N and its minimum (star)",
+        ),
+    ]
     if a.n_line:
-        figures.append((optimum_figure(a), "scaling_optimum", "N_opt and D_opt against compute, the fitted lines with "
-                        "their 95 % intervals, and the extrapolation budget (dotted)"))
+        figures.append(
+            (
+                optimum_figure(a),
+                "scaling_optimum",
+                "N_opt and D_opt against compute, the fitted lines with "
+                "their 95 % intervals, and the extrapolation budget (dotted)",
+            )
+        )
     if a.parametric is not None:
         figures.append((residual_figure(a), "scaling_residuals", "residuals of the parametric fit in log loss"))
     parts = []

@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
+from trainlab.execution.runner import train_run
+from trainlab.execution.units import Context, Outcome
 from trainlab.spec import KindSchema, RunSpec, StudySpec
 from trainlab.store import Store
-from trainlab.train.build import DataCache, build_model, check_train_options
 from trainlab.studies.catalog import plan
-from trainlab.execution.units import Context, Outcome
 from trainlab.studies.kind import KINDS, PlanLine, StudyKind
-from trainlab.execution.runner import train_run
 from trainlab.train import measure
+from trainlab.train.build import DataCache, build_model, check_train_options
 
 
 class ParameterCounts:
@@ -27,7 +27,9 @@ class ParameterCounts:
         self.data, self._counts = data, {}
 
     def __call__(self, run: RunSpec) -> dict[str, int]:
-        key = json.dumps([run.config.data.model_dump(mode="json"), run.config.model.model_dump(mode="json")], sort_keys=True)
+        key = json.dumps(
+            [run.config.data.model_dump(mode="json"), run.config.model.model_dump(mode="json")], sort_keys=True
+        )
         if key not in self._counts:
             info = run.config.data.static_info() or self.data.get(run.config).info  # read data only when shapes need it
             with torch.device("meta"):
@@ -37,14 +39,27 @@ class ParameterCounts:
 
 def plan_line(run: RunSpec, params: dict[str, int], store: Store | None) -> PlanLine:
     row = store.run_row(run.id) if store else None
-    return PlanLine(run.experiment, run.seed, run.id, dict(run.changes), params["total"], params["trainable"],
-                    params["non_embedding"], row["status"] if row else "new", row["epochs_done"] if row else 0,
-                    run.parent, run.relation, run.label)
+    return PlanLine(
+        run.experiment,
+        run.seed,
+        run.id,
+        dict(run.changes),
+        params["total"],
+        params["trainable"],
+        params["non_embedding"],
+        row["status"] if row else "new",
+        row["epochs_done"] if row else 0,
+        run.parent,
+        run.relation,
+        run.label,
+    )
 
 
 def members(runs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-    return [{"experiment": r.experiment, "seed": r.seed, "run_id": r.id, "label": r.label, "changes": r.changes}
-            for r in runs]
+    return [
+        {"experiment": r.experiment, "seed": r.seed, "run_id": r.id, "label": r.label, "changes": r.changes}
+        for r in runs
+    ]
 
 
 class TrainKind(StudyKind):
@@ -52,9 +67,16 @@ class TrainKind(StudyKind):
 
     schema = KindSchema(needs_base=True)
 
-    def plan(self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None,
-             store: Store | None) -> list[RunSpec]:
-        return plan(study, overrides, only)
+    def plan(
+        self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None
+    ) -> list[RunSpec]:
+        runs = plan(study, overrides, only)
+        if only is None:
+            self.check_grid(study, runs)
+        return runs
+
+    def check_grid(self, study: StudySpec, runs: Sequence[RunSpec]) -> None:
+        """What the whole grid of a study of this kind must be (not checked when --only picks part of it)."""
 
     def describe(self, units: Sequence[RunSpec], store: Store | None, data: DataCache) -> list[PlanLine]:
         counts = ParameterCounts(data)
@@ -78,7 +100,11 @@ class TrainKind(StudyKind):
     def report(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
         from trainlab.report import standard_sections
 
-        return standard_sections(records, out)
+        return [*self.own_sections(records, section, out), *standard_sections(records, out)]
+
+    def own_sections(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
+        """The sections of the kind's own analysis, before the standard comparison of the runs."""
+        return []
 
 
 KINDS.register("train", TrainKind())

@@ -22,8 +22,9 @@ class TransferKind(TrainKind):
         from trainlab.report import standard_sections
         from trainlab.studies.transfer.report import findings, table
 
-        return standard_sections(records, out, lead=findings(records),
-                                 after_results=[("Pretrained models", table(records).html())])
+        return standard_sections(
+            records, out, lead=findings(records), after_results=[("Pretrained models", table(records).html())]
+        )
 
 
 KINDS.register("transfer", TransferKind())

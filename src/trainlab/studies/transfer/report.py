@@ -20,10 +20,12 @@ def regime(records: StudyRecords, runs: pd.DataFrame) -> str:
     """How an experiment uses its pretrained weights, in words."""
     if records.column(runs, "model.name") == "hf_clip":
         return {"zero_shot": "zero-shot", "linear_probe": "linear probe", "fine_tune": "fine-tuned"}[
-            str(records.column(runs, "model.mode") or "zero_shot")]
+            str(records.column(runs, "model.mode") or "zero_shot")
+        ]
     freeze = str(records.column(runs, "model.freeze") or "none")
     how = {"none": "fully fine-tuned", "encoder": "frozen encoder", "embeddings": "embeddings frozen"}.get(
-        freeze, f"first {freeze.split(':')[-1]} layers frozen")
+        freeze, f"first {freeze.split(':')[-1]} layers frozen"
+    )
     return f"{how}, random init" if records.column(runs, "model.random_init") else how
 
 
@@ -43,21 +45,47 @@ def _count(n: float) -> str:
 
 def table(records: StudyRecords) -> Table:
     metric, memory = records.main_metric, memory_column(records)
-    out = Table("", ["exp", "configuration", "regime", f"valid {metric}", f"test {metric}", "train s/epoch",
-                     "trainable params", "frozen params", memory.replace("_", " ")])
+    out = Table(
+        "",
+        [
+            "exp",
+            "configuration",
+            "regime",
+            f"valid {metric}",
+            f"test {metric}",
+            "train s/epoch",
+            "trainable params",
+            "frozen params",
+            memory.replace("_", " "),
+        ],
+    )
     for number, label, runs in ordered_experiments(records):
         total, trainable = float(runs["params_total"].iloc[0]), float(runs["params_trainable"].iloc[0])
-        out.rows.append([str(number), label, regime(records, runs), _stat(runs, "valid_metric").text(),
-                         _stat(runs, "test_metric").text(), _stat(runs, "train_s_per_epoch").text(2), _count(trainable),
-                         _count(total - trainable), f"{runs[memory].max():.0f}"])
-    out.caption = (f"Pretrained models of study {records.name}: how each experiment uses its weights, its {metric} "
-                   "(mean ± 95 % CI over seeds; test on the best-valid checkpoint), training seconds per epoch, "
-                   "parameters trained and kept frozen, and peak memory.")
+        out.rows.append(
+            [
+                str(number),
+                label,
+                regime(records, runs),
+                _stat(runs, "valid_metric").text(),
+                _stat(runs, "test_metric").text(),
+                _stat(runs, "train_s_per_epoch").text(2),
+                _count(trainable),
+                _count(total - trainable),
+                f"{runs[memory].max():.0f}",
+            ]
+        )
+    out.caption = (
+        f"Pretrained models of study {records.name}: how each experiment uses its weights, its {metric} "
+        "(mean ± 95 % CI over seeds; test on the best-valid checkpoint), training seconds per epoch, "
+        "parameters trained and kept frozen, and peak memory."
+    )
     return out
 
 
 def _best(records: StudyRecords, regimes: tuple[str, ...]) -> tuple[int, str, MeanCI, pd.DataFrame] | None:
-    found = [(n, *_metric(records, runs), runs) for n, _, runs in records.experiments() if regime(records, runs) in regimes]
+    found = [
+        (n, *_metric(records, runs), runs) for n, _, runs in records.experiments() if regime(records, runs) in regimes
+    ]
     found = [f for f in found if f[2].n]
     if not found:
         return None
@@ -85,21 +113,28 @@ def findings(records: StudyRecords) -> list[str]:
         params = [float(r[3]["params_trainable"].iloc[0]) for r in (full, frozen)]
         verdict = "pays here" if pays else "does not clearly pay here"
         sure = "the intervals are separated" if pays else "the seeds do not separate them, or it is worse"
-        out.append(f"Full fine-tuning {verdict}: {full[1]} {metric} {full[2].text()} (experiment {full[0]}) against "
-                   f"{frozen[2].text()} with a {regime(records, frozen[3])} (experiment {frozen[0]}), {gap} ({sure}), at "
-                   f"{time_full / time_frozen:.1f}× the training time per epoch ({time_full:.2f} s vs {time_frozen:.2f} s) and "
-                   f"{_count(params[0])} vs {_count(params[1])} trainable parameters.")
+        out.append(
+            f"Full fine-tuning {verdict}: {full[1]} {metric} {full[2].text()} (experiment {full[0]}) against "
+            f"{frozen[2].text()} with a {regime(records, frozen[3])} (experiment {frozen[0]}), {gap} ({sure}), at "
+            f"{time_full / time_frozen:.1f}× the training time per epoch ({time_full:.2f} s vs {time_frozen:.2f} s) "
+            "and "
+            f"{_count(params[0])} vs {_count(params[1])} trainable parameters."
+        )
     scratch = _best(records, ("fully fine-tuned, random init",))
     if full and scratch:
         gap, pays = _compare(records, full, scratch)
         sure = "the intervals are separated" if pays else "the seeds do not separate them"
-        out.append(f"What pretraining buys: fine-tuned from the pretrained weights {full[2].text()} against "
-                   f"{scratch[2].text()} for the same architecture from a random initialisation (experiments {full[0]} "
-                   f"and {scratch[0]}), {gap} ({sure}).")
+        out.append(
+            f"What pretraining buys: fine-tuned from the pretrained weights {full[2].text()} against "
+            f"{scratch[2].text()} for the same architecture from a random initialisation (experiments {full[0]} "
+            f"and {scratch[0]}), {gap} ({sure})."
+        )
     zero = _best(records, ("zero-shot",))
     if zero and (full or frozen):
         other = full or frozen
         gap, _ = _compare(records, other, zero)
-        out.append(f"Zero-shot {metric} {zero[2].text()} (experiment {zero[0]}, no training); the {regime(records, other[3])} "
-                   f"model (experiment {other[0]}) differs from it by {gap}.")
+        out.append(
+            f"Zero-shot {metric} {zero[2].text()} (experiment {zero[0]}, no training); the {regime(records, other[3])} "
+            f"model (experiment {other[0]}) differs from it by {gap}."
+        )
     return out
