@@ -9,12 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
+from tests.trained import Trained
 from trainlab.api import check_study, run_study
 from trainlab.errors import TrainlabError
 from trainlab.store import open_store
@@ -139,6 +141,51 @@ def test_a_full_disk_is_one_line_and_the_store_continues_on_a_bigger_one(tmp_pat
         assert _valid_loss(store / "store.sqlite")["epoch"].tolist() == list(range(1, 21))
     finally:
         subprocess.run(["umount", "-l", str(store)], check=False)
+
+
+def _read_only_view(folder: Path, view: Path) -> None:
+    """`view` shows `folder` through a read-only bind mount (root only; skipped otherwise)."""
+    view.mkdir()
+    for command in (["mount", "--bind", str(folder), str(view)], ["mount", "-o", "remount,ro,bind", str(view)]):
+        done = subprocess.run(command, capture_output=True)
+        if done.returncode:
+            subprocess.run(["umount", str(view)], capture_output=True)
+            pytest.skip(f"needs root for a read-only bind mount ({done.stderr.decode().strip()})")
+
+
+@pytest.mark.e2e  # a mount
+def test_a_store_on_a_read_only_medium_can_be_read(trained: Callable[[str], Trained], tmp_path: Path) -> None:
+    """A finished store copied to a read-only medium (its WAL folded in, no -shm file): ls, show, check,
+    report and the dashboard read it (once "not writable", and 500 on every dashboard route); run says in
+    one line that it cannot write there."""
+    study = trained("train").copy(tmp_path / "copy")
+    db = tmp_path / "copy" / "store" / "store.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for extra in ("store.sqlite-wal", "store.sqlite-shm"):
+        (db.parent / extra).unlink(missing_ok=True)
+    view = tmp_path / "ro"
+    _read_only_view(db.parent, view)
+    try:
+        listed = run_cli("ls", "--store", str(view), "--json")
+        assert listed.returncode == 0, listed.stderr
+        rid = json.loads(listed.stdout)[0]["id"]
+        assert run_cli("show", rid, "--store", str(view)).returncode == 0
+        checked = run_cli("check", str(study), "--store", str(view), "--json")
+        assert {line["status"] for line in json.loads(checked.stdout)} == {"done"}
+        report = run_cli("report", str(study), "--store", str(view), "--out", str(tmp_path / "report"))
+        assert report.returncode == 0 and (tmp_path / "report" / "index.html").exists(), report.stderr
+        pytest.importorskip("fastapi")
+        from fastapi.testclient import TestClient
+
+        from trainlab.serve.app import create_app
+
+        client = TestClient(create_app(view))
+        assert client.get("/api/studies").status_code == 200 and client.get(f"/api/run/{rid}").status_code == 200
+        assert_user_error(run_cli("run", str(study), "--store", str(view)), "not writable")
+        assert not list(view.glob("store.sqlite-*"))  # nothing was made beside it
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
 
 
 @pytest.mark.e2e

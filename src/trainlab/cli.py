@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         default=2,
         help="how often a run whose worker died is retried from its last checkpoint (default 2)",
     )
+    r.add_argument(
+        "--retrain-lost",
+        action="store_true",
+        help="train again the runs whose folders hold checkpoints that store.sqlite has no record of and no "
+        "event log can rebuild (their folders are kept as runs/<id>.lost)",
+    )
     rep = sub.add_parser("report", help="write figures, tables and an HTML page from the store")
     rep.add_argument("study", help="the study YAML file")
     rep.add_argument("--store", help="store folder")
@@ -307,6 +313,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         address=args.address,
         resources=args.resources,
         retries=args.retries,
+        retrain_lost=args.retrain_lost,
     )
     counts: dict[str, int] = {}
     for o in outcomes:
@@ -472,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, console)
     except TrainlabError as err:
-        print(f"trainlab: error: {err}", file=sys.stderr)
+        print(f"trainlab: error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("trainlab: interrupted; finished epochs are saved; rerun the same command to resume", file=sys.stderr)

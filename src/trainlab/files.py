@@ -56,6 +56,18 @@ def interrupts_deferred() -> Iterator[None]:
             signal.raise_signal(signal.SIGINT)  # now handled as it would have been
 
 
+@contextmanager
+def written_in_place(path: Path) -> Iterator[Path]:
+    """For writers that need a file name (an animation): a temporary name beside `path` with its suffix,
+    renamed over `path` once the block is done, removed if it raises."""
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     data = text.encode("utf-8")
     write_atomic(path, lambda f: f.write(data), len(data))

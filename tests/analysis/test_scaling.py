@@ -84,3 +84,21 @@ def test_a_table_without_the_columns_is_named_and_bad_rows_are_counted(tmp_path:
         run_cli("scaling-fit", str(path), "--bootstrap", "0"),
         "give the tokens column (--d) or the compute column (--c)",
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("", [], "empty.csv: not a readable CSV (No columns to parse from file)"),
+        ("N,D,loss\n" + "1000,20000,3.0\n" * 20, [], "1 distinct model sizes and 1 distinct token counts"),
+        ("N,D,loss\n" + "".join(f"{n},2e4,{3 - n / 1e4}\n" for n in range(1000, 9000, 1000)), [], "1 distinct token"),
+        ("N,D,loss\n1,2,3\n", ["--bootstrap", "-5"], "--bootstrap: must be 0 or more (got -5)"),
+        ("N,D,loss\n1,2,3\n", ["--exclude-top", "-1"], "--exclude-top: must be 0 or more (got -1)"),
+    ],
+)
+def test_tables_the_fit_cannot_use_are_one_line(tmp_path: Path, content: str, args: list[str], message: str) -> None:
+    """An empty file (once EmptyDataError), 20 identical runs (once ZeroDivisionError), one token count for
+    every run, a negative number of resamples (once IndexError): exit 2, one line."""
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    assert_user_error(run_cli("scaling-fit", str(path), "--d", "D", *args), message)

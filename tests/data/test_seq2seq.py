@@ -187,3 +187,16 @@ def test_a_modified_multi30k_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "val.en").write_text(text)
     with pytest.raises(TrainlabError, match=r"val\.en is not the official Multi30k val\.en"):
         multi30k_lines(str(tmp_path), "val.en")
+
+
+def test_a_line_longer_than_max_len_tokens_can_hold_is_cut_before_the_tokenizer(tmp_path: Path) -> None:
+    """A training line of 200,000 characters (which once kept BPE training busy for minutes) is cut to
+    16 characters per token of data.max_len, and the bundle says so."""
+    write_parallel(tmp_path, {"train": 30, "valid": 6})
+    lines = (tmp_path / "train.de").read_text().splitlines()
+    (tmp_path / "train.de").write_text("\n".join(["wort " * 40_000, *lines[1:]]) + "\n")
+    data = DATASETS.get("parallel_text").build(
+        ParallelTextConfig(path=str(tmp_path), source="de", target="en", vocab_size=300, max_len=8)
+    )
+    assert data.notes[0] == "data: 1 train source lines cut to 128 characters (longest 200,000)"
+    assert int(data.train.src_len.max()) <= 8

@@ -1,4 +1,5 @@
-"""The HTML report opens offline in headless Chromium: scripts run without errors, the page is not blank."""
+"""The HTML report opens offline in headless Chromium: scripts run without errors, the page is not blank; and
+its files are written atomically."""
 
 from __future__ import annotations
 
@@ -58,3 +59,42 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     )
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10  # text, tables and plots, not a blank page
+
+
+def test_every_report_file_is_written_atomically(
+    trained: Callable[[str], Trained], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file of a report (page, tables, findings, figures, landscape figures) is written in place: each goes
+    to a temporary file renamed over it, so a killed `report` never leaves half a page. Writing in place is
+    made to fail here, and the train study's page is written anyway (the kinds' own tables and figures go
+    through the same Table.save, save_figure and figure_html)."""
+    from matplotlib.figure import Figure
+
+    from trainlab.api import report_study
+
+    out = tmp_path / "report"
+    write_text, write_bytes, savefig = Path.write_text, Path.write_bytes, Figure.savefig
+
+    def refused_in_report(path: Path) -> None:
+        if out in path.parents and ".tmp" not in path.name:
+            raise AssertionError(f"{path.name}: a report file written in place")
+
+    def text(path: Path, *args: object, **kwargs: object) -> int:
+        refused_in_report(path)
+        return write_text(path, *args, **kwargs)
+
+    def data(path: Path, *args: object, **kwargs: object) -> int:
+        refused_in_report(path)
+        return write_bytes(path, *args, **kwargs)
+
+    def figure(fig: Figure, target: object, *args: object, **kwargs: object) -> None:
+        if isinstance(target, (str, Path)):
+            refused_in_report(Path(target))
+        savefig(fig, target, *args, **kwargs)
+
+    study = trained("train").copy(tmp_path / "copy")
+    monkeypatch.setattr(Path, "write_text", text)
+    monkeypatch.setattr(Path, "write_bytes", data)
+    monkeypatch.setattr(Figure, "savefig", figure)
+    page = report_study(study, out=out)
+    assert page.exists() and not list(out.glob("*.tmp*"))

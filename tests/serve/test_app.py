@@ -4,13 +4,17 @@ store, tokens off this machine, uploads parsed and never kept, and curves groupe
 from __future__ import annotations
 
 import hashlib
+import importlib
+import socket
 import sqlite3
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
+from trainlab.errors import TrainlabError
 from trainlab.store import Store
 from trainlab.store.synthetic import MadeUpRun, write_study
 
@@ -128,22 +132,50 @@ def test_a_token_guards_every_request(made_up: Path) -> None:
     assert dashboard_url("0.0.0.0", 8765, "s3cret") == "http://0.0.0.0:8765/?token=s3cret"
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_other_addresses_get_a_token_made_up(made_up: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`trainlab serve --host 0.0.0.0` without --token makes one and prints the URL that carries it."""
-    import uvicorn
-
-    from trainlab.api import serve
+    api_serve = importlib.import_module("trainlab.api.serve")  # the module: trainlab.api.serve is also its function
 
     seen: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+
+    def run_server(app: object, sock: socket.socket) -> None:
+        seen.update(app=app, address=sock.getsockname())
+        sock.close()
+
+    monkeypatch.setattr(api_serve, "run_server", run_server)
     lines: list[str] = []
-    serve(made_up / "store", host="0.0.0.0", port=9, announce=lines.append)
+    port = _free_port()
+    api_serve.serve(made_up / "store", host="0.0.0.0", port=port, announce=lines.append)
     token = lines[0].split("?token=")[1].split(" ")[0]
-    assert len(token) >= 24 and seen["host"] == "0.0.0.0"
+    assert len(token) >= 24 and seen["address"] == ("0.0.0.0", port)
     client = TestClient(seen["app"])
     assert client.get("/").status_code == 401 and client.get(f"/?token={token}").status_code == 200
-    serve(made_up / "store", host="127.0.0.1", port=9, announce=lines.append)
+    api_serve.serve(made_up / "store", host="127.0.0.1", port=port, announce=lines.append)
     assert "token" not in lines[1] and TestClient(seen["app"]).get("/").status_code == 200
+
+
+def test_a_port_in_use_or_out_of_range_is_one_line_before_the_url(made_up: Path) -> None:
+    """The port is bound before the URL is printed: one in use, or not a port at all, is a user error
+    (once uvicorn's own message after the URL, exit 3; or an OverflowError)."""
+    from trainlab.api import serve
+
+    lines: list[str] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(TrainlabError, match=rf"--port {port}: cannot listen on 127.0.0.1:{port} \(Address already"):
+            serve(made_up / "store", port=port, announce=lines.append)
+    for bad in (0, 99999):
+        with pytest.raises(TrainlabError, match=rf"--port {bad}: not a port; valid: 1 to 65535"):
+            serve(made_up / "store", port=bad, announce=lines.append)
+    assert lines == []
 
 
 def test_uploads_are_parsed_as_data_limited_and_never_stored(made_up: Path) -> None:
@@ -162,12 +194,88 @@ def test_uploads_are_parsed_as_data_limited_and_never_stored(made_up: Path) -> N
     assert kept == {"store.sqlite"}
 
 
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("x,y,loss\n" + "".join(f"{i},{i},1\n" for i in range(4000)), "rows on a 4,000 x 4,000 grid fill 0.03%"),
+        ("x,y,loss\ninf,0,1\n", "column x: every value must be a finite number"),
+        ("x,y,loss\n0,nan,1\n", "column y: every value must be a finite number"),
+        ("x,y,loss\n0,0," + "9" * 400 + "\n", "a field of more than 64 characters"),
+        ("epoch,x,y,loss\n1.5,0,0,1\n", "column epoch: 1.5 is not a whole number"),
+        ("x,y,loss\n0,0,1,2\n", "more values than the header"),
+        ("x,y,loss\n", "no rows under the header"),
+        ("", "No columns to parse"),
+    ],
+)
+def test_uploads_that_cannot_be_a_grid_are_refused_with_the_reason(made_up: Path, csv: str, message: str) -> None:
+    """Scattered points (a 4,000 x 4,000 grid of which 4,000 rows fill 0.03 %: once an 80 MB answer after
+    18 s), coordinates that are not finite numbers, oversize fields, fractional epochs: 400 and why."""
+    with TestClient(create_app(made_up / "store")) as client:
+        answer = client.post("/api/landscape/upload", content=csv)
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text
+
+
+def test_diverged_points_of_an_upload_are_gaps(made_up: Path) -> None:
+    """Metric values nan, inf or empty (a diverged or missing point) come back as null."""
+    with TestClient(create_app(made_up / "store")) as client:
+        body = client.post("/api/landscape/upload", content="x,y,loss\n0,0,nan\n1,0,inf\n0,1,\n1,1,2\n").json()
+    assert body["frames"]["surface"]["loss"] == [[None, None], [None, 2.0]]
+
+
+@pytest.mark.e2e  # a worker process, and a latency
+def test_the_server_answers_while_an_upload_is_parsed(made_up: Path) -> None:
+    """A 600 x 600 grid is parsed in the upload worker while /api/studies keeps answering, each time within
+    100 ms (it waited for the whole parse when the parse ran on the event loop)."""
+    import asyncio
+    import time
+
+    import httpx
+
+    grid = np.linspace(-1, 1, 600)
+    csv = "x,y,loss\n" + "".join(f"{x:.6f},{y:.6f},{x * x + y * y:.8f}\n" for x in grid for y in grid)
+    app = create_app(made_up / "store")
+
+    async def upload_and_ask() -> tuple[httpx.Response, list[float]]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://dashboard") as client:
+            upload = asyncio.create_task(client.post("/api/landscape/upload", content=csv, timeout=120))
+            waits = []
+            while not upload.done():
+                start = time.perf_counter()
+                assert (await client.get("/api/studies")).status_code == 200
+                waits.append(time.perf_counter() - start)
+                await asyncio.sleep(0.02)
+            return await upload, waits
+
+    try:
+        answer, waits = asyncio.run(upload_and_ask())
+    finally:
+        app.state.dashboard.uploads.close()
+    assert answer.status_code == 200 and len(answer.json()["xs"]) == 600
+    print(f"{len(waits)} answers during the upload, the slowest in {max(waits) * 1000:.0f} ms")
+    assert len(waits) >= 5 and max(waits) < 0.1
+
+
 def test_unknown_names_are_404_with_a_reason(made_up: Path) -> None:
     """A study or run not in the store, or a bad axis, answers 404 and says what is missing."""
     client = TestClient(create_app(made_up / "store"))
     assert client.get("/api/study/nope").json() == {"error": "study 'nope': not in the store"}
     assert client.get("/api/run/abcdef123456").status_code == 404
     assert "choose one of" in client.get("/api/study/hand/curves?x=time").json()["error"]
+    assert client.get("/api/study/nope/events").json() == {"error": "study 'nope': not in the store"}
+
+
+def test_odd_paths_and_half_written_landscapes_are_404(made_up: Path) -> None:
+    """A NUL byte in a report path (once a 500), and a landscape folder holding only spec.json (a grid
+    stopped before its first row; once a 500 on its endpoint): not found, and not listed."""
+    client = TestClient(create_app(made_up / "store", made_up / "reports"))
+    assert client.get("/reports/hand/%00").status_code == 404
+    assert client.get("/reports/hand/a%00b/index.html").status_code == 404
+    rid = client.get("/api/study/hand").json()["runs"][0]["id"]
+    folder = made_up / "store" / "runs" / rid / "landscape" / "abcdef1234"
+    folder.mkdir(parents=True)
+    (folder / "spec.json").write_text("{}")
+    assert client.get(f"/api/landscape/{rid}/abcdef1234").status_code == 404
+    assert client.get("/api/study/hand/landscapes").json() == []
 
 
 def test_serve_without_a_store_or_without_fastapi_says_what_to_do(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import assert_user_error, run_cli
 from trainlab.errors import TrainlabError
 from trainlab.studies.catalog import load_study, parse_study
 
@@ -59,3 +60,47 @@ def test_run_entries_may_nest_or_dot(tmp_path: Path) -> None:
     """`{optim: {lr: 1}}` and `{optim.lr: 1}` mean the same run entry."""
     study = parse_study({"name": "x", "base": {}, "runs": [{"optim": {"lr": 1}}, {"optim.lr": 1}]})
     assert study.runs == [{"optim.lr": 1}, {"optim.lr": 1}]
+
+
+def _laughs(level: int) -> str:
+    items = [f"*l{level - 1}" if level else "lol"] * 9
+    return f"l{level}: &l{level} [{', '.join(items)}]\n"
+
+
+BOMB = "name: bomb\nbase: {}\n" + "".join(_laughs(i) for i in range(9))  # 9^9 values behind *l8
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (BOMB + "description: *l8\n", "invalid YAML: holds more than 100,000 values once its aliases are expanded"),
+        (BOMB + "runs: [{label: *l8}]\n", "holds more than 100,000 values"),
+        ("[" * 100_000 + "]" * 100_000, "invalid YAML: nested too deeply (more than 100 levels)"),
+        ("name: a\nbase: {}\nname: b\n", "bomb.yaml:3:1: invalid YAML: duplicate key 'name'"),
+        ("name: a\nbase: {optim: {lr: 0.1, lr: 0.2}}\n", "bomb.yaml:2:25: invalid YAML: duplicate key 'lr'"),
+        ("a: &a [*a]\n", "invalid YAML: a value contains itself"),
+    ],
+)
+def test_hostile_yaml_is_refused_in_one_line_at_once(tmp_path: Path, text: str, message: str) -> None:
+    """A 500-byte billion laughs (under description or a run's label it once kept `check` busy past a
+    minute), 100,000 nested brackets (a RecursionError traceback), a key given twice (the last one was
+    silently taken), a self-referring alias: one line, exit 2."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    assert_user_error(run_cli("check", str(path)), message)
+
+
+def test_a_binary_file_is_not_a_study(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 (once a UnicodeDecodeError traceback) and a folder: one line each."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"PK\x03\x04\xff\xfe\x00binary")
+    assert_user_error(run_cli("check", str(path)), "model.pt: not a text file (byte 4 is not UTF-8)")
+    assert_user_error(run_cli("check", str(tmp_path)), "a folder, not a study file")
+
+
+def test_yaml_anchors_and_merges_still_work(tmp_path: Path) -> None:
+    """What the limits leave alone: an anchor reused by runs, a merge key overriding what it merges."""
+    path = tmp_path / "ok.yaml"
+    path.write_text("name: ok\nbase: {optim: &fast {name: adam, lr: 0.01}}\nruns: [{optim: {<<: *fast, lr: 0.02}}]\n")
+    study = load_study(path)
+    assert study.runs == [{"optim.name": "adam", "optim.lr": 0.02}]

@@ -27,16 +27,16 @@ def test_the_dashboard_and_the_report_read_the_same_series(tmp_path: Path) -> No
     round 2's later value."""
     store = Store(tmp_path / "store")
     write = StoreWriter(store)
-    write(RunStarted("a1", {"optim": {"name": "sgd"}}, "loss", {"total": 1, "trainable": 1}, "cpu", 0))
+    write(RunStarted("a1a1a1", {"optim": {"name": "sgd"}}, "loss", {"total": 1, "trainable": 1}, "cpu", 0))
     rows = (
         (20, 2, "valid", "loss", 0.9, 2.0),
         (10, 1, "valid", "loss", 1.0, 1.0),
         (20, 2, "valid", "loss", 0.8, 2.5),
         (30, 3, "valid", "loss", 0.7, 3.0),
     )
-    write(EpochEnded("a1", rows, {"status": "partial", "epochs_done": 3}))
-    served = store.series("valid", "loss", ["a1"])["a1"]
+    write(EpochEnded("a1a1a1", rows, {"status": "partial", "epochs_done": 3}))
+    served = store.series("valid", "loss", ["a1a1a1"])["a1a1a1"]
     assert served.epoch.tolist() == [1, 2, 3] and served.value.tolist() == [1.0, 0.8, 0.7]
     assert served.step.tolist() == [10, 20, 30] and served.wall_s.tolist() == [1.0, 2.5, 3.0]
-    reported = Curves(store.metrics(["a1"]))("a1", "valid", "loss", "epoch")
+    reported = Curves(store.metrics(["a1a1a1"]))("a1a1a1", "valid", "loss", "epoch")
     assert reported.index.tolist() == [1, 2, 3] and reported.tolist() == [1.0, 0.8, 0.7]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import assert_user_error, run_cli
 from tests.trained import Trained
 from trainlab.store import open_store
 from trainlab.studies.landscape.compute import compute
@@ -47,6 +47,13 @@ def test_landscape_command_writes_every_output(stored: tuple[Path, str]) -> None
     } <= {p.name for p in folder.iterdir()}
     assert np.load(folder / "trajectory.npy").shape == (3, 3)
     assert "landscape" in {a["kind"] for a in open_store(store).artifacts(run_id)}
+
+
+def test_a_grid_beyond_a_million_points_is_refused(stored: tuple[Path, str]) -> None:
+    """--grid 1000000 (once a 931 GiB allocation error, leaving a folder that broke the dashboard): one line."""
+    store, run_id = stored
+    result = run_cli("landscape", run_id[:6], "--store", str(store), "--grid", "1000000")
+    assert_user_error(result, "grid: Input should be less than or equal to 1001")
 
 
 def test_pca_directions_record_their_explained_variance(stored: tuple[Path, str]) -> None:

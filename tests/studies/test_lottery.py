@@ -136,11 +136,17 @@ def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: 
         ({"prunable": ["conv*"]}, "lottery.prunable: 'conv*' matches no parameter; parameters: 1.weight, 1.bias"),
         ({"rewind": "step:100000"}, "lottery.rewind: step:100000 is beyond the dense run's 21 steps (3 epochs)"),
         ({"rewind": "epoch:9"}, "lottery.rewind: epoch:9 is beyond"),
-        ({"one_shot": [0.3, 1.2]}, "lottery.one_shot: each pruned fraction must be in (0, 1)"),
+        ({"one_shot": [0.3, 1.2]}, "lottery.one_shot: each pruned fraction must be in (0, 1) (got [0.3, 1.2])"),
+        ({"layer_fractions": {"9.*": 0.5}}, "lottery.layer_fractions: '9.*' matches no prunable parameter; prunable:"),
+        ({"layer_fractions": {"1.*": 2}}, "lottery.layer_fractions: each must be in (0, 1) (got {'1.*': 2.0})"),
     ],
 )
 def test_lottery_mistakes_are_one_line_before_any_training(tmp_path: Path, section: dict, message: str) -> None:
-    assert_user_error(run_cli("run", str(lottery_study(tmp_path, **section))), message)
+    """Each in one line, nothing written; a layer fraction that applies to no parameter is refused as an
+    unmatched `prunable` is (it was silently ignored), and "(got ...)" is said once."""
+    result = run_cli("run", str(lottery_study(tmp_path, **section)))
+    assert_user_error(result, message)
+    assert result.stderr.count("(got ") <= 1
     assert not (tmp_path / "store").exists()
 
 

@@ -65,12 +65,20 @@ def test_a_pig_latin_study_trains_decodes_and_reports(tmp_path: Path) -> None:
         ({"name": "parallel_text", "source": "de", "target": "en", "empty": True}, "1 empty lines in"),
         ({"name": "parallel_text", "source": "de", "target": "en", "no_train": True}, "needs train.de and train.en"),
         ({"name": "pig_latin", "max_len": 4, "too_long": "refuse"}, "sentences are longer than 4 tokens"),
+        (
+            {"name": "parallel_text", "source": "de", "target": "en", "skip_empty": True, "all_empty": True},
+            "train.de and train.en hold no sentence pair (empty lines dropped)",
+        ),
+        (
+            {"name": "parallel_text", "source": "de", "target": "en", "too_long": "refuse", "long_line": True},
+            "data.max_len: 1 train target lines are longer than 2,048 characters (longest 200,000)",
+        ),
         ({"name": "pig_latin", "vocab_size": 10}, "data.vocab_size: unknown field"),
     ],
 )
 def test_bad_translation_input_is_one_line_before_any_training(tmp_path: Path, data: dict, message: str) -> None:
-    """Unknown pair, misaligned files, empty lines, sentences too long, no training split: exit 2, one
-    line, nothing trained."""
+    """Unknown pair, misaligned files, empty lines, sentences too long, no training split, nothing left
+    after the empty lines, a line of 200,000 characters: exit 2, one line, nothing trained."""
     study = tiny_translation(tmp_path)
     raw = study.read_text()
     folder = tmp_path / "files"
@@ -82,6 +90,12 @@ def test_bad_translation_input_is_one_line_before_any_training(tmp_path: Path, d
         (folder / "valid.en").write_text("one\n\ntwo\nthree\nfour\nfive\n")
     if data.pop("no_train", False):
         (folder / "train.de").unlink()
+    if data.pop("all_empty", False):  # once a RuntimeError from max() of nothing
+        (folder / "train.de").write_text("\n" * 30)
+        (folder / "train.en").write_text("\n" * 30)
+    if data.pop("long_line", False):  # once minutes of tokenizer training, without a word
+        lines = (folder / "train.en").read_text().splitlines()
+        (folder / "train.en").write_text("\n".join(["x" * 200_000, *lines[1:]]) + "\n")
     if data["name"] == "parallel_text":
         data = {**data, "path": str(folder), "vocab_size": 300}
     elif data["name"] == "pig_latin":

@@ -50,8 +50,10 @@ class ParametricFit:
 
     @property
     def compute_exponent(self) -> float:
-        """a = β / (α + β): N_opt ∝ C^a for compute-optimal models (Hoffmann et al. 2022, eq. 4)."""
-        return self.beta / (self.alpha + self.beta)
+        """a = β / (α + β): N_opt ∝ C^a for compute-optimal models (Hoffmann et al. 2022, eq. 4); NaN when
+        neither term depends on its variable (α = β = 0)."""
+        total = self.alpha + self.beta
+        return self.beta / total if total else float("nan")
 
     def as_dict(self) -> dict[str, float | bool | str]:
         return asdict(self)

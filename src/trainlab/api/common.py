@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +26,9 @@ def store_root(study: StudySpec, store: str | Path | None) -> Path:
 
 @contextmanager
 def store_if_present(root: Path) -> Iterator[Store | None]:
-    """The store at `root` if one exists, closed afterwards; never creates one (check and preflight
-    write nothing)."""
-    store = Store(root) if (root / "store.sqlite").exists() else None
+    """The store at `root` if one exists, to read, closed afterwards; never creates one (check and
+    preflight write nothing)."""
+    store = _for_reading(root) if (root / "store.sqlite").exists() else None
     try:
         yield store
     finally:
@@ -35,10 +36,18 @@ def store_if_present(root: Path) -> Iterator[Store | None]:
             store.close()
 
 
-def open_existing(root: str | Path, first: str = "run `trainlab run STUDY` first") -> Store:
+def open_existing(root: str | Path, first: str = "run `trainlab run STUDY` first", write: bool = False) -> Store:
+    """The store at `root`; to read (ls, show, report), also where it cannot be written (a read-only
+    medium), or to `write`."""
     if not (Path(root) / "store.sqlite").exists():
         raise TrainlabError(f"store {root}: no store here; {first} or pass --store DIR")
-    return Store(root)
+    return Store(root) if write else _for_reading(Path(root))
+
+
+def _for_reading(root: Path) -> Store:
+    """As usual where the store can be written (so an older store gains its new columns), else read-only."""
+    writable = os.access(root, os.W_OK) and os.access(root / "store.sqlite", os.W_OK)
+    return Store(root, read_only=not writable)
 
 
 def unique_run(store: Store, prefix: str) -> str:

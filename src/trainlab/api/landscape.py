@@ -18,7 +18,7 @@ def landscape(
     store_dir: str | Path, run: str, spec: LandscapeSpec, device: str = "auto", console: Console | None = None
 ) -> list[Path]:
     """Compute (or continue) a run's loss landscape and render its figures; returns the files written."""
-    db = open_existing(store_dir)
+    db = open_existing(store_dir, write=True)  # the landscape is recorded as an artifact
     try:
         run_id = unique_run(db, run)
         with Progress(console=console, disable=console is None) as bar:

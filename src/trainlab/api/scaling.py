@@ -29,7 +29,7 @@ def read_table(path: str | Path, n: str, loss: str, d: str | None, c: str | None
     missing, non-finite or non-positive values are left out, with a note saying how many."""
     try:
         table = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise TrainlabError(f"{path}: not a readable CSV ({err})") from None
     wanted = [n, loss, d or c]
     if (d is None) == (c is None):
@@ -66,12 +66,21 @@ def scaling_fit(
     replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none)."""
     from trainlab.analysis.scaling import fit_with_intervals
 
+    for flag, value in (("--bootstrap", resamples), ("--exclude-top", exclude_top)):
+        if value < 0:
+            raise TrainlabError(f"{flag}: must be 0 or more (got {value})")
     table, notes = read_table(path, n, loss, d, c)
     if exclude_top:
         table = table.sort_values("loss").iloc[:-exclude_top]
         notes.append(f"the {exclude_top} runs of highest loss left out")
     if len(table) < 6:
         raise TrainlabError(f"{path}: {len(table)} usable runs; the fit has 5 parameters and needs at least 6")
+    sizes, tokens = table["N"].nunique(), table["D"].nunique()
+    if min(sizes, tokens) < 3:  # one term's exponent cannot be told apart from the constant otherwise
+        raise TrainlabError(
+            f"{path}: the runs have {sizes} distinct model sizes and {tokens} distinct token counts; "
+            "the fit needs at least 3 of each"
+        )
     fit, intervals = fit_with_intervals(table["N"], table["D"], table["loss"], resamples, seed)
     if not fit.converged:
         notes.append(f"L-BFGS did not converge: {fit.message}")

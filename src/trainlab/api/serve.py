@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from pathlib import Path
 
 from trainlab.errors import TrainlabError
@@ -26,7 +27,7 @@ def serve(
     """Serve the dashboard until interrupted. Bound to this machine by default; any other address needs a
     token (one is made and printed in the URL when none is given): every request without it gets 401."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - run_server's; missing, it is named here, before anything else
 
         from trainlab.serve.app import create_app
     except ImportError:
@@ -38,8 +39,27 @@ def serve(
         raise TrainlabError(f"--store {root}: no store.sqlite there; run `trainlab run` first or pass --store DIR")
     reports_dir = Path(reports) if reports and Path(reports).is_dir() else None
     app = create_app(root, reports_dir, token)
+    sock = listen(host, port)  # before the URL is printed: a port in use is said in one line
     announce(f"trainlab dashboard on {dashboard_url(host, port, token)} (store {root}, read-only); Ctrl-C stops it")
+    run_server(app, sock)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or one line saying why not."""
+    if not 0 < port < 65536:
+        raise TrainlabError(f"--port {port}: not a port; valid: 1 to 65535")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free; one in use is not
+        sock.bind((host, port))
     except OSError as err:
         raise TrainlabError(f"--port {port}: cannot listen on {host}:{port} ({err.strerror or err})") from None
+    return sock
+
+
+def run_server(app: object, sock: socket.socket) -> None:
+    """uvicorn on the bound socket, until Ctrl-C."""
+    import uvicorn
+
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

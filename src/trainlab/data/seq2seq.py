@@ -140,9 +140,9 @@ def _fit(ids: list[list[int]], cfg: Seq2SeqConfig, where: str, notes: list[str])
     return [s[: cfg.max_len] for s in ids]
 
 
-def pairs_bundle(cfg: Seq2SeqConfig, texts: Texts, vocab: Vocab) -> DataBundle:
+def pairs_bundle(cfg: Seq2SeqConfig, texts: Texts, vocab: Vocab, notes: Sequence[str] = ()) -> DataBundle:
     """Encode every split with a vocabulary built from the training split only."""
-    notes: list[str] = []
+    notes = list(notes)
     splits = {}
     for name, (sources, targets) in texts.items():
         src = _fit(vocab.encode(sources), cfg, f"{name} source", notes)
@@ -250,10 +250,39 @@ def align(
     return [s for i, s in enumerate(src) if i in keep], [t for i, t in enumerate(tgt) if i in keep]
 
 
+# A byte-level BPE token rarely spans more characters than this; a line longer than max_len tokens of it
+# cannot fit, and lines of 200,000 characters kept the tokenizer's training busy for minutes.
+CHARS_PER_TOKEN = 16
+
+
+def _cut_long_lines(texts: Texts, cfg: Seq2SeqConfig) -> tuple[Texts, list[str]]:
+    """Lines of more than CHARS_PER_TOKEN·max_len characters: cut to that (with a note) or refused, as
+    `too_long` says, before any tokenizer sees them."""
+    limit, notes, out = CHARS_PER_TOKEN * cfg.max_len, [], {}
+    for split, sides in texts.items():
+        cut = []
+        for side, lines in zip(("source", "target"), sides):
+            long = [len(s) for s in lines if len(s) > limit]
+            if long and cfg.too_long == "refuse":
+                raise TrainlabError(
+                    f"data.max_len: {len(long)} {split} {side} lines are longer than {limit:,} characters (longest "
+                    f"{max(long):,}), more than {cfg.max_len} tokens can hold; shorten them or set "
+                    "data.too_long: truncate"
+                )
+            if long:
+                notes.append(
+                    f"data: {len(long)} {split} {side} lines cut to {limit:,} characters (longest {max(long):,})"
+                )
+            cut.append([s[:limit] for s in lines] if long else lines)
+        out[split] = (cut[0], cut[1])
+    return out, notes
+
+
 def bpe_bundle(cfg: BPEOptions, texts: Texts) -> DataBundle:
-    texts = _cap(texts, cfg.max_train)
+    texts, notes = _cut_long_lines(_cap(texts, cfg.max_train), cfg)
     sources, targets = texts["train"]
-    return pairs_bundle(cfg, texts, BPEVocab.trained([*sources, *targets], cfg.vocab_size, cfg.min_frequency))
+    vocab = BPEVocab.trained([*sources, *targets], cfg.vocab_size, cfg.min_frequency)
+    return pairs_bundle(cfg, texts, vocab, notes)
 
 
 class ParallelTextConfig(BPEOptions):
@@ -284,6 +313,8 @@ def load_parallel_text(cfg: ParallelTextConfig) -> DataBundle:
                 "(the vocabulary is built from the training split)"
             )
         texts[split] = read_pairs(src, tgt, cfg.skip_empty, "data.path")
+        if not texts[split][0]:
+            raise TrainlabError(f"data.path: {src.name} and {tgt.name} hold no sentence pair (empty lines dropped)")
     return bpe_bundle(cfg, texts)
 
 

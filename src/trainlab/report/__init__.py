@@ -10,9 +10,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from trainlab.analysis.curves import AXES
+from trainlab.files import write_text_atomic
 from trainlab.report import figures, findings, interactive, landscape, sweep, tables
 from trainlab.report.records import StudyRecords, load_records
-from trainlab.report.webpage import figure_html, page
+from trainlab.report.webpage import figure_html, page, save_figure
 from trainlab.store import Store
 
 
@@ -27,7 +28,7 @@ class _Figures:
         self.count += 1
         html_text = figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png")
         if pdf:
-            fig.savefig(self.out / f"{stem}.pdf")
+            save_figure(fig, self.out / f"{stem}.pdf")
         return html_text
 
 
@@ -91,14 +92,12 @@ def standard_sections(
     convergence, order = tables.convergence_table(records)
     results, resources = tables.results_table(records), tables.resources_table(records)
     for name, table in (("results", results), ("resources", resources), ("convergence", convergence)):
-        (out / f"{name}.md").write_text(table.markdown())
-        (out / f"{name}.tex").write_text(table.latex())
-        (out / f"{name}.csv").write_text(table.csv())
+        table.save(out, name)
     found = findings.findings(records, order, convergence.rows)
     if records.swept.numeric:
         found[1:1] = sweep.sweep_findings(records)  # after the fastest: the answer a sweep exists for
     found[:0] = lead
-    (out / "findings.md").write_text("".join(f"- {f}\n" for f in found))
+    write_text_atomic(out / "findings.md", "".join(f"- {f}\n" for f in found))
     summary = (
         f"{description_html(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
         f" ({records.n_seeds} seed{'s' if records.n_seeds > 1 else ''} at most per experiment). Convergence order "
@@ -164,5 +163,5 @@ def write_report(
     records = load_records(store, study, x, group)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
-    index.write_text(page(study, sections(records, out), records.spec), encoding="utf-8")
+    write_text_atomic(index, page(study, sections(records, out), records.spec))
     return index

@@ -12,6 +12,9 @@ import plotly.graph_objects as go
 from matplotlib import animation
 from matplotlib.figure import Figure
 
+from trainlab.files import write_text_atomic, written_in_place
+from trainlab.report.webpage import save_figure
+
 
 def load(folder: Path) -> tuple[dict, dict[int | None, dict[str, np.ndarray]], np.ndarray]:
     """(spec, frames: epoch -> {xs, ys, metric...}, trajectory rows (epoch, x, y))."""
@@ -24,41 +27,6 @@ def load(folder: Path) -> tuple[dict, dict[int | None, dict[str, np.ndarray]], n
     frames = dict(sorted(frames.items(), key=lambda kv: -1 if kv[0] is None else kv[0]))
     trajectory = np.load(folder / "trajectory.npy") if (folder / "trajectory.npy").exists() else np.zeros((0, 3))
     return spec, frames, trajectory
-
-
-def read_csv(text: str) -> dict[int | None, dict[str, np.ndarray]]:
-    """Frames from a landscape CSV in trainlab's format (`landscape.csv`: columns x, y, one per metric, and
-    an optional epoch; one row per grid point), computed by trainlab or anywhere else. Parsed as numbers
-    only; raises ValueError, naming what is wrong, for anything else."""
-    import csv
-    import io
-
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
-    if "x" not in header or "y" not in header:
-        raise ValueError(f"the header must name columns x and y (got {', '.join(header) or 'nothing'})")
-    metrics = [h for h in header if h not in ("epoch", "x", "y")]
-    if not metrics:
-        raise ValueError("no metric column besides epoch, x and y")
-    rows = [r for r in reader if any(cell.strip() for cell in r)]
-    if not rows or any(len(r) != len(header) for r in rows):
-        raise ValueError(f"every row needs {len(header)} values")
-    try:
-        table = {h: np.array([float(r[i]) if r[i].strip() else np.nan for r in rows]) for i, h in enumerate(header)}
-    except ValueError as err:
-        raise ValueError(f"not a number: {err}") from None
-    epochs = table.get("epoch", np.full(len(rows), np.nan))
-    frames = {}
-    for epoch in sorted({e for e in epochs if np.isfinite(e)}) or [None]:
-        at = np.isnan(epochs) if epoch is None else epochs == epoch
-        xs, ys = np.unique(table["x"][at]), np.unique(table["y"][at])
-        frame = {"xs": xs, "ys": ys}
-        for m in metrics:
-            z = np.full((len(ys), len(xs)), np.nan)
-            z[np.searchsorted(ys, table["y"][at]), np.searchsorted(xs, table["x"][at])] = table[m][at]
-            frame[m] = z
-        frames[None if epoch is None else int(epoch)] = frame
-    return frames
 
 
 def _draw(ax, frame: dict[str, np.ndarray], metric: str, trajectory: np.ndarray, levels: np.ndarray) -> None:  # noqa: ANN001
@@ -94,7 +62,7 @@ def render(folder: Path, metrics: list[str] | None = None) -> list[Path]:
         fig.colorbar(_draw(ax, last, metric, trajectory, levels), label=metric)
         ax.set_title(f"{metric} around the trained weights ({spec['dirs']} directions)")
         for ext in ("png", "pdf"):
-            fig.savefig(folder / f"contour_{metric}.{ext}", dpi=110)
+            save_figure(fig, folder / f"contour_{metric}.{ext}")
             written.append(folder / f"contour_{metric}.{ext}")
         fig3d = Figure(figsize=(6, 5), layout="constrained")
         ax3d = fig3d.add_subplot(projection="3d")
@@ -103,7 +71,7 @@ def render(folder: Path, metrics: list[str] | None = None) -> list[Path]:
         ax3d.set_xlabel("direction 1")
         ax3d.set_ylabel("direction 2")
         ax3d.set_zlabel(metric)
-        fig3d.savefig(folder / f"surface3d_{metric}.png", dpi=110)
+        save_figure(fig3d, folder / f"surface3d_{metric}.png")
         written.append(folder / f"surface3d_{metric}.png")
         if len(frames) > 1:
             written += _animate(folder, frames, metric, trajectory, levels)
@@ -124,10 +92,11 @@ def _animate(folder: Path, frames: dict, metric: str, trajectory: np.ndarray, le
 
     anim = animation.FuncAnimation(fig, draw, frames=len(epochs))
     out = [folder / f"animation_{metric}.gif"]
-    anim.save(out[0], writer=animation.PillowWriter(fps=2))
     if shutil.which("ffmpeg"):
-        anim.save(folder / f"animation_{metric}.mp4", writer=animation.FFMpegWriter(fps=2))
         out.append(folder / f"animation_{metric}.mp4")
+    for path in out:
+        with written_in_place(path) as tmp:
+            anim.save(tmp, writer=(animation.PillowWriter if path.suffix == ".gif" else animation.FFMpegWriter)(fps=2))
     return out
 
 
@@ -179,5 +148,5 @@ def surface_figure(frames: dict, metric: str) -> go.Figure:
 
 def _slider(folder: Path, frames: dict, metric: str, trajectory: np.ndarray) -> Path:
     path = folder / "landscape.html"
-    path.write_text(surface_figure(frames, metric).to_html(include_plotlyjs=True), encoding="utf-8")
+    write_text_atomic(path, surface_figure(frames, metric).to_html(include_plotlyjs=True))
     return path

@@ -8,11 +8,13 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from trainlab.analysis.curves import AXES, first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
+from trainlab.files import write_text_atomic
 from trainlab.report.records import StudyRecords
 
 
@@ -22,6 +24,12 @@ class Table:
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) cells to emphasise
+
+    def save(self, out: Path, stem: str, formats: tuple[str, ...] = ("md", "tex", "csv")) -> None:
+        """Markdown, LaTeX and CSV files `out/stem.*`, each written atomically."""
+        render = {"md": self.markdown, "tex": self.latex, "csv": self.csv}
+        for suffix in formats:
+            write_text_atomic(out / f"{stem}.{suffix}", render[suffix]())
 
     def markdown(self) -> str:
         def cell(i: int, j: int, text: str) -> str:

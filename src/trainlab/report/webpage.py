@@ -10,6 +10,10 @@ from pathlib import Path
 import yaml
 from matplotlib.figure import Figure
 
+from trainlab.files import write_atomic
+
+DPI = 110  # of every PNG a report writes and embeds
+
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
@@ -24,10 +28,16 @@ pre{background:#f6f6f6;padding:1em;overflow:auto}
 def png_base64(fig: Figure, save_as: Path | None = None) -> str:
     """The figure as base64 PNG, rendered once; also written to `save_as` when given."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=DPI)
     if save_as is not None:
-        save_as.write_bytes(buf.getvalue())
+        write_atomic(save_as, lambda f: f.write(buf.getvalue()), buf.tell())
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """The figure in the format its suffix names (pdf, png), written atomically: a killed report never leaves
+    half a file."""
+    write_atomic(path, lambda f: fig.savefig(f, format=path.suffix.lstrip("."), dpi=DPI))
 
 
 def figure_html(fig: Figure, caption: str, save_as: Path | None = None) -> str:

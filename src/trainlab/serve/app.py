@@ -15,6 +15,8 @@ The routes live in `routes/` (pages, studies, landscapes) and share one `state.D
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,21 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from trainlab.errors import TrainlabError
 from trainlab.serve.routes import landscapes, pages, studies
 from trainlab.serve.state import Dashboard
+from trainlab.store.connection import StoreDamaged
 
 COOKIE = "trainlab_token"
 
 
 def create_app(store_root: Path, reports: Path | None = None, token: str | None = None) -> FastAPI:
-    app = FastAPI(title="trainlab", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.dashboard = Dashboard(store_root, reports)
+    board = Dashboard(store_root, reports)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        board.uploads.close()
+
+    app = FastAPI(title="trainlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.dashboard = board
     for routes in (pages, studies, landscapes):
         app.include_router(routes.router)
 
@@ -51,5 +61,9 @@ def create_app(store_root: Path, reports: Path | None = None, token: str | None 
     @app.exception_handler(TrainlabError)
     async def not_found(request: Request, err: TrainlabError) -> JSONResponse:
         return JSONResponse({"error": str(err)}, status_code=404)
+
+    @app.exception_handler(StoreDamaged)
+    async def damaged(request: Request, err: StoreDamaged) -> JSONResponse:
+        return JSONResponse({"error": str(err)}, status_code=503)
 
     return app

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import Request
 
 from trainlab.serve.series import SeriesCache
+from trainlab.serve.upload import UploadParser
 from trainlab.serve.views import StudyTables
 from trainlab.store import Store
 
@@ -21,6 +22,7 @@ class Dashboard:
     reports: Path | None = None  # `--reports DIR`: report folders served under /reports/NAME/
     series: SeriesCache = field(default_factory=SeriesCache)
     tables: StudyTables = field(default_factory=StudyTables)
+    uploads: UploadParser = field(default_factory=UploadParser)
 
     @contextmanager
     def store(self) -> Iterator[Store]:

@@ -203,4 +203,5 @@ def landscape_folder(store: Store, run_id: str, key: str) -> Path | None:
     if not LANDSCAPE_KEY.fullmatch(key):
         raise TrainlabError(f"landscape {key!r}: not a landscape key")
     folder = store.root / "runs" / check_run_id(run_id) / "landscape" / key
-    return folder if (folder / "spec.json").exists() else None
+    computed = (folder / "spec.json").exists() and any(folder.glob("*.npz"))  # spec.json alone: stopped before a row
+    return folder if computed else None

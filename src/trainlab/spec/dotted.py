@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from trainlab.errors import TrainlabError
+from trainlab.spec.yaml_text import load_yaml
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -39,7 +40,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise TrainlabError(f"--set {text!r}: expected KEY=VALUE, e.g. --set optim.lr=0.05")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key, value

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trainlab.errors import TrainlabError, did_you_mean, unknown_choice
 from trainlab.spec.dotted import flatten
+from trainlab.spec.yaml_text import load_yaml
 
 # Names become folders (reports) and keys; a slug can never climb out of them (`../x`, `/etc`).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -94,8 +95,9 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     lines = []
     for e in err.errors():
         path = ".".join(str(part) for part in (prefix, *e["loc"]) if part != "")
-        got = f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e else ""
         msg = e["msg"].removeprefix("Value error, ")
+        shown = e["type"] != "missing" and "input" in e and "(got " not in msg  # a validator may have said it
+        got = f" (got {e['input']!r})" if shown else ""
         if e["type"] == "string_pattern_mismatch" and e["loc"] == ("name",):
             msg = "must be letters, digits, '.', '_' or '-', starting with a letter or digit (it names folders)"
         lines.append(f"{path or 'value'}: {msg}{got}")
@@ -114,7 +116,7 @@ def parse_study(raw: Any, kinds: Mapping[str, KindSchema], source: str = "study"
     if not isinstance(raw, dict):
         raise TrainlabError(f"{source}: a study must be a mapping with name, base, ... (got {type(raw).__name__})")
     kind = raw.get("kind", "train")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise unknown_choice(f"{source}: kind", str(kind), kinds)
     schema = kinds[kind]
     fields = [*COMMON_FIELDS, *([kind] if schema.section else [])]
@@ -140,14 +142,18 @@ def load_study(path: str | Path, kinds: Mapping[str, KindSchema]) -> StudySpec:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TrainlabError(f"{path}: no such study file") from None
+    except IsADirectoryError:
+        raise TrainlabError(f"{path}: a folder, not a study file") from None
     except OSError as err:
         raise TrainlabError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise TrainlabError(f"{path}: not a text file (byte {err.start} is not UTF-8); a study is YAML text") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise TrainlabError(f"{where}: invalid YAML: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise TrainlabError(f"{path}: invalid YAML: {err}") from None
+    except yaml.YAMLError as err:  # a reader's error (a control character) says where on a second line
+        raise TrainlabError(f"{path}: invalid YAML: {' '.join(str(err).split())}") from None
     return parse_study(raw, kinds, source=str(path))

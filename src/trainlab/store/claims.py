@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainlab.errors import TrainlabError
-from trainlab.store.db import immediate
+from trainlab.store.connection import connect, immediate
 
 HEARTBEAT_S = 10.0  # how often a holder says it is alive
 STALE_S = 60.0  # a holder silent this long is dead, wherever it runs
@@ -50,7 +50,7 @@ class Claims:
     def __init__(self, store_path: Path, heartbeat_s: float = HEARTBEAT_S, stale_s: float = STALE_S) -> None:
         self.path, self.heartbeat_s, self.stale_s = store_path, heartbeat_s, stale_s
         self.host, self.pid, self.token = socket.gethostname(), os.getpid(), uuid.uuid4().hex
-        self._db = sqlite3.connect(store_path, timeout=30, isolation_level=None)
+        self._db = connect(store_path)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,7 +131,7 @@ class Claims:
             self._thread.start()
 
     def _beat(self) -> None:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect(self.path)
         try:
             while not self._stop.wait(self.heartbeat_s):
                 try:

@@ -26,6 +26,7 @@ import numpy as np
 from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
+from trainlab.store.connection import connect, immediate
 from trainlab.store.events import MetricRow
 from trainlab.store.series import Series, last_per_round
 
@@ -65,20 +66,7 @@ ADDED_RUN_COLUMNS = {
 }
 DONE_STATUSES = ("done", "diverged")
 RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves runs/
-
-
-@contextmanager
-def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction on `db` (opened with isolation_level=None), committed at the end of the block and
-    rolled back if it raises. IMMEDIATE takes the write lock at once, so two writers queue (busy timeout)
-    instead of failing to upgrade a read lock."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+EVENT_LOG = "events.jsonl"  # in each run's folder: the events the writer applied for it, one JSON line each
 
 
 class Store:
@@ -91,9 +79,7 @@ class Store:
                 raise TrainlabError(
                     f"store {self.root}: no store.sqlite there; run `trainlab run` first or pass --store DIR"
                 )
-            self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
-            )
+            self._db = connect(self.path, read_only=True)
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -104,7 +90,7 @@ class Store:
             if is_disk_full(err, self.root):
                 raise disk_full(self.root) from None
             raise TrainlabError(f"store {self.root}: not writable ({err.strerror}); pass --store DIR") from None
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db = connect(self.path)
         with self._full_disk_reported():
             self._db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:  # one transaction: two processes opening a new store at once
@@ -225,6 +211,21 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", (run_id, kind, path, json.dumps(meta or {}))
             )
+
+    def log_event(self, run_id: str, line: str) -> None:
+        """Append one line to the run's event log (its folder's events.jsonl). Not synced to disk on its
+        own: it is a way back should store.sqlite be lost, and SQLite has just synced the same facts."""
+        path = self.run_dir(run_id) / EVENT_LOG
+        with path.open("a", encoding="utf-8") as log:
+            size = log.tell()
+            try:
+                log.write(line + "\n")
+                log.flush()
+            except OSError as err:  # no half line is left behind
+                log.truncate(size)
+                if is_disk_full(err, path):
+                    raise disk_full(path) from None
+                raise
 
     @classmethod
     def _merge_facts(cls, db: sqlite3.Connection, run_id: str, facts: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ trainer replaces its checkpoint only after the epoch's rows are safe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MetricRow = tuple[int, int, str, str, float, float]  # step, epoch, split, name, value, wall_s
@@ -93,3 +94,24 @@ class ArtifactSaved:
 
 Event = StudyPlanned | RunStarted | FactsMeasured | EpochEnded | CheckpointSaved | RunNote | RunEnded | ArtifactSaved
 Sink = Callable[[Event], None]
+
+
+# The events that belong to one run (all but StudyPlanned), as each run's folder logs them (events.jsonl).
+RUN_EVENTS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (RunStarted, FactsMeasured, EpochEnded, CheckpointSaved, RunNote, RunEnded, ArtifactSaved)
+}
+
+
+def to_json(event: Event) -> str:
+    """One line of a run's event log: the event's type and fields (NaN and infinities as JSON's NaN tokens)."""
+    return json.dumps({"event": type(event).__name__, **asdict(event)}, separators=(",", ":"))
+
+
+def from_json(line: str) -> Event:
+    """The event a log line holds; ValueError (json's, or a KeyError/TypeError turned into it) otherwise."""
+    fields = json.loads(line)
+    try:
+        return RUN_EVENTS[fields.pop("event")](**fields)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"not a run event: {err}") from None

@@ -59,7 +59,7 @@ def write_study(
 ) -> list[str]:
     """Write the study and its runs through the store writer; returns the run ids. `metrics`: the (split,
     name) rows to write each round (default: all a classification run logs)."""
-    write = StoreWriter(store)
+    write = StoreWriter(store, log=False)  # made-up runs have no folders to keep a log in
     spec = {"name": name, "kind": "train", "base": dict(base)}
     members = tuple(
         {

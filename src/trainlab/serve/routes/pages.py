@@ -64,8 +64,11 @@ def report(name: str, path: str, board: Annotated[Dashboard, Depends(dashboard)]
     if board.reports is None:
         raise TrainlabError("no reports folder (trainlab serve --reports DIR)")
     root = (board.reports / views.check_study_name(name)).resolve()
-    target = (root / (path or "index.html")).resolve()
-    inside = target == root or root in target.parents
-    if not inside or not target.is_file():
-        raise TrainlabError(f"{path}: no such report file")
+    try:
+        target = (root / (path or "index.html")).resolve()
+        found = (target == root or root in target.parents) and target.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long: no such file either
+        found = False
+    if not found:
+        raise TrainlabError(f"{path!r}: no such report file")
     return FileResponse(target)

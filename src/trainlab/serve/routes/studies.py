@@ -72,11 +72,15 @@ def api_curves(
 async def api_events(name: str, request: Request, board: Board) -> StreamingResponse:
     """A server-sent event whenever the study's newest update, its running runs or its size change; a
     comment every 15 quiet seconds keeps proxies from closing the stream."""
-    views.check_study_name(name)
+    with board.store() as db:
+        board.tables.get(db, name)  # a study not in the store is 404 here, not an error inside the stream
 
     def stamp() -> list[Any]:
-        with board.store() as db:
-            table = board.tables.get(db, name)
+        try:
+            with board.store() as db:
+                table = board.tables.get(db, name)
+        except TrainlabError:  # the study left the store (replaced by another): say so, as an empty study
+            return [None, 0]
         if table.empty:
             return [None, 0]
         return [float(table["updated_at"].max()), int((table["status"] == "running").sum()), len(table)]

@@ -130,7 +130,7 @@ def compute(
     meta = {**spec.request(), **dir_info}
     out = folder / "landscape" / spec.key()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(json.dumps(meta, indent=2))
+    write_text_atomic(out / "spec.json", json.dumps(meta, indent=2))
     xs = np.linspace(*spec.range, spec.grid)
     centers = {None: base}
     if spec.epochs == "all":

@@ -19,7 +19,7 @@ class LandscapeSpec(BaseModel):
 
     checkpoint: str = Field("best", pattern=r"^(best|last|epoch:\d+)$")
     dirs: Literal["random", "pca", "init"] = "random"
-    grid: int = Field(41, ge=2)
+    grid: int = Field(41, ge=2, le=1001)  # points per side: 1001² is a million evaluations already
     range: tuple[float, float] = (-1.0, 1.0)
     metrics: tuple[Metric, ...] = ("loss", "accuracy")
     split: Literal["train", "valid", "test"] = "valid"

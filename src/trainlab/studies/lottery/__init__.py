@@ -54,8 +54,10 @@ class LotteryKind(TrainKind):
         notes = super().preflight(units, device, data)
         for run in units:
             if PRUNE_KEY in run.recipe:
+                spec = run.recipe[PRUNE_KEY]
                 with torch.device("meta"):
-                    pruning.prunable(build_model(run.config, data.get(run.config).info), run.recipe[PRUNE_KEY].prunable)
+                    params = pruning.prunable(build_model(run.config, data.get(run.config).info), spec.prunable)
+                pruning.check_layer_amounts(params, spec)
             for source in run.inputs:
                 _check_rewind(source, run, data)
         return notes

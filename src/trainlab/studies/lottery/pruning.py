@@ -47,6 +47,16 @@ def prunable(model: nn.Module, patterns: tuple[str, ...] = ()) -> dict[str, nn.P
     }
 
 
+def check_layer_amounts(params: Mapping[str, nn.Parameter], spec: PruneSpec) -> None:
+    """Each pattern of `lottery.layer_fractions` names some prunable parameter (as `lottery.prunable`'s must):
+    a fraction that applies nowhere is a mistake, not a default."""
+    for pattern, _ in spec.layer_amounts:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in params):
+            raise TrainlabError(
+                f"lottery.layer_fractions: {pattern!r} matches no prunable parameter; prunable: {', '.join(params)}"
+            )
+
+
 def _amount(name: str, spec: PruneSpec) -> float:
     return next((a for pat, a in spec.layer_amounts if fnmatch.fnmatchcase(name, pat)), spec.amount)
 

@@ -345,8 +345,7 @@ def scaling_sections(records: StudyRecords, section: ScalingSection, out: Path) 
         return [("Scaling", "<p>No evaluation carries training FLOPs and tokens seen; nothing to fit.</p>")]
     tables = [profiles_table(a), fits_table(a)]
     for name, table in zip(("isoflop", "scaling_fits"), tables):
-        (out / f"{name}.md").write_text(table.markdown())
-        (out / f"{name}.csv").write_text(table.csv())
+        table.save(out, name, ("md", "csv"))
     figures = [
         (
             loss_vs_flops(a),
