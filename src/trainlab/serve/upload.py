@@ -134,7 +134,9 @@ class UploadParser:
             return await asyncio.wrap_future(self._pool.submit(upload_json, body))
         except BrokenProcessPool:
             self.close()
-            raise MemoryError("the file could not be parsed within the worker's memory") from None
+            raise MemoryError(
+                "the process parsing it stopped (out of memory, or killed); a new one takes the next"
+            ) from None
 
     def close(self) -> None:
         if self._pool is not None:
