@@ -17,6 +17,9 @@ _PUBLIC = {
     "check_study": "trainlab.api",
     "run_study": "trainlab.api",
     "report_study": "trainlab.api",
+    **{
+        f"register_{what}": "trainlab.plugins" for what in ("model", "dataset", "task", "optimizer", "schedule", "kind")
+    },
 }
 __all__ = sorted(_PUBLIC)
 

@@ -256,7 +256,7 @@ def _status_text(status: str, epochs: int) -> str:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from trainlab.api import check_study
+    from trainlab.api import check_study, planned_runs, plugins_used
 
     lines = check_study(args.study, _overrides(args.set), args.only, args.store)
     if args.json:
@@ -292,6 +292,9 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     for line in lines:
         counts[line.status] = counts.get(line.status, 0) + 1
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing planned")
+    for use in plugins_used(args.study, planned_runs(args.study, _overrides(args.set), args.only, args.store)):
+        digest = f", source {use.source}" if use.source else ""
+        console.print(f"plugin {use.section} {use.name}: {use.origin}{digest}", markup=False, soft_wrap=True)
     return 0
 
 

@@ -36,7 +36,7 @@ class WarmStartSection(BaseModel):
 class WarmStartKind(TrainKind):
     """The train kind's grid, then one child per run, trained from the run's checkpoint."""
 
-    schema = KindSchema(section=WarmStartSection, needs_base=True)
+    schema = KindSchema(section=WarmStartSection, needs_base=True, key="warm_start")
 
     def plan(
         self, study: StudySpec, overrides: Mapping[str, Any], only: Sequence[int] | None, store: Store | None

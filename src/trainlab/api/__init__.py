@@ -17,6 +17,7 @@ from trainlab.api.serve import serve as serve
 _HOMES = {
     "check_study": "check",
     "planned_runs": "check",
+    "plugins_used": "check",
     "score_captions": "clip",
     "DEFAULT_STORE": "common",
     "as_study": "common",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.execution.driver import input_problem
 from trainlab.execution.units import Unit
+from trainlab.registry import BUILT_IN
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES
 from trainlab.studies.kind import PlanLine, kind_of
@@ -47,3 +48,28 @@ def check_study(
         return [
             replace(line, status="blocked") if b and line.status == "new" else line for line, b in zip(lines, blocked)
         ]
+
+
+@dataclass(frozen=True)
+class PluginUse:
+    """A registry entry from the user's code that a study uses, and where it came from."""
+
+    section: str  # model, data, optim, schedule, kind
+    name: str
+    origin: str  # registered from Python, entry point of DIST VERSION, import path
+    source: str | None  # digest of its source (run ids cover it unless a `version` is stated)
+
+
+def plugins_used(study: StudySpec | str | Path, units: Sequence[Unit]) -> list[PluginUse]:
+    """The plugin entries behind the study's kind and its runs' configs, each once, in section order."""
+    from trainlab.data import DATASETS
+    from trainlab.models import MODELS
+    from trainlab.optim import OPTIMIZERS, SCHEDULES
+    from trainlab.studies.kind import KINDS
+
+    study = as_study(study)
+    registries = {"kind": KINDS, "data": DATASETS, "model": MODELS, "optim": OPTIMIZERS, "schedule": SCHEDULES}
+    names = {("kind", study.kind)}
+    names |= {(s, getattr(u.config, s).name) for u in units if hasattr(u, "config") for s in list(registries)[1:]}
+    found = [(s, registries[s].get(n)) for s, n in sorted(names, key=lambda x: (list(registries).index(x[0]), x[1]))]
+    return [PluginUse(s, e.name, e.origin, e.source) for s, e in found if e.origin != BUILT_IN]

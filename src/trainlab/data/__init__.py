@@ -3,6 +3,7 @@
 from trainlab.data.base import DataBundle, DataInfo, TensorSplit, split_by_permutation
 from trainlab.data.cifar import load_cifar10
 from trainlab.data.images import ImageConfig, load_fashion_mnist, load_mnist
+from trainlab.data.plugin import data_plugin
 from trainlab.data.seq2seq import (
     Multi30kConfig,
     PairSplit,
@@ -30,7 +31,7 @@ from trainlab.data.text_classification import (
 )
 from trainlab.registry import Registry
 
-DATASETS = Registry("data")
+DATASETS = Registry("data", "trainlab.datasets", data_plugin)
 DATASETS.register("teacher_attention", load_teacher_attention, TeacherAttentionConfig)
 DATASETS.register("mnist", load_mnist, ImageConfig)
 DATASETS.register("fashion_mnist", load_fashion_mnist, ImageConfig)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 
 from trainlab.spec.config import Named
-
-Task = Literal["classification", "lm", "seq2seq"]
 
 
 @dataclass(frozen=True)
 class DataInfo:
     """What a model builder needs to know about its inputs."""
 
-    task: Task
+    task: str  # a name of the tasks registry: classification, lm, seq2seq, or the user's (trainlab.train.tasks)
     input_shape: tuple[int, ...]  # one example, e.g. (T, D) vectors, (C, H, W) images, (T,) token ids,
     #                               (longest source, longest target) for translation
     num_classes: int  # classes, or the vocabulary size for language modelling and translation

@@ -26,11 +26,12 @@ from trainlab.models.mlp import (
     build_lenet_300_100,
     build_mlp,
 )
+from trainlab.models.plugin import model_plugin
 from trainlab.models.seq2seq import TransformerSeq2SeqConfig, build_transformer_seq2seq
 from trainlab.models.vit import ViTConfig, build_vit
 from trainlab.registry import Registry
 
-MODELS = Registry("model")
+MODELS = Registry("model", "trainlab.models", model_plugin)
 MODELS.register("attention_classifier", build_attention_classifier, AttentionClassifierConfig)
 MODELS.register("mlp", build_mlp, MLPConfig)
 MODELS.register("lstm_lm", build_lstm_lm, LSTMLMConfig)

@@ -21,6 +21,8 @@ class Section(BaseModel):
 
     # Fields that locate things rather than change results (a data folder): left out of run ids.
     not_in_id: ClassVar[frozenset[str]] = frozenset()
+    # A plugin's source digest (trainlab.spec.plugin): part of run ids unless the section states a `version`.
+    plugin_source: ClassVar[str | None] = None
 
 
 class Named(Section):
@@ -148,5 +150,7 @@ class RunConfig(BaseModel):
             fields = sec.model_dump(mode="json", exclude_defaults=True, exclude=set(sec.not_in_id))
             if isinstance(sec, Named):
                 fields["name"] = sec.name
+            if sec.plugin_source and getattr(sec, "version", None) is None:
+                fields["source"] = sec.plugin_source  # an edited plugin makes new runs
             out[name] = fields
         return out

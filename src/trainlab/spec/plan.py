@@ -46,9 +46,12 @@ class Catalog:
         options = self.choices[section]
         if name is None:
             raise TrainlabError(f"{where}: {section}.name: missing; valid: {', '.join(sorted(options))}")
-        if name not in options:
-            raise unknown_choice(f"{where}: {section}.name", str(name), options)
-        return options[name]
+        try:
+            return options[name]
+        except KeyError:
+            raise unknown_choice(f"{where}: {section}.name", str(name), options) from None
+        except TrainlabError as err:  # a plugin that cannot be loaded
+            raise TrainlabError(f"{where}: {section}.name: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class KindSchema:
 
     section: type[BaseModel] | None = None
     needs_base: bool = True
+    key: str | None = None  # the section's key in the study file; default: the kind's name
 
 
 class StudySpec(BaseModel):
@@ -47,6 +48,7 @@ class StudySpec(BaseModel):
     grid: dict[str, list[Any]] | None = None
     seeds: list[int] | None = None
     section: Any = None  # the kind's section, validated by its schema; `landscape:` in a landscape study
+    section_key: str | None = None  # where the section is in the file (the kind's name, unless it says)
 
     @field_validator("runs")
     @classmethod
@@ -81,13 +83,13 @@ class StudySpec(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The study as its file writes it (the kind's section under the kind's name), for the store."""
-        out = self.model_dump(mode="json", exclude={"section"})
+        out = self.model_dump(mode="json", exclude={"section", "section_key"})
         if self.section is not None:
-            out[self.kind] = self.section.model_dump(mode="json")
+            out[self.section_key or self.kind] = self.section.model_dump(mode="json")
         return out
 
 
-COMMON_FIELDS = [f for f in StudySpec.model_fields if f != "section"]
+COMMON_FIELDS = [f for f in StudySpec.model_fields if f not in ("section", "section_key")]
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:
@@ -116,19 +118,26 @@ def parse_study(raw: Any, kinds: Mapping[str, KindSchema], source: str = "study"
     if not isinstance(raw, dict):
         raise TrainlabError(f"{source}: a study must be a mapping with name, base, ... (got {type(raw).__name__})")
     kind = raw.get("kind", "train")
-    if not isinstance(kind, str) or kind not in kinds:
+    try:
+        schema = kinds[kind] if isinstance(kind, str) else None
+    except KeyError:
+        schema = None
+    except TrainlabError as err:  # a kind plugin that cannot be loaded
+        raise TrainlabError(f"{source}: kind: {err}") from None
+    if schema is None:
         raise unknown_choice(f"{source}: kind", str(kind), kinds)
-    schema = kinds[kind]
-    fields = [*COMMON_FIELDS, *([kind] if schema.section else [])]
+    key = schema.key or kind
+    fields = [*COMMON_FIELDS, *([key] if schema.section else [])]
     unknown = [k for k in raw if k not in fields]
     if unknown:
-        key = unknown[0]
-        raise TrainlabError(f"{source}: {key}: unknown field{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
-    common = {k: v for k, v in raw.items() if k != kind or not schema.section}
+        bad = unknown[0]
+        raise TrainlabError(f"{source}: {bad}: unknown field{did_you_mean(bad, fields)}; valid: {', '.join(fields)}")
+    common = {k: v for k, v in raw.items() if k != key or not schema.section}
     if schema.section:  # may be left out when every field of it has a default
-        if raw.get(kind) is None and any(f.is_required() for f in schema.section.model_fields.values()):
-            raise TrainlabError(f"{source}: {kind}: a {kind} study needs a {kind} section")
-        common["section"] = _validate(schema.section, raw.get(kind) or {}, source, kind)
+        common["section_key"] = key
+        if raw.get(key) is None and any(f.is_required() for f in schema.section.model_fields.values()):
+            raise TrainlabError(f"{source}: {key}: a {kind} study needs a {key} section")
+        common["section"] = _validate(schema.section, raw.get(key) or {}, source, key)
     study = _validate(StudySpec, common, source)
     if schema.needs_base and study.base is None:
         raise TrainlabError(f"{source}: base: a {kind} study needs a base run config")

@@ -10,22 +10,17 @@ from trainlab import spec
 from trainlab.data import DATASETS
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES
-from trainlab.registry import Registry
 from trainlab.spec import Catalog, RunSpec, StudySpec, plan_study
 from trainlab.studies.kind import kind_schemas
-
-
-def _schemas(registry: Registry[Any]) -> dict[str, Any]:
-    return {entry.name: entry.config for entry in registry}
 
 
 def catalog() -> Catalog:
     return Catalog(
         {
-            "data": _schemas(DATASETS),
-            "model": _schemas(MODELS),
-            "optim": _schemas(OPTIMIZERS),
-            "schedule": _schemas(SCHEDULES),
+            "data": DATASETS.configs(),
+            "model": MODELS.configs(),
+            "optim": OPTIMIZERS.configs(),
+            "schedule": SCHEDULES.configs(),
         }
     )
 

@@ -5,16 +5,18 @@ how one unit runs, and what it adds to the report. A kind is one package under `
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainlab.errors import TrainlabError
 from trainlab.execution.units import Context, Outcome, Unit
-from trainlab.registry import Registry
+from trainlab.registry import Entry, Registry
 from trainlab.spec import KindSchema, StudySpec
+from trainlab.spec.plugin import source_digest
 from trainlab.store import Store
 from trainlab.train.build import DataCache
 
@@ -81,15 +83,41 @@ class StudyKind:
         if self.schema.section is None:
             return self.report(records, None, out)
         spec = records.spec
-        return self.report(records, self.schema.section.model_validate(spec.get(spec.get("kind", "train")) or {}), out)
+        key = self.schema.key or spec.get("kind", "train")
+        return self.report(records, self.schema.section.model_validate(spec.get(key) or {}), out)
 
 
-KINDS: Registry[StudyKind] = Registry("kind")
+def kind_plugin(name: str, target: Any, own: Any = None) -> Entry[StudyKind]:
+    """A kind from the user's code (an import path, an entry point of group `trainlab.kinds`, or
+    `trainlab.register_kind`): a StudyKind subclass or instance."""
+    kind = target() if isinstance(target, type) and issubclass(target, StudyKind) else target
+    if not isinstance(kind, StudyKind):
+        raise TrainlabError(f"kind {name!r}: {target!r} is not a trainlab.studies.kind.StudyKind (or subclass)")
+    return Entry(name, kind, source=source_digest(type(kind)))
+
+
+KINDS: Registry[StudyKind] = Registry("kind", "trainlab.kinds", kind_plugin)
 
 
 def kind_of(study: StudySpec) -> StudyKind:
     return KINDS.get(study.kind).build
 
 
-def kind_schemas() -> dict[str, KindSchema]:
-    return {entry.name: entry.build.schema for entry in KINDS}
+class _Schemas(Mapping[str, KindSchema]):
+    """Every kind's schema, its plugins' looked up when a study names them."""
+
+    def __getitem__(self, name: str) -> KindSchema:
+        entry = KINDS.find(name)
+        if entry is None:
+            raise KeyError(name)
+        return entry.build.schema
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KINDS.names())
+
+    def __len__(self) -> int:
+        return len(KINDS.names())
+
+
+def kind_schemas() -> Mapping[str, KindSchema]:
+    return _Schemas()

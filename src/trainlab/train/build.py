@@ -14,6 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.hardware import cpu_has_native_bf16
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
+from trainlab.registry import BUILT_IN
 from trainlab.spec import RunConfig, TrainConfig
 from trainlab.train import TASKS
 from trainlab.train.tasks import Task
@@ -53,7 +54,7 @@ def build_parts(config: RunConfig, data: DataBundle, device: torch.device) -> Pa
     )
     total_steps = config.train.total_steps(data.train.num_batches(config.train.batch_size))
     schedule = SCHEDULES.get(config.schedule.name).build(optimizer, config.schedule, total_steps)
-    return Parts(model, optimizer, schedule, TASKS[data.info.task](data.info, config.train))
+    return Parts(model, optimizer, schedule, TASKS.get(data.info.task).build(data.info, config.train))
 
 
 def _param_groups(model: torch.nn.Module, decay: str, lr: float) -> list[dict]:
@@ -113,3 +114,17 @@ def check_train_options(train: TrainConfig, device: torch.device) -> list[str]:
             "usually slower than fp32"
         ]
     return []
+
+
+def check_plugins(config: RunConfig) -> None:
+    """An optimizer and a schedule of the user's are built once on a placeholder parameter before any work,
+    so that one that cannot be is said in one line, not as a failed run."""
+    for section, registry in (("optim", OPTIMIZERS), ("schedule", SCHEDULES)):
+        entry = registry.get(getattr(config, section).name)
+        if entry.origin == BUILT_IN:
+            continue
+        placeholder = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.optim.lr)
+        if section == "optim":
+            entry.build([torch.nn.Parameter(torch.zeros(1))], config.optim)
+        else:
+            entry.build(placeholder, config.schedule, 1)

@@ -7,7 +7,7 @@ accuracy or perplexity is exact whatever the batch size.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,14 +16,21 @@ from torch import nn
 from trainlab.data.base import DataInfo
 from trainlab.data.seq2seq import PairSplit
 from trainlab.data.tokens import EOS, PAD
+from trainlab.errors import TrainlabError
+from trainlab.registry import Entry, Registry
 from trainlab.spec.config import TrainConfig
+from trainlab.spec.plugin import source_digest
 from trainlab.train.bleu import N_STATS, bleu_from_stats, bleu_stats
 from trainlab.train.decoding import decode
 
 
-class _Task:
+class TaskBase:
     """What every task shares: the data it reads, the count behind its sums (last entry), and an
-    evaluation that is the training metrics unless a task adds to it (translation decodes)."""
+    evaluation that is the training metrics unless a task adds to it (translation decodes).
+
+    A task of the user's subclasses it (see Classification for what to define: `main_metric`, `mode`,
+    `n_sums`, `throughput`, `loss`, `units`, `sums`, `summarize`) and is named by the DataInfo of its data:
+    an import path, an entry point of group `trainlab.tasks`, or a name given to `trainlab.register_task`."""
 
     def __init__(self, info: DataInfo, train: TrainConfig | None = None) -> None:
         self.info, self.train = info, train or TrainConfig()
@@ -49,7 +56,7 @@ class _Task:
         return []
 
 
-class Classification(_Task):
+class Classification(TaskBase):
     """Cross-entropy over classes; accuracy is the main metric (higher is better)."""
 
     main_metric = "accuracy"
@@ -77,7 +84,7 @@ class Classification(_Task):
         return {"loss": loss_sum / n, "accuracy": correct / n}
 
 
-class LanguageModeling(_Task):
+class LanguageModeling(TaskBase):
     """Next-token cross-entropy over non-padding targets; perplexity is the main metric (lower is better).
 
     Perplexity = exp(total NLL / number of target tokens) over the whole split; bits per character =
@@ -109,7 +116,7 @@ class LanguageModeling(_Task):
         return out
 
 
-class Translation(_Task):
+class Translation(TaskBase):
     """Teacher-forced cross-entropy over target tokens (with `train.label_smoothing`, Szegedy et al. 2016),
     and, in evaluation, decoding (greedy, or beam search with `train.beam_size`): exact-match accuracy
     and corpus BLEU, the main metric. `loss` and `perplexity` are the plain NLL of the references."""
@@ -184,12 +191,19 @@ class Translation(_Task):
         return {**self.summarize(sums[2 + N_STATS :]), "exact_match": exact / sentences, "bleu": bleu}
 
 
-Task = Classification | LanguageModeling | Translation
-TASKS: dict[str, type[Classification] | type[LanguageModeling] | type[Translation]] = {
-    "classification": Classification,
-    "lm": LanguageModeling,
-    "seq2seq": Translation,
-}
+Task = TaskBase
+
+
+def task_plugin(name: str, target: Any, own: Any = None) -> Entry[Any]:
+    if not (isinstance(target, type) and issubclass(target, TaskBase)):
+        raise TrainlabError(f"task {name!r}: {target!r} is not a subclass of trainlab.train.tasks.TaskBase")
+    return Entry(name, target, source=source_digest(target))
+
+
+TASKS: Registry[type[TaskBase]] = Registry("task", "trainlab.tasks", task_plugin)
+TASKS.register("classification", Classification)
+TASKS.register("lm", LanguageModeling)
+TASKS.register("seq2seq", Translation)
 
 
 def is_better(task: Task, value: float, best: float | None) -> bool:

@@ -36,7 +36,7 @@ from trainlab.store import Store
 from trainlab.store.events import ArtifactSaved, Sink
 from trainlab.studies.catalog import catalog
 from trainlab.studies.landscape.section import LandscapeSpec
-from trainlab.train import checkpoint
+from trainlab.train import TASKS, checkpoint
 from trainlab.train.build import DataCache, build_model
 
 
@@ -101,6 +101,15 @@ def _directions(
 
 
 Progress = Callable[[int, int], None]  # (points done, points in all)
+BUILT_IN_TASKS = ("classification", "lm", "seq2seq")  # whose outputs are class scores over targets
+
+
+def _evaluation(batches: list, info: DataInfo, config: RunConfig) -> Callable[[nn.Module], dict[str, float]]:
+    """Loss, accuracy and perplexity over the batches for the built-in tasks; the loss of the run's own task
+    (a plugin's: a regression has no accuracy) otherwise."""
+    if info.task in BUILT_IN_TASKS:
+        return batch_metrics(batches, ignore_index=PAD if info.task in ("lm", "seq2seq") else -100)
+    return batch_metrics(batches, loss_fn=TASKS.get(info.task).build(info, config.train).loss)
 
 
 def compute(
@@ -118,7 +127,7 @@ def compute(
     model.load_state_dict(checkpoint.load_weights(_checkpoint_path(folder, spec.checkpoint), device))
     model.eval()
     base = weights(model, spec.mode)
-    evaluate = batch_metrics(batches, ignore_index=PAD if info.task in ("lm", "seq2seq") else -100)
+    evaluate = _evaluation(batches, info, config)
     epochs = {
         e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()
     }  # read once: directions, frames, path

@@ -8,15 +8,32 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from trainlab.data import DataInfo
+from trainlab.errors import TrainlabError
 from trainlab.execution.runner import train_run
 from trainlab.execution.units import Context, Outcome
-from trainlab.spec import KindSchema, RunSpec, StudySpec
+from trainlab.models import MODELS
+from trainlab.registry import BUILT_IN
+from trainlab.spec import KindSchema, RunConfig, RunSpec, StudySpec
 from trainlab.store import Store
 from trainlab.studies.catalog import plan
 from trainlab.studies.kind import KINDS, PlanLine, StudyKind
 from trainlab.train import measure
-from trainlab.train.build import DataCache, build_model, check_train_options
+from trainlab.train.build import DataCache, build_model, check_plugins, check_train_options
+
+
+def shaped_model(config: RunConfig, info: DataInfo) -> nn.Module:
+    """The run's model built on the meta device (shapes, no memory); on the CPU if its builder computes with
+    tensors (a user's model may: meta tensors hold no values)."""
+    try:
+        with torch.device("meta"):
+            return build_model(config, info)
+    except TrainlabError:
+        if MODELS.get(config.model.name).origin == BUILT_IN:  # a built-in's error is the error
+            raise
+        return build_model(config, info)
 
 
 class ParameterCounts:
@@ -32,8 +49,7 @@ class ParameterCounts:
         )
         if key not in self._counts:
             info = run.config.data.static_info() or self.data.get(run.config).info  # read data only when shapes need it
-            with torch.device("meta"):
-                self._counts[key] = measure.parameter_counts(build_model(run.config, info))
+            self._counts[key] = measure.parameter_counts(shaped_model(run.config, info))
         return self._counts[key]
 
 
@@ -87,6 +103,7 @@ class TrainKind(StudyKind):
         counts = ParameterCounts(data)
         for run in units:  # every data and model error surfaces here, before the store is touched
             notes.update(check_train_options(run.config.train, device))
+            check_plugins(run.config)
             notes.update(data.get(run.config).notes)
             counts(run)
         return sorted(notes)
