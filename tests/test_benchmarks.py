@@ -40,6 +40,7 @@ SCRIPTS = {
     ),
     "report_scale.py": (["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "3"], None, None),
     "scaling_fit.py": (["--resamples", "2", "--grid-starts", "2", "--data", "none"], None, None),
+    "track_overhead.py": (["--steps", "4", "--rounds", "1"], "tinyshakespeare", None),
 }
 
 

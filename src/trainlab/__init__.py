@@ -17,6 +17,7 @@ _PUBLIC = {
     "check_study": "trainlab.api",
     "run_study": "trainlab.api",
     "report_study": "trainlab.api",
+    "track": "trainlab.api.track",
     **{
         f"register_{what}": "trainlab.plugins" for what in ("model", "dataset", "task", "optimizer", "schedule", "kind")
     },

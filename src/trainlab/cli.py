@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         "event log can rebuild (their folders are kept as runs/<id>.lost)",
     )
     rep = sub.add_parser("report", help="write figures, tables and an HTML page from the store")
-    rep.add_argument("study", help="the study YAML file")
+    rep.add_argument(
+        "study", help="the study YAML file, or the name of a study in --store that has none (tracked, imported)"
+    )
     rep.add_argument("--store", help="store folder")
     rep.add_argument("--out", help="output folder (default ./trainlab-report/STUDY)")
     rep.add_argument(

@@ -90,7 +90,7 @@ class StudyRecords:
         """The model configuration of an experiment: model name plus the model/data options the
         study varies (what one figure with a subplot per optimizer is about)."""
         varied = {k: v for k, v in runs["changes"].iloc[0].items() if k.split(".")[0] in ("model", "data")}
-        name = str(self.column(runs, "model.name"))
+        name = str(self.column(runs, "model.name") or "the model")  # a tracked run's config may name none
         options = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in varied.items() if k != "model.name")
         return f"{name} ({options})" if options else name
 

@@ -277,6 +277,8 @@ class Store:
         if df.empty:
             return df
         configs = pd.DataFrame([flatten(json.loads(c)) for c in df["config"]], index=df.index)
+        # a config key named like a column of the table (a tracked run's `seed`) is kept as `config.KEY`
+        configs = configs.rename(columns={k: f"config.{k}" for k in configs.columns if k in df.columns})
         df["changes"] = df["changes"].map(json.loads)
         return pd.concat([df, configs], axis=1)
 
@@ -339,6 +341,15 @@ class Store:
             (study, rid, status, updated, json.loads(spec), planned)
             for study, rid, status, updated, spec, planned in rows
         ]
+
+    def study_configs(self, study: str) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """(experiment, seed, run id, config) of every member of a study, in experiment order."""
+        rows = self._db.execute(
+            "SELECT s.experiment, s.seed, s.run_id, r.config FROM study_runs s JOIN runs r ON r.id = s.run_id "
+            "WHERE s.study = ? ORDER BY s.experiment, s.seed",
+            (study,),
+        ).fetchall()
+        return [(e, s, rid, json.loads(config)) for e, s, rid, config in rows]
 
     def study_stamp(self, study: str) -> tuple[int, float | None, float | None]:
         """What changes whenever a study does: its number of runs, their newest update, its plan's update."""

@@ -57,6 +57,14 @@ class EpochEnded:
 
 
 @dataclass(frozen=True)
+class PointsLogged:
+    """Metric rows of a round still in progress (a tracked run's `log` calls, written in batches)."""
+
+    run_id: str
+    rows: tuple[MetricRow, ...]
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     """A checkpoint kept for analyses or for runs that start from it (init, best, epoch_K, step_K)."""
 
@@ -92,14 +100,24 @@ class ArtifactSaved:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-Event = StudyPlanned | RunStarted | FactsMeasured | EpochEnded | CheckpointSaved | RunNote | RunEnded | ArtifactSaved
+Event = (
+    StudyPlanned
+    | RunStarted
+    | FactsMeasured
+    | EpochEnded
+    | PointsLogged
+    | CheckpointSaved
+    | RunNote
+    | RunEnded
+    | ArtifactSaved
+)
 Sink = Callable[[Event], None]
 
 
 # The events that belong to one run (all but StudyPlanned), as each run's folder logs them (events.jsonl).
 RUN_EVENTS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (RunStarted, FactsMeasured, EpochEnded, CheckpointSaved, RunNote, RunEnded, ArtifactSaved)
+    for cls in (RunStarted, FactsMeasured, EpochEnded, PointsLogged, CheckpointSaved, RunNote, RunEnded, ArtifactSaved)
 }
 
 

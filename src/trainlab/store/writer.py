@@ -11,6 +11,7 @@ from trainlab.store.events import (
     EpochEnded,
     Event,
     FactsMeasured,
+    PointsLogged,
     RunEnded,
     RunNote,
     RunStarted,
@@ -61,6 +62,10 @@ class StoreWriter:
     @apply.register
     def _(self, e: EpochEnded) -> None:
         self.store.record_epoch(e.run_id, e.rows, e.progress)
+
+    @apply.register
+    def _(self, e: PointsLogged) -> None:
+        self.store.record_epoch(e.run_id, e.rows, {})
 
     @apply.register
     def _(self, e: CheckpointSaved) -> None:
