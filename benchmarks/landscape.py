@@ -1,4 +1,4 @@
-"""2D loss surface: trainlab.landscape against the `loss-landscapes` library (PyPI 3.0.6), one process.
+"""2D loss surface: trainlab.weightspace against the `loss-landscapes` library (PyPI 3.0.6), one process.
 
 Same model (MLP 784-256-10, 203,530 parameters), same data (the first 1,797 MNIST test images, the size
 of the scikit-learn digits set), same two filter-normalised direction tensors, same 25×25 grid of
@@ -24,8 +24,8 @@ from loss_landscapes.main import planar_interpolation
 from loss_landscapes.metrics import Loss
 
 from trainlab.data.images import ImageConfig, load_mnist
-from trainlab.landscape import random_direction, surface
 from trainlab.models.mlp import MLPConfig, build_mlp
+from trainlab.weightspace import random_direction, surface
 
 
 def main() -> None:

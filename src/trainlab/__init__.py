@@ -18,6 +18,8 @@ _PUBLIC = {
     "run_study": "trainlab.api",
     "report_study": "trainlab.api",
     "track": "trainlab.api.track",
+    "landscape": "trainlab.api.model_landscape",
+    "Ticket": "trainlab.api.model_lottery",
     **{
         f"register_{what}": "trainlab.plugins" for what in ("model", "dataset", "task", "optimizer", "schedule", "kind")
     },

@@ -155,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
         default="openai/clip-vit-base-patch32",
         help="a CLIP model: a Hugging Face Hub name, a folder, or tiny-random (untrained, for trials)",
     )
+    imp = sub.add_parser("import", help="runs recorded elsewhere into the store (TensorBoard event files)")
+    imp.add_argument("format", choices=["tensorboard"], help="what the runs were recorded with")
+    imp.add_argument("logdir", help="the log folder: every folder under it holding event files is one run")
+    imp.add_argument("--study", required=True, help="the study the runs join (reported by name: trainlab report NAME)")
+    imp.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
+    imp.add_argument("--main-metric", default="loss", help="the valid metric that ranks rounds (default loss)")
+    exp = sub.add_parser("export", help="a study's curves out of the store: TensorBoard events, CSV or Parquet")
+    exp.add_argument("study", help="the study YAML file, or the name of a study in --store")
+    exp.add_argument("out", help="the folder to write into")
+    exp.add_argument("--format", required=True, choices=["tensorboard", "csv", "parquet"], dest="fmt")
+    exp.add_argument("--store", help="store folder")
     srv = sub.add_parser("serve", help="a live dashboard over the store, in the browser (read-only)")
     srv.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
     srv.add_argument(
@@ -332,6 +343,25 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_INCOMPLETE if {"failed", "blocked"} & set(counts) else 0
 
 
+def cmd_import(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api.tensorboard import import_tensorboard
+
+    def said(source: str, run_id: str, what: str) -> None:
+        console.print(f"  {source}: run {run_id} {what}", markup=False)
+
+    ids = import_tensorboard(args.logdir, args.study, args.store, args.main_metric, on_run=said)
+    console.print(f"{len(ids)} runs in study {args.study}; report: trainlab report {args.study} --store {args.store}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from trainlab.api.export import export_study
+
+    written = export_study(args.study, args.out, args.fmt, args.store)
+    console.print(f"{len(written)} files and folders written to {args.out}", markup=False)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import report_study
 
@@ -475,6 +505,8 @@ COMMANDS = {
     "scaling-fit": cmd_scaling_fit,
     "serve": cmd_serve,
     "clip-score": cmd_clip_score,
+    "import": cmd_import,
+    "export": cmd_export,
 }
 
 

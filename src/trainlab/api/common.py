@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import StudySpec
@@ -57,3 +58,24 @@ def unique_run(store: Store, prefix: str) -> str:
         what = "no run" if not matches else f"{len(matches)} runs ({', '.join(matches[:5])})"
         raise TrainlabError(f"run {prefix}: {what} with that id prefix in {store.root}")
     return matches[0]
+
+
+def recorded_run(run: Any, store: str | Path | None, who: str) -> tuple[Store, str] | None:
+    """The store (open, to write) and run an analysis from Python records its files with: a tracked run, or a
+    run id (prefix) in `store`; None for neither."""
+    if run is None:
+        return None
+    if isinstance(run, str):
+        if store is None:
+            raise TrainlabError(f"{who}: run given by id needs store= (the store it is in)")
+        db = open_existing(store, write=True)
+        try:
+            return db, unique_run(db, run)
+        except TrainlabError:
+            db.close()
+            raise
+    db = Store(run.store.root)  # a tracked run: its block may have closed its own connection
+    if db.run_row(run.id) is None:
+        db.close()
+        raise TrainlabError(f"{who}: run {run.id} is not in store {db.root}; record with it inside its `with` block")
+    return db, run.id

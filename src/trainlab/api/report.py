@@ -29,19 +29,26 @@ def report_study(
     categorical keys the study varies, e.g. optim.name)."""
     from trainlab.report import write_report
 
-    if _is_stored_name(study, store):
-        name, root = str(study), Path(store)
-        db = open_existing(root, "run or track the study first")
-        kind = _stored_kind(db, name)
-    else:
-        study = as_study(study)
-        name, kind = study.name, kind_of(study)
-        db = open_existing(store_root(study, store), "run `trainlab run` first")
+    db, name, kind = open_study(study, store)
     try:
         groups = tuple(group) if group is not None else None
         return write_report(db, name, Path(out or Path("trainlab-report") / name), kind.page, x, groups)
     finally:
         db.close()
+
+
+def open_study(study: StudySpec | str | Path, store: str | Path | None) -> tuple[Store, str, StudyKind]:
+    """The store (open, to read) of a study file, or of a study recorded with no file, its name and kind."""
+    if _is_stored_name(study, store):
+        name, root = str(study), Path(store)
+        db = open_existing(root, "run or track the study first")
+        try:
+            return db, name, _stored_kind(db, name)
+        except TrainlabError:
+            db.close()
+            raise
+    study = as_study(study)
+    return open_existing(store_root(study, store), "run `trainlab run` first"), study.name, kind_of(study)
 
 
 def _is_stored_name(study: StudySpec | str | Path, store: str | Path | None) -> bool:

@@ -22,7 +22,7 @@ import math
 import re
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,11 @@ HIGHER_IS_BETTER = ("accuracy", "bleu", "exact_match")
 SEED_KEYS = ("seed", "train.seed")  # the config key that says which seed a run is
 
 
-def tracked_id(config: Mapping[str, Any]) -> str:
-    """The run id of a tracked config: a hash of it (under a key no trained run's config has)."""
-    text = json.dumps({"tracked": config}, sort_keys=True, separators=(",", ":"), default=str)
+def tracked_id(config: Mapping[str, Any], source: str | None = None) -> str:
+    """The run id of a tracked config: a hash of it (under a key no trained run's config has), and of where
+    it came from when that is what tells runs apart (an imported run's folder)."""
+    identity = {"tracked": config} if source is None else {"tracked": config, "source": source}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -58,14 +60,23 @@ class TrackedRun:
     """One run recorded from a script; use it through `track`."""
 
     def __init__(
-        self, study: str, config: Mapping[str, Any], store: str | Path, main_metric: str, mode: str | None, resume: bool
+        self,
+        study: str,
+        config: Mapping[str, Any],
+        store: str | Path,
+        main_metric: str,
+        mode: str | None,
+        resume: bool,
+        source: str | None = None,
+        params: Mapping[str, int] | None = None,
     ) -> None:
         try:
             self.config = json.loads(json.dumps(dict(config)))  # what the store keeps, checked to be JSON
         except (TypeError, ValueError) as err:
             raise TrainlabError(f"track: config must be JSON-like (numbers, strings, lists, mappings): {err}") from None
-        self.study, self.id = study, tracked_id(self.config)
+        self.study, self.id = study, tracked_id(self.config, source)
         self.main_metric, self.resume = main_metric, resume
+        self.params = dict(params or {"total": 0, "trainable": 0})
         self.mode = mode or ("max" if main_metric in HIGHER_IS_BETTER else "min")
         if self.mode not in ("min", "max"):
             raise TrainlabError(f"track: mode {mode!r}: choose min or max")
@@ -93,6 +104,12 @@ class TrackedRun:
                     f"track: run {self.id} of study {self.study!r} is being written by "
                     f"{claim.holder}; one process writes a run"
                 )
+            planned = self.store.study_spec(self.study)
+            if planned is not None and not planned.get("tracked"):
+                raise TrainlabError(
+                    f"track: study {self.study!r} in {self.store.root} is run from a study file; record "
+                    "tracked runs under a name of their own (the file's plan would drop them)"
+                )
             row = self.store.run_row(self.id)
             if row is not None:
                 self._continue(row)
@@ -102,7 +119,7 @@ class TrackedRun:
                     self.id,
                     self.config,
                     self.main_metric,
-                    {"total": 0, "trainable": 0},
+                    self.params,
                     "tracked",
                     self.epoch,
                     {"main_mode": self.mode, "tracked": True},
@@ -161,7 +178,22 @@ class TrackedRun:
         now = self._seconds()
         self._rows.append((step, round_, "train", "seconds", now - self._round_began, now))  # the round's time
         self._round_began = now
-        value = (metrics or {}).get(self.main_metric) if split == "valid" else None
+        self._end_round(metrics if split == "valid" else None, now)
+
+    def add_round(self, rows: Sequence[tuple[int, str, str, float, float]]) -> None:
+        """A round measured elsewhere (an import): its rows (step, split, name, value, wall seconds), each
+        series' steps only going on; the last valid value of the main metric keeps the run's best."""
+        round_ = self.epoch + 1
+        for step, split, name, value, wall in rows:
+            self._check(split, name, step, value)
+            self._rows.append((step, round_, split, name, value, wall))
+            self.step = max(self.step, step)
+        valid = {name: value for _, split, name, value, _ in rows if split == "valid"}
+        self._end_round(valid, max((r[4] for r in rows), default=self._seconds()))
+
+    def _end_round(self, valid: Mapping[str, Any] | None, seconds: float) -> None:
+        round_ = self.epoch + 1
+        value = (valid or {}).get(self.main_metric)
         if value is not None and math.isfinite(v := float(value)):
             if self.best is None or (v > self.best if self.mode == "max" else v < self.best):
                 self.best, self.best_epoch = v, round_
@@ -176,7 +208,7 @@ class TrackedRun:
                     "epochs_done": round_,
                     "best_value": self.best,
                     "best_epoch": self.best_epoch,
-                    "train_seconds": self._seconds(),
+                    "train_seconds": seconds,
                 },
             )
         )
@@ -214,14 +246,18 @@ class TrackedRun:
         step = self.step + 1 if step is None else int(step)
         wall = self._seconds()
         for name, value in metrics.items():
-            if not _is_number(value):
-                raise TrainlabError(f"run.log: {split}/{name}: {value!r} is not a number")
-            last = self._last.get((split, name))
-            if last is not None and step < last:
-                raise TrainlabError(f"run.log: {split}/{name}: step {step} comes after step {last}; steps only go on")
-            self._last[split, name] = step
+            self._check(split, str(name), step, value)
             self._rows.append((step, round_, split, str(name), value, wall))
         self.step = max(self.step, step)
+
+    def _check(self, split: str, name: str, step: int, value: Any) -> None:
+        """A value is a number, and a series' steps only go on (equal steps are kept, in order)."""
+        if not _is_number(value):
+            raise TrainlabError(f"run.log: {split}/{name}: {value!r} is not a number")
+        last = self._last.get((split, name))
+        if last is not None and step < last:
+            raise TrainlabError(f"run.log: {split}/{name}: step {step} comes after step {last}; steps only go on")
+        self._last[split, name] = step
 
     def _taken(self) -> tuple[MetricRow, ...]:
         """The buffered rows, their tensors read at once (one device sync for all of them)."""
@@ -295,9 +331,15 @@ def track(
     main_metric: str = "loss",
     mode: str | None = None,
     resume: bool = False,
+    model: Any = None,
 ) -> TrackedRun:
     """A run of `study` with this `config`, recorded in `store` while the `with` block runs. `main_metric`
-    (of split valid) ranks its rounds, higher better for accuracy-like names unless `mode` says."""
+    (of split valid) ranks its rounds, higher better for accuracy-like names unless `mode` says. `model`
+    (an nn.Module), when given, is counted: the run's parameters, total and trainable."""
     if not re.fullmatch(NAME_PATTERN, study):
         raise TrainlabError(f"track: study {study!r}: letters, digits, '.', '_' or '-', starting with one of the first")
-    return TrackedRun(study, config, store, main_metric, mode, resume)
+    params = None
+    if model is not None:
+        total = sum(p.numel() for p in model.parameters())
+        params = {"total": total, "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    return TrackedRun(study, config, store, main_metric, mode, resume, params=params)

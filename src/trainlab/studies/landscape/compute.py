@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,15 @@ from trainlab.data import DataInfo
 from trainlab.data.tokens import PAD
 from trainlab.errors import TrainlabError
 from trainlab.files import write_atomic, write_text_atomic
-from trainlab.landscape import (
+from trainlab.spec import RunConfig, resolve
+from trainlab.spec.dotted import flatten
+from trainlab.store import Store
+from trainlab.store.events import ArtifactSaved, Sink
+from trainlab.studies.catalog import catalog
+from trainlab.studies.landscape.section import LandscapeSpec
+from trainlab.train import TASKS, checkpoint
+from trainlab.train.build import DataCache, build_model
+from trainlab.weightspace import (
     Surface,
     batch_metrics,
     pca_directions,
@@ -30,14 +38,6 @@ from trainlab.landscape import (
     toward,
     weights,
 )
-from trainlab.spec import RunConfig, resolve
-from trainlab.spec.dotted import flatten
-from trainlab.store import Store
-from trainlab.store.events import ArtifactSaved, Sink
-from trainlab.studies.catalog import catalog
-from trainlab.studies.landscape.section import LandscapeSpec
-from trainlab.train import TASKS, checkpoint
-from trainlab.train.build import DataCache, build_model
 
 
 def _epoch_files(folder: Path) -> dict[int, Path]:
@@ -68,26 +68,26 @@ def _batches(config: RunConfig, split: str, max_batches: int | None, device: tor
     return out, data.info
 
 
-def _directions(
+def directions(
     spec: LandscapeSpec,
     model: nn.Module,
-    folder: Path,
-    device: torch.device,
-    epochs: dict[int, dict[str, torch.Tensor]],
+    init: Callable[[], Mapping[str, torch.Tensor]],
+    epochs: Mapping[int, Mapping[str, torch.Tensor]],
 ) -> tuple[list, dict]:
+    """The plane's two directions for `spec.dirs` and what to record about them: random (filter-normalised),
+    init (toward the initial weights `init()` gives, and a random one) or pca (of the `epochs` states)."""
     g = torch.Generator().manual_seed(spec.seed)
     info: dict = {"dirs": spec.dirs}
     if spec.dirs == "random":
         return [random_direction(model, "filter", mode=spec.mode, generator=g) for _ in range(2)], info
     if spec.dirs == "init":
-        init = checkpoint.load_weights(folder / "init.pt", device)
         return [
-            toward(model, init, mode=spec.mode),
+            toward(model, init(), mode=spec.mode),
             random_direction(model, "filter", mode=spec.mode, generator=g),
         ], info
     # pca: principal directions of the trajectory (Li et al. 2018, §6)
     if len(epochs) < 3:
-        raise TrainlabError("--dirs pca: needs 3+ epoch checkpoints; train with train.keep_epoch_checkpoints: true")
+        raise TrainlabError("dirs pca: needs 3+ states along the trajectory (train.keep_epoch_checkpoints: true)")
     center = weights(model, spec.mode)
     states = list(epochs.values())
     dirs, explained = pca_directions(states, center, list(center))
@@ -126,36 +126,57 @@ def compute(
     model = build_model(config, info).to(device)
     model.load_state_dict(checkpoint.load_weights(_checkpoint_path(folder, spec.checkpoint), device))
     model.eval()
-    base = weights(model, spec.mode)
-    evaluate = _evaluation(batches, info, config)
     epochs = {
         e: checkpoint.load_weights(p, device) for e, p in _epoch_files(folder).items()
     }  # read once: directions, frames, path
-    directions, dir_info = _directions(spec, model, folder, device, epochs)
-    if (folder / "mask.pt").exists():  # a pruned run: its surface stays in the subspace of its surviving weights
-        mask = checkpoint.load(folder / "mask.pt", device)
-        directions = [{n: d * mask[n] if n in mask else d for n, d in direction.items()} for direction in directions]
-        dir_info["masked"] = True
-    meta = {**spec.request(), **dir_info}
+    mask = checkpoint.load(folder / "mask.pt", device) if (folder / "mask.pt").exists() else None
     out = folder / "landscape" / spec.key()
+    return compute_in(
+        out,
+        model,
+        _evaluation(batches, info, config),
+        spec,
+        lambda: checkpoint.load_weights(folder / "init.pt", device),
+        epochs,
+        mask,
+        progress,
+    )
+
+
+def compute_in(
+    out: Path,
+    model: nn.Module,
+    evaluate: Callable[[nn.Module], dict[str, float]],
+    spec: LandscapeSpec,
+    init: Callable[[], Mapping[str, torch.Tensor]],
+    epochs: Mapping[int, Mapping[str, torch.Tensor]],
+    mask: Mapping[str, torch.Tensor] | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """The landscape around the model's weights, written to `out` (spec.json, an NPZ per surface, the
+    trajectory of the `epochs` states, landscape.csv); a grid interrupted continues from the NPZ."""
+    base = weights(model, spec.mode)
+    plane, dir_info = directions(spec, model, init, epochs)
+    if mask is not None:  # a pruned model: its surface stays in the subspace of its surviving weights
+        plane = [{n: d * mask[n] if n in mask else d for n, d in direction.items()} for direction in plane]
+        dir_info["masked"] = True
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "spec.json", json.dumps(meta, indent=2))
+    write_text_atomic(out / "spec.json", json.dumps({**spec.request(), **dir_info}, indent=2))
     xs = np.linspace(*spec.range, spec.grid)
     centers = {None: base}
     if spec.epochs == "all":
         centers = {e: {n: t for n, t in state.items() if n in base} for e, state in epochs.items()}
         if not centers:
-            raise TrainlabError("--epochs all: no epoch checkpoints; train with train.keep_epoch_checkpoints: true")
+            raise TrainlabError("epochs all: no states along the trajectory (train.keep_epoch_checkpoints: true)")
     frames = {}
     for epoch, center in centers.items():
-        name = "surface" if epoch is None else f"epoch_{epoch}"
-        path = out / f"{name}.npz"
+        path = out / ("surface.npz" if epoch is None else f"epoch_{epoch}.npz")
         resume = _load_surface(path) if path.exists() else None
         model.load_state_dict({**model.state_dict(), **center})
         frames[epoch] = surface(
             model,
             evaluate,
-            directions,
+            plane,
             xs,
             xs,
             mode=spec.mode,
@@ -164,7 +185,7 @@ def compute(
             progress=progress,
         )
     model.load_state_dict({**model.state_dict(), **base})
-    trajectory = [(e, *project(state, base, directions)) for e, state in epochs.items()]
+    trajectory = [(e, *project(state, base, plane)) for e, state in epochs.items()]
     np.save(out / "trajectory.npy", np.asarray(trajectory, float).reshape(-1, 3))
     _write_csv(out / "landscape.csv", frames, spec.metrics)
     return out

@@ -149,7 +149,9 @@ def sparsity_figure(table: pd.DataFrame, metric: str) -> Figure:
         ax.set_xlabel("weights remaining (%)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
-    fig.axes[0].legend(fontsize=8)
+    labelled = next((ax for ax in fig.axes if ax.get_legend_handles_labels()[0]), None)
+    if labelled is not None:  # a study without a test split draws nothing on the left
+        labelled.legend(fontsize=8)
     return fig
 
 

@@ -13,12 +13,12 @@ from torch import nn
 
 from trainlab.execution.runner import Start, Started
 from trainlab.execution.units import Context
-from trainlab.landscape import random_direction, toward, weights
 from trainlab.spec import RunSpec
 from trainlab.studies.lottery import pruning
 from trainlab.studies.lottery.section import PRUNE, PRUNE_KEY, START_KEY, TARGET, PruneSpec, StartPoint
 from trainlab.train import Loop, checkpoint, seeding
 from trainlab.train.build import build_model
+from trainlab.weightspace import random_direction, toward, weights
 
 MASK = "mask.pt"
 

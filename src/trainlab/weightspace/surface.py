@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainlab.landscape.directions import Direction, Mode, weights
-from trainlab.landscape.linear_cache import linear_cache
+from trainlab.weightspace.directions import Direction, Mode, weights
+from trainlab.weightspace.linear_cache import linear_cache
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainlab.landscape import (
+from trainlab.weightspace import (
     batch_metrics,
     interpolate,
     pca_directions,
@@ -135,7 +135,7 @@ def test_cached_first_linear_layer_gives_the_same_surface() -> None:
     and the model gets its own Linear module back afterwards."""
     import sys
 
-    from trainlab.landscape.linear_cache import CachedLinear
+    from trainlab.weightspace.linear_cache import CachedLinear
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -145,7 +145,7 @@ def test_cached_first_linear_layer_gives_the_same_surface() -> None:
         random_direction(model, "filter", include_1d=True, generator=torch.Generator().manual_seed(i)) for i in (1, 2)
     ]
     fast = surface(model, evaluate, dirs, [-1.0, 0.5, 1.0], [-0.5, 0.25])
-    module = sys.modules["trainlab.landscape.surface"]
+    module = sys.modules["trainlab.weightspace.surface"]
     original = module.linear_cache
     module.linear_cache = lambda m, d: __import__("contextlib").nullcontext(None)
     try:

@@ -1,7 +1,7 @@
 """Loss landscapes for any nn.Module: directions (random filter-normalised, toward, PCA), 1D/2D surfaces,
 interpolation, trajectory projection. No trainlab store needed."""
 
-from trainlab.landscape.directions import (
+from trainlab.weightspace.directions import (
     Direction,
     normalize,
     pca_directions,
@@ -10,7 +10,7 @@ from trainlab.landscape.directions import (
     toward,
     weights,
 )
-from trainlab.landscape.surface import Surface, batch_metrics, interpolate, moved, surface
+from trainlab.weightspace.surface import Surface, batch_metrics, interpolate, moved, surface
 
 __all__ = [
     "Direction",

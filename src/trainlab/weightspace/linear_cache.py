@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from trainlab.landscape.directions import Direction
+from trainlab.weightspace.directions import Direction
 
 PARAMETER_FREE = (nn.Flatten, nn.Identity)
 
