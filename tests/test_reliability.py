@@ -19,16 +19,19 @@ from tests.conftest import assert_user_error, interrupted_after, run_cli, trainl
 from tests.trained import Trained
 from trainlab.api import check_study, run_study
 from trainlab.errors import TrainlabError
-from trainlab.store import open_store
+from trainlab.store import Store, open_store
 from trainlab.studies.catalog import parse_study
 
 
 def _valid_loss(db: Path) -> pd.DataFrame:
     """(run, epoch, value) of every valid-loss row, in order: duplicates and gaps show."""
-    with sqlite3.connect(db) as con:
-        return pd.read_sql_query(
-            "SELECT run_id, epoch, value FROM metrics WHERE split='valid' AND name='loss' ORDER BY run_id, epoch", con
-        )
+    store = Store(db.parent, read_only=True)
+    try:
+        m = store.metrics()
+    finally:
+        store.close()
+    m = m[(m["split"] == "valid") & (m["name"] == "loss")]
+    return m.sort_values(["run_id", "epoch"], kind="stable")[["run_id", "epoch", "value"]].reset_index(drop=True)
 
 
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:

@@ -30,16 +30,23 @@ EPOCHS = 10  # of the runs the fault tests interrupt
 TIMINGS = ("seconds", "samples_per_s", "peak_rss_mb")  # what differs between two runs of the same config
 
 
+def _rows(store: Path) -> pd.DataFrame:
+    db = Store(store, read_only=True)
+    try:
+        return db.metrics()
+    finally:
+        db.close()
+
+
 def metrics(store: Path) -> pd.Series:
     """Every stored value but timings, by (run, split, name, epoch)."""
-    with sqlite3.connect(store / "store.sqlite") as con:
-        m = pd.read_sql_query("SELECT run_id, split, name, epoch, value FROM metrics", con)
+    m = _rows(store)
     return m[~m["name"].isin(TIMINGS)].set_index(["run_id", "split", "name", "epoch"])["value"].sort_index()
 
 
 def valid_epochs(store: Path) -> pd.DataFrame:
-    with sqlite3.connect(store / "store.sqlite") as con:
-        return pd.read_sql_query("SELECT run_id, epoch FROM metrics WHERE split='valid' AND name='loss'", con)
+    m = _rows(store)
+    return m[(m["split"] == "valid") & (m["name"] == "loss")][["run_id", "epoch"]].reset_index(drop=True)
 
 
 def _four_runs(folder: Path) -> Path:

@@ -46,16 +46,59 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_grouped_curves_are_the_mean_and_95_percent_band_of_each_group(made_up: Path) -> None:
-    """Grouping by optim.name: per round the mean of the group's runs and mean ± t·s/√n, n = 2."""
+def test_a_line_per_configuration_with_its_seeds_band_and_groups_that_mean_their_runs(made_up: Path) -> None:
+    """By default a line per configuration (the experiment: every key but the seed): per round the mean of its
+    seeds and mean ± t·s/√n, n = 2; grouped with aggregate=mean, the group's runs together; ticked runs one by
+    one."""
     client = TestClient(create_app(made_up / "store"))
-    body = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy", "group": "optim.name"}).json()
-    sgd = next(t for t in body["traces"] if t["name"] == "sgd")
+    body = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy"}).json()
+    assert [t["name"] for t in body["traces"]] == ["1: sgd", "2: adam"] and body["configurations"] == 2
+    sgd = body["traces"][0]
     half = stats.t.ppf(0.975, 1) * 0.1  # two runs 0.2 apart: s = 0.1·√2, s/√2 = 0.1
     assert sgd["n"] == 2 and sgd["x"] == [1, 2, 3] and sgd["y"] == pytest.approx([0.3, 0.5, 0.7])
     assert sgd["low"] == pytest.approx([0.3 - half, 0.5 - half, 0.7 - half])
-    single = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy"}).json()
+    params = {"metric": "valid/accuracy", "group": "optim.name", "aggregate": "mean"}
+    grouped = client.get("/api/study/hand/curves", params=params).json()
+    assert next(t for t in grouped["traces"] if t["name"] == "sgd")["y"] == pytest.approx([0.3, 0.5, 0.7])
+    ids = ",".join(r["id"] for r in client.get("/api/study/hand").json()["runs"])
+    single = client.get("/api/study/hand/curves", params={"metric": "valid/accuracy", "runs": ids}).json()
     assert len(single["traces"]) == 4 and single["traces"][0]["y"] == pytest.approx([0.2, 0.4, 0.6])
+
+
+def test_grouped_by_keys_each_group_is_its_best_setting_over_its_seeds(tmp_path: Path) -> None:
+    """Two optimizers x two learning rates x two seeds, grouped by optimizer: each line is the optimizer's best
+    learning rate (by the metric, in its direction: accuracy up, loss down), with that setting's seed band;
+    grouped by both keys, a line per setting; an unknown key or aggregate is one line."""
+    runs = [
+        MadeUpRun(1, 0, {"optim.name": "sgd", "optim.lr": 0.1}, "sgd 0.1", [0.5, 0.6]),
+        MadeUpRun(1, 1, {"optim.name": "sgd", "optim.lr": 0.1}, "sgd 0.1", [0.5, 0.7]),
+        MadeUpRun(2, 0, {"optim.name": "sgd", "optim.lr": 0.01}, "sgd 0.01", [0.3, 0.4]),
+        MadeUpRun(2, 1, {"optim.name": "sgd", "optim.lr": 0.01}, "sgd 0.01", [0.3, 0.5]),
+        MadeUpRun(3, 0, {"optim.name": "adam", "optim.lr": 0.1}, "adam 0.1", [0.2, 0.3]),
+        MadeUpRun(3, 1, {"optim.name": "adam", "optim.lr": 0.1}, "adam 0.1", [0.2, 0.3]),
+        MadeUpRun(4, 0, {"optim.name": "adam", "optim.lr": 0.01}, "adam 0.01", [0.6, 0.8]),
+        MadeUpRun(4, 1, {"optim.name": "adam", "optim.lr": 0.01}, "adam 0.01", [0.6, 0.9]),
+    ]
+    write_study(Store(tmp_path / "store"), "lrs", runs)
+    client = TestClient(create_app(tmp_path / "store"))
+    best = client.get("/api/study/lrs/curves", params={"metric": "valid/accuracy", "group": "optim.name"}).json()
+    names = {t["name"]: t for t in best["traces"]}
+    assert set(names) == {"adam: adam 0.01 (best of 2)", "sgd: sgd 0.1 (best of 2)"}
+    assert names["sgd: sgd 0.1 (best of 2)"]["y"] == pytest.approx([0.5, 0.65]) and best["aggregate"] == "best"
+    by_loss = client.get("/api/study/lrs/curves", params={"metric": "valid/loss", "group": "optim.name"}).json()
+    assert {t["name"] for t in by_loss["traces"]} == set(names)  # the lowest loss is the highest accuracy here
+    both = client.get("/api/study/lrs/curves", params={"metric": "valid/accuracy", "group": "optim.name,optim.lr"})
+    assert len(both.json()["traces"]) == 4 and all(t["n"] == 2 for t in both.json()["traces"])
+    for params in ({"group": "optim.nme"}, {"group": "optim.name", "aggregate": "median"}):
+        refused = client.get("/api/study/lrs/curves", params={"metric": "valid/accuracy", **params})
+        assert refused.status_code == 404 and "\n" not in refused.json()["error"]
+
+
+def test_pages_have_an_icon(made_up: Path) -> None:
+    client = TestClient(create_app(made_up / "store"))
+    assert 'rel="icon"' in client.get("/").text
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_the_server_cannot_write_the_store(made_up: Path) -> None:

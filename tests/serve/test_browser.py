@@ -85,28 +85,39 @@ def _traces(page) -> list[dict]:  # noqa: ANN001
 
 
 def test_compare_two_runs_group_by_optimizer_and_smooth(site: dict, browser) -> None:  # noqa: ANN001
-    """From the studies page to the study: two ticked runs give two curves; grouped by optimizer, each group
-    is a mean with a band; moving the smoothing slider changes the drawn values."""
+    """From the studies page to the study: by default a line per configuration with its seeds' band; two ticked
+    runs give two curves, and ticking redraws no row of the table; grouped by optimizer, each group is its best
+    setting with a band; moving the smoothing slider changes the drawn values."""
     page, errors = _open(browser, site["url"] + "/")
     _shot(page, site, "studies")
     page.click("text=tiny")
     page.wait_for_selector("body[data-ready=yes]")
     assert page.locator("#runs tbody tr").count() == 4
+    page.wait_for_function("document.getElementById('curves').data.filter(t => t.fill === 'tonexty').length === 2")
+    lines = [t["name"] for t in _traces(page) if "(n=" in t["name"]]
+    assert len(lines) == 2 and all(n.endswith("(n=2 seeds)") for n in lines)  # one per configuration
+    assert "2 configurations" in page.inner_text("#curves-note")
+    page.evaluate("document.querySelectorAll('#runs tbody tr').forEach(tr => { tr.dataset.kept = 'yes'; })")
     picks = page.locator("#runs tbody input.pick")
     picks.nth(0).check()
     picks.nth(2).check()
     page.wait_for_function("document.getElementById('curves').data.length === 2")
+    assert page.locator("#runs tbody tr[data-kept=yes]").count() == 4  # the same rows: nothing redrawn
+    assert page.locator("#runs tbody tr.selected").count() == 2
     page.select_option("#group", "optim.name")
     page.wait_for_function("document.getElementById('curves').data.some(t => t.fill === 'tonexty')")
-    means = [t for t in _traces(page) if "(n=" in t["name"]]
-    assert sorted(t["name"] for t in means) == ["adam (n=1)", "sgd (n=1)"]  # one ticked run per optimizer
+    means = sorted(t["name"] for t in _traces(page) if "(n=" in t["name"])
+    assert [m.split(":")[0] for m in means] == ["adam", "sgd"]  # one ticked run per optimizer
+    assert all("(best of 1)" in m and m.endswith("(n=1 seed)") for m in means)
     picks.nth(0).uncheck()
     picks.nth(2).uncheck()
-    page.wait_for_function("document.getElementById('curves').data.filter(t => t.name.includes('(n=2)')).length === 2")
-    before = [t["y"] for t in _traces(page) if "(n=2)" in t["name"]]
+    page.wait_for_function(
+        "document.getElementById('curves').data.filter(t => t.name.endsWith('(n=2 seeds)')).length === 2"
+    )
+    before = [t["y"] for t in _traces(page) if "(n=2" in t["name"]]
     page.fill("#smoothing", "0.9")
     page.dispatch_event("#smoothing", "input")
-    after = [t["y"] for t in _traces(page) if "(n=2)" in t["name"]]
+    after = [t["y"] for t in _traces(page) if "(n=2" in t["name"]]
     assert after != before and after[0][0] == pytest.approx(before[0][0])  # debiased: the first point stays
     _shot(page, site, "study")
     assert errors == []

@@ -6,6 +6,7 @@ import secrets
 import socket
 from pathlib import Path
 
+from trainlab.api.common import open_existing
 from trainlab.errors import TrainlabError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -37,6 +38,7 @@ def serve(
     root = Path(store)
     if not (root / "store.sqlite").exists():
         raise TrainlabError(f"--store {root}: no store.sqlite there; run `trainlab run` first or pass --store DIR")
+    open_existing(root).close()  # a store of an older format is upgraded here, where it can be written
     reports_dir = Path(reports) if reports and Path(reports).is_dir() else None
     app = create_app(root, reports_dir, token)
     sock = listen(host, port)  # before the URL is printed: a port in use is said in one line

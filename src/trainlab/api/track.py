@@ -29,6 +29,7 @@ from typing import Any
 from trainlab.errors import TrainlabError
 from trainlab.spec.dotted import flatten
 from trainlab.spec.labels import experiment_label
+from trainlab.spec.metrics import metric_mode
 from trainlab.spec.study import NAME_PATTERN
 from trainlab.store import Claims, Store, StoreWriter
 from trainlab.store.events import (
@@ -44,7 +45,6 @@ from trainlab.store.events import (
 
 FLUSH_S = 2.0  # buffered rows are written at least this often
 FLUSH_ROWS = 5000  # or when this many wait
-HIGHER_IS_BETTER = ("accuracy", "bleu", "exact_match")
 SEED_KEYS = ("seed", "train.seed")  # the config key that says which seed a run is
 
 
@@ -77,7 +77,7 @@ class TrackedRun:
         self.study, self.id = study, tracked_id(self.config, source)
         self.main_metric, self.resume = main_metric, resume
         self.params = dict(params or {"total": 0, "trainable": 0})
-        self.mode = mode or ("max" if main_metric in HIGHER_IS_BETTER else "min")
+        self.mode = mode or metric_mode(main_metric)
         if self.mode not in ("min", "max"):
             raise TrainlabError(f"track: mode {mode!r}: choose min or max")
         self.store = Store(store)

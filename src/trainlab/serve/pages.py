@@ -12,6 +12,7 @@ def page(title: str, kind: str, data: dict[str, Any]) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)} · trainlab</title>"
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         '<link rel="stylesheet" href="/static/style.css">'
         '<script src="/static/plotly.min.js"></script><script src="/static/app.js" defer></script></head>'
         f'<body data-page="{html.escape(kind)}" data-args="{html.escape(json.dumps(data))}">'

@@ -2,14 +2,15 @@
 in memory as numpy arrays, and read again only for the runs that changed since (a training run's `updated_at` moves
 at every epoch), so a study of 1,000 runs × 2,000 points answers a curve request from memory.
 
-Curves are drawn from them the report's way (shared code): runs grouped by a config key
-(trainlab.analysis.sweep.group_names), mean and 95 % band over each group's runs
-(trainlab.analysis.curves.seed_band), and every line downsampled for drawing by LTTB.
+Curves are drawn from them the report's way (shared code): a line per configuration with its seeds' mean and
+95 % band (trainlab.analysis.curves.band), or per group of config keys (trainlab.analysis.sweep.group_names):
+its best setting, or all its runs; every line downsampled for drawing by LTTB.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,49 +70,67 @@ def lr_drops(lr: Series | None, xs: np.ndarray, epochs: np.ndarray) -> list[floa
     return [float(xs[i]) for i in at if i < len(xs)]
 
 
+AGGREGATES = ("best", "mean")  # per group: its best setting (band over that setting's seeds), or all its runs
+
+
+@dataclass(frozen=True)
+class CurveRequest:
+    """What to draw: `x` axis; groups by the config `keys` (none: one line per configuration), each group its
+    best setting by the metric (`aggregate` best, in direction `mode`) or the mean of all its runs (mean);
+    at most `points` points a line."""
+
+    x: str
+    keys: tuple[str, ...]
+    aggregate: str
+    mode: str
+    points: int
+
+
 def curves(
     runs: pd.DataFrame,
     series: dict[str, Series],
-    x: str,
-    group: str | None,
-    points: int,
+    request: CurveRequest,
     train: dict[str, dict[str, Series]],
     lr: dict[str, Series],
 ) -> list[dict[str, Any]]:
-    """Traces for the dashboard: with `group`, one per value of that config key (mean of its runs and their
-    95 % band, n); without, one per run; each at most `points` points (LTTB), with learning-rate drops."""
+    """Traces for the dashboard, drawn the report's way: a line per configuration (every config key but the
+    seed: an experiment) with the mean and 95 % band over its seeds; with `keys`, a line per group, its best
+    setting's or all its runs' (the band stated in `n`); each at most `points` points (LTTB)."""
+    line = _Lines(series, request, train, lr)
+    if not request.keys:
+        return [
+            t
+            for number, members in runs.groupby("experiment", sort=True)
+            if (t := line(f"{number}: {members['label'].iloc[0]}", members)) is not None
+        ]
     traces = []
-    if group:
-        names = group_names(runs, [group])
-        for value, members in runs.groupby(names, sort=True):
-            lines = [_finite(_x(series[r], x, train, r), series[r].value) for r in members["id"] if r in series]
-            lines = [(xs, ys) for xs, ys in lines if len(xs)]
-            if not lines:
+    for name, members in runs.groupby(group_names(runs, list(request.keys)), sort=True):
+        if request.aggregate == "mean":
+            trace = line(str(name), members, settings=members["experiment"].nunique())
+        else:
+            ranked = ranked_settings(members, series, request.mode)
+            if not ranked:
                 continue
-            xs, mean, low, high, n = band([a for a, _ in lines], [b for _, b in lines])
-            keep = lttb(xs, mean, points)
-            first = members["id"].iloc[0]
-            traces.append(
-                {
-                    "name": str(value),
-                    "n": int(n.max()),
-                    "x": _list(xs, keep),
-                    "y": _list(mean, keep),
-                    "low": _list(low, keep),
-                    "high": _list(high, keep),
-                    "drops": lr_drops(lr.get(first), _x(series[first], x, train, first), series[first].epoch)
-                    if first in series
-                    else [],
-                }
-            )
-        return traces
+            chosen = members[members["experiment"] == ranked[0]]
+            label = f"{name}: {chosen['label'].iloc[0]} (best of {members['experiment'].nunique()})"
+            trace = line(label, chosen)
+        if trace is not None:
+            traces.append(trace)
+    return traces
+
+
+def run_curves(
+    runs: pd.DataFrame, series: dict[str, Series], request: CurveRequest, train: dict[str, dict[str, Series]], lr: dict
+) -> list[dict[str, Any]]:
+    """One line per run (the runs ticked in the table)."""
+    traces = []
     for r in runs.itertuples():
         s = series.get(r.id)
         if s is None:
             continue
-        xs = _x(s, x, train, r.id)
+        xs = _x(s, request.x, train, r.id)
         shown, ys = _finite(xs, s.value)
-        keep = lttb(shown, ys, points)
+        keep = lttb(shown, ys, request.points)
         traces.append(
             {
                 "name": f"{r.experiment}: {r.label} (seed {r.seed})",
@@ -123,6 +142,55 @@ def curves(
             }
         )
     return traces
+
+
+class _Lines:
+    """A band trace of some runs: their mean and 95 % interval at each x (analysis.curves.band)."""
+
+    def __init__(self, series: dict[str, Series], request: CurveRequest, train: dict, lr: dict) -> None:
+        self.series, self.request, self.train, self.lr = series, request, train, lr
+
+    def __call__(self, name: str, members: pd.DataFrame, settings: int = 1) -> dict[str, Any] | None:
+        x = self.request.x
+        ids = [r for r in members["id"] if r in self.series]
+        lines = [_finite(_x(self.series[r], x, self.train, r), self.series[r].value) for r in ids]
+        lines = [(xs, ys) for xs, ys in lines if len(xs)]
+        if not lines:
+            return None
+        xs, mean, low, high, n = band([a for a, _ in lines], [b for _, b in lines])
+        keep = lttb(xs, mean, self.request.points)
+        first = self.series[ids[0]]
+        drops = lr_drops(self.lr.get(ids[0]), _x(first, x, self.train, ids[0]), first.epoch)
+        return {
+            "name": name,
+            "n": int(n.max()),
+            "settings": settings,
+            "x": _list(xs, keep),
+            "y": _list(mean, keep),
+            "low": _list(low, keep),
+            "high": _list(high, keep),
+            "drops": drops,
+        }
+
+
+def ranked_settings(runs: pd.DataFrame, series: dict[str, Series], mode: str) -> list[int]:
+    """The experiments (settings) of `runs` best first: by the best value of the metric their runs reach, on
+    average over their seeds; those with no finite value are left out."""
+    reached: dict[int, list[float]] = {}
+    for rid, number in zip(runs["id"], runs["experiment"]):
+        values = series[rid].value if rid in series else np.zeros(0)
+        values = values[np.isfinite(values)]
+        if len(values):
+            reached.setdefault(int(number), []).append(values.max() if mode == "max" else values.min())
+    means = {number: float(np.mean(v)) for number, v in reached.items()}
+    return sorted(means, key=lambda n: -means[n] if mode == "max" else means[n])
+
+
+def best_configurations(runs: pd.DataFrame, series: dict[str, Series], mode: str, limit: int) -> pd.DataFrame:
+    """The runs of the `limit` best configurations (all of them when there are no more)."""
+    if runs["experiment"].nunique() <= limit:
+        return runs
+    return runs[runs["experiment"].isin(ranked_settings(runs, series, mode)[:limit])]
 
 
 def _finite(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

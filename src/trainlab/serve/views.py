@@ -124,13 +124,6 @@ class StudyTables:
             return cached[1]
 
 
-def best_first(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs ordered by their best main metric, best first (higher first where the task says so)."""
-    higher = runs["facts"].map(lambda f: json.loads(f).get("main_mode") == "max")
-    key = runs["best_value"].where(~higher, -runs["best_value"])
-    return runs.assign(_key=key.fillna(float("inf"))).sort_values("_key", kind="stable").drop(columns="_key")
-
-
 def study_page(store: Store, study: str, runs: pd.DataFrame) -> dict[str, Any]:
     """A study's table (`runs`: its runs and what varies), the metrics its runs log, and its spec."""
     spec = store.study_spec(study) or {}

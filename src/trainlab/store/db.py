@@ -1,7 +1,8 @@
 """The store: `store.sqlite` (the one source of truth for reports) and `runs/<id>/` folders.
 
 Tables: studies (spec), study_runs (experiment number and seed of each run in each study), runs
-(config, status, parent and relation), metrics (long format), artifacts, claims (which process trains
+(config, status, parent and relation), series and points (each metric series' rows, packed in chunks:
+trainlab.store.points), artifacts, claims (which process trains
 which run). WAL mode; each epoch is one transaction, so a crash never leaves half an epoch behind.
 
 Training never calls the write methods: it emits events (`trainlab.store.events`) that one
@@ -15,7 +16,6 @@ import os
 import re
 import sqlite3
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ import numpy as np
 from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
+from trainlab.store import migrate, points
 from trainlab.store.connection import connect, immediate
 from trainlab.store.events import MetricRow
 from trainlab.store.series import Series, last_per_round
@@ -45,10 +46,12 @@ CREATE TABLE IF NOT EXISTS runs (
     params_total INTEGER, params_trainable INTEGER, params_non_embedding INTEGER, device TEXT,
     facts TEXT NOT NULL DEFAULT '{}', parent_id TEXT, relation TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, train_seconds REAL);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, split TEXT NOT NULL,
-    name TEXT NOT NULL, value REAL, wall_s REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, epoch);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, split TEXT NOT NULL, name TEXT NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0, last_epoch INTEGER, last_value REAL, UNIQUE (run_id, split, name));
+CREATE INDEX IF NOT EXISTS series_by_metric ON series (split, name, run_id);
+CREATE TABLE IF NOT EXISTS points (
+    key INTEGER PRIMARY KEY, rows INTEGER NOT NULL, max_epoch INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS artifacts (
     run_id TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, meta TEXT NOT NULL,
     PRIMARY KEY (run_id, kind, path));
@@ -66,7 +69,16 @@ ADDED_RUN_COLUMNS = {
 }
 DONE_STATUSES = ("done", "diverged")
 RUN_ID = re.compile(r"[0-9a-f]{6,64}")  # hashes only: a run folder never leaves runs/
-EVENT_LOG = "events.jsonl"  # in each run's folder: the events the writer applied for it, one JSON line each
+EVENT_LOG = "events.jsonl"
+METRIC_COLUMNS = {
+    "run_id": object,
+    "step": "int64",
+    "epoch": "int64",
+    "split": object,
+    "name": object,
+    "value": "float64",
+    "wall_s": "float64",
+}  # in each run's folder: the events the writer applied for it, one JSON line each
 
 
 class Store:
@@ -80,6 +92,7 @@ class Store:
                     f"store {self.root}: no store.sqlite there; run `trainlab run` first or pass --store DIR"
                 )
             self._db = connect(self.path, read_only=True)
+            migrate.check_readable(self._db, self.path)
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -93,6 +106,8 @@ class Store:
         self._db = connect(self.path)
         with self._full_disk_reported():
             self._db.execute("PRAGMA journal_mode=WAL")
+        migrate.refuse_newer(self._db, self.path)
+        migrate.back_up(self._db, self.path)
         with self._transaction() as db:  # one transaction: two processes opening a new store at once
             for statement in filter(str.strip, SCHEMA.split(";")):
                 db.execute(statement)
@@ -100,6 +115,8 @@ class Store:
             for column, declaration in ADDED_RUN_COLUMNS.items():
                 if column not in present:
                     db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+            migrate.upgrade(db)
+            db.execute(f"PRAGMA user_version = {migrate.FORMAT}")
 
     @property
     def path(self) -> Path:
@@ -178,8 +195,7 @@ class Store:
                     now,
                 ),
             )
-            db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, resumed_from_epoch))
-            db.execute("DELETE FROM metrics WHERE run_id = ? AND split LIKE 'test%'", (run_id,))
+            points.drop(db, run_id, resumed_from_epoch, "test")
             status = "partial" if resumed_from_epoch else "new"
             self._update(db, run_id, {"epochs_done": resumed_from_epoch, "status": status, "device": device})
             self._merge_facts(db, run_id, {**facts, "error": None})  # a new attempt: an earlier failure is history
@@ -187,12 +203,12 @@ class Store:
     def record_epoch(self, run_id: str, rows: Sequence[MetricRow], progress: dict[str, Any]) -> None:
         """Metric rows and the run's new progress, in one transaction."""
         with self._transaction() as db:
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+            points.append(db, run_id, rows)
             self._update(db, run_id, progress)
 
     def end_run(self, run_id: str, status: str, rows: Sequence[MetricRow], facts: dict[str, Any]) -> None:
         with self._transaction() as db:
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+            points.append(db, run_id, rows)
             self._update(db, run_id, {"status": status})
             self._merge_facts(db, run_id, facts)
 
@@ -283,42 +299,65 @@ class Store:
         return pd.concat([df, configs], axis=1)
 
     def metrics(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s."""
+        """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s (each series' rows in
+        the order they were recorded)."""
         import pandas as pd
 
         if run_ids is None:
-            return pd.read_sql_query("SELECT * FROM metrics", self._db)
-        ids = list(run_ids)
-        marks = ",".join("?" * len(ids))
-        return pd.read_sql_query(f"SELECT * FROM metrics WHERE run_id IN ({marks})", self._db, params=ids)
+            where, params = "1", ()
+        else:
+            ids = list(run_ids)
+            where, params = f"s.run_id IN ({','.join('?' * len(ids))})", tuple(ids)
+        names = {
+            i: (rid, split, name)
+            for i, rid, split, name in self._db.execute(
+                f"SELECT id, run_id, split, name FROM series s WHERE {where}", params
+            )
+        }
+        records = points.read(self._db, where, params)
+        if not records:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in METRIC_COLUMNS.items()})
+        order = list(records)
+        joined = np.concatenate([records[i] for i in order])
+        counts = [len(records[i]) for i in order]
+        labels = [np.repeat(np.array([names[i][k] for i in order], dtype=object), counts) for k in range(3)]
+        return pd.DataFrame(
+            {
+                "run_id": labels[0],
+                "step": joined["step"],
+                "epoch": joined["epoch"].astype(np.int64),
+                "split": labels[1],
+                "name": labels[2],
+                "value": joined["value"],
+                "wall_s": joined["wall_s"],
+            }
+        )
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         cur = self._db.execute("SELECT kind, path, meta FROM artifacts WHERE run_id = ?", (run_id,))
         return [{"kind": k, "path": p, "meta": json.loads(m)} for k, p, m in cur]
 
     def series(self, split: str, name: str, run_ids: Sequence[str]) -> dict[str, Series]:
-        """Each run's series of one metric (trainlab.store.series), in one query: values concatenated in SQL
-        and parsed by numpy, several times faster than a Python tuple per row."""
+        """Each run's series of one metric (trainlab.store.series), in one range scan per run."""
         if not run_ids:
             return {}
         marks = ",".join("?" * len(run_ids))
-        query = (
-            "SELECT run_id, group_concat(epoch), group_concat(step), group_concat(wall_s), "
-            "group_concat(ifnull(value, 'nan')) FROM metrics WHERE split = ? AND name = ? "
-            f"AND run_id IN ({marks}) GROUP BY run_id"
-        )
+        where = f"s.split = ? AND s.name = ? AND s.run_id IN ({marks})"
+        owners = dict(self._db.execute(f"SELECT id, run_id FROM series s WHERE {where}", (split, name, *run_ids)))
         out = {}
-        for rid, *columns in self._db.execute(query, (split, name, *run_ids)):
-            epoch, step, wall, value = (_floats(c) for c in columns)
+        for series_id, records in points.read(self._db, where, (split, name, *run_ids)).items():
+            epoch = records["epoch"].astype(float)
             keep = last_per_round(np.zeros(len(epoch)), epoch)
-            out[rid] = Series(epoch[keep], step[keep], wall[keep], value[keep])
+            out[owners[series_id]] = Series(
+                epoch[keep], records["step"][keep].astype(float), records["wall_s"][keep], records["value"][keep]
+            )
         return out
 
     def metric_names(self, run_id: str, splits: Sequence[str]) -> list[tuple[str, str]]:
         """The (split, name) pairs a run has logged in these splits."""
         marks = ",".join("?" * len(splits))
         return self._db.execute(
-            f"SELECT DISTINCT split, name FROM metrics WHERE run_id = ? AND split IN ({marks})", (run_id, *splits)
+            f"SELECT split, name FROM series WHERE run_id = ? AND rows > 0 AND split IN ({marks})", (run_id, *splits)
         ).fetchall()
 
     def running(self, stale_s: float) -> set[str]:
@@ -358,15 +397,6 @@ class Store:
             "JOIN studies st ON st.name = s.study WHERE s.study = ?",
             (study,),
         ).fetchone()
-
-
-def _floats(text: str | None) -> np.ndarray:
-    """A comma-separated list of numbers (SQLite's group_concat) as an array."""
-    if not text:
-        return np.zeros(0)
-    with warnings.catch_warnings():  # numpy calls fromstring's text mode deprecated; it is the fast parser
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return np.fromstring(text, sep=",")
 
 
 def open_store(root: str | os.PathLike[str] = "trainlab-store") -> Store:

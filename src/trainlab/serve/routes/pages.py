@@ -23,7 +23,12 @@ def _plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-ASSETS = {"app.js": lambda: STATIC / "app.js", "style.css": lambda: STATIC / "style.css", "plotly.min.js": _plotly_js}
+ASSETS = {
+    "app.js": lambda: STATIC / "app.js",
+    "style.css": lambda: STATIC / "style.css",
+    "favicon.svg": lambda: STATIC / "favicon.svg",
+    "plotly.min.js": _plotly_js,
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -56,6 +61,12 @@ def static(name: str) -> FileResponse:
     if name not in ASSETS:
         raise TrainlabError(f"{name}: no such file")
     return FileResponse(ASSETS[name]())
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """For browsers that ask before reading the page's icon link."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/reports/{name}/{path:path}")

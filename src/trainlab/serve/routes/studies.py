@@ -1,5 +1,6 @@
-"""The JSON the pages draw: studies with their progress, a study's runs, its curves (one line per run, or
-grouped with a band), one run in full, and the event stream a live page follows."""
+"""The JSON the pages draw: studies with their progress, a study's runs, its curves (a line per configuration
+with its seeds' band, per group of config keys, or per ticked run), one run in full, and the event stream a live
+page follows."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from trainlab.errors import TrainlabError
 from trainlab.serve import views
-from trainlab.serve.series import X_COLUMNS, curves
+from trainlab.serve.series import (
+    AGGREGATES,
+    X_COLUMNS,
+    CurveRequest,
+    best_configurations,
+    curves,
+    run_curves,
+)
 from trainlab.serve.state import Dashboard, dashboard
+from trainlab.spec.metrics import metric_mode
 
 router = APIRouter()
 Board = Annotated[Dashboard, Depends(dashboard)]
-MAX_RUNS = 40  # runs drawn one by one; beyond, the page groups them
+MAX_LINES = 40  # configurations drawn at once; beyond, the best of them
 
 
 @router.get("/api/studies")
@@ -45,27 +54,53 @@ def api_curves(
     metric: str = "valid/loss",
     x: str = "epoch",
     group: str = "",
+    aggregate: str = "best",
     runs: str = "",
     points: int = Query(500, ge=10, le=5000),
 ) -> JSONResponse:
+    """Lines of one metric: one per configuration with its seeds' band; with `group` (config keys, comma
+    separated) one per group, its best setting (`aggregate` best) or all its runs (mean); the `runs` ticked
+    one by one, or grouped when a group is asked for too."""
     split, _, metric_name = metric.partition("/")
     if x not in X_COLUMNS:
         raise TrainlabError(f"x: {x!r} is not an axis; choose one of {', '.join(X_COLUMNS)}")
+    if aggregate not in AGGREGATES:
+        raise TrainlabError(f"aggregate: {aggregate!r}; choose one of {', '.join(AGGREGATES)}")
+    keys = tuple(k for k in group.split(",") if k)
     cache = board.series
     with board.store() as db:
         table = board.tables.get(db, name)
         if table.empty:
             return JSONResponse({"traces": [], "grouped": False})
-        chosen = table[table["id"].isin(runs.split(","))] if runs else table
-        if group and group not in table:
-            raise TrainlabError(f"group: {group!r} is not a config key of study {name!r}")
-        if not group and len(chosen) > MAX_RUNS:  # too many lines to read: draw the best ones
-            chosen = views.best_first(chosen).head(MAX_RUNS)
+        unknown = [k for k in keys if k not in table]
+        if unknown:
+            raise TrainlabError(f"group: {unknown[0]!r} is not a config key of study {name!r}")
+        request = CurveRequest(x, keys, aggregate, _mode(table, metric_name), points)
+        ticked = table[table["id"].isin(runs.split(","))] if runs else None
+        chosen = ticked if ticked is not None else table
         series = cache.get(db, name, split, metric_name, chosen)
         train = {k: cache.get(db, name, "train", k, chosen) for k in ("seen", "flops") if x == k}
-        lr = cache.get(db, name, "train", "lr", chosen) if group or len(chosen) <= MAX_RUNS else {}
-        traces = curves(chosen, series, x, group or None, points, train, lr)
-    return JSONResponse({"traces": traces, "grouped": bool(group), "shown": len(chosen), "runs": len(table)})
+        if ticked is None and not keys:
+            chosen = best_configurations(chosen, series, request.mode, MAX_LINES)
+        lr = cache.get(db, name, "train", "lr", chosen) if chosen["experiment"].nunique() <= MAX_LINES else {}
+        one_by_one = ticked is not None and not keys
+        traces = (run_curves if one_by_one else curves)(chosen, series, request, train, lr)
+    return JSONResponse(
+        {
+            "traces": traces,
+            "grouped": bool(keys),
+            "aggregate": aggregate,
+            "configurations": int(table["experiment"].nunique()),
+            "shown": len(traces),
+            "runs": len(table),
+        }
+    )
+
+
+def _mode(table: Any, metric: str) -> str:
+    """The metric's direction: the study's own for its main metric."""
+    first = table.iloc[0]
+    return metric_mode(metric, first["main_metric"], json.loads(first["facts"] or "{}").get("main_mode"))
 
 
 @router.get("/api/study/{name}/events")

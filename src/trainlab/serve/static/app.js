@@ -63,7 +63,9 @@ async function studyPage(app, { study }) {
   const state = { selected: new Set(), sort: "experiment", up: true, filter: "", data: null };
   const metricSel = el("select", { id: "metric" });
   const xSel = el("select", { id: "x" }, ["epoch", "step", "seen", "seconds", "flops"].map((x) => el("option", { value: x }, x)));
-  const groupSel = el("select", { id: "group" }, el("option", { value: "" }, "none"));
+  const groupSel = el("select", { id: "group", multiple: true, size: 3, title: "config keys to group by (none: a line per configuration)" });
+  const aggSel = el("select", { id: "aggregate" }, el("option", { value: "best" }, "best setting per group"),
+    el("option", { value: "mean" }, "mean of the group's runs"));
   const logX = el("input", { type: "checkbox", id: "logx" }), logY = el("input", { type: "checkbox", id: "logy" });
   const smooth = el("input", { type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: 0 });
   const smoothText = el("span", { id: "smoothing-value" }, "0");
@@ -75,7 +77,7 @@ async function studyPage(app, { study }) {
   app.replaceChildren(links,
     el("div", { class: "controls" }, el("label", {}, "metric ", metricSel), el("label", {}, "x ", xSel),
       el("label", {}, logX, "log x"), el("label", {}, logY, "log y"),
-      el("label", {}, "smoothing ", smooth, smoothText), el("label", {}, "group by ", groupSel)),
+      el("label", {}, "smoothing ", smooth, smoothText), el("label", {}, "group by ", groupSel), el("label", {}, aggSel)),
     note, plot, el("h2", {}, "Runs"), el("div", { class: "controls" }, filter,
       el("span", { class: "note" }, "tick runs to compare them; click a column to sort")),
     el("div", { class: "tablebox" }, table));
@@ -91,8 +93,9 @@ async function studyPage(app, { study }) {
         data.push({ x: t.x, y: ema(t.high, w), mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: t.name, name: `${t.name} high` });
         data.push({ x: t.x, y: ema(t.low, w), mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: colour.replace("hsl", "hsla").replace(")", ",0.18)"), hoverinfo: "skip", showlegend: false, legendgroup: t.name, name: `${t.name} band` });
       }
+      const n = t.n ? ` (n=${t.n} ${t.settings > 1 ? "runs" : t.n === 1 ? "seed" : "seeds"})` : "";
       data.push({ x: t.x, y: ema(t.y, w), mode: "lines", line: { color: colour, width: 2 }, legendgroup: t.name,
-        name: t.n ? `${t.name} (n=${t.n})` : t.name + (t.status === "running" ? " (running)" : "") });
+        name: t.n ? t.name + n : t.name + (t.status === "running" ? " (running)" : "") });
       if (traces.length <= 10) for (const d of t.drops || []) shapes.push({ type: "line", x0: d, x1: d, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: colour, width: 1 } });
     });
     Plotly.react(plot, data, {
@@ -102,42 +105,59 @@ async function studyPage(app, { study }) {
     }, { displaylogo: false, responsive: true });
   };
   const loadCurves = async () => {
-    const params = new URLSearchParams({ metric: metricSel.value, x: xSel.value, group: groupSel.value, runs: [...state.selected].join(",") });
+    const keys = [...groupSel.selectedOptions].map((o) => o.value);
+    aggSel.disabled = !keys.length;
+    const params = new URLSearchParams({ metric: metricSel.value, x: xSel.value, group: keys.join(","), aggregate: aggSel.value, runs: [...state.selected].join(",") });
     const body = await getJSON(`/api/study/${study}/curves?${params}`);
     traces = body.traces;
-    note.textContent = body.grouped ? `${body.runs} runs grouped by ${groupSel.value}: mean and 95 % band over each group's runs`
-      : body.shown < body.runs && !state.selected.size ? `the best ${body.shown} of ${body.runs} runs (tick runs below, or group them)` : "";
+    note.textContent = state.selected.size && !keys.length ? "the ticked runs, one line each"
+      : body.grouped ? `${body.runs} runs grouped by ${keys.join(", ")}: ` + (body.aggregate === "best"
+        ? "each group's best setting by this metric, mean and 95 % band over its seeds"
+        : "mean and 95 % band over each group's runs, all its settings together")
+      : `${body.shown < body.configurations ? `the best ${body.shown} of ` : ""}${body.configurations} configurations: mean and 95 % band over each one's seeds (tick runs below to see them one by one)`;
     drawCurves();
   };
-  const drawTable = () => {
+  let drawn = "";  // the ids of the rows on the page, in order
+  const shownRuns = () => {
     const runs = state.data.runs.filter((r) => !state.filter || `${r.label} ${r.status} ${r.id} ${r.experiment}`.toLowerCase().includes(state.filter));
-    runs.sort((a, b) => { const x = a[state.sort], y = b[state.sort]; const c = x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1; return state.up ? c : -c; });
+    return runs.sort((a, b) => { const x = a[state.sort], y = b[state.sort]; const c = x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1; return state.up ? c : -c; });
+  };
+  const row = (r) => el("tr", { class: state.selected.has(r.id) ? "selected" : "", "data-run": r.id },
+    el("td", {}, el("input", { type: "checkbox", class: "pick", checked: state.selected.has(r.id), onchange: (e) => {
+      e.target.checked ? state.selected.add(r.id) : state.selected.delete(r.id);
+      e.target.closest("tr").classList.toggle("selected", e.target.checked); loadCurves(); } })),
+    RUN_COLUMNS.map(([key]) => el("td", { class: key === "status" ? `status-${r.status}` : "" }, fmt(r[key]))),
+    el("td", {}, el("a", { href: `/run/${r.id}` }, r.id)));
+  const drawTable = () => {
+    const runs = shownRuns();
     const head = el("tr", {}, el("th", {}, ""), RUN_COLUMNS.map(([key, title]) => el("th", {
       class: state.sort === key ? `sorted${state.up ? " up" : ""}` : "", "data-key": key,
       onclick: () => { state.up = state.sort === key ? !state.up : true; state.sort = key; drawTable(); } }, title)), el("th", {}, "run"));
-    const rows = runs.map((r) => el("tr", { class: state.selected.has(r.id) ? "selected" : "", "data-run": r.id },
-      el("td", {}, el("input", { type: "checkbox", class: "pick", checked: state.selected.has(r.id), onchange: (e) => {
-        e.target.checked ? state.selected.add(r.id) : state.selected.delete(r.id); drawTable(); loadCurves(); } })),
-      RUN_COLUMNS.map(([key]) => el("td", { class: key === "status" ? `status-${r.status}` : "" }, fmt(r[key]))),
-      el("td", {}, el("a", { href: `/run/${r.id}` }, r.id))));
-    table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, runs.map(row)));
+    drawn = runs.map((r) => r.id).join();
+  };
+  const refreshTable = (before) => {  // only the rows whose run changed, while the rows and their order stay
+    const runs = shownRuns();
+    if (runs.map((r) => r.id).join() !== drawn) return drawTable();
+    const old = new Map(before.map((r) => [r.id, JSON.stringify(r)]));
+    for (const r of runs) if (old.get(r.id) !== JSON.stringify(r)) table.querySelector(`tr[data-run="${r.id}"]`).replaceWith(row(r));
   };
   const loadStudy = async () => {
+    const before = state.data && state.data.runs;
     state.data = await getJSON(`/api/study/${study}`);
     const d = state.data;
     if (!metricSel.options.length) {
       for (const m of d.metrics) metricSel.append(el("option", { value: m }, m));
       metricSel.value = d.metrics.includes(`valid/${d.main_metric}`) ? `valid/${d.main_metric}` : d.metrics[0];
       for (const k of d.keys) groupSel.append(el("option", { value: k }, k));
-      if (d.runs.length > 40 && d.groups.length) groupSel.value = d.groups[0];
       links.replaceChildren(d.report ? el("a", { href: `/reports/${study}/` }, "static report") : "",
         el("a", { href: `/study/${study}/landscapes` }, "loss landscapes"), el("span", { class: "note" }, d.spec.description || ""));
     }
-    drawTable();
+    before ? refreshTable(before) : drawTable();
   };
   await loadStudy();
   await loadCurves();
-  for (const input of [metricSel, xSel, groupSel]) input.addEventListener("change", loadCurves);
+  for (const input of [metricSel, xSel, groupSel, aggSel]) input.addEventListener("change", loadCurves);
   for (const input of [logX, logY]) input.addEventListener("change", drawCurves);
   smooth.addEventListener("input", drawCurves);
   filter.addEventListener("input", () => { state.filter = filter.value.toLowerCase(); drawTable(); });
