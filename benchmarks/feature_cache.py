@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
+
+from trainlab.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = ROOT / "studies" / "csc413-bert.yaml"
@@ -56,15 +57,19 @@ def _run(study: Path, store: Path, epochs: int, n: int, cached: bool) -> dict[st
     )
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
-    with sqlite3.connect(store / "store.sqlite") as con:  # means over the seeds, per epoch
-        seconds = con.execute(
-            "SELECT epoch, AVG(value) FROM metrics WHERE split='train' AND name='seconds' GROUP BY epoch ORDER BY epoch"
-        ).fetchall()
-        valid = con.execute(
-            "SELECT AVG(value) FROM metrics WHERE split='valid' AND name='accuracy' AND epoch = ?", (epochs,)
-        ).fetchone()[0]
-    later = [s for e, s in seconds[1:]]
-    return {"first_epoch_s": seconds[0][1], "later_epoch_s": sum(later) / len(later), "valid_accuracy": valid}
+    db = Store(store, read_only=True)
+    try:
+        m = db.metrics()
+    finally:
+        db.close()
+    per_epoch = m[(m["split"] == "train") & (m["name"] == "seconds")].groupby("epoch")["value"].mean()  # over seeds
+    valid = m[(m["split"] == "valid") & (m["name"] == "accuracy") & (m["epoch"] == epochs)]["value"].mean()
+    later = per_epoch.iloc[1:]
+    return {
+        "first_epoch_s": float(per_epoch.iloc[0]),
+        "later_epoch_s": float(later.mean()),
+        "valid_accuracy": float(valid),
+    }
 
 
 def main() -> None:

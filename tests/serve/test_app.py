@@ -333,3 +333,19 @@ def test_serve_without_a_store_or_without_fastapi_says_what_to_do(
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     with pytest.raises(TrainlabError, match=r"trainlab serve needs FastAPI and uvicorn: pip install -e '\.\[serve\]'"):
         serve(tmp_path)
+
+
+def test_long_runs_are_cached_for_display_and_a_zoom_reads_every_round(tmp_path: Path) -> None:
+    """Runs of 2,500 rounds: the server keeps every 3rd round (at most 1,000 a run) for the default view; a
+    view zoomed to rounds 100-200 gets all 101 of them, read from the store."""
+    values = list(np.linspace(0.1, 0.9, 2500))
+    runs = [MadeUpRun(1, seed, {"optim.name": "sgd"}, "sgd", values) for seed in (0, 1)]
+    write_study(Store(tmp_path / "store"), "long", runs)
+    client = TestClient(create_app(tmp_path / "store"))
+    params = {"metric": "valid/accuracy", "points": 5000}
+    (line,) = client.get("/api/study/long/curves", params=params).json()["traces"]
+    assert len(line["x"]) == 834 and line["x"][:3] == [1, 4, 7]
+    zoomed = client.get("/api/study/long/curves", params={**params, "x_min": 100, "x_max": 200}).json()
+    assert zoomed["traces"][0]["x"] == list(range(100, 201))
+    refused = client.get("/api/study/long/curves", params={**params, "x_min": 200, "x_max": 100})
+    assert refused.status_code == 404 and "x_min" in refused.json()["error"]

@@ -9,6 +9,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import yaml
@@ -28,31 +31,38 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory):
-    """A store with a trained two-optimizer, two-seed study and an epoch-wise landscape of one run, served
-    on a free port of this machine."""
+@contextmanager
+def served(store: Path) -> Iterator[str]:
+    """The dashboard over `store` on a free port of this machine, in a thread; yields its URL."""
     import uvicorn
 
     from trainlab.serve.app import create_app
 
-    folder = tmp_path_factory.mktemp("site")
-    study = write_study(folder, runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}], seeds=[0, 1])
-    outcomes = run_study(study, {"train.keep_epoch_checkpoints": True})
-    landscape(folder / "store", outcomes[0].id, LandscapeSpec(epochs="all", grid=5, max_batches=1))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(folder / "store"), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "shots": tmp_path_factory.mktemp("screenshots")}
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    """A store with a trained two-optimizer, two-seed study and an epoch-wise landscape of one run, served
+    on a free port of this machine."""
+    folder = tmp_path_factory.mktemp("site")
+    study = write_study(folder, runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}], seeds=[0, 1])
+    outcomes = run_study(study, {"train.keep_epoch_checkpoints": True})
+    landscape(folder / "store", outcomes[0].id, LandscapeSpec(epochs="all", grid=5, max_batches=1))
+    with served(folder / "store") as url:
+        yield {"url": url, "folder": folder, "shots": tmp_path_factory.mktemp("screenshots")}
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +115,13 @@ def test_compare_two_runs_group_by_optimizer_and_smooth(site: dict, browser) -> 
     assert page.locator("#runs tbody tr[data-kept=yes]").count() == 4  # the same rows: nothing redrawn
     assert page.locator("#runs tbody tr.selected").count() == 2
     page.select_option("#group", "optim.name")
-    page.wait_for_function("document.getElementById('curves').data.some(t => t.fill === 'tonexty')")
+    page.wait_for_function(
+        "document.getElementById('curves').data.filter(t => t.name.endsWith('(n=1 seed)')).length === 2"
+    )
     means = sorted(t["name"] for t in _traces(page) if "(n=" in t["name"])
     assert [m.split(":")[0] for m in means] == ["adam", "sgd"]  # one ticked run per optimizer
     assert all("(best of 1)" in m and m.endswith("(n=1 seed)") for m in means)
+    assert not any(t["fill"] for t in _traces(page))  # one seed each: no band to draw
     picks.nth(0).uncheck()
     picks.nth(2).uncheck()
     page.wait_for_function(
@@ -180,3 +193,39 @@ def test_a_training_study_updates_live(site: dict, browser) -> None:  # noqa: AN
         assert errors == []
     finally:
         proc.wait(timeout=300)
+
+
+@pytest.fixture(scope="module")
+def sweep_site(tmp_path_factory: pytest.TempPathFactory):
+    """A made-up sweep of 1,000 runs (10 optimizers × 25 learning rates × 4 seeds, 20 rounds), served."""
+    from trainlab.store import Store
+    from trainlab.store.synthetic import sweep, write_study
+
+    folder = tmp_path_factory.mktemp("sweep")
+    lrs = [10 ** (-5 + 5 * i / 24) for i in range(25)]  # 1e-5 to 1, log-spaced
+    runs = sweep([f"opt{i}" for i in range(10)], lrs, 4, 20)
+    write_study(Store(folder / "store"), "big", runs)
+    with served(folder / "store") as url:
+        yield {"url": url, "runs": len(runs)}
+
+
+def test_a_sweep_of_1000_runs_opens_on_configurations_and_groups_to_best_settings(sweep_site: dict, browser):  # noqa: ANN001
+    """On 1,000 runs: the default view is the best 40 configurations, each a line with its 4 seeds' band;
+    grouped by optimizer, one line per optimizer, its best learning rate; ticking a run redraws no row."""
+    page, errors = _open(browser, sweep_site["url"] + "/study/big")
+    assert sweep_site["runs"] == 1000 and page.locator("#runs tbody tr").count() == 1000
+    page.wait_for_function("document.getElementById('curves').data.filter(t => t.fill === 'tonexty').length === 40")
+    lines = [t["name"] for t in _traces(page) if "(n=" in t["name"]]
+    assert len(lines) == 40 and all(n.endswith("(n=4 seeds)") for n in lines)
+    assert "the best 40 of 250 configurations" in page.inner_text("#curves-note")
+    page.select_option("#group", "optim.name")
+    page.wait_for_function(
+        "document.getElementById('curves').data.filter(t => t.name.endsWith('(best of 25) (n=4 seeds)')).length === 10"
+    )
+    best = [t["name"] for t in _traces(page) if t["name"].endswith("(best of 25) (n=4 seeds)")]
+    assert sorted(n.split(":")[0] for n in best) == sorted(f"opt{i}" for i in range(10))
+    page.evaluate("document.querySelectorAll('#runs tbody tr').forEach(tr => { tr.dataset.kept = 'yes'; })")
+    page.locator("#runs tbody input.pick").nth(5).check()
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr.selected').length === 1")
+    assert page.locator("#runs tbody tr[data-kept=yes]").count() == 1000
+    assert errors == []

@@ -30,6 +30,9 @@ def test_every_registered_kind_has_a_tiny_study() -> None:
     assert set(KINDS.names()) <= set(TINY)
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_every_kind_validates_plans_runs_and_reports(name: str, trained: Callable[[str], Trained]) -> None:
     """Through trainlab.api, which knows no kind by name: the study validates, `check` plans new units,
@@ -42,6 +45,20 @@ def test_every_kind_validates_plans_runs_and_reports(name: str, trained: Callabl
     assert {line.status for line in study.after} == {"done"}
     page = study.page.read_text()
     assert page.count("<h2>") >= 2 and "Summary" in page
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_report_file_is_in_every_format_the_readme_promises(name: str, trained: Callable[[str], Trained]):
+    """`trainlab report`: figures (PNG, PDF), tables (Markdown, LaTeX, CSV), findings, index.html - for every
+    figure and table a kind's report writes, each format is there."""
+    assert "figures (PNG, PDF), tables (Markdown, LaTeX, CSV), findings, index.html" in README.read_text()
+    folder = trained(name).page.parent
+    stems = {p.stem: {q.suffix for q in folder.glob(f"{p.stem}.*")} for p in folder.iterdir() if p.is_file()}
+    figures = {s for s, found in stems.items() if ".png" in found or ".pdf" in found}
+    tables = {s for s, found in stems.items() if found & {".md", ".csv", ".tex"}} - {"findings"}
+    assert figures | tables or name == "landscape", stems  # a one-surface landscape study draws on its page only
+    assert all(stems[s] >= {".png", ".pdf"} for s in figures), stems
+    assert all(stems[s] >= {".md", ".csv", ".tex"} for s in tables), stems
 
 
 def test_a_child_starts_from_its_parents_checkpoint_and_names_it(trained: Callable[[str], Trained]) -> None:

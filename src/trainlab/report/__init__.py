@@ -13,28 +13,26 @@ from trainlab.analysis.curves import AXES
 from trainlab.files import write_text_atomic
 from trainlab.report import figures, findings, interactive, landscape, sweep, tables
 from trainlab.report.records import StudyRecords, load_records
-from trainlab.report.webpage import figure_html, page, save_figure
+from trainlab.report.webpage import figure_html, page
 from trainlab.store import Store
 
 
 class _Figures:
-    """Numbers, saves (PNG, and PDF for papers) and captions the report's figures in order."""
+    """Numbers, saves (PNG, and PDF for papers) and captions the report's figures in order: every figure is
+    written both ways."""
 
     def __init__(self, out: Path) -> None:
         self.out, self.count = out, 0
 
-    def add(self, fig: Figure, stem: str, caption: str, pdf: bool = True) -> str:
-        """The figure's HTML; PNG and, with `pdf`, PDF written beside the page."""
+    def add(self, fig: Figure, stem: str, caption: str) -> str:
+        """The figure's HTML; PNG and PDF written beside the page."""
         self.count += 1
-        html_text = figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png")
-        if pdf:
-            save_figure(fig, self.out / f"{stem}.pdf")
-        return html_text
+        return figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png")
 
 
 def _figures(records: StudyRecords, figs: _Figures) -> str:
     parts = []
-    papers = (records.x, "seconds")  # PDFs of the curves over the chosen axis and time; PNGs of every axis
+    papers = (records.x, "seconds")  # figures per architecture over the chosen axis and time
     for x in [records.x, *(a for a in AXES if a != records.x)]:  # the chosen axis first, then every other
         parts.append(
             figs.add(
@@ -42,7 +40,6 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
                 f"curves_{x}",
                 f"loss and {records.main_metric} of every experiment of {records.name} over "
                 f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)",
-                pdf=x in papers,
             )
         )
     for x in dict.fromkeys(papers):
@@ -112,6 +109,7 @@ def standard_sections(
     figs = _Figures(out)
     if records.swept.numeric:
         sections.append(("Hyperparameter response", sweep.sweep_section(records, figs.add)))
+        sweep.best_setting_table(records).save(out, "best_settings")
     sections += [
         ("Interactive curves", interactive.curves_html(records, include_js=True)),
         ("Convergence", convergence.html()),
@@ -120,6 +118,7 @@ def standard_sections(
     ]
     if records.samples:
         sections.append(("Translations", _samples(records)))
+        _samples_table(records).save(out, "translations")
     if records.landscapes:
         sections.append(("Loss landscapes", landscapes_html(records, include_js=False)))
     return sections
@@ -142,6 +141,19 @@ def _samples(records: StudyRecords) -> str:
             f"<th>reference</th><th>output</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return "".join(parts)
+
+
+def _samples_table(records: StudyRecords) -> tables.Table:
+    """The translations shown on the page, as a table file too: experiment, source, reference, output."""
+    out = tables.Table(
+        f"Outputs of each experiment's best model (its first seed) on the first test sentences of {records.name}.",
+        ["experiment", "run", "source", "reference", "output"],
+    )
+    for number, _, runs in records.experiments():
+        rid = next((r for r in runs["id"] if r in records.samples), None)
+        for sample in records.samples.get(rid, []) if rid else []:
+            out.rows.append([str(number), rid, sample["source"], sample["reference"], sample["output"]])
+    return out
 
 
 def description_html(records: StudyRecords) -> str:

@@ -41,7 +41,10 @@ def save_figure(fig: Figure, path: Path) -> None:
 
 
 def figure_html(fig: Figure, caption: str, save_as: Path | None = None) -> str:
-    """The figure embedded in a <figure> with its caption (and saved as PNG at `save_as`, same bytes)."""
+    """The figure embedded in a <figure> with its caption (and saved as PNG at `save_as`, same bytes, and as
+    PDF beside it: every static figure of a report is in both)."""
+    if save_as is not None:
+        save_figure(fig, save_as.with_suffix(".pdf"))
     return (
         f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png_base64(fig, save_as)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"

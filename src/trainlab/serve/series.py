@@ -26,21 +26,36 @@ COLUMNS = ("epoch", "step", "wall_s", "value")
 X_COLUMNS = {"epoch": "epoch", "step": "step", "seconds": "wall_s", "seen": "seen", "flops": "flops"}
 
 
+DISPLAY = 1000  # rounds a cached series keeps at most: the study's longest run sets one stride for all
+
+
+def display_stride(runs: pd.DataFrame) -> int:
+    """Every how many rounds the cache keeps one, so that the longest run keeps at most DISPLAY."""
+    longest = int(runs["epochs_done"].max()) if len(runs) else 0
+    return max(1, -(-longest // DISPLAY))
+
+
 class SeriesCache:
-    """(study, split, name) -> run id -> Series, kept fresh by each run's `updated_at`."""
+    """(study, split, name, stride) -> run id -> Series (every stride-th round), kept fresh by each run's
+    `updated_at`. What it holds is for display: at most DISPLAY rounds a run, whatever the run's length; a
+    zoomed view reads its range from the store at full resolution instead."""
 
     def __init__(self) -> None:
-        self._series: dict[tuple[str, str, str], dict[str, Series]] = {}
-        self._stamps: dict[tuple[str, str, str], dict[str, float]] = {}
+        self._series: dict[tuple[str, str, str, int], dict[str, Series]] = {}
+        self._stamps: dict[tuple[str, str, str, int], dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def get(self, store: Store, study: str, split: str, name: str, runs: pd.DataFrame) -> dict[str, Series]:
-        """The series of the runs in `runs` (columns id, updated_at), reading only those new or changed."""
-        key = (study, split, name)
+        """The series of the runs in `runs` (columns id, updated_at, epochs_done), reading only those new or
+        changed."""
+        stride = display_stride(runs)
+        key = (study, split, name, stride)
         with self._lock:
+            for old in [k for k in self._series if k[:3] == key[:3] and k != key]:  # the stride moved on
+                del self._series[old], self._stamps[old]
             series, stamps = self._series.setdefault(key, {}), self._stamps.setdefault(key, {})
             stale = [rid for rid, at in zip(runs["id"], runs["updated_at"]) if stamps.get(rid) != at]
-            fresh = store.series(split, name, stale)
+            fresh = {rid: s.every(stride) for rid, s in store.series(split, name, stale).items()}
             for rid, at in zip(runs["id"], runs["updated_at"]):
                 if rid in fresh or rid in stale:
                     series.pop(rid, None)
@@ -84,6 +99,7 @@ class CurveRequest:
     aggregate: str
     mode: str
     points: int
+    window: tuple[float, float] | None = None  # a zoomed view: only x in [low, high]
 
 
 def curves(
@@ -129,7 +145,7 @@ def run_curves(
         if s is None:
             continue
         xs = _x(s, request.x, train, r.id)
-        shown, ys = _finite(xs, s.value)
+        shown, ys = _within(*_finite(xs, s.value), request.window)
         keep = lttb(shown, ys, request.points)
         traces.append(
             {
@@ -158,6 +174,10 @@ class _Lines:
         if not lines:
             return None
         xs, mean, low, high, n = band([a for a, _ in lines], [b for _, b in lines])
+        inside = _window_mask(xs, self.request.window)
+        xs, mean, low, high, n = xs[inside], mean[inside], low[inside], high[inside], n[inside]
+        if not len(xs):
+            return None
         keep = lttb(xs, mean, self.request.points)
         first = self.series[ids[0]]
         drops = lr_drops(self.lr.get(ids[0]), _x(first, x, self.train, ids[0]), first.epoch)
@@ -191,6 +211,15 @@ def best_configurations(runs: pd.DataFrame, series: dict[str, Series], mode: str
     if runs["experiment"].nunique() <= limit:
         return runs
     return runs[runs["experiment"].isin(ranked_settings(runs, series, mode)[:limit])]
+
+
+def _window_mask(xs: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
+    return np.ones(len(xs), bool) if window is None else (xs >= window[0]) & (xs <= window[1])
+
+
+def _within(xs: np.ndarray, ys: np.ndarray, window: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    inside = _window_mask(xs, window)
+    return xs[inside], ys[inside]
 
 
 def _finite(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,3 +27,9 @@ class Series:
     step: np.ndarray
     wall_s: np.ndarray
     value: np.ndarray
+
+    def every(self, stride: int) -> Series:
+        """Every `stride`-th round from the first: a copy for display that keeps runs aligned round by round."""
+        if stride <= 1:
+            return self
+        return Series(self.epoch[::stride], self.step[::stride], self.wall_s[::stride], self.value[::stride])

@@ -57,16 +57,22 @@ def api_curves(
     aggregate: str = "best",
     runs: str = "",
     points: int = Query(500, ge=10, le=5000),
+    x_min: float | None = None,
+    x_max: float | None = None,
 ) -> JSONResponse:
     """Lines of one metric: one per configuration with its seeds' band; with `group` (config keys, comma
     separated) one per group, its best setting (`aggregate` best) or all its runs (mean); the `runs` ticked
-    one by one, or grouped when a group is asked for too."""
+    one by one, or grouped when a group is asked for too. Drawn from the server's display copies (at most
+    1,000 rounds a run); with `x_min` and `x_max` (a zoom) from every round in that range, read from the store."""
     split, _, metric_name = metric.partition("/")
     if x not in X_COLUMNS:
         raise TrainlabError(f"x: {x!r} is not an axis; choose one of {', '.join(X_COLUMNS)}")
     if aggregate not in AGGREGATES:
         raise TrainlabError(f"aggregate: {aggregate!r}; choose one of {', '.join(AGGREGATES)}")
     keys = tuple(k for k in group.split(",") if k)
+    window = (x_min, x_max) if x_min is not None and x_max is not None else None
+    if window is not None and not x_min < x_max:
+        raise TrainlabError(f"x_min {x_min} must be below x_max {x_max}")
     cache = board.series
     with board.store() as db:
         table = board.tables.get(db, name)
@@ -75,14 +81,18 @@ def api_curves(
         unknown = [k for k in keys if k not in table]
         if unknown:
             raise TrainlabError(f"group: {unknown[0]!r} is not a config key of study {name!r}")
-        request = CurveRequest(x, keys, aggregate, _mode(table, metric_name), points)
+        request = CurveRequest(x, keys, aggregate, _mode(table, metric_name), points, window)
         ticked = table[table["id"].isin(runs.split(","))] if runs else None
         chosen = ticked if ticked is not None else table
-        series = cache.get(db, name, split, metric_name, chosen)
-        train = {k: cache.get(db, name, "train", k, chosen) for k in ("seen", "flops") if x == k}
+
+        def read(split: str, metric: str, runs: Any) -> dict:  # a zoom reads every round, once
+            return db.series(split, metric, list(runs["id"])) if window else cache.get(db, name, split, metric, runs)
+
+        series = read(split, metric_name, chosen)
+        train = {k: read("train", k, chosen) for k in ("seen", "flops") if x == k}
         if ticked is None and not keys:
             chosen = best_configurations(chosen, series, request.mode, MAX_LINES)
-        lr = cache.get(db, name, "train", "lr", chosen) if chosen["experiment"].nunique() <= MAX_LINES else {}
+        lr = read("train", "lr", chosen) if chosen["experiment"].nunique() <= MAX_LINES else {}
         one_by_one = ticked is not None and not keys
         traces = (run_curves if one_by_one else curves)(chosen, series, request, train, lr)
     return JSONResponse(

@@ -60,7 +60,7 @@ const RUN_COLUMNS = [["experiment", "exp"], ["seed", "seed"], ["label", "configu
 
 async function studyPage(app, { study }) {
   crumbs(el("a", { href: `/study/${study}` }, study));
-  const state = { selected: new Set(), sort: "experiment", up: true, filter: "", data: null };
+  const state = { selected: new Set(), sort: "experiment", up: true, filter: "", data: null, window: null };
   const metricSel = el("select", { id: "metric" });
   const xSel = el("select", { id: "x" }, ["epoch", "step", "seen", "seconds", "flops"].map((x) => el("option", { value: x }, x)));
   const groupSel = el("select", { id: "group", multiple: true, size: 3, title: "config keys to group by (none: a line per configuration)" });
@@ -89,7 +89,7 @@ async function studyPage(app, { study }) {
     const data = [], shapes = [];
     traces.forEach((t, i) => {
       const colour = `hsl(${(i * 137) % 360},65%,45%)`;
-      if (t.low) {
+      if (t.low && t.n > 1) {  // a band needs two seeds or more
         data.push({ x: t.x, y: ema(t.high, w), mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: t.name, name: `${t.name} high` });
         data.push({ x: t.x, y: ema(t.low, w), mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: colour.replace("hsl", "hsla").replace(")", ",0.18)"), hoverinfo: "skip", showlegend: false, legendgroup: t.name, name: `${t.name} band` });
       }
@@ -108,6 +108,7 @@ async function studyPage(app, { study }) {
     const keys = [...groupSel.selectedOptions].map((o) => o.value);
     aggSel.disabled = !keys.length;
     const params = new URLSearchParams({ metric: metricSel.value, x: xSel.value, group: keys.join(","), aggregate: aggSel.value, runs: [...state.selected].join(",") });
+    if (state.window) { params.set("x_min", state.window[0]); params.set("x_max", state.window[1]); }  // a zoom: every round in it
     const body = await getJSON(`/api/study/${study}/curves?${params}`);
     traces = body.traces;
     note.textContent = state.selected.size && !keys.length ? "the ticked runs, one line each"
@@ -157,7 +158,14 @@ async function studyPage(app, { study }) {
   };
   await loadStudy();
   await loadCurves();
-  for (const input of [metricSel, xSel, groupSel, aggSel]) input.addEventListener("change", loadCurves);
+  for (const input of [metricSel, xSel, groupSel, aggSel]) input.addEventListener("change", () => { state.window = null; loadCurves(); });
+  plot.on("plotly_relayout", (ev) => {  // zooming in asks the server for the range at full resolution
+    const lo = ev["xaxis.range[0]"], hi = ev["xaxis.range[1]"];
+    const next = lo !== undefined && hi !== undefined ? (logX.checked ? [10 ** lo, 10 ** hi] : [lo, hi]) : ev["xaxis.autorange"] ? null : undefined;
+    if (next === undefined || JSON.stringify(next) === JSON.stringify(state.window)) return;
+    state.window = next;
+    loadCurves();
+  });
   for (const input of [logX, logY]) input.addEventListener("change", drawCurves);
   smooth.addEventListener("input", drawCurves);
   filter.addEventListener("input", () => { state.filter = filter.value.toLowerCase(); drawTable(); });

@@ -159,7 +159,7 @@ def batch_size_sections(records: StudyRecords, out: Path, section: BatchSizeSect
     table = reach_table(records, target, metric, section.group)
     fits = fit_groups(table, section.resamples, section.seed)
     summary = frontier_table(fits, unit)
-    summary.save(out, "batch_size", ("md", "csv"))
+    summary.save(out, "batch_size")
     figure = tradeoff_figure(fits, unit)
     never = table[~np.isfinite(table["steps"])]
     notes = (

@@ -96,7 +96,7 @@ class LandscapeKind(StudyKind):
     def report(self, records: Any, section: LandscapeStudy, out: Path) -> list[tuple[str, str]]:
         from trainlab.studies.landscape.report import landscape_sections
 
-        return landscape_sections(records)
+        return landscape_sections(records, out)
 
 
 KINDS.register("landscape", LandscapeKind())

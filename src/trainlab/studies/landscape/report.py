@@ -10,18 +10,18 @@ from trainlab.report.records import StudyRecords
 from trainlab.report.webpage import figure_html
 
 
-def landscape_sections(records: StudyRecords) -> list[Section]:
+def landscape_sections(records: StudyRecords, out: Path) -> list[Section]:
     """The page of a landscape study: which runs, the surfaces computed alike side by side on one colour
-    scale, then each surface."""
+    scale (also side_by_side_KEY.png and .pdf in `out`), then each surface."""
     summary = f"{description_html(records)}<p>Loss landscapes of {len(records.landscapes)} runs.</p>"
     return [
         ("Summary", summary),
-        ("Side by side", _side_by_side(records)),
+        ("Side by side", _side_by_side(records, out)),
         ("Loss landscapes", landscapes_html(records, include_js=True)),
     ]
 
 
-def _side_by_side(records: StudyRecords) -> str:
+def _side_by_side(records: StudyRecords, out: Path) -> str:
     """One figure per group of landscapes made with the same request (directions, range, grid, checkpoint)."""
     groups: dict[str, list[tuple[str, Path]]] = {}
     for run_id, folder in records.landscapes:
@@ -39,6 +39,7 @@ def _side_by_side(records: StudyRecords) -> str:
                 fig,
                 f"{spec['metrics'][0]} around each run on one colour scale "
                 f"({spec['dirs']} directions, range {spec['range']}, request {key}).",
+                out / f"side_by_side_{key}.png",
             )
         )
     return "".join(parts) or "<p>Each request covers a single run.</p>"

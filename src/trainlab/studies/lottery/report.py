@@ -17,7 +17,7 @@ from trainlab.analysis.curves import first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
-from trainlab.report.webpage import figure_html, save_figure
+from trainlab.report.webpage import figure_html
 from trainlab.studies.lottery.section import (
     ALPHA,
     BETA,
@@ -228,9 +228,8 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
 def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # noqa: ANN001 - out: Path
     table = lottery_table(records)
     figure = sparsity_figure(table, records.main_metric)
-    save_figure(figure, out / "lottery.pdf")
     layers = layer_table(records, table)
-    layers.save(out, "lottery_layers", ("md",))
+    layers.save(out, "lottery_layers")
     found = lottery_findings(table, records.main_metric)
     caption = (
         f"Test {records.main_metric} and when validation loss was lowest, against the weights remaining "

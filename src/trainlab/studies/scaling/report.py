@@ -345,7 +345,7 @@ def scaling_sections(records: StudyRecords, section: ScalingSection, out: Path) 
         return [("Scaling", "<p>No evaluation carries training FLOPs and tokens seen; nothing to fit.</p>")]
     tables = [profiles_table(a), fits_table(a)]
     for name, table in zip(("isoflop", "scaling_fits"), tables):
-        table.save(out, name, ("md", "csv"))
+        table.save(out, name)
     figures = [
         (
             loss_vs_flops(a),
