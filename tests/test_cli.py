@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -111,6 +112,7 @@ def test_check_run_ls_show_report_read_the_store(trained: Callable[[str], Traine
         f"Measured on {manifest['device_name']} (cpu, {manifest['threads']} threads)."
         in (out / "resources.md").read_text()
     )
+    _a_live_claim_is_listed_as_running(store, listed[0]["id"])
 
 
 def test_report_without_a_store_is_a_clear_error(tiny_study: Path) -> None:
@@ -129,3 +131,23 @@ def test_the_command_freezes_the_collector_then_exits_with_mains_code(monkeypatc
     with pytest.raises(SystemExit) as exited:
         cli.entry()
     assert exited.value.code == 2 and calls == ["main", "freeze"]
+
+
+def _a_live_claim_is_listed_as_running(store: str, run_id: str) -> None:
+    """A run another process is training (a live claim on it) is `running` in ls, with its holder; a done one
+    stays done."""
+    from trainlab.store import Claims, open_store
+
+    db = open_store(store)
+    db.start_run(run_id, {}, "accuracy", {"total": 1, "trainable": 1}, "cpu", 2, {}, None, None)  # resumed
+    db.close()
+    claims = Claims(Path(store) / "store.sqlite")
+    try:
+        assert claims.take(run_id).granted
+        listed = {r["id"]: r for r in json.loads(run_cli("ls", "--store", store, "--json").stdout)}
+        table = run_cli("ls", "--store", store).stdout
+    finally:
+        claims.close()
+    assert listed[run_id]["status"] == "running" and f"pid {os.getpid()}" in listed[run_id]["held_by"]
+    assert "running" in table and "held_by" in table
+    assert {r["status"] for i, r in listed.items() if i != run_id} == {"done"}

@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         help="config keys whose values group runs in the sweep figures and the "
         "best-setting table, e.g. optim.name (default: the categorical keys the study varies)",
     )
+    rep.add_argument(
+        "--include-partial",
+        action="store_true",
+        help="put runs not finished (stopped, failed, still training) in the tables, figures and findings, "
+        "marked (partial); by default the summary lists them and leaves them out",
+    )
     ls = sub.add_parser("ls", help="list the runs in the store")
     ls.add_argument("--study", help="only this study")
     ls.add_argument("--store", default="trainlab-store", help="store folder (default ./trainlab-store)")
@@ -365,7 +371,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import report_study
 
-    html = report_study(args.study, args.store, args.out, args.x, args.group)
+    html = report_study(args.study, args.store, args.out, args.x, args.group, args.include_partial)
     console.print(f"report written: {html}")
     return 0
 
@@ -393,12 +399,15 @@ def cmd_ls(args: argparse.Namespace, console: Console) -> int:
     store = open_existing(args.store)
     df = run_summaries(store, args.study)
     if args.json:
-        records = [] if df.empty else df[[*LS_COLUMNS, *RELATION_COLUMNS, "config"]].to_dict(orient="records")
+        records = (
+            [] if df.empty else df[[*LS_COLUMNS, *RELATION_COLUMNS, "held_by", "config"]].to_dict(orient="records")
+        )
         for r in records:
             r["config"] = json.loads(r["config"])
         print(json.dumps(records, indent=2, default=str))
         return 0
     columns = LS_COLUMNS + (RELATION_COLUMNS if not df.empty and df["parent_id"].notna().any() else [])
+    columns += ["held_by"] if not df.empty and df["held_by"].notna().any() else []
     table = Table(title=f"{args.store}: {len(df)} runs")
     for col in columns:
         table.add_column(col)

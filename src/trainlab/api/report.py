@@ -20,19 +20,22 @@ def report_study(
     out: str | Path | None = None,
     x: str | None = None,
     group: Sequence[str] | None = None,
+    include_partial: bool = False,
 ) -> Path:
     """Write the study's report from the store; returns the HTML path. `study` is a study file, or the name
     of a study in `store` that has none (runs recorded by trainlab.track, or imported). `x` is the axis of
     its curves, convergence table and findings: step, epoch, seen (examples or tokens), seconds or flops
     (default: step when the runs validate every `train.eval_every_steps` steps, else epoch). `group`: the
     config keys whose values group runs in the sweep figures and the best-setting table (default: the
-    categorical keys the study varies, e.g. optim.name)."""
+    categorical keys the study varies, e.g. optim.name). Runs not finished are left out of the tables, figures
+    and findings unless `include_partial` (the summary says which, and how far they got)."""
     from trainlab.report import write_report
 
     db, name, kind = open_study(study, store)
     try:
         groups = tuple(group) if group is not None else None
-        return write_report(db, name, Path(out or Path("trainlab-report") / name), kind.page, x, groups)
+        folder = Path(out or Path("trainlab-report") / name)
+        return write_report(db, name, folder, kind.page, x, groups, include_partial)
     finally:
         db.close()
 

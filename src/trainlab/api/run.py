@@ -53,6 +53,7 @@ def run_study(
     root = store_root(study, store)
     with store_if_present(root) as existing:
         units = kind.plan(study, overrides or {}, only, existing)
+        planned = kind.plan(study, overrides or {}, None, existing) if only else units  # the study's members
         pending = [u for u in units if existing is None or kind.status(u, existing) not in DONE_STATUSES]
     data = DataCache()
     notes = kind.preflight(pending, dev, data)
@@ -64,9 +65,9 @@ def run_study(
         _recover_lost(db, units, retrain_lost, console)
         ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console)
         if pool is None:
-            return execute(kind, study, units, db, ctx)
+            return execute(kind, study, units, db, ctx, planned=planned)
         driver = partial(ParallelDriver, executor=pool, retries=retries)
-        return execute(kind, study, units, db, ctx, driver, exclusive=True)
+        return execute(kind, study, units, db, ctx, driver, exclusive=True, planned=planned)
     finally:
         if pool is not None:
             pool.close(interrupted=False)  # idempotent; the driver has already closed it unless it never started

@@ -164,14 +164,16 @@ def execute(
     ctx: Context,
     driver: Callable[..., Driver] = Driver,
     exclusive: bool = False,
+    planned: Sequence[Unit] | None = None,
 ) -> list[Outcome]:
-    """Record the study's plan, then run every unit not done yet, with progress on `ctx.console`. `driver`
-    runs the units (this process by default; trainlab.execution.parallel for workers, which must then be
-    the store's only driver: `exclusive`)."""
+    """Record the study's plan (`planned`: every unit of the study, when `units` are a selection of them),
+    then run every unit not done yet, with progress on `ctx.console`. `driver` runs the units (this process by
+    default; trainlab.execution.parallel for workers, which must then be the store's only driver:
+    `exclusive`)."""
     claims = Claims(store.path)
     try:
         claims.register_driver(exclusive)  # refused before anything is written
-        ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(units))))
+        ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(planned or units))))
         progress = make_progress(ctx.console) if ctx.console else None
         ctx = replace(ctx, progress=progress, keep=checkpoints_needed(units))
         with progress or nullcontext():

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trainlab.train import Hook, Loop, Row
 
 REFRESH_EVERY_STEPS = 20  # reading the loss forces a device sync; do it rarely
+PLAIN_EVERY_S = 30.0  # without a terminal (logs, CI): a plain line this often inside an epoch
 
 
 class ProgressHook(Hook):
@@ -26,12 +27,25 @@ class ProgressHook(Hook):
         self.epochs = -(-self.total // self.every) if self.every else cfg.max_epochs(self.steps_per_epoch)
         self.task = progress.add_task(escape(title), total=self.total, completed=loop.state.step, status="")
         self._t0, self._n0 = time.perf_counter(), loop.state.step
+        self._said = self._t0  # when the last plain line was printed
+        self.plain = not progress.console.is_terminal
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
         self.progress.advance(self.task)
-        if loop.state.step % REFRESH_EVERY_STEPS == 0:
-            rate = (loop.state.step - self._n0) * loop.train_cfg.batch_size / (time.perf_counter() - self._t0)
-            self.progress.update(self.task, status=f"{self._where(loop)} loss {loss.item():.4f} {rate:,.0f} samples/s")
+        now = time.perf_counter()
+        if self.plain and now - self._said >= PLAIN_EVERY_S:  # a log has no live bar: say where the epoch is
+            self._said = now
+            self.progress.console.print(f"{self.progress.tasks[self.task].description} {self._status(loop, loss)}")
+        elif loop.state.step % REFRESH_EVERY_STEPS == 0:
+            self.progress.update(self.task, status=self._status(loop, loss))
+
+    def _status(self, loop: Loop, loss: torch.Tensor) -> str:
+        """Where the run is, its loss, examples a second and the time its steps still need at that rate."""
+        done = loop.state.step - self._n0
+        seconds = time.perf_counter() - self._t0
+        rate = done * loop.train_cfg.batch_size / seconds if seconds > 0 else 0.0
+        eta = (self.total - loop.state.step) * seconds / done if done else float("nan")
+        return f"{self._where(loop)} loss {loss.item():.4f} {rate:,.0f} samples/s, {eta:,.0f} s to go"
 
     def _where(self, loop: Loop) -> str:
         step = loop.state.step

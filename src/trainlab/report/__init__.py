@@ -96,7 +96,8 @@ def standard_sections(
     found[:0] = lead
     write_text_atomic(out / "findings.md", "".join(f"- {f}\n" for f in found))
     summary = (
-        f"{description_html(records)}<p>{len(records.runs)} runs in {len(records.experiments())} experiments"
+        f"{description_html(records)}{completeness_html(records)}<p>{len(records.runs)} runs in "
+        f"{len(records.experiments())} experiments"
         f" ({records.n_seeds} seed{'s' if records.n_seeds > 1 else ''} at most per experiment). Convergence order "
         f"(fastest to within 5 % of the best first): experiments {', '.join(map(str, order))}.</p>"
     )
@@ -156,6 +157,11 @@ def _samples_table(records: StudyRecords) -> tables.Table:
     return out
 
 
+def completeness_html(records: StudyRecords) -> str:
+    """'K of N runs finished', and which are partial or not started."""
+    return f"<p><strong>{html.escape(records.completeness.sentence())}</strong></p>" if records.completeness else ""
+
+
 def description_html(records: StudyRecords) -> str:
     description = records.spec.get("description") or ""
     return f"<p>{html.escape(description)}</p>" if description else ""
@@ -168,11 +174,13 @@ def write_report(
     sections: Callable[[StudyRecords, Path], list[Section]],
     x: str | None = None,
     group: tuple[str, ...] | None = None,
+    include_partial: bool = False,
 ) -> Path:
     """Write index.html into `out`, with the sections its study kind gives (which may write figures and
     tables beside it); curves, convergence and findings over `x` (a key of AXES; default: steps for
-    step-based runs, else epochs); sweep figures and tables grouped by the config keys `group`."""
-    records = load_records(store, study, x, group)
+    step-based runs, else epochs); sweep figures and tables grouped by the config keys `group`; runs not
+    finished in it only with `include_partial` (the summary says which)."""
+    records = load_records(store, study, x, group, include_partial)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     write_text_atomic(index, page(study, sections(records, out), records.spec))

@@ -14,7 +14,42 @@ from trainlab.analysis.curves import AXES, Curves, with_axes
 from trainlab.analysis.summary import summarize_runs
 from trainlab.analysis.sweep import SweptKeys, swept_keys
 from trainlab.errors import TrainlabError
-from trainlab.store import Store
+from trainlab.store import DONE_STATUSES, Store
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How much of the study's plan the report covers: runs finished, partial (stopped, failed or still
+    training: epochs done of those planned), not started; whether the partial ones are in the report."""
+
+    planned: int
+    finished: int
+    partial: list[tuple[int, int, str, int, int | None]] = field(default_factory=list)  # exp, seed, id, done, of
+    not_started: list[tuple[int, int]] = field(default_factory=list)  # exp, seed
+    partial_included: bool = False
+
+    def sentence(self) -> str:
+        """'K of N runs finished', then which are partial (with their epochs) and which have not started."""
+        parts = [f"{self.finished} of {self.planned} runs finished."]
+        if self.partial:
+            listed = "; ".join(
+                f"experiment {e} seed {s} ({rid[:8]}) at epoch {done}" + (f" of {of}" if of else "")
+                for e, s, rid, done, of in self.partial[:5]
+            )
+            more = f" and {len(self.partial) - 5} more" if len(self.partial) > 5 else ""
+            where = (
+                "in the report, marked (partial)"
+                if self.partial_included
+                else "left out of the tables, figures and findings (--include-partial puts them in)"
+            )
+            parts.append(f"Partial: {listed}{more}; {where}.")
+        if self.not_started:
+            numbers = sorted({e for e, _ in self.not_started})
+            parts.append(
+                f"Not started: {len(self.not_started)} runs (experiments {', '.join(map(str, numbers[:10]))}"
+                f"{' ...' if len(numbers) > 10 else ''})."
+            )
+        return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -27,6 +62,7 @@ class StudyRecords:
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # run id -> the best model's outputs
     x: str = "epoch"  # the axis (a key of AXES) of the curves, tables and findings that use one
     group: tuple[str, ...] | None = None  # config keys that group runs (--group); None: the swept categorical keys
+    completeness: Completeness | None = None  # how much of the plan the records cover
 
     @cached_property
     def curve(self) -> Curves:
@@ -109,9 +145,17 @@ class StudyRecords:
         return int(self.runs.groupby("experiment")["seed"].nunique().max())
 
 
-def load_records(store: Store, study: str, x: str | None = None, group: tuple[str, ...] | None = None) -> StudyRecords:
+def load_records(
+    store: Store,
+    study: str,
+    x: str | None = None,
+    group: tuple[str, ...] | None = None,
+    include_partial: bool = False,
+) -> StudyRecords:
     """The study's records; curves over `x` (a key of AXES; default: steps when the runs validate every
-    `train.eval_every_steps` steps, else epochs); sweep figures grouped by the config keys `group`."""
+    `train.eval_every_steps` steps, else epochs); sweep figures grouped by the config keys `group`. Runs not
+    finished are left out (and listed in `completeness`) unless `include_partial`, or unless none is
+    finished; included, their experiments' labels say (partial)."""
     if x is not None and x not in AXES:
         raise TrainlabError(f"--x: {x!r} is not an axis; choose one of {', '.join(AXES)}")
     spec = store.study_spec(study)
@@ -122,6 +166,7 @@ def load_records(store: Store, study: str, x: str | None = None, group: tuple[st
     started = runs[runs["epochs_done"] > 0]
     if started.empty:
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
+    started, completeness = _complete(store.study_plan(study), started, include_partial)
     facts = {r.id: json.loads(r.facts) for r in started.itertuples()}
     metrics = with_axes(
         store.metrics(started["id"].unique()),
@@ -134,9 +179,45 @@ def load_records(store: Store, study: str, x: str | None = None, group: tuple[st
     samples = {
         rid: json.loads(path.read_text()) for rid, a, path in artifacts if a["kind"] == "samples" and path.exists()
     }
-    records = StudyRecords(study, spec, summarize_runs(started, metrics), metrics, landscapes, samples, group=group)
+    records = StudyRecords(
+        study,
+        spec,
+        summarize_runs(started, metrics),
+        metrics,
+        landscapes,
+        samples,
+        group=group,
+        completeness=completeness,
+    )
     unknown = [k for k in group or () if k not in records.runs]
     if unknown:
         varied = ", ".join([*records.swept.categorical, *records.swept.numeric]) or "none"
         raise TrainlabError(f"--group: {unknown[0]!r} is not a config key of study {study!r}; keys it varies: {varied}")
     return replace(records, x=x or ("step" if records.step_based else "epoch"))
+
+
+def _complete(
+    plan: list[tuple[int, int, str, str]], started: pd.DataFrame, include_partial: bool
+) -> tuple[pd.DataFrame, Completeness]:
+    """The runs the report covers, and what the plan says of the rest."""
+    finished = started["status"].isin(DONE_STATUSES)
+    include = include_partial or not finished.any()
+    unfinished = started[~finished]
+    epochs_of = unfinished["train.epochs"] if "train.epochs" in unfinished else pd.Series(None, index=unfinished.index)
+    partial = [
+        (int(r.experiment), int(r.seed), r.id, int(r.epochs_done), None if pd.isna(of) else int(of))
+        for r, of in zip(unfinished.itertuples(), epochs_of)
+    ]
+    ids = set(started["id"])
+    completeness = Completeness(
+        planned=len(plan) or len(started),
+        finished=int(finished.sum()),
+        partial=partial,
+        not_started=[(e, s) for e, s, rid, _ in plan if rid not in ids],
+        partial_included=include and bool(partial),
+    )
+    if not include:
+        return started[finished], completeness
+    marked = set(unfinished["experiment"])
+    label = started["label"].where(~started["experiment"].isin(marked), started["label"] + " (partial)")
+    return started.assign(label=label), completeness

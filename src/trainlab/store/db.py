@@ -362,13 +362,15 @@ class Store:
 
     def running(self, stale_s: float) -> set[str]:
         """Runs claimed by a holder whose heartbeat is younger than `stale_s`: being trained right now."""
+        return set(self.holders(stale_s))
+
+    def holders(self, stale_s: float) -> dict[str, str]:
+        """Runs being trained right now (a claim with a heartbeat younger than `stale_s`) -> 'host pid N'."""
         fresh = time.time() - stale_s
-        return {
-            r[0]
-            for r in self._db.execute(
-                "SELECT key FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,)
-            )
-        }
+        rows = self._db.execute(
+            "SELECT key, host, pid FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,)
+        )
+        return {key: f"{host} pid {pid}" for key, host, pid in rows}
 
     def study_members(self) -> list[tuple[str, str, str, float, dict[str, Any], float]]:
         """Every (study, run) pair: study, run id, status, the run's and the study's last update, the spec."""
@@ -389,6 +391,13 @@ class Store:
             (study,),
         ).fetchall()
         return [(e, s, rid, json.loads(config)) for e, s, rid, config in rows]
+
+    def study_plan(self, study: str) -> list[tuple[int, int, str, str]]:
+        """(experiment, seed, run id, label) of every run in the study's plan, started or not."""
+        return self._db.execute(
+            "SELECT experiment, seed, run_id, label FROM study_runs WHERE study = ? ORDER BY experiment, seed",
+            (study,),
+        ).fetchall()
 
     def study_stamp(self, study: str) -> tuple[int, float | None, float | None]:
         """What changes whenever a study does: its number of runs, their newest update, its plan's update."""
