@@ -90,6 +90,8 @@ def test_check_run_ls_show_report_read_the_store(trained: Callable[[str], Traine
     assert all(r["status"] == "done" and r["epochs_done"] == 3 and r["train_s_per_epoch"] > 0 for r in listed)
     shown = json.loads(run_cli("show", listed[0]["id"][:6], "--store", store, "--json").stdout)
     assert shown["id"] == listed[0]["id"] and len(shown["epochs"]) == 3 and "test/accuracy" in shown["test"]
+    plain = run_cli("show", listed[0]["id"][:6], "--store", store).stdout
+    assert "…" not in plain and "seconds" in plain  # headers folded onto two lines, never cut into look-alikes
     assert (Path(shown["folder"]) / "manifest.json").exists()
     manifest = json.loads((Path(shown["folder"]) / "manifest.json").read_text())
     assert manifest["status"] == "done" and manifest["versions"]["torch"] and manifest["config"]["optim"]["lr"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -336,6 +337,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         resources=args.resources,
         retries=args.retries,
         retrain_lost=args.retrain_lost,
+        command=args.command_line,
     )
     counts: dict[str, int] = {}
     for o in outcomes:
@@ -410,7 +412,7 @@ def cmd_ls(args: argparse.Namespace, console: Console) -> int:
     columns += ["held_by"] if not df.empty and df["held_by"].notna().any() else []
     table = Table(title=f"{args.store}: {len(df)} runs")
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in df.itertuples():
         table.add_row(*(_fmt(getattr(r, c)) for c in columns))
     console.print(table)
@@ -461,8 +463,8 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         console.print(f"    {section}: " + ", ".join(f"{k}={v}" for k, v in fields.items()), markup=False)
     table = Table(title="per epoch")
     cols = list(info["epochs"][0]) if info["epochs"] else []
-    for col in cols:
-        table.add_column(col)
+    for col in cols:  # split/name on two lines, folded rather than cut: no two headers end up alike
+        table.add_column(col.replace("/", "/\n"), overflow="fold")
     for row in info["epochs"]:
         table.add_row(*(_fmt(row[c]) for c in cols))
     console.print(table)
@@ -521,6 +523,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.command_line = shlex.join(["trainlab", *(sys.argv[1:] if argv is None else argv)])  # kept with the runs
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes: don't wrap at 80
     try:
         return COMMANDS[args.command](args, console)

@@ -1,6 +1,7 @@
 """A report of a study run in part says so: `--only` two of its three experiments, one run stopped after its
 first epoch: the summary says "3 of 6 runs finished", names the partial run with its epochs and the runs not
-started; the partial run is in no table, figure or finding unless --include-partial, which marks it."""
+started; the partial run is in no table, figure or finding unless --include-partial, which marks it; the spec
+on the page is the spec as run (overrides, selection, command line), and each run keeps its command line."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from tests.conftest import run_cli, write_study
-from trainlab.api import run_study
 from trainlab.store import StoreWriter, open_store
 from trainlab.store.events import RunStarted
 
@@ -21,7 +21,8 @@ def test_the_report_of_a_partial_study_says_how_much_of_it_is_there(tmp_path: Pa
         runs=[{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.01}, {"optim.name": "sgd", "optim.lr": 0.01}],
         seeds=[0, 1],
     )
-    run_study(study, only=[1, 2])
+    ran = run_cli("run", str(study), "--only", "1,2", "--set", "train.batch_size=32")
+    assert ran.returncode == 0, ran.stderr
     store = open_store(tmp_path / "store")
     runs = store.runs("tiny")
     stopped = runs[(runs["experiment"] == 2) & (runs["seed"] == 1)]["id"].item()
@@ -43,6 +44,10 @@ def test_the_report_of_a_partial_study_says_how_much_of_it_is_there(tmp_path: Pa
     assert sorted(results.index) == [1, 2]
     assert "(n=2)" in results.loc[1].to_string() and "(n=2)" not in results.loc[2].to_string()  # its seed 0 alone
     assert "partial" not in (out / "findings.md").read_text()
+    # the spec as run: its overrides, selection and command line; the command line with each run too
+    command = f"trainlab run {study} --only 1,2 --set train.batch_size=32"
+    assert "as_run:" in page and "train.batch_size: 32" in page and f"command: {command}" in page
+    assert json.loads(row["facts"])["command"] == command
 
     both = tmp_path / "with-partial"
     assert run_cli("report", str(study), "--out", str(both), "--include-partial").returncode == 0

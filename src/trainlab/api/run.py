@@ -37,6 +37,7 @@ def run_study(
     resources: str | None = None,
     retries: int = 2,
     retrain_lost: bool = False,
+    command: str | None = None,
 ) -> list[Outcome]:
     """Run every unit of the study not yet done; every error in the study, its data or its models
     surfaces before the store is touched. `workers` > 1 trains that many units at once in worker
@@ -63,11 +64,12 @@ def run_study(
     db = Store(root)
     try:
         _recover_lost(db, units, retrain_lost, console)
-        ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console)
+        ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console, command=command or "")
+        as_run = {"set": dict(overrides or {}), "only": list(only) if only else None, "command": command}
         if pool is None:
-            return execute(kind, study, units, db, ctx, planned=planned)
+            return execute(kind, study, units, db, ctx, planned=planned, as_run=as_run)
         driver = partial(ParallelDriver, executor=pool, retries=retries)
-        return execute(kind, study, units, db, ctx, driver, exclusive=True, planned=planned)
+        return execute(kind, study, units, db, ctx, driver, exclusive=True, planned=planned, as_run=as_run)
     finally:
         if pool is not None:
             pool.close(interrupted=False)  # idempotent; the driver has already closed it unless it never started

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -165,15 +166,18 @@ def execute(
     driver: Callable[..., Driver] = Driver,
     exclusive: bool = False,
     planned: Sequence[Unit] | None = None,
+    as_run: Mapping[str, Any] | None = None,
 ) -> list[Outcome]:
-    """Record the study's plan (`planned`: every unit of the study, when `units` are a selection of them),
-    then run every unit not done yet, with progress on `ctx.console`. `driver` runs the units (this process by
+    """Record the study's plan (`planned`: every unit of the study, when `units` are a selection of them;
+    `as_run`: how it was run, its overrides, selection and command line, kept in its spec), then run every
+    unit not done yet, with progress on `ctx.console`. `driver` runs the units (this process by
     default; trainlab.execution.parallel for workers, which must then be the store's only driver:
     `exclusive`)."""
     claims = Claims(store.path)
     try:
         claims.register_driver(exclusive)  # refused before anything is written
-        ctx.sink(StudyPlanned(study.name, study.to_dict(), tuple(kind.members(planned or units))))
+        spec = {**study.to_dict(), **({"as_run": dict(as_run)} if as_run else {})}
+        ctx.sink(StudyPlanned(study.name, spec, tuple(kind.members(planned or units))))
         progress = make_progress(ctx.console) if ctx.console else None
         ctx = replace(ctx, progress=progress, keep=checkpoints_needed(units))
         with progress or nullcontext():

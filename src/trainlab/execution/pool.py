@@ -56,6 +56,8 @@ def _run_units(conn: Connection, device: torch.device) -> None:
             return
         if message[0] == "stop":
             return
+        if message[0] != "job":  # a late answer to a unit that was interrupted while it asked
+            continue
         try:
             finish = run_job(message[1], conn, device, data)
             conn.send(("finish", finish))

@@ -207,7 +207,7 @@ def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome
                 measure.parameter_counts(parts.model),
                 str(device),
                 loop.state.epoch,
-                {"hardware": hardware, "main_mode": parts.task.mode},
+                {"hardware": hardware, "main_mode": parts.task.mode, **_command(ctx)},
                 run.parent,
                 run.relation,
             )
@@ -270,3 +270,8 @@ def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, started: Starte
 def _kept(ctx: Context, run_id: str, what: str) -> frozenset[int]:
     """The epochs (or steps) of this run that other runs start from."""
     return frozenset(int(c.split(":")[1]) for c in ctx.keep.get(run_id, ()) if c.startswith(what + ":"))
+
+
+def _command(ctx: Context) -> dict[str, str]:
+    """The command line that started the run, when it came from one (the store keeps it in its facts)."""
+    return {"command": ctx.command} if ctx.command else {}

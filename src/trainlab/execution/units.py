@@ -57,6 +57,7 @@ class Context:
     progress: Progress | None = None
     console: Console | None = None
     title: str = ""  # "run 3/12", for the progress display
+    command: str = ""  # the command line that ran the study, kept with each run it starts
     keep: Mapping[str, frozenset[str]] = field(default_factory=dict)  # run id -> checkpoints others start from
 
     def folder(self, run_id: str) -> Path:

@@ -54,7 +54,7 @@ def figure_html(fig: Figure, caption: str, save_as: Path | None = None) -> str:
 def page(title: str, sections: list[tuple[str, str]], spec: dict) -> str:
     """sections: (heading, inner HTML) pairs, in order; the study spec closes the page."""
     body = "".join(f"<h2>{html.escape(h)}</h2>{inner}" for h, inner in sections)
-    spec_text = html.escape(yaml.safe_dump(spec, sort_keys=False))
+    spec_text = html.escape(yaml.safe_dump(spec, sort_keys=False, width=10**6))  # a command line on one line
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"

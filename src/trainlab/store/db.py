@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,6 +28,7 @@ from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
 from trainlab.store import migrate, points
+from trainlab.store.claims import pid_alive
 from trainlab.store.connection import connect, immediate
 from trainlab.store.events import MetricRow
 from trainlab.store.series import Series, last_per_round
@@ -370,7 +372,8 @@ class Store:
         rows = self._db.execute(
             "SELECT key, host, pid FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,)
         )
-        return {key: f"{host} pid {pid}" for key, host, pid in rows}
+        here = socket.gethostname()  # a holder of this host is alive only while its pid is (kill -9 leaves its claim)
+        return {key: f"{host} pid {pid}" for key, host, pid in rows if host != here or pid_alive(pid)}
 
     def study_members(self) -> list[tuple[str, str, str, float, dict[str, Any], float]]:
         """Every (study, run) pair: study, run id, status, the run's and the study's last update, the spec."""
