@@ -151,7 +151,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--c", help="column of training FLOPs (tokens are taken as C / 6N)")
     fit.add_argument("--loss", default="loss", help="column of final losses (default loss)")
     fit.add_argument("--exclude-top", type=int, default=0, help="leave out the N runs of highest loss first")
-    fit.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95 %% intervals (0: none)")
+    fit.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap refits for 95 %% intervals (default 1000: minutes on a large table; 0: none)",
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--json", action="store_true")
     clip = sub.add_parser("clip-score", help="how well each caption fits an image, by a CLIP model")
@@ -474,7 +479,12 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import scaling_fit
 
-    result = scaling_fit(args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed)
+    def say(text: str) -> None:  # on stderr: what the fit is doing, also with --json
+        print(f"trainlab: {text}", file=sys.stderr, flush=True)
+
+    result = scaling_fit(
+        args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed, say=say
+    )
     if args.json:
         print(
             json.dumps(

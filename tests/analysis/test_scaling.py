@@ -77,6 +77,9 @@ def test_a_table_without_the_columns_is_named_and_bad_rows_are_counted(tmp_path:
     )
     out = run_cli("scaling-fit", str(path), "--d", "D", "--bootstrap", "0", "--json")
     result = json.loads(out.stdout)
+    assert out.stderr == "trainlab: fitting 30 runs\n"  # what it does, on stderr: the JSON stays clean
+    refits = run_cli("scaling-fit", str(path), "--d", "D", "--bootstrap", "3")
+    assert "fitting 30 runs, then 3 bootstrap refits" in refits.stderr and "alpha" in refits.stdout
     assert result["runs"] == 30 and result["notes"] == [
         "2 rows with a missing, non-finite or non-positive value left out"
     ]
