@@ -38,7 +38,7 @@ def export_study(
         if fmt == "tensorboard":
             from trainlab.api.tensorboard import export_tensorboard
 
-            written = export_tensorboard(db, name, runs.to_dict(orient="records"), out)
+            written = export_tensorboard(db, runs.to_dict(orient="records"), out)
         else:
             written = _tables(db, runs, out / name, fmt)
         return written + _landscapes(db, list(runs["id"]), out / "landscapes")

@@ -96,8 +96,9 @@ def landscape(
             db.close()
         return _read(folder, folder)
     if out is not None:
-        compute(Path(out) / spec.key())
-        return _read(Path(out) / spec.key(), Path(out) / spec.key())
+        folder = Path(out) / spec.key()
+        compute(folder)
+        return _read(folder, folder)
     with tempfile.TemporaryDirectory(prefix="trainlab-landscape-") as scratch:
         compute(Path(scratch))
         return _read(Path(scratch), None)

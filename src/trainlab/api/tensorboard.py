@@ -14,6 +14,7 @@ imported tag) with its config as hparams.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -127,8 +128,7 @@ def rounds(rows: list[Row]) -> list[list[Row]]:
         return [rows]
     out: list[list[Row]] = [[] for _ in ends]
     for row in sorted(rows, key=lambda r: r[0]):
-        at = next((i for i, end in enumerate(ends) if row[0] <= end), len(ends) - 1)
-        out[at].append(row)
+        out[min(bisect.bisect_left(ends, row[0]), len(ends) - 1)].append(row)  # the first round ending at or after it
     return out
 
 
@@ -214,7 +214,7 @@ def _already_there(run: TrackedRun) -> bool:
 # -- out ---------------------------------------------------------------------------------------------------
 
 
-def export_tensorboard(db: Store, study: str, runs: Iterable[Mapping[str, Any]], out: Path) -> list[Path]:
+def export_tensorboard(db: Store, runs: Iterable[Mapping[str, Any]], out: Path) -> list[Path]:
     """Each run as `out/<folder>/` of scalar events (at its steps, with its wall times) and its config as
     hparams; returns the folders."""
     try:

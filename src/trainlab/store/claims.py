@@ -30,6 +30,14 @@ class Claim:
     holder: str | None = None
 
 
+def holder_alive(host: str, pid: int, heartbeat: float, stale_s: float) -> bool:
+    """A claim's holder is alive while its heartbeat is younger than `stale_s` and, on this host, while its
+    pid is (a holder killed with kill -9 leaves a fresh heartbeat behind)."""
+    if time.time() - heartbeat > stale_s:
+        return False
+    return pid_alive(pid) if host == socket.gethostname() else True
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process of this host exists and is not a zombie (killed, not yet reaped)."""
     try:
@@ -121,9 +129,7 @@ class Claims:
             pass
 
     def _alive(self, host: str, pid: int, heartbeat: float) -> bool:
-        if time.time() - heartbeat > self.stale_s:
-            return False
-        return pid_alive(pid) if host == self.host else True
+        return holder_alive(host, pid, heartbeat, self.stale_s)
 
     def _start_heartbeat(self) -> None:
         if self._thread is None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +27,7 @@ from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
 from trainlab.spec.dotted import flatten
 from trainlab.store import migrate, points
-from trainlab.store.claims import pid_alive
+from trainlab.store.claims import holder_alive
 from trainlab.store.connection import connect, immediate
 from trainlab.store.events import MetricRow
 from trainlab.store.series import Series, last_per_round
@@ -368,12 +367,8 @@ class Store:
 
     def holders(self, stale_s: float) -> dict[str, str]:
         """Runs being trained right now (a claim with a heartbeat younger than `stale_s`) -> 'host pid N'."""
-        fresh = time.time() - stale_s
-        rows = self._db.execute(
-            "SELECT key, host, pid FROM claims WHERE heartbeat > ? AND key NOT LIKE 'driver:%'", (fresh,)
-        )
-        here = socket.gethostname()  # a holder of this host is alive only while its pid is (kill -9 leaves its claim)
-        return {key: f"{host} pid {pid}" for key, host, pid in rows if host != here or pid_alive(pid)}
+        rows = self._db.execute("SELECT key, host, pid, heartbeat FROM claims WHERE key NOT LIKE 'driver:%'")
+        return {key: f"{host} pid {pid}" for key, host, pid, beat in rows if holder_alive(host, pid, beat, stale_s)}
 
     def study_members(self) -> list[tuple[str, str, str, float, dict[str, Any], float]]:
         """Every (study, run) pair: study, run id, status, the run's and the study's last update, the spec."""

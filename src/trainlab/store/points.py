@@ -88,12 +88,19 @@ def _write_chunks(db: sqlite3.Connection, first: int, records: np.ndarray) -> No
     )
 
 
+def _last(record: np.void | None) -> tuple[int | None, float | None]:
+    """A series' last round and value as the `series` table keeps them (a NaN value as NULL)."""
+    if record is None:
+        return None, None
+    value = float(record["value"])
+    return int(record["epoch"]), None if np.isnan(value) else value
+
+
 def _summarize(db: sqlite3.Connection, series_id: int, added: int, last: np.void) -> None:
     """The series' row count and last value, after `added` rows ending with `last`."""
-    value = float(last["value"])
     db.execute(
         "UPDATE series SET rows = rows + ?, last_epoch = ?, last_value = ? WHERE id = ?",
-        (added, int(last["epoch"]), None if np.isnan(value) else value, series_id),
+        (added, *_last(last), series_id),
     )
 
 
@@ -101,12 +108,11 @@ def _recount(db: sqlite3.Connection, series_id: int) -> None:
     """The series' row count and last value, from its chunks (after rows were removed)."""
     lo, hi = _span(series_id)
     (rows,) = db.execute("SELECT ifnull(sum(rows), 0) FROM points WHERE key BETWEEN ? AND ?", (lo, hi)).fetchone()
-    db.execute("UPDATE series SET rows = 0, last_epoch = NULL, last_value = NULL WHERE id = ?", (series_id,))
     tail = db.execute(
         "SELECT data FROM points WHERE key BETWEEN ? AND ? ORDER BY key DESC LIMIT 1", (lo, hi)
     ).fetchone()
-    if tail is not None:
-        _summarize(db, series_id, rows, unpack(tail[0])[-1])
+    last = _last(unpack(tail[0])[-1] if tail else None)
+    db.execute("UPDATE series SET rows = ?, last_epoch = ?, last_value = ? WHERE id = ?", (rows, *last, series_id))
 
 
 def drop(db: sqlite3.Connection, run_id: str, after_epoch: int, split_prefix: str) -> None:
