@@ -52,9 +52,16 @@ def _parser() -> argparse.ArgumentParser:
 
     c = study_command("check", "validate a study and print its plan")
     c.add_argument("--json", action="store_true", help="print the plan as a JSON list")
+    c.add_argument("--pack", default="auto", help="show how `trainlab run --pack PACK` groups the runs (default auto)")
     r = study_command("run", "train every run not yet done; resume partial ones")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument(
+        "--pack",
+        default="auto",
+        help="train runs of one model shape together in this process (vmapped): auto (where a timed step says "
+        "it is faster; default), off, or N (packs of at most N runs, always); ids and results do not change",
+    )
     r.add_argument(
         "--workers",
         type=int,
@@ -281,7 +288,7 @@ def _status_text(status: str, epochs: int) -> str:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from trainlab.api import check_study, planned_runs, plugins_used
+    from trainlab.api import check_study, pack_plan, planned_runs, plugins_used
 
     lines = check_study(args.study, _overrides(args.set), args.only, args.store)
     if args.json:
@@ -317,10 +324,43 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     for line in lines:
         counts[line.status] = counts.get(line.status, 0) + 1
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing planned")
+    _print_packs(pack_plan(args.study, _overrides(args.set), args.only, args.store, args.pack), args.pack, console)
     for use in plugins_used(args.study, planned_runs(args.study, _overrides(args.set), args.only, args.store)):
         digest = f", source {use.source}" if use.source else ""
         console.print(f"plugin {use.section} {use.name}: {use.origin}{digest}", markup=False, soft_wrap=True)
     return 0
+
+
+SHOWN_PACKS = 12  # packs and lone runs listed by check; the rest are counted
+
+
+def _print_packs(lines: list, pack: str, console: Console) -> None:
+    """How the runs not done yet would train: packs (experiments, runs), and runs alone with the reason."""
+    packs, alone = [p for p in lines if not p.alone], [p for p in lines if p.alone]
+    if not lines:
+        return
+    members = sum(len(p.ids) for p in packs)
+    console.print(
+        f"packing (--pack {pack}): {members} runs in {len(packs)} packs, {len(alone)} alone"
+        + (
+            "; auto times each pack's step first and trains its runs one at a time where that is faster"
+            if pack == "auto" and packs
+            else ""
+        ),
+        soft_wrap=True,
+    )
+    for i, p in enumerate(packs[:SHOWN_PACKS], start=1):
+        experiments = ", ".join(str(e) for e in sorted(set(p.experiments)))
+        console.print(f"  pack {i}: {len(p.ids)} runs, experiments {experiments}", soft_wrap=True)
+    for p in alone[:SHOWN_PACKS]:
+        console.print(
+            f"  alone: exp {p.experiments[0]} seed {p.seeds[0]} [{p.ids[0][:8]}]: {p.alone}",
+            markup=False,
+            soft_wrap=True,
+        )
+    hidden = max(0, len(packs) - SHOWN_PACKS) + max(0, len(alone) - SHOWN_PACKS)
+    if hidden:
+        console.print(f"  ... and {hidden} more", soft_wrap=True)
 
 
 EXIT_INCOMPLETE = 1  # some runs failed or are blocked; the rest is stored
@@ -343,6 +383,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         retries=args.retries,
         retrain_lost=args.retrain_lost,
         command=args.command_line,
+        pack=args.pack,
     )
     counts: dict[str, int] = {}
     for o in outcomes:

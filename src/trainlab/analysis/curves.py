@@ -23,7 +23,9 @@ def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.Data
     per_round = train.pivot_table(index=["run_id", "epoch"], columns="name", values="value", aggfunc="last")
     per_round = per_round.reindex(columns=["seen", "flops"]).reset_index()
     out = metrics.merge(per_round, on=["run_id", "epoch"], how="left")
-    per_epoch = out["run_id"].map(steps_per_epoch).astype(float)
+    codes, run_ids = pd.factorize(out["run_id"])  # once per run, not per row: a sweep has millions of rows
+    per_run = np.array([steps_per_epoch.get(r, np.nan) for r in run_ids], dtype=float)
+    per_epoch = pd.Series(per_run[codes] if len(codes) else np.array([], dtype=float), index=out.index)
     out["data_epochs"] = (out["step"] / per_epoch).where(per_epoch.notna(), out["epoch"])
     return out
 
@@ -121,16 +123,10 @@ def overfitting_epoch(train_loss: pd.Series, valid_loss: pd.Series, rises: int =
     """The x (epoch, step, ...) of the valid-loss minimum when, after it, valid loss rises for at least
     `rises` consecutive evaluations while train loss keeps falling over them; None otherwise."""
     valid = valid_loss.sort_index()
-    train = train_loss.reindex(valid.index)
-    epochs = list(valid.index)
-    best = valid.idxmin()
-    i = epochs.index(best)
-    streak = 0
-    for a, b in zip(epochs[i:], epochs[i + 1 :]):
-        if valid[b] > valid[a] and train[b] < train[a]:
-            streak += 1
-            if streak >= rises:
-                return best
-        else:
-            streak = 0
-    return None
+    v, t = valid.to_numpy(dtype=float), train_loss.reindex(valid.index).to_numpy(dtype=float)
+    if not len(v):
+        return None
+    i = valid.index.get_loc(valid.idxmin())
+    worse = (v[i + 1 :] > v[i:-1]) & (t[i + 1 :] < t[i:-1])  # each step after the minimum: valid up, train down
+    runs = np.convolve(worse.astype(int), np.ones(rises, dtype=int), mode="valid") if len(worse) >= rises else []
+    return valid.index[i] if np.any(np.asarray(runs) >= rises) else None

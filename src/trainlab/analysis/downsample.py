@@ -27,3 +27,22 @@ def lttb(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
         kept.append(lo + int(np.argmax(area)))
     kept.append(size - 1)
     return np.asarray(kept)
+
+
+def min_max(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of at most `n` points of a finite curve, in order: the first and the last, and the lowest and
+    the highest of each of (n - 2) // 2 equal buckets between them (the extremes a line drawn through every
+    point would reach; M4-style, Jugel et al. 2014, "M4: A Visualization-Oriented Time Series Data
+    Aggregation"). Vectorised: thousands of curves of a large sweep take milliseconds, where `lttb` loops
+    over its buckets."""
+    size = len(y)
+    if size <= n:
+        return np.arange(size)
+    starts = np.unique(np.linspace(1, size - 1, max(1, (n - 2) // 2) + 1).astype(int)[:-1])
+    lengths = np.diff(np.r_[starts, size - 1])
+    inner, index = y[: size - 1], np.arange(size - 1)
+    lows = np.repeat(np.minimum.reduceat(inner, starts), lengths)
+    highs = np.repeat(np.maximum.reduceat(inner, starts), lengths)
+    at_low = np.minimum.reduceat(np.where(inner[starts[0] :] == lows, index[starts[0] :], size), starts - starts[0])
+    at_high = np.minimum.reduceat(np.where(inner[starts[0] :] == highs, index[starts[0] :], size), starts - starts[0])
+    return np.unique(np.r_[0, at_low, at_high, size - 1])

@@ -16,6 +16,7 @@ from trainlab.api.serve import serve as serve
 
 _HOMES = {
     "check_study": "check",
+    "pack_plan": "check",
     "planned_runs": "check",
     "plugins_used": "check",
     "score_captions": "clip",

@@ -9,6 +9,7 @@ from typing import Any
 
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.execution.driver import input_problem
+from trainlab.execution.packing import PackSetting, packs
 from trainlab.execution.units import Unit
 from trainlab.registry import BUILT_IN
 from trainlab.spec import StudySpec
@@ -73,3 +74,40 @@ def plugins_used(study: StudySpec | str | Path, units: Sequence[Unit]) -> list[P
     names |= {(s, getattr(u.config, s).name) for u in units if hasattr(u, "config") for s in list(registries)[1:]}
     found = [(s, registries[s].get(n)) for s, n in sorted(names, key=lambda x: (list(registries).index(x[0]), x[1]))]
     return [PluginUse(s, e.name, e.origin, e.source) for s, e in found if e.origin != BUILT_IN]
+
+
+@dataclass(frozen=True)
+class PackLine:
+    """A pack of `trainlab check`: runs that would train together, or one run alone and why."""
+
+    ids: list[str]
+    experiments: list[int]
+    seeds: list[int]
+    alone: str = ""  # why the run trains alone ("" for a pack)
+
+
+def pack_plan(
+    study: StudySpec | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    only: Sequence[int] | None = None,
+    store: str | Path | None = None,
+    pack: str | int = "auto",
+) -> list[PackLine]:
+    """How `trainlab run --pack PACK` would group the runs not done yet (from their configs; a pack that
+    the built runs reveal unpackable, or that auto times slower, still trains one run at a time)."""
+    setting = PackSetting.parse(pack)
+    study = as_study(study)
+    kind = kind_of(study)
+    with store_if_present(store_root(study, store)) as db:
+        units = kind.plan(study, overrides or {}, only, db)
+        pending = [u for u in units if db is None or kind.status(u, db) not in DONE_STATUSES]
+    groups = packs(pending, kind.pack_key, setting.size)
+    return [
+        PackLine(
+            [u.id for u in group],
+            [u.experiment for u in group],
+            [u.seed for u in group],
+            "" if len(group) > 1 else "--pack off" if setting.size == 1 else kind.why_alone(group[0]),
+        )
+        for group in groups
+    ]

@@ -12,6 +12,7 @@ from rich.console import Console
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.errors import TrainlabError
 from trainlab.execution.driver import Sink, execute
+from trainlab.execution.packing import PackSetting
 from trainlab.execution.parallel import ParallelDriver, check_executor, make_executor
 from trainlab.execution.units import Context, Outcome, Unit
 from trainlab.spec import StudySpec
@@ -38,14 +39,18 @@ def run_study(
     retries: int = 2,
     retrain_lost: bool = False,
     command: str | None = None,
+    pack: str | int = "auto",
 ) -> list[Outcome]:
     """Run every unit of the study not yet done; every error in the study, its data or its models
     surfaces before the store is touched. `workers` > 1 trains that many units at once in worker
     processes; `executor="ray"` runs each unit as a Ray task (`address`: auto, HOST:PORT or ray://HOST:PORT;
     `resources`: JSON of what each run asks, e.g. '{"GPU": 1}'); a unit whose worker dies is retried from
     its last checkpoint up to `retries` times. Runs whose folders hold work the store has no record of are
-    rebuilt from their event logs; those without one stop the study, or train again with `retrain_lost`."""
+    rebuilt from their event logs; those without one stop the study, or train again with `retrain_lost`.
+    `pack`: auto, off or N - runs of one model shape train together in one process, N at most
+    (trainlab.execution.packing); with workers or Ray each worker trains one run at a time."""
     check_executor(executor, workers, retries)
+    packing = PackSetting.parse(pack)
     if isinstance(study, (str, Path)) and project_dir is None:
         project_dir = Path(study).resolve().parent
     study = as_study(study)
@@ -64,7 +69,9 @@ def run_study(
     db = Store(root)
     try:
         _recover_lost(db, units, retrain_lost, console)
-        ctx = Context(root, Sink(db, console), dev, data, project_dir, console=console, command=command or "")
+        ctx = Context(
+            root, Sink(db, console), dev, data, project_dir, console=console, command=command or "", pack=packing
+        )
         as_run = {"set": dict(overrides or {}), "only": list(only) if only else None, "command": command}
         if pool is None:
             return execute(kind, study, units, db, ctx, planned=planned, as_run=as_run)

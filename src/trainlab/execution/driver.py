@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlab.errors import TrainlabError
+from trainlab.execution.packing import packs
 from trainlab.execution.progress import make_progress
 from trainlab.execution.units import Context, Kind, Outcome, Unit
 from trainlab.spec import StudySpec
@@ -84,34 +85,49 @@ class Driver:
 
     def run(self, claims: Claims) -> list[Outcome]:
         waiting = {u.id: u for u in self.units}  # by id: a pass over thousands of units stays linear
+        keys = {u.id: self.kind.pack_key(u) for u in self.units} if self.ctx.pack.size > 1 else {}
+        pending = set(waiting)  # units without an outcome yet
         announced: set[str] = set()
         while waiting:
             progressed = False
-            for unit in list(waiting.values()):
-                outcome = self._attempt(unit, waiting.keys(), claims)
-                if outcome is not None:
-                    self.outcomes[unit.id] = outcome
+            # Work items: a unit, or the units of a pack key that are ready together (formed again each pass,
+            # so that runs which wait for others pack with the runs that become ready with them)
+            for group in packs(list(waiting.values()), lambda u: keys.get(u.id), self.ctx.pack.size):
+                outcomes = self._attempt(group, pending, claims)
+                for outcome in outcomes:
+                    self.outcomes[outcome.id] = outcome
                     if outcome.status in STOPPED:
-                        self.stopped[unit.id] = outcome.status
-                    del waiting[unit.id]
-                    progressed = True
+                        self.stopped[outcome.id] = outcome.status
+                    pending.discard(outcome.id)
+                    del waiting[outcome.id]
+                progressed |= bool(outcomes)
             if waiting and not progressed:
-                holders = sorted({self.held[i] for i in waiting if i in self.held} - announced)
+                holders = sorted({self.held[i] for i in pending if i in self.held} - announced)
                 for holder in holders:
                     self.say(f"waiting for runs that {holder} is training")
                 announced.update(holders)
                 time.sleep(POLL_S)
         return [self.outcomes[u.id] for u in self.units]
 
-    def _attempt(self, unit: Unit, waiting: Collection[str], claims: Claims) -> Outcome | None:
-        """The unit's outcome, or None when it must wait (for an input, or for another driver)."""
-        ready = self.prepare(unit, waiting, claims)
-        if not isinstance(ready, Claim):
-            return ready
+    def _attempt(self, group: list[Unit], pending: Collection[str], claims: Claims) -> list[Outcome]:
+        """The outcomes of the group's units that can be settled now (run, done, blocked); the others must wait
+        (for an input, or for another driver). The units ready run together when there are several."""
+        outcomes, ready = [], []
+        for unit in group:
+            prepared = self.prepare(unit, pending, claims)
+            if isinstance(prepared, Claim):
+                ready.append(unit)
+            elif prepared is not None:
+                outcomes.append(prepared)
         try:
-            return self._run(unit)
+            if len(ready) == 1:
+                outcomes.append(self._run(ready[0]))
+            elif ready:
+                outcomes += self._run_pack(ready)
         finally:
-            claims.release(unit.id)
+            for unit in ready:
+                claims.release(unit.id)
+        return outcomes
 
     def prepare(self, unit: Unit, waiting: Collection[str], claims: Claims) -> Outcome | Claim | None:
         """What to do with a unit now: its outcome when there is nothing to run (done, blocked), None when it
@@ -151,6 +167,15 @@ class Driver:
             raise
         except Exception as err:  # one broken run must not stop a sweep; the store keeps the traceback
             return self.failed(unit, f"{type(err).__name__}: {err}".splitlines()[0])
+
+    def _run_pack(self, units: list[Unit]) -> list[Outcome]:
+        numbers = ", ".join(str(self.position[u.id]) for u in units[:4]) + (" ..." if len(units) > 4 else "")
+        title = f"pack of {len(units)} (runs {numbers})"
+        outcomes = self.kind.run_pack(units, replace(self.ctx, title=title))
+        for unit, outcome in zip(units, outcomes):
+            if outcome.status == "failed":
+                self.failed(unit, outcome.reason)
+        return outcomes
 
     def failed(self, unit: Unit, reason: str) -> Outcome:
         self.say(f"{reason} (`trainlab show {unit.id}` has the details)", f"[red]run {unit.id} failed:[/red] ")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from trainlab.store.manifest import device_facts, git_state, library_versions, n
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
 from trainlab.train.build import build_parts
 from trainlab.train.hooks import config_hooks
+from trainlab.train.packed import PackedLoop, packs, step_seconds
 
 
 class Recorder(Hook):
@@ -76,6 +77,8 @@ class Recorder(Hook):
 class KeepSteps(Hook):
     """Saves the weights after the optimizer steps that other runs rewind to (step:K inputs)."""
 
+    packs = False  # reads the model itself at each step
+
     def __init__(self, recorder: Recorder, steps: frozenset[int]) -> None:
         self.recorder, self.steps = recorder, steps
 
@@ -100,6 +103,8 @@ def _test_rows(loop: Loop, folder: Path) -> tuple[MetricRow, ...]:
         rows += [(s.step, s.best_epoch, "test", k, v, s.train_seconds) for k, v in best.items()]
     return tuple(rows)
 
+
+PACK_GAIN = 0.8  # --pack auto packs when a packed step takes less than this part of the steps alone
 
 SAMPLES = 10  # examples of the best model's outputs kept for the report
 
@@ -186,70 +191,135 @@ def _resume_or_start(run: RunSpec, loop: Loop, ctx: Context, folder: Path, start
 def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome:
     """Train one run to completion, from its last checkpoint when it has one; `start` makes its weights
     when it has none (default: `Start()`)."""
+    with seeding.private_global_rng(ctx.device):
+        loop = prepare_run(run, ctx, start or Start())
+        return finish_run(run, loop, ctx, train=loop.run)
+
+
+def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None) -> list[Outcome]:
+    """Train runs together in packs of at most `ctx.pack.size` (trainlab.train.packed); each run is prepared
+    and finished as `train_run` does, so a member is an ordinary run. A run that cannot pack trains alone,
+    with a note saying why; so do a pack's runs where `--pack auto` timed packing slower; the members of a
+    pack that fails (a model that vmap cannot batch) go on alone from their last checkpoints. A run that
+    fails is its own outcome, not the others'."""
+    with seeding.private_global_rng(ctx.device):
+        loops = [prepare_run(run, ctx, start or Start()) for run in runs]
+        run_of = {id(loop): run for loop, run in zip(loops, runs)}
+        groups, alone = packs(loops, ctx.pack.size)
+        slower = [(group, why) for group in groups if (why := _slower(group, ctx))]
+        alone += [(loop, why) for group, why in slower for loop in group]
+        for loop, why in alone:
+            ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}"))
+        packed, broken = set(), set()
+        for group in (g for g in groups if len(g) > 1 and not any(g is s for s, _ in slower)):
+            try:
+                PackedLoop(group).run()
+                packed.update(map(id, group))
+            except (KeyboardInterrupt, TrainlabError):
+                raise
+            except Exception as err:
+                broken.update(map(id, group))
+                for loop in group:
+                    note = f"packed training failed ({type(err).__name__}: {err}); trained alone from its checkpoint"
+                    ctx.sink(RunNote(run_of[id(loop)].id, note))
+        return [_finished(run_of[id(loop)], loop, ctx, start, id(loop) in packed, id(loop) in broken) for loop in loops]
+
+
+def _slower(group: list[Loop], ctx: Context) -> str | None:
+    """Under --pack auto, why this pack would not be faster than its runs one at a time (None: it would)."""
+    if not ctx.pack.measure or len(group) < 2:
+        return None
+    packed_s, alone_s = step_seconds(group)
+    if packed_s < PACK_GAIN * alone_s:
+        return None
+    return (
+        f"a step of the {len(group)} runs packed took {packed_s * 1e3:.1f} ms against {alone_s * 1e3:.1f} ms one "
+        "at a time (--pack N packs anyway)"
+    )
+
+
+def _finished(run: RunSpec, loop: Loop, ctx: Context, start: Start | None, packed: bool, broken: bool) -> Outcome:
+    """A pack's run finished: tested and ended (trained alone first when it was not packed, or anew when its
+    pack failed); a failure is this run's outcome."""
+    try:
+        if broken:
+            return train_run(run, ctx, start)
+        return finish_run(run, loop, ctx, train=(lambda: None) if packed else loop.run)
+    except (KeyboardInterrupt, TrainlabError):
+        raise
+    except Exception as err:
+        return Outcome(
+            run.id, run.experiment, run.seed, "failed", reason=f"{type(err).__name__}: {err}".splitlines()[0]
+        )
+
+
+def prepare_run(run: RunSpec, ctx: Context, start: Start) -> Loop:
+    """A run's loop, ready to train: built from the run's seed (or restored from its last checkpoint), its
+    start, facts and manifest sent to the store, its hooks in place. The caller holds a private global RNG."""
     cfg, sink, device = run.config, ctx.sink, ctx.device
     folder = ctx.folder(run.id)
-    data = ctx.data.get(cfg).to(device)
-    with seeding.private_global_rng(device):
-        torch.manual_seed(seeding.stream_seed(cfg.train.seed, "init"))
-        parts = build_parts(cfg, data, device)
-        loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, cfg.train, device)
-        facts = _flop_facts(run, loop)
-        loop.flops_per_unit = facts["flops_per_unit_analytic"] or facts["flops_per_unit"]
-        if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
-            loop.model.compile()
-        notes, started = _resume_or_start(run, loop, ctx, folder, start or Start())
-        hardware = device_facts(device)
-        sink(
-            RunStarted(
-                run.id,
-                cfg.to_dict(),
-                parts.task.main_metric,
-                measure.parameter_counts(parts.model),
-                str(device),
-                loop.state.epoch,
-                {"hardware": hardware, "main_mode": parts.task.mode, **_command(ctx)},
-                run.parent,
-                run.relation,
-            )
+    data = ctx.data.on(cfg, device)
+    torch.manual_seed(seeding.stream_seed(cfg.train.seed, "init"))
+    parts = build_parts(cfg, data, device)
+    loop = Loop(parts.model, parts.optimizer, parts.schedule, data, parts.task, cfg.train, device)
+    facts = _flop_facts(run, loop)
+    loop.flops_per_unit = facts["flops_per_unit_analytic"] or facts["flops_per_unit"]
+    if cfg.train.compile:  # after counting, which needs eager ops; compiling in place keeps state_dict keys
+        loop.model.compile()
+    notes, started = _resume_or_start(run, loop, ctx, folder, start)
+    hardware = device_facts(device)
+    sink(
+        RunStarted(
+            run.id,
+            cfg.to_dict(),
+            parts.task.main_metric,
+            measure.parameter_counts(parts.model),
+            str(device),
+            loop.state.epoch,
+            {"hardware": hardware, "main_mode": parts.task.mode, **_command(ctx)},
+            run.parent,
+            run.relation,
         )
-        sink(CheckpointSaved(run.id, "init.pt"))
-        for note in notes:
-            sink(RunNote(run.id, note))
-        for name in started.files:
-            sink(CheckpointSaved(run.id, name))
-        sink(FactsMeasured(run.id, {**facts, **started.facts}))
-        write_manifest(
-            folder / "manifest.json",
-            run_id=run.id,
-            config=cfg.to_dict(),
-            git=git_state(ctx.project_dir),
-            versions=library_versions(),
-            **hardware,
-            started_at=now_iso(),
-            resumed_from_epoch=loop.state.epoch,
-            inputs=[i.as_dict() for i in run.inputs],
-        )
-        loop.hooks = _hooks(run, loop, ctx, folder, started)
-        try:
-            state = loop.run()
-            if state.stop_reason == "diverged":
-                sink(RunEnded(run.id, "diverged"))
-            else:
-                rows = _test_rows(loop, folder)  # leaves the best-valid weights in the model
-                _save_samples(run.id, loop, folder, sink)
-                sink(
-                    RunEnded(
-                        run.id,
-                        "done",
-                        rows,
-                        {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)},
-                    )
-                )
-        except (KeyboardInterrupt, TrainlabError):
-            raise
-        except Exception:
-            sink(RunEnded(run.id, "failed", facts={"error": traceback.format_exc(limit=-10)}))
-            raise
+    )
+    sink(CheckpointSaved(run.id, "init.pt"))
+    for note in notes:
+        sink(RunNote(run.id, note))
+    for name in started.files:
+        sink(CheckpointSaved(run.id, name))
+    sink(FactsMeasured(run.id, {**facts, **started.facts}))
+    write_manifest(
+        folder / "manifest.json",
+        run_id=run.id,
+        config=cfg.to_dict(),
+        git=git_state(ctx.project_dir),
+        versions=library_versions(),
+        **hardware,
+        started_at=now_iso(),
+        resumed_from_epoch=loop.state.epoch,
+        inputs=[i.as_dict() for i in run.inputs],
+    )
+    loop.hooks = _hooks(run, loop, ctx, folder, started)
+    return loop
+
+
+def finish_run(run: RunSpec, loop: Loop, ctx: Context, train: Callable[[], object]) -> Outcome:
+    """`train()` (the loop's own run, or nothing when a pack trained it), then the test evaluation and the
+    run's end in the store; an error is recorded as the run's failure (with its traceback) and raised."""
+    sink, folder, state = ctx.sink, ctx.folder(run.id), loop.state
+    try:
+        train()
+        if state.stop_reason == "diverged":
+            sink(RunEnded(run.id, "diverged"))
+        else:
+            rows = _test_rows(loop, folder)  # leaves the best-valid weights in the model
+            _save_samples(run.id, loop, folder, sink)
+            facts = {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}
+            sink(RunEnded(run.id, "done", rows, facts))
+    except (KeyboardInterrupt, TrainlabError):
+        raise
+    except Exception:
+        sink(RunEnded(run.id, "failed", facts={"error": traceback.format_exc(limit=-10)}))
+        raise
     status = "diverged" if state.stop_reason == "diverged" else "done"
     write_manifest(folder / "manifest.json", finished_at=now_iso(), status=status, stop_reason=state.stop_reason)
     return Outcome(run.id, run.experiment, run.seed, status, state.epoch)

@@ -13,6 +13,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
+from trainlab.execution.packing import PackSetting
 from trainlab.spec import RunInput
 from trainlab.store import Store
 from trainlab.store.events import Sink
@@ -59,6 +60,7 @@ class Context:
     title: str = ""  # "run 3/12", for the progress display
     command: str = ""  # the command line that ran the study, kept with each run it starts
     keep: Mapping[str, frozenset[str]] = field(default_factory=dict)  # run id -> checkpoints others start from
+    pack: PackSetting = PackSetting(1, False)  # --pack: how many runs may train together (1: each alone)
 
     def folder(self, run_id: str) -> Path:
         path = self.store_root / "runs" / run_id
@@ -78,3 +80,7 @@ class Kind(Protocol):
     def members(self, units: Sequence[Any]) -> list[dict[str, Any]]: ...
 
     def run(self, unit: Any, ctx: Context) -> Outcome: ...
+
+    def pack_key(self, unit: Any) -> str | None: ...
+
+    def run_pack(self, units: Sequence[Any], ctx: Context) -> list[Outcome]: ...

@@ -109,6 +109,10 @@ def _tensor(out: Any) -> torch.Tensor:
 
 
 class ClipClassifier(nn.Module):
+    # Why it trains alone under --pack (trainlab.train.packed reads this of any model): transformers' code
+    # branches on tensor values (its attention masks), which vmap cannot batch.
+    unpackable = "its Hugging Face model branches on tensor values, which vmap cannot batch"
+
     def __init__(self, clip: Any, weights: torch.Tensor, mode: str) -> None:
         super().__init__()
         self.vision, self.projection = clip.vision_model, clip.visual_projection  # the text tower is done with

@@ -48,6 +48,10 @@ class HFEncoderConfig(Named):
 
 
 class HFEncoderClassifier(nn.Module):
+    # Why it trains alone under --pack (trainlab.train.packed reads this of any model): transformers' code
+    # branches on tensor values (its attention masks), which vmap cannot batch.
+    unpackable = "its Hugging Face model branches on tensor values, which vmap cannot batch"
+
     def __init__(self, encoder: nn.Module, classes: int, cfg: HFEncoderConfig) -> None:
         super().__init__()
         self.encoder, self.cfg = encoder, cfg

@@ -31,6 +31,8 @@ class LSTMLMConfig(Named):
 
 
 class LSTMLM(nn.Module):
+    unpackable = "nn.LSTM has no vmap batching rule"  # why it trains alone under --pack (trainlab.train.packed)
+
     def __init__(self, *, vocab: int, cfg: LSTMLMConfig) -> None:
         super().__init__()
         E, H = cfg.embed_dim, cfg.hidden_dim

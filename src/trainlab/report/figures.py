@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import string
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from trainlab.analysis.curves import AXES, seed_band
+from trainlab.analysis.downsample import min_max
 from trainlab.analysis.sweep import group_names
 from trainlab.report.layout import GREY, HIGHLIGHT, HIGHLIGHT_COLOURS, metric_scale, wrapped_axes
 from trainlab.report.records import StudyRecords
@@ -43,12 +46,13 @@ def style(records: StudyRecords) -> dict[int, tuple[str, str]]:
 
 def _plot_band(
     ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None, thin: bool = False
-) -> None:
-    band = seed_band(curves)
+) -> np.ndarray | None:
+    """The seed band of `curves` with its mean line; `thin` (an experiment outside the highlighted best:
+    context, not a line to read): only its mean's points, which `_draw_grey` draws with the others."""
+    band = drawn(seed_band(curves))
     n = len(curves)
-    if thin:  # an experiment outside the highlighted best: context, not a line to read
-        ax.plot(band["x"], band["mean"], line, color=GREY, linewidth=0.7, zorder=1)
-        return
+    if thin:
+        return band[["x", "mean"]].to_numpy(dtype=float)
     every = max(1, len(band) // 8)
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
     ax.plot(
@@ -64,6 +68,28 @@ def _plot_band(
     )
     if n > 1:
         ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0, zorder=2)
+    return None
+
+
+def _draw_grey(ax: Axes, lines: list[np.ndarray]) -> None:
+    """The grey context lines of an axis as one collection: one artist instead of hundreds, which is most of
+    the drawing time of a large sweep's figures."""
+    if lines:
+        ax.add_collection(LineCollection(lines, colors=GREY, linewidths=0.7, zorder=1))
+        ax.autoscale_view()
+
+
+DRAWN_POINTS = 500  # per line in a static figure: about the pixels across one axis, so nothing visible is lost
+
+
+def drawn(band: pd.DataFrame, y: str = "mean") -> pd.DataFrame:
+    """The rows of a curve (x and `y` columns) that a figure draws: all of a short one; of a long one, at most
+    DRAWN_POINTS, each bucket's lowest and highest `y` (peaks and drops kept), so 1,000 runs of 2,000 points
+    draw in seconds. Tables and findings use every point."""
+    finite = band[np.isfinite(band["x"]) & np.isfinite(band[y])]
+    if len(finite) <= DRAWN_POINTS:
+        return band
+    return finite.iloc[min_max(finite[y].to_numpy(dtype=float), DRAWN_POINTS)]
 
 
 def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
@@ -126,7 +152,7 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
     colours = highlight(records, [n for n, _, _ in experiments])
     hidden = sum(c is None for c in colours.values())
     for ax, name in zip(axes, ("loss", records.main_metric)):
-        values = []
+        values, grey = [], []
         for number, label, runs in drawing_order(experiments, colours):
             colour = colours[number]
             for split, line in SPLIT_STYLES.items():
@@ -134,7 +160,7 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                     continue
                 curves = _curves(records, runs, split, name, x)
                 if curves:
-                    _plot_band(
+                    thin = _plot_band(
                         ax,
                         curves,
                         colour or GREY,
@@ -143,7 +169,9 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                         f"{number}: {label}" if split == "valid" else None,
                         thin=colour is None,
                     )
+                    grey += [] if thin is None else [thin]
                     values += [v for c in curves for v in c]
+        _draw_grey(ax, grey)
         ax.set_yscale(metric_scale(_mode(records, name), values))
         _axis(ax, records, x)
         ax.set_ylabel(name)
@@ -217,13 +245,15 @@ def _sweep_panel(ax: Axes, records: StudyRecords, members: list[tuple[int, str, 
     colours = highlight(records, [n for n, _, _ in members])
     if len(members) <= HIGHLIGHT:
         colours = {n: HIGHLIGHT_COLOURS[i] for i, (n, _, _) in enumerate(members)}
-    values = []
+    values, grey = [], []
     for number, label, runs in drawing_order(members, colours):
         curves = _curves(records, runs, "valid", records.main_metric, x)
         if curves:
             colour = colours[number]
-            _plot_band(ax, curves, colour or GREY, "o", "-", label, thin=colour is None)
+            thin = _plot_band(ax, curves, colour or GREY, "o", "-", label, thin=colour is None)
+            grey += [] if thin is None else [thin]
             values += [v for c in curves for v in c]
+    _draw_grey(ax, grey)
     _grey_note(ax, sum(c is None for c in colours.values()))
     ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=1, frameon=False)
     return values
@@ -236,7 +266,8 @@ def learning_rates(records: StudyRecords) -> Figure:
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
     for number, label, runs in drawing_order(experiments, colours):
-        lr = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
+        series = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
+        lr = drawn(pd.DataFrame({"x": series.index, "lr": series.to_numpy()}), "lr").set_index("x")["lr"]
         colour, marker = colours[number], styles[number][1]
         if colour is None:
             ax.plot(lr.index, lr.values, color=GREY, linewidth=0.7)

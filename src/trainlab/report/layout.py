@@ -47,5 +47,6 @@ def metric_scale(mode: str, values: Sequence[float]) -> str:
     """'linear' for accuracy-like metrics; for losses 'log' only when their positive values span a decade."""
     if mode == "max":
         return "linear"
-    v = np.asarray([x for x in values if np.isfinite(x) and x > 0])
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
     return "log" if len(v) and v.max() / v.min() > 10 else "linear"

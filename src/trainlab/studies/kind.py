@@ -73,6 +73,19 @@ class StudyKind:
     def run(self, unit: Unit, ctx: Context) -> Outcome:
         raise NotImplementedError
 
+    def pack_key(self, unit: Unit) -> str | None:
+        """What units that may train together (`run_pack`) share (trainlab.execution.packing); None: the unit
+        trains alone, as every unit does by default."""
+        return None
+
+    def why_alone(self, unit: Unit) -> str:
+        """Why `pack_key` is None for the unit, for `trainlab check`."""
+        return "its study kind trains each unit alone"
+
+    def run_pack(self, units: Sequence[Unit], ctx: Context) -> list[Outcome]:
+        """Train units of one `pack_key` together; only kinds with a pack_key need it."""
+        raise NotImplementedError
+
     def report(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
         """The (heading, HTML) sections of the study's report page, from its records in the store and its
         section (validated by `schema.section`; None for a kind without one)."""

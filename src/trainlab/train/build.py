@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from trainlab.data import DATASETS, DataBundle, DataInfo
+from trainlab.data.base import DataConfig
 from trainlab.errors import TrainlabError
 from trainlab.hardware import cpu_has_native_bf16
 from trainlab.models import MODELS
@@ -25,13 +26,25 @@ class DataCache:
 
     def __init__(self) -> None:
         self._cache: dict[str, DataBundle] = {}
+        self._moved: dict[tuple[str, str], DataBundle] = {}
 
     def get(self, config: RunConfig) -> DataBundle:
         data = config.data.resolved(config.model)  # e.g. the tokenizer of the run's pretrained model
-        key = json.dumps(data.model_dump(mode="json"), sort_keys=True)
+        key = _data_key(data)
         if key not in self._cache:
             self._cache[key] = DATASETS.get(data.name).build(data)
         return self._cache[key]
+
+    def on(self, config: RunConfig, device: torch.device) -> DataBundle:
+        """The run's data on `device`, moved once per process (runs trained together share one copy)."""
+        key = (_data_key(config.data.resolved(config.model)), str(device))
+        if key not in self._moved:
+            self._moved[key] = self.get(config).to(device)
+        return self._moved[key]
+
+
+def _data_key(data: DataConfig) -> str:
+    return json.dumps(data.model_dump(mode="json"), sort_keys=True)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -52,7 +52,17 @@ class LoopState:
 class Hook:
     """Called by the loop at fixed points, in list order; override what you need."""
 
+    # Whether the hook runs unchanged for a member of a packed run (trainlab.train.packed): true when its
+    # per-step work reads only `loop.state` and the loss, never the weights or gradients, which live in the
+    # pack during a round. A hook that reads them sets False, and its run trains alone.
+    packs = True
+
     def before_optimizer_step(self, loop: Loop) -> None: ...
+
+    def masks(self) -> Mapping[str, torch.Tensor]:
+        """Weights the hook holds at zero after every step, by parameter name (a pruning mask of 0s and 1s). A
+        packed run multiplies its stacked weights by them instead of calling the hook's `on_step`."""
+        return {}
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None: ...
 
@@ -143,7 +153,7 @@ class Loop:
     def _train_round(self, epoch: int, end: int, per_epoch: int) -> None:
         """Train up to step `end` (a data epoch, or `train.eval_every_steps` steps), then validate once.
         The store counts rounds as its epochs."""
-        cfg, state = self.train_cfg, self.state
+        state = self.state
         self.model.train()
         measure.reset_peak_memory(self.device)
         sums = torch.zeros(self.task.n_sums, device=self.device)
@@ -157,13 +167,20 @@ class Loop:
                     self._batches = None  # the data epoch is over
                 for hook in self.hooks:
                     hook.on_step(self, loss)
-        state.train_seconds += clock.seconds
+        self.end_round(epoch, sums, clock.seconds, gpu.metrics())
+
+    def end_round(self, epoch: int, sums: torch.Tensor, seconds: float, gpu: dict[str, float]) -> None:
+        """After a round's steps (`sums`: the task's training sums, `seconds`: the time they took): log the
+        training metrics, then validate, unless the loss diverged. Packed training (trainlab.train.packed)
+        ends each member's rounds here too."""
+        cfg, state = self.train_cfg, self.state
+        state.train_seconds += seconds
         train = self.task.summarize(sums)
         count = self.task.count(sums)
         state.seen += count
-        self.log("train", {**train, "seconds": clock.seconds, self.task.throughput: count / clock.seconds})
+        self.log("train", {**train, "seconds": seconds, self.task.throughput: count / seconds})
         self.log("train", {"lr": self.optimizer.param_groups[0]["lr"], "seen": state.seen})
-        self.log("train", {**measure.memory_metrics(self.device), **gpu.metrics()})
+        self.log("train", {**measure.memory_metrics(self.device), **gpu})
         if self.flops_per_unit:
             state.flops += self.flops_per_unit * count
             self.log("train", {"flops": state.flops})

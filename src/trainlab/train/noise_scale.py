@@ -66,6 +66,8 @@ class GradientNoiseScale(Hook):
     """Every `every` steps, before gradient clipping: one extra forward/backward on half the batch.
     Logs noise_scale, grad_sq and trace_cov (units: the task's, examples or tokens) at each evaluation."""
 
+    packs = False  # reads the model itself at each step
+
     def __init__(self, every: int) -> None:
         self.every, self.estimate = every, NoiseScale()
 

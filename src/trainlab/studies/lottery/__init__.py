@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from trainlab.errors import TrainlabError
-from trainlab.execution.runner import train_run
+from trainlab.execution.runner import train_pack, train_run
 from trainlab.execution.units import Context, Outcome
 from trainlab.spec import KindSchema, RunInput, RunSpec, StudySpec
 from trainlab.store import Store
@@ -64,6 +64,9 @@ class LotteryKind(TrainKind):
 
     def run(self, unit: RunSpec, ctx: Context) -> Outcome:
         return train_run(unit, ctx, LotteryStart())
+
+    def run_pack(self, units: Sequence[RunSpec], ctx: Context) -> list[Outcome]:
+        return train_pack(units, ctx, LotteryStart())
 
     def own_sections(self, records: Any, section: LotterySection, out: Path) -> list[tuple[str, str]]:
         from trainlab.studies.lottery.report import lottery_sections

@@ -134,7 +134,11 @@ class KeepPruned(Hook):
 
     def __init__(self, model: nn.Module, mask: Mapping[str, torch.Tensor]) -> None:
         params = dict(model.named_parameters())
-        self.pairs = [(params[n], m.to(params[n].dtype)) for n, m in mask.items()]
+        self.named = {n: m.to(params[n].dtype) for n, m in mask.items()}
+        self.pairs = [(params[n], m) for n, m in self.named.items()]
+
+    def masks(self) -> Mapping[str, torch.Tensor]:
+        return self.named
 
     @torch.no_grad()
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:

@@ -12,7 +12,8 @@ from torch import nn
 
 from trainlab.data import DataInfo
 from trainlab.errors import TrainlabError
-from trainlab.execution.runner import train_run
+from trainlab.execution import packing
+from trainlab.execution.runner import train_pack, train_run
 from trainlab.execution.units import Context, Outcome
 from trainlab.models import MODELS
 from trainlab.registry import BUILT_IN
@@ -113,6 +114,15 @@ class TrainKind(StudyKind):
 
     def run(self, unit: RunSpec, ctx: Context) -> Outcome:
         return train_run(unit, ctx)
+
+    def pack_key(self, unit: RunSpec) -> str | None:
+        return packing.pack_key(unit)
+
+    def why_alone(self, unit: RunSpec) -> str:
+        return packing.why_alone(unit)
+
+    def run_pack(self, units: Sequence[RunSpec], ctx: Context) -> list[Outcome]:
+        return train_pack(units, ctx)
 
     def report(self, records: Any, section: Any, out: Path) -> list[tuple[str, str]]:
         from trainlab.report import standard_sections

@@ -1,0 +1,125 @@
+"""Packed training against one run at a time, on the studies our users run: the same study trained into two
+fresh stores in one invocation, `--pack off` then `--pack auto` (or `--pack N`), with wall times, the speedup,
+and a check that the runs are the same (ids, and the largest difference of a run's best validation value).
+
+    python benchmarks/pack.py                       # the optimizer sweep (75 runs), the quickstart (6 runs),
+                                                    # one lottery level with its controls and two seeds
+    python benchmarks/pack.py --sweep-epochs 1 --quickstart-epochs 2 --lottery-steps 500   # shorter
+    python benchmarks/pack.py --device cuda         # 64 LeNet-300-100 on MNIST, on a GPU (target >= 20x)
+
+Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
+quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainlab.api import run_study
+from trainlab.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def timed_pair(study: dict[str, Any], pack: str, device: str, folder: Path) -> dict[str, Any]:
+    """The study trained with --pack off and with `pack`, each into a fresh store: seconds, and sameness."""
+    path = folder / f"{study['name']}.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    seconds, bests = {}, {}
+    for label, setting in (("sequential", "off"), ("packed", pack)):
+        store = folder / f"{study['name']}-{label}"
+        t0 = time.perf_counter()
+        outcomes = run_study(path, store=store, device=device, pack=setting)
+        seconds[label] = time.perf_counter() - t0
+        assert all(o.status in ("done", "diverged") for o in outcomes), [o.status for o in outcomes]
+        with Store(store) as db:
+            runs = db.runs(study["name"])
+            bests[label] = dict(zip(runs["id"], runs["best_value"]))
+    same_ids = bests["sequential"].keys() == bests["packed"].keys()
+    differences = [abs(bests["sequential"][i] - bests["packed"][i]) for i in bests["sequential"]]
+    return {
+        "sequential_s": round(seconds["sequential"], 1),
+        "packed_s": round(seconds["packed"], 1),
+        "speedup": round(seconds["sequential"] / seconds["packed"], 2),
+        "runs": len(differences),
+        "same_ids": same_ids,
+        "max_best_difference": max(differences),
+    }
+
+
+def study_file(name: str, **changes: Any) -> dict[str, Any]:
+    """A study of studies/ with its data root made absolute and `changes` merged into it (nested dicts key by
+    key)."""
+    study = yaml.safe_load((ROOT / "studies" / f"{name}.yaml").read_text())
+    study.pop("store", None)
+    if "root" in study["base"]["data"]:
+        study["base"]["data"]["root"] = str(DATA / Path(study["base"]["data"]["root"]).name)
+    _merge(study, changes)
+    return study
+
+
+def _merge(tree: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = value
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sweep-epochs", type=int, default=4, help="epochs of each optimizer-sweep run (study: 4)")
+    p.add_argument("--quickstart-epochs", type=int, default=20, help="epochs of each quickstart run (study: 20)")
+    p.add_argument("--lottery-steps", type=int, default=2000, help="steps of each lottery run (study: 10,000)")
+    p.add_argument("--pack", default="auto", help="the packed side's --pack (auto, or N to pack regardless)")
+    p.add_argument("--device", default="cpu", help="cpu: the three studies; cuda: 64 LeNets on MNIST")
+    p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
+    args = p.parse_args()
+    result: dict[str, Any] = {"benchmark": "pack", "device": args.device, "pack": args.pack}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.device.startswith("cuda"):
+            lenets = study_file(
+                "lth-lenet-mnist",
+                name="lenets",
+                seeds=list(range(args.lenets)),
+                base={"train": {"steps": 2000, "eval_every_steps": 500}},
+            )
+            lenets.pop("lottery")
+            lenets["kind"] = "train"
+            lenets["runs"] = [{}]
+            pair = timed_pair(lenets, args.pack, args.device, folder)
+            result.update({f"lenets_{k}": v for k, v in pair.items()})
+        else:
+            sweep = timed_pair(
+                study_file("optimizer-sweep", base={"train": {"epochs": args.sweep_epochs}}), args.pack, "cpu", folder
+            )
+            quick = timed_pair(
+                study_file("quickstart", base={"train": {"epochs": args.quickstart_epochs}}), args.pack, "cpu", folder
+            )
+            lottery = timed_pair(
+                study_file(
+                    "lth-lenet-mnist",
+                    base={"train": {"steps": args.lottery_steps}},
+                    lottery={"levels": 1},
+                ),
+                args.pack,
+                "cpu",
+                folder,
+            )
+            for name, pair in (("sweep", sweep), ("quickstart", quick), ("lottery", lottery)):
+                result.update({f"{name}_{k}": v for k, v in pair.items()})
+    result["target_speedup"] = 20 if args.device.startswith("cuda") else 3
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

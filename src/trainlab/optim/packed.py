@@ -1,0 +1,183 @@
+"""torch.optim's update rules written once over a pack's stacked parameters (dimension 0: the member), each
+member with its own hyperparameters: SGD (plain, heavy-ball momentum, Nesterov) and Adam / AdamW.
+
+The members' own torch optimizers stay the record. Their param groups carry each member's learning rate
+(which its schedule sets) and hyperparameters; their `state` is read before a round and written back, in
+torch's own format, after it, so a member's checkpoint is exactly what its run alone would save and a run
+moves between packed and alone at any epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+SGD_FAMILY = "sgd"  # torch.optim.SGD: plain, momentum, nesterov
+ADAM_FAMILY = "adam"  # torch.optim.Adam, torch.optim.AdamW
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parameter of the model: its name and the index of its param group (the same in every member)."""
+
+    name: str
+    group: int
+
+
+def slots(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[Slot]:
+    """The optimizer's parameters in its own order, named as the model names them."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    return [Slot(names[id(p)], g) for g, group in enumerate(optimizer.param_groups) for p in group["params"]]
+
+
+def family(optimizer: torch.optim.Optimizer) -> str | None:
+    """Which packed rule reproduces the optimizer exactly; None when none does (and why is `unpackable`)."""
+    return None if unpackable(optimizer) else ADAM_FAMILY if isinstance(optimizer, torch.optim.Adam) else SGD_FAMILY
+
+
+def unpackable(optimizer: torch.optim.Optimizer) -> str | None:
+    """Why the optimizer's updates cannot be vectorised over members, or None."""
+    if type(optimizer) not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
+        return f"its optimizer {type(optimizer).__name__} has no packed update rule (SGD, Adam and AdamW have)"
+    for group in optimizer.param_groups:
+        if group.get("maximize") or group.get("amsgrad") or group.get("dampening", 0) or group.get("differentiable"):
+            return "its optimizer uses maximize, amsgrad, dampening or differentiable, which packing does not"
+    return None
+
+
+def group_values(optimizers: list[torch.optim.Optimizer], key: str, device: torch.device) -> torch.Tensor:
+    """[members, groups] of one hyperparameter (lr, weight_decay, ...) as the members' groups hold it now."""
+    return torch.tensor([[float(g[key]) for g in o.param_groups] for o in optimizers], device=device)
+
+
+def _column(values: torch.Tensor, slot: Slot, like: torch.Tensor) -> torch.Tensor:
+    """A member's value for this slot's group, shaped to broadcast over a stacked parameter."""
+    return values[:, slot.group].reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+
+
+class PackedRule:
+    """The shared part: the members' optimizers, the parameter slots, and where state goes back."""
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], device: torch.device):
+        self.optimizers, self.slots, self.device = optimizers, model_slots, device
+        self.weight_decay = group_values(optimizers, "weight_decay", device)
+        for optimizer in optimizers:  # the pack steps for them: their schedules must not warn that they never did
+            optimizer._opt_called = True  # type: ignore[attr-defined]  # torch's LRScheduler reads this flag
+
+    def member_params(self, i: int) -> list[torch.Tensor]:
+        """Member i's parameter tensors in slot order (the keys of its optimizer's state)."""
+        return [p for group in self.optimizers[i].param_groups for p in group["params"]]
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    def write_back(self) -> None:
+        """The packed state into each member's optimizer, as torch keeps it (copies: no view of the pack)."""
+        raise NotImplementedError
+
+
+class SGDRule(PackedRule):
+    """torch.optim.SGD without dampening: d = g + wd·p; with momentum μ, buf = μ·buf + d (buf = d on the first
+    step), d = d + μ·buf for Nesterov else buf; p -= lr·d. A member without momentum has μ = 0: buf = d."""
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], device: torch.device):
+        super().__init__(optimizers, model_slots, device)
+        self.momentum = group_values(optimizers, "momentum", device)
+        self.nesterov = group_values(optimizers, "nesterov", device)
+        self.buffers = [self._gather(k) for k in range(len(model_slots))]
+
+    def _gather(self, k: int) -> torch.Tensor | None:
+        """The slot's stacked momentum buffers; None before the first step (torch then starts from d). A
+        member without momentum keeps none: zeros stand in, and its μ = 0 makes them irrelevant."""
+        found = [
+            o.state.get(self.member_params(i)[k], {}).get("momentum_buffer") for i, o in enumerate(self.optimizers)
+        ]
+        if all(b is None for b in found):
+            return None
+        like = next(b for b in found if b is not None)
+        return torch.stack([torch.zeros_like(like) if b is None else b for b in found])
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
+        # Terms every member of the pack skips are skipped (torch skips them per optimizer): each is a pass
+        # over memory as large as the pack's weights.
+        lr = group_values(self.optimizers, "lr", self.device)
+        decays, momentum, nesterov = bool(self.weight_decay.any()), bool(self.momentum.any()), self.nesterov.any()
+        for k, slot in enumerate(self.slots):
+            p, d = params[slot.name], grads[slot.name]
+            if decays:
+                d = d.addcmul(_column(self.weight_decay, slot, p), p)
+            if momentum:
+                mu = _column(self.momentum, slot, p)
+                if self.buffers[k] is None:
+                    self.buffers[k] = d.clone()
+                else:
+                    self.buffers[k].mul_(mu).add_(d)
+                buf = self.buffers[k]
+                d = torch.where(_column(self.nesterov, slot, p) > 0, d.addcmul(mu, buf), buf) if nesterov else buf
+            p.addcmul_(_column(-lr, slot, p), d)
+
+    def write_back(self) -> None:
+        for i, optimizer in enumerate(self.optimizers):
+            for k, p in enumerate(self.member_params(i)):
+                if self.buffers[k] is not None and self.momentum[i, self.slots[k].group] != 0:
+                    optimizer.state[p]["momentum_buffer"] = self.buffers[k][i].clone()
+
+
+class AdamRule(PackedRule):
+    """torch.optim.Adam / AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019), amsgrad off: AdamW first decays
+    p by lr·wd, Adam adds wd·p to g; m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²;
+    p -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + ε)."""
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], device: torch.device):
+        super().__init__(optimizers, model_slots, device)
+        betas = torch.tensor([[g["betas"] for g in o.param_groups] for o in optimizers], device=device)
+        self.beta1, self.beta2 = betas[..., 0], betas[..., 1]
+        self.eps = group_values(optimizers, "eps", device)
+        decoupled = [[float(isinstance(o, torch.optim.AdamW))] * len(o.param_groups) for o in optimizers]
+        self.decoupled = torch.tensor(decoupled, device=device)
+        states = [[o.state.get(p, {}) for p in self.member_params(i)] for i, o in enumerate(optimizers)]
+        self.t = int(states[0][0]["step"]) if states[0][0] else 0  # every member of a pack is at one step
+        self.moments = [
+            (self._stacked(states, k, "exp_avg"), self._stacked(states, k, "exp_avg_sq"))
+            for k in range(len(model_slots))
+        ]
+
+    def _stacked(self, states: list[list[dict]], k: int, key: str) -> torch.Tensor:
+        if not states[0][k]:
+            p = self.member_params(0)[k]
+            return torch.zeros((len(states), *p.shape), dtype=p.dtype, device=p.device)
+        return torch.stack([s[k][key] for s in states])
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
+        self.t += 1
+        lr = group_values(self.optimizers, "lr", self.device)
+        step_size = -lr / (1 - self.beta1**self.t)
+        root_correction2 = (1 - self.beta2**self.t).sqrt()
+        coupled_decay, decoupled_decay = self.weight_decay * (1 - self.decoupled), self.weight_decay * self.decoupled
+        for (m, v), slot in zip(self.moments, self.slots):
+            p, g = params[slot.name], grads[slot.name]
+            if decoupled_decay.any():
+                p.mul_(1 - _column(lr * decoupled_decay, slot, p))
+            if coupled_decay.any():
+                g = g.addcmul(_column(coupled_decay, slot, p), p)
+            m.lerp_(g, 1 - _column(self.beta1, slot, p))
+            beta2 = _column(self.beta2, slot, p)
+            v.mul_(beta2).addcmul_(g, g * (1 - beta2))
+            denom = v.sqrt().div_(_column(root_correction2, slot, p)).add_(_column(self.eps, slot, p))
+            p.addcmul_(_column(step_size, slot, p), m.div(denom))
+
+    def write_back(self) -> None:
+        for i, optimizer in enumerate(self.optimizers):
+            fused = bool(optimizer.param_groups[0].get("fused"))
+            for (m, v), p in zip(self.moments, self.member_params(i)):
+                # torch keeps the step as a float32 tensor: on the parameter's device when fused, else on the CPU
+                step = torch.tensor(float(self.t), dtype=torch.float32, device=p.device if fused else "cpu")
+                optimizer.state[p] = {"step": step, "exp_avg": m[i].clone(), "exp_avg_sq": v[i].clone()}
+
+
+def packed_rule(optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], device: torch.device) -> PackedRule:
+    """The rule of the members' family (all members of a pack share one)."""
+    rule = AdamRule if family(optimizers[0]) == ADAM_FAMILY else SGDRule
+    return rule(optimizers, model_slots, device)

@@ -1,0 +1,256 @@
+"""Packed training: the rounds of several runs of one model shape taken together in one process, their
+parameters stacked along a new first dimension and the model called once per step under `torch.func.vmap`
+(functional_call over the stacked weights; the functorch model-ensembling recipe). N small matrix products
+become one batched product, and per-step Python and kernel-launch costs are paid once for the pack.
+
+Each member stays an ordinary run: its own `Loop` (model, optimizer, schedule, state, hooks) is built as it
+would be alone, and only the steps inside a round are shared. Before a round the members' weights and
+optimizer states are stacked; after it they go back into each member, whose `Loop.end_round` logs, validates,
+steps its plateau schedule, stops early or records divergence, and saves its checkpoint exactly as alone.
+What differs per member: data order (each run's own seeded permutation, gathered in one indexing), dropout
+draws (vmap's randomness='different'), learning rates and optimizer hyperparameters, schedules, gradient
+clipping norms, starting weights, and when it stops (a diverged or early-stopped member leaves the pack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from trainlab.data.base import TensorSplit
+from trainlab.optim.packed import packed_rule, slots, unpackable
+from trainlab.train import measure, seeding
+from trainlab.train.hooks import ClipGradNorm
+from trainlab.train.loop import Loop
+
+BATCH_NORM = (nn.modules.batchnorm._BatchNorm,)  # running statistics are updated in place: no vmap
+
+
+def why_alone(loop: Loop) -> str | None:
+    """Why a run built as `loop` cannot be a member of a pack (None when it can)."""
+    split = loop.data.train
+    if not isinstance(split, TensorSplit):
+        return f"its training data ({type(split).__name__}) is not held as tensors"
+    if split.augment is not None:
+        return "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
+    if not loop.trainable:
+        return "its model has nothing to train"
+    if reason := getattr(loop.model, "unpackable", None):  # a model that knows it cannot be vmapped says why
+        return str(reason)
+    if any(isinstance(m, BATCH_NORM) for m in loop.model.modules()):
+        return "its model has BatchNorm (running statistics are updated in place, which vmap cannot do)"
+    if loop.train_cfg.compile:
+        return "train.compile is on"
+    if loop.train_cfg.precision != "fp32":
+        return f"train.precision is {loop.train_cfg.precision}"
+    if problem := unpackable(loop.optimizer):
+        return problem
+    hooks = [type(h).__name__ for h in loop.hooks if not h.packs]
+    return f"its hooks {', '.join(hooks)} read the model at every step" if hooks else None
+
+
+def pack_key(loop: Loop) -> tuple:
+    """Runs pack together when these agree: model shapes, data, task, batch size, length, device, optimizer
+    family and the layout of its param groups."""
+    shapes = tuple((n, tuple(p.shape), p.dtype) for n, p in loop.model.named_parameters())
+    buffers = tuple((n, tuple(b.shape), b.dtype) for n, b in loop.model.named_buffers())
+    cfg = loop.train_cfg
+    return (
+        type(loop.model),
+        shapes,
+        buffers,
+        id(loop.data.train),
+        type(loop.task),
+        cfg.batch_size,
+        cfg.total_steps(loop.data.train.num_batches(cfg.batch_size)),
+        cfg.eval_every_steps,
+        str(loop.device),
+        type(loop.optimizer) if isinstance(loop.optimizer, torch.optim.SGD) else torch.optim.Adam,
+        tuple(s.group for s in slots(loop.model, loop.optimizer)),
+    )
+
+
+class PackedLoop:
+    """Trains `members` (loops for which `why_alone` is None and `pack_key` agrees) together to the end."""
+
+    def __init__(self, members: Sequence[Loop]) -> None:
+        self.members = list(members)
+        first = self.members[0]
+        self.template, self.task, self.split = first.model, first.task, first.data.train
+        self.per_epoch = self.split.num_batches(first.train_cfg.batch_size)
+        self.total = first.train_cfg.total_steps(self.per_epoch)
+
+    def run(self) -> None:
+        """Round after round, the members still training that are at the same step go together (members
+        resumed from different epochs catch up in smaller packs first)."""
+        while active := [m for m in self.members if m.state.step < self.total and m.state.stop_reason is None]:
+            step = min(m.state.step for m in active)
+            together = [m for m in active if m.state.step == step]
+            first = together[0]
+            self._round(together, first.state.epoch + 1, first._round_end(self.per_epoch, self.total))
+
+    def _round(self, members: list[Loop], epoch: int, end: int) -> None:
+        device = members[0].device
+        names = [n for n, _ in self.template.named_parameters()]
+        params = {
+            n: torch.stack([dict(m.model.named_parameters())[n].detach() for m in members]).requires_grad_()
+            for n in names
+        }
+        buffers = {
+            n: torch.stack([dict(m.model.named_buffers())[n] for m in members])
+            for n, _ in self.template.named_buffers()
+        }
+        rule = packed_rule([m.optimizer for m in members], slots(members[0].model, members[0].optimizer), device)
+        clip = _clip_norms(members, device)
+        masks = _stacked_masks(members, params)
+        step_hooks = [[h for h in m.hooks if not h.masks()] for m in members]  # masks are applied here instead
+        step_fn = packed_step(self.template, self.task.loss, self.task.sums)
+        sums = torch.zeros(len(members), self.task.n_sums, device=device)
+        self.template.train()
+        measure.reset_peak_memory(device)
+        step, orders = members[0].state.step, None
+        with measure.GPUSampler(device) as gpu, measure.Stopwatch(device) as clock:
+            while step < end:
+                data_epoch, done = divmod(step, self.per_epoch)
+                if done == 0 or orders is None:
+                    orders = _orders(members, data_epoch + 1, len(self.split), device)
+                x, y = self._batch(orders, done, members[0].train_cfg.batch_size)
+                losses, batch_sums = step_fn(params, buffers, x, y)
+                grads = {n: p.grad for n, p in params.items()}
+                with torch.no_grad():
+                    if clip is not None:
+                        _clip(grads, clip)
+                    rule.step(params, grads)
+                    for name, mask in masks.items():
+                        params[name].mul_(mask)
+                    sums += batch_sums
+                for p in params.values():
+                    p.grad = None
+                step += 1
+                for i, member in enumerate(members):
+                    member.state.step = step
+                    for hook in step_hooks[i]:
+                        hook.on_step(member, losses[i])
+        rule.write_back()
+        with torch.no_grad():
+            for i, member in enumerate(members):
+                for n, p in member.model.named_parameters():
+                    p.copy_(params[n][i])
+        for i, member in enumerate(members):
+            member.end_round(epoch, sums[i], clock.seconds, gpu.metrics())
+
+    def _batch(self, orders: torch.Tensor, done: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's batch `done` of its own order: [members, batch, ...], gathered in one indexing."""
+        index = orders[:, done * batch_size : (done + 1) * batch_size]
+        x, y = self.split.x[index], self.split.y[index]
+        if self.split.transform is not None:
+            x = self.split.transform(x.flatten(0, 1)).unflatten(0, index.shape)
+        return x, y
+
+
+def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable) -> Callable:
+    """step(params, buffers, x, y) -> (losses, sums): each member's mean batch loss `loss_fn(out, y)` (its
+    gradient left in `.grad` of the stacked parameters) and `sums_fn(out, y, loss)`, one row per member.
+
+    The forward pass is vmapped over `functional_call`; the backward pass is plain autograd over the stacked
+    leaves (the members are independent, so the gradient of the sum of their losses is each member's own),
+    which costs far less per operation than functorch's grad transform."""
+
+    def member_forward(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
+        out = functional_call(template, (params, buffers), (x,))
+        loss = loss_fn(out, y)
+        return loss, sums_fn(out.detach(), y, loss.detach())
+
+    batched = vmap(member_forward, randomness="different")
+
+    def step(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
+        # vmap has no batching rule for the fused CPU attention kernels (it would loop over members):
+        # the math backend is matmuls and a softmax, which it batches.
+        with sdpa_kernel(SDPBackend.MATH):
+            losses, sums = batched(params, buffers, x, y)
+        losses.sum().backward()
+        return losses.detach(), sums
+
+    return step
+
+
+def _orders(members: list[Loop], data_epoch: int, n: int, device: torch.device) -> torch.Tensor:
+    """[members, n]: each member's shuffle of data epoch `data_epoch`, drawn from the stream its run alone
+    draws it from (Loop._next_batch), so a member sees exactly its own batches."""
+    return torch.stack(
+        [torch.randperm(n, generator=seeding.generator(m.train_cfg.seed, f"order/{data_epoch}")) for m in members]
+    ).to(device)
+
+
+def _stacked_masks(members: list[Loop], params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per parameter that some member prunes: the members' masks stacked (ones for a member that keeps all)."""
+    held = [{n: m for h in member.hooks for n, m in h.masks().items()} for member in members]
+    names = [n for n in params if any(n in h for h in held)]
+    return {n: torch.stack([h.get(n, torch.ones_like(params[n][0])) for h in held]).to(params[n].dtype) for n in names}
+
+
+def _clip_norms(members: list[Loop], device: torch.device) -> torch.Tensor | None:
+    """Each member's gradient clipping norm (inf where it has none); None when no member clips."""
+    norms = [next((h.max_norm for h in m.hooks if isinstance(h, ClipGradNorm)), float("inf")) for m in members]
+    return None if all(n == float("inf") for n in norms) else torch.tensor(norms, device=device)
+
+
+def _clip(grads: dict[str, torch.Tensor], max_norms: torch.Tensor) -> None:
+    """clip_grad_norm_ per member: each member's gradients scaled by min(1, max_norm / (its global norm + 1e-6))
+    (Pascanu et al. 2013, as torch.nn.utils.clip_grad_norm_ computes it)."""
+    squares = sum(g.flatten(1).pow(2).sum(1) for g in grads.values())
+    scale = (max_norms / (squares.sqrt() + 1e-6)).clamp(max=1.0)
+    for g in grads.values():
+        g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+
+
+def packs(loops: Sequence[Loop], size: int) -> tuple[list[list[Loop]], list[tuple[Loop, str]]]:
+    """The loops grouped into packs of at most `size` (by `pack_key`, in their order), and those that train
+    alone with the reason."""
+    reasons = [why_alone(loop) for loop in loops]
+    groups: dict[tuple, list[Loop]] = {}
+    for loop, why in zip(loops, reasons):
+        if why is None:
+            groups.setdefault(pack_key(loop), []).append(loop)
+    chunks = [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    return chunks, [(loop, why) for loop, why in zip(loops, reasons) if why]
+
+
+def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
+    """Seconds of one forward and backward pass of the pack, and of the same passes of its members one at a
+    time (no optimizer step and a private RNG: nothing the runs will compute changes). `--pack auto` packs
+    only where the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains
+    nothing, one whose step is mostly per-operation overhead gains several times."""
+    pack = PackedLoop(members)
+    first = members[0]
+    batch = min(first.train_cfg.batch_size, len(pack.split))
+    orders = torch.arange(batch, device=first.device).expand(len(members), batch)
+    x, y = pack._batch(orders, 0, batch)
+    params = {n: torch.stack([p.detach()] * len(members)).requires_grad_() for n, p in first.model.named_parameters()}
+    buffers = {n: torch.stack([b] * len(members)) for n, b in first.model.named_buffers()}
+    step = packed_step(pack.template, pack.task.loss, pack.task.sums)
+
+    def alone() -> None:
+        loss = first.task.loss(first.model(x[0]), y[0])
+        torch.autograd.grad(loss, [p for p in first.model.parameters() if p.requires_grad])
+
+    with seeding.private_global_rng(first.device):
+        first.model.train()
+        packed_s = _timed(lambda: step(params, buffers, x, y), first.device, trials)
+        alone_s = _timed(alone, first.device, trials) * len(members)
+    return packed_s, alone_s
+
+
+def _timed(work: Callable[[], object], device: torch.device, trials: int) -> float:
+    """The best of `trials` timings of `work`, after one untimed call (allocations, lazy initialisation)."""
+    work()
+    best = float("inf")
+    for _ in range(trials):
+        with measure.Stopwatch(device) as clock:
+            work()
+        best = min(best, clock.seconds)
+    return best

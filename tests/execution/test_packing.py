@@ -1,0 +1,157 @@
+"""`trainlab run --pack`: a packed study stores the runs it stores alone (ids, epochs, values, checkpoint
+format), moves between packed and alone at any epoch, says how it packs in `check`, and survives kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
+from trainlab.api import pack_plan, run_study
+from trainlab.execution.packing import PackSetting
+from trainlab.store import Store
+from trainlab.train.checkpoint import load
+
+MLP = {"model.name": "mlp", "model.hidden": [16]}
+RUNS = [  # two packs: the SGD family and the Adam family, two seeds each
+    {"optim.name": "sgd", "optim.lr": 0.1},
+    {"optim.name": "nesterov", "optim.lr": 0.05},
+    {"optim.name": "adam", "optim.lr": 0.01},
+    {"optim.name": "adamw", "optim.lr": 0.01, "optim.weight_decay": 0.1},
+]
+
+
+def _study(folder: Path, **changes: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_study(folder, runs=[{**MLP, **r, "train.epochs": 4, **changes} for r in RUNS], seeds=[0, 1])
+
+
+def _read(store: Path, what: str) -> pd.DataFrame:
+    db = Store(store, read_only=True)
+    try:
+        return db.metrics() if what == "metrics" else db.runs("tiny")
+    finally:
+        db.close()
+
+
+def _metrics(store: Path) -> pd.DataFrame:
+    m = _read(store, "metrics")
+    m = m[
+        m["split"].isin(["valid", "test", "test_last"]) & ~m["name"].str.endswith("_per_s") & (m["name"] != "seconds")
+    ]
+    return m.sort_values(["run_id", "split", "name", "epoch"]).reset_index(drop=True)[
+        ["run_id", "split", "name", "epoch", "value"]
+    ]
+
+
+def _same(packed: pd.DataFrame, alone: pd.DataFrame) -> None:
+    """The same rows (run, split, metric, epoch: each once) with values equal to float rounding."""
+    assert packed[["run_id", "split", "name", "epoch"]].equals(alone[["run_id", "split", "name", "epoch"]])
+    pd.testing.assert_series_equal(packed["value"], alone["value"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The study trained one run at a time."""
+    folder = tmp_path_factory.mktemp("alone")
+    run_study(_study(folder), pack="off")
+    return folder / "store"
+
+
+def test_a_packed_study_stores_what_it_stores_alone(alone: Path, tmp_path: Path) -> None:
+    """--pack 4: the same run ids, every epoch once with the same values, and last.pt in the format of the
+    run alone (the same keys, tensor shapes and dtypes, optimizer state included)."""
+    outcomes = run_study(_study(tmp_path), pack="4")
+    assert {o.status for o in outcomes} == {"done"}
+    _same(_metrics(tmp_path / "store"), _metrics(alone))
+    runs = _read(tmp_path / "store", "runs")
+    assert len(runs) == 8
+    for run_id in runs["id"]:
+        ours = load(tmp_path / "store" / "runs" / run_id / "last.pt", torch.device("cpu"))
+        theirs = load(alone / "runs" / run_id / "last.pt", torch.device("cpu"))
+        assert _layout(ours) == _layout(theirs)
+        assert ours["loop"]["epoch"] == theirs["loop"]["epoch"] == 4
+
+
+def _layout(tree: object) -> object:
+    """The structure of a checkpoint: keys, and (dtype, shape) in place of each tensor."""
+    if isinstance(tree, dict):
+        return {k: _layout(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_layout(v) for v in tree]
+    if isinstance(tree, torch.Tensor):
+        return (tree.dtype, tuple(tree.shape))
+    return type(tree).__name__
+
+
+@pytest.mark.parametrize(("first", "then"), [("4", "off"), ("off", "4")])
+def test_a_run_moves_between_packed_and_alone_at_any_epoch(
+    alone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str, then: str
+) -> None:
+    """Stopped (Ctrl-C) after epoch 2 with one setting and resumed with the other: every epoch stored once,
+    and the values of the runs never stopped."""
+    study = _study(tmp_path)
+    with interrupted_after(2, monkeypatch), pytest.raises(KeyboardInterrupt):
+        run_study(study, pack=first)
+    outcomes = run_study(study, pack=then)
+    assert {o.status for o in outcomes} == {"done"}
+    _same(_metrics(tmp_path / "store"), _metrics(alone))
+
+
+def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
+    rmsprop = {**MLP, "optim.name": "torch.optim:RMSprop"}  # a user's optimizer: no packed rule
+    study = write_study(tmp_path, runs=[*[{**MLP, **r} for r in RUNS], rmsprop], seeds=[0, 1])
+    lines = pack_plan(study, pack="auto")
+    packs = sorted(len(p.ids) for p in lines if not p.alone)
+    assert packs == [4, 4]
+    assert [p.alone for p in lines if p.alone] == [
+        "optimizer torch.optim:RMSprop has no packed update rule (sgd, momentum, nesterov, adam, adamw have)"
+    ] * 2
+    out = run_cli("check", str(study), "--pack", "3")
+    assert out.returncode == 0, out.stderr
+    assert "packing (--pack 3): 8 runs in 4 packs, 2 alone" in out.stdout
+    assert "alone: exp 5 seed 0" in out.stdout
+    assert_user_error(run_cli("run", str(study), "--pack", "many"), "--pack: 'many' is not auto, off or a number")
+
+
+def test_pack_settings() -> None:
+    assert PackSetting.parse("auto").measure and PackSetting.parse("off").size == 1
+    assert PackSetting.parse(8) == PackSetting(8, False)
+
+
+@pytest.mark.e2e
+def test_a_pack_killed_with_sigkill_resumes_with_every_epoch_once(tmp_path: Path) -> None:
+    """kill -9 while a pack trains, then the same command: every run done, each epoch stored once, the
+    values of the same study trained one run at a time and never stopped."""
+    longer = {"train.epochs": 12, "data.n": 3000}
+    run_study(_study(tmp_path / "alone", **longer), pack="off")
+    study = _study(tmp_path / "packed", **longer)
+    args = trainlab_command("run", str(study), "--quiet", "--pack", "4")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store, deadline = tmp_path / "packed" / "store", time.time() + 120
+    while not (store / "store.sqlite").exists() or _epochs_done(store) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "training made no progress"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert _epochs_done(store) < 12
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    _same(_metrics(store), _metrics(tmp_path / "alone" / "store"))
+
+
+def _epochs_done(store: Path) -> int:
+    with sqlite3.connect(store / "store.sqlite", timeout=5) as con:
+        try:
+            return con.execute("SELECT coalesce(max(epochs_done), 0) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:  # the store is being created
+            return 0

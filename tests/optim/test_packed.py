@@ -1,0 +1,85 @@
+"""The packed update rules against torch.optim itself, member by member: weights after several steps, and the
+optimizer state they write back, which must be exactly what torch would save (and load)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from trainlab.optim import OPTIMIZERS
+from trainlab.optim.packed import packed_rule, slots, unpackable
+from trainlab.spec import OptimConfig
+from trainlab.train.build import _param_groups
+
+# Members of one pack: one family of update rule, each with its own hyperparameters.
+PACKS = {
+    "sgd family": [
+        OptimConfig(name="sgd", lr=0.1),
+        OptimConfig(name="momentum", lr=0.05, momentum=0.9, weight_decay=0.01),
+        OptimConfig(name="nesterov", lr=0.02, momentum=0.8),
+    ],
+    "adam family": [
+        OptimConfig(name="adam", lr=0.01),
+        OptimConfig(name="adam", lr=0.003, weight_decay=0.01, betas=(0.8, 0.99), eps=1e-6),
+        OptimConfig(name="adamw", lr=0.002, weight_decay=0.1),
+    ],
+}
+STEPS = 6
+
+
+def _member(seed: int, config: OptimConfig) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3))
+    # decay: matrices puts the biases in a group of their own without weight decay, as the runs do
+    return model, OPTIMIZERS.get(config.name).build(_param_groups(model, "matrices", config.lr), config)
+
+
+def _gradients(step: int, model: nn.Module) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(step)
+    return {n: torch.randn(p.shape, generator=g) for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("configs", list(PACKS.values()), ids=list(PACKS))
+def test_packed_rule_matches_torch_optim_on_every_member(configs: list[OptimConfig]) -> None:
+    """STEPS steps with the same gradients: every member's weights equal torch's to 1e-6, and the state
+    written back has torch's keys, shapes, dtypes and values (to float rounding), in tensors of their own
+    (not views of the pack, which torch.save would store whole)."""
+    alone = [_member(i, c) for i, c in enumerate(configs)]
+    packed = [_member(i, c) for i, c in enumerate(configs)]
+    model_slots = slots(*packed[0])
+    params = {
+        s.name: torch.stack([dict(m.named_parameters())[s.name].detach() for m, _ in packed]) for s in model_slots
+    }
+    rule = packed_rule([o for _, o in packed], model_slots, torch.device("cpu"))
+    for step in range(STEPS):
+        grads = {}
+        for i, (model, optimizer) in enumerate(alone):
+            for n, g in _gradients(step * 10 + i, model).items():
+                dict(model.named_parameters())[n].grad = g
+                grads.setdefault(n, []).append(g)
+            optimizer.step()
+        with torch.no_grad():
+            rule.step(params, {n: torch.stack(g) for n, g in grads.items()})
+    rule.write_back()
+    for i, ((model, optimizer), (twin, packed_optimizer)) in enumerate(zip(alone, packed)):
+        for n, p in model.named_parameters():
+            torch.testing.assert_close(params[n][i], p.detach(), rtol=1e-6, atol=1e-7)
+        theirs, ours = optimizer.state_dict(), packed_optimizer.state_dict()
+        assert ours["param_groups"] == theirs["param_groups"]
+        assert ours["state"].keys() == theirs["state"].keys()
+        for key, state in theirs["state"].items():
+            assert state.keys() == ours["state"][key].keys()
+            for name, value in state.items():
+                assert ours["state"][key][name].dtype == value.dtype and ours["state"][key][name].shape == value.shape
+                torch.testing.assert_close(ours["state"][key][name], value, rtol=1e-5, atol=1e-6)
+                assert ours["state"][key][name].untyped_storage().nbytes() == value.untyped_storage().nbytes()
+
+
+def test_optimizers_without_a_packed_rule_say_why() -> None:
+    p = [nn.Parameter(torch.ones(2))]
+    assert unpackable(torch.optim.SGD(p, lr=0.1)) is None
+    assert unpackable(torch.optim.AdamW(p, lr=0.1)) is None
+    assert "RMSprop" in unpackable(torch.optim.RMSprop(p, lr=0.1))
+    assert "amsgrad" in unpackable(torch.optim.Adam(p, lr=0.1, amsgrad=True))
+    assert "dampening" in unpackable(torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1))

@@ -1,0 +1,165 @@
+"""Packed training (trainlab.train.packed): every model of the registry packs with the gradients it has alone
+(or is said unpackable, with the reason), and a packed member's training losses step by step are the same
+run's alone, for every optimizer of a packed family."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+from tests.models.test_contract import CONFIGS, GREY, INPUTS, NEEDS, _tokens
+from trainlab.models import MODELS
+from trainlab.studies.catalog import load_study, plan
+from trainlab.train import Hook, Loop, seeding
+from trainlab.train.build import DataCache, build_parts
+from trainlab.train.hooks import config_hooks
+from trainlab.train.packed import BATCH_NORM, PackedLoop, packed_step, packs, why_alone
+
+MEMBERS = 2
+
+
+def _inputs(info, n: int, seed: int) -> tuple[object, torch.Tensor]:  # noqa: ANN001
+    """A batch of `n` (input, target) for a model of `info`, drawn from `seed`."""
+    torch.manual_seed(seed)
+    if info.task == "seq2seq":
+        src, tgt = torch.randint(5, 50, (n, 9)), torch.randint(5, 50, (n, 10))
+        return (src, tgt), tgt
+    if info.task == "lm":
+        x = torch.randint(1, info.num_classes, (n, *info.input_shape))
+        return x, x
+    x = _tokens(n) if info.vocab else torch.randn(n, *info.input_shape)
+    return x, torch.randint(0, info.num_classes, (n,))
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.flatten(0, -2), y.flatten())
+
+
+@pytest.mark.parametrize("entry", list(MODELS), ids=lambda e: e.name)
+def test_every_model_packs_with_the_gradients_it_has_alone(entry) -> None:  # noqa: ANN001
+    """Two members of different weights and batches: the vmapped losses and gradients equal each member's
+    own forward and backward to 1e-5 (eval mode: dropout draws are the one thing packing changes). A model
+    with BatchNorm is the exception the runner reports."""
+    missing = [m for m in NEEDS.get(entry.name, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (pip install -e '.[transfer]')")
+    info = INPUTS.get(entry.name, GREY)
+    config = entry.config(name=entry.name, **CONFIGS.get(entry.name, {}))
+    members = []
+    for seed in range(MEMBERS):
+        torch.manual_seed(seed)
+        members.append(entry.build(config, info).eval())
+    if any(isinstance(m, BATCH_NORM) for m in members[0].modules()) or getattr(members[0], "unpackable", None):
+        return  # said unpackable by why_alone (test_a_batchnorm_model_and_augmented_data_train_alone_with_the_reason)
+    batches = [_inputs(info, 3, 10 + i) for i in range(MEMBERS)]
+    x = torch.utils._pytree.tree_map(lambda *t: torch.stack(t), *[b[0] for b in batches])
+    y = torch.stack([b[1] for b in batches])
+    trainable = [n for n, p in members[0].named_parameters() if p.requires_grad]
+    params = {
+        n: torch.stack([dict(m.named_parameters())[n].detach() for m in members]).requires_grad_(n in trainable)
+        for n, _ in members[0].named_parameters()
+    }
+    buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in members]) for n, _ in members[0].named_buffers()}
+    losses, _ = packed_step(copy.deepcopy(members[0]), _loss, lambda out, y, loss: loss.reshape(1))(
+        params, buffers, x, y
+    )
+    for i, (model, (xi, yi)) in enumerate(zip(members, batches)):
+        loss = _loss(model(xi), yi)
+        grads = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
+        torch.testing.assert_close(losses[i], loss.detach(), rtol=1e-5, atol=1e-6)
+        for n, g in zip(trainable, grads):
+            torch.testing.assert_close(params[n].grad[i], g, rtol=1e-4, atol=1e-5, msg=f"{entry.name} {n}")
+
+
+class StepLosses(Hook):
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
+        self.values.append(float(loss.detach()))
+
+
+BASE = {
+    "data": {"name": "teacher_attention", "n": 460, "valid_fraction": 0.3},
+    "train": {"epochs": 5, "batch_size": 32},  # 11 steps a data epoch: 55 steps
+}
+MODELS_PACKED = {
+    "mlp": {"name": "mlp", "hidden": [16]},
+    "attention_classifier": {"name": "attention_classifier", "dim": 16, "heads": 2},
+}
+RUNS = [  # one pack per family; each member with its own seed, hyperparameters, schedule, clipping
+    [
+        {"optim.name": "sgd", "optim.lr": 0.1, "schedule.name": "plateau", "schedule.patience": 0},
+        {"optim.name": "momentum", "optim.lr": 0.05, "train.seed": 1, "train.clip_grad_norm": 0.5},
+        {"optim.name": "nesterov", "optim.lr": 0.05, "optim.weight_decay": 0.001, "train.seed": 2},
+    ],
+    [
+        {"optim.name": "adam", "optim.lr": 0.01, "schedule.name": "cosine"},
+        {"optim.name": "adamw", "optim.lr": 0.003, "optim.weight_decay": 0.1, "train.seed": 3},
+        {"optim.name": "adam", "optim.lr": 0.001, "optim.weight_decay": 0.01, "train.early_stopping_patience": 1},
+    ],
+]
+
+
+def _loops(model: dict, runs: list[dict], data: DataCache, tmp_path) -> list[tuple[Loop, StepLosses]]:  # noqa: ANN001
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        yaml.safe_dump({"name": "p", "base": {**BASE, "model": model, "optim": {"name": "sgd"}}, "runs": runs})
+    )
+    out = []
+    for run in plan(load_study(path)):
+        torch.manual_seed(seeding.stream_seed(run.config.train.seed, "init"))
+        bundle = data.on(run.config, torch.device("cpu"))
+        parts = build_parts(run.config, bundle, torch.device("cpu"))
+        loop = Loop(
+            parts.model, parts.optimizer, parts.schedule, bundle, parts.task, run.config.train, torch.device("cpu")
+        )
+        losses = StepLosses()
+        loop.hooks = [*config_hooks(run.config.train), losses]
+        out.append((loop, losses))
+    return out
+
+
+@pytest.mark.parametrize("runs", RUNS, ids=["sgd family", "adam family"])
+@pytest.mark.parametrize("model", list(MODELS_PACKED.values()), ids=list(MODELS_PACKED))
+def test_a_packed_member_trains_as_it_does_alone(model: dict, runs: list[dict], tmp_path) -> None:  # noqa: ANN001
+    """Per-step training losses equal alone's to 1e-5 relative for the first 50 steps, every member; and
+    at the end the same epochs, best epoch, best validation value and validation metrics of the last model."""
+    data = DataCache()
+    alone = _loops(model, runs, data, tmp_path)
+    for loop, _ in alone:
+        loop.run()
+    packed = _loops(model, runs, data, tmp_path)
+    groups, left_out = packs([loop for loop, _ in packed], 8)
+    assert left_out == [] and len(groups) == 1
+    with seeding.private_global_rng(torch.device("cpu")):
+        PackedLoop(groups[0]).run()
+    for (loop, losses), (twin, twin_losses) in zip(alone, packed):
+        assert len(twin_losses.values) == len(losses.values) >= 50 or twin.state.stop_reason == "early_stopping"
+        torch.testing.assert_close(
+            torch.tensor(twin_losses.values[:50]), torch.tensor(losses.values[:50]), rtol=1e-5, atol=1e-7
+        )
+        assert (twin.state.epoch, twin.state.best_epoch, twin.state.stop_reason) == (
+            loop.state.epoch,
+            loop.state.best_epoch,
+            loop.state.stop_reason,
+        )
+        assert twin.state.best_value == pytest.approx(loop.state.best_value, rel=1e-4)
+        # the final models compute the same (weights of no influence, e.g. a key bias that softmax cancels, may
+        # drift apart under Adam, which normalises their rounding noise)
+        ours, theirs = twin.evaluate(twin.data.valid), loop.evaluate(loop.data.valid)
+        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
+        assert ours["accuracy"] == pytest.approx(theirs["accuracy"], abs=1e-9)
+
+
+def test_a_batchnorm_model_and_augmented_data_train_alone_with_the_reason(tmp_path) -> None:  # noqa: ANN001
+    data = DataCache()
+    ((loop, _),) = _loops(MODELS_PACKED["mlp"], [{}], data, tmp_path)
+    assert why_alone(loop) is None
+    loop.model.add_module("norm", torch.nn.BatchNorm1d(3))
+    assert "BatchNorm" in why_alone(loop)
