@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def timed_pair(study: dict[str, Any], pack: str, device: str, folder: Path) -> dict[str, Any]:
+def timed_pair(
+    study: dict[str, Any], pack: str, device: str, folder: Path, only: list[int] | None = None
+) -> dict[str, Any]:
     """The study trained with --pack off and with `pack`, each into a fresh store: seconds, and sameness."""
     path = folder / f"{study['name']}.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
@@ -37,12 +39,15 @@ def timed_pair(study: dict[str, Any], pack: str, device: str, folder: Path) -> d
     for label, setting in (("sequential", "off"), ("packed", pack)):
         store = folder / f"{study['name']}-{label}"
         t0 = time.perf_counter()
-        outcomes = run_study(path, store=store, device=device, pack=setting)
+        outcomes = run_study(path, store=store, device=device, pack=setting, only=only)
         seconds[label] = time.perf_counter() - t0
         assert all(o.status in ("done", "diverged") for o in outcomes), [o.status for o in outcomes]
-        with Store(store) as db:
+        db = Store(store)
+        try:
             runs = db.runs(study["name"])
-            bests[label] = dict(zip(runs["id"], runs["best_value"]))
+        finally:
+            db.close()
+        bests[label] = dict(zip(runs["id"], runs["best_value"]))
     same_ids = bests["sequential"].keys() == bests["packed"].keys()
     differences = [abs(bests["sequential"][i] - bests["packed"][i]) for i in bests["sequential"]]
     return {
@@ -82,7 +87,10 @@ def main() -> None:
     p.add_argument("--pack", default="auto", help="the packed side's --pack (auto, or N to pack regardless)")
     p.add_argument("--device", default="cpu", help="cpu: the three studies; cuda: 64 LeNets on MNIST")
     p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
+    p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
+    if args.smoke:
+        args.sweep_epochs, args.quickstart_epochs, args.lottery_steps, args.lenets = 1, 1, 20, 2
     result: dict[str, Any] = {"benchmark": "pack", "device": args.device, "pack": args.pack}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -99,11 +107,22 @@ def main() -> None:
             pair = timed_pair(lenets, args.pack, args.device, folder)
             result.update({f"lenets_{k}": v for k, v in pair.items()})
         else:
+            small = {"max_train": 1000} if args.smoke else {}
             sweep = timed_pair(
-                study_file("optimizer-sweep", base={"train": {"epochs": args.sweep_epochs}}), args.pack, "cpu", folder
+                study_file("optimizer-sweep", base={"train": {"epochs": args.sweep_epochs}, "data": small}),
+                args.pack,
+                "cpu",
+                folder,
+                [1, 16] if args.smoke else None,
             )
             quick = timed_pair(
-                study_file("quickstart", base={"train": {"epochs": args.quickstart_epochs}}), args.pack, "cpu", folder
+                study_file(
+                    "quickstart",
+                    base={"train": {"epochs": args.quickstart_epochs}, "data": {"n": 1000} if args.smoke else {}},
+                ),
+                args.pack,
+                "cpu",
+                folder,
             )
             lottery = timed_pair(
                 study_file(

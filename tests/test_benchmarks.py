@@ -33,6 +33,7 @@ SCRIPTS = {
     "masked_overhead.py": (["--steps", "3", "--rounds", "1", "--data", "none"], None, None),
     "feature_cache.py": (["--epochs", "2", "--n", "60", "--seeds", "1"], None, "all_minilm_l6_v2"),
     "parallel.py": (["--n", "300", "--epochs", "1", "--no-ray"], None, None),
+    "pack.py": (["--smoke"], "fashion-mnist", None),
     "serve.py": (
         ["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1", "--big-runs", "8"],
         None,

@@ -3,6 +3,7 @@ format), moves between packed and alone at any epoch, says how it packs in `chec
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -21,10 +22,12 @@ from trainlab.store import Store
 from trainlab.train.checkpoint import load
 
 MLP = {"model.name": "mlp", "model.hidden": [16]}
-RUNS = [  # two packs: the SGD family and the Adam family, two seeds each
+RUNS = [  # packs of one optimizer each: SGD and Adam with two settings and two seeds, Nesterov and AdamW with one
     {"optim.name": "sgd", "optim.lr": 0.1},
+    {"optim.name": "sgd", "optim.lr": 0.05, "train.clip_grad_norm": 0.5},
     {"optim.name": "nesterov", "optim.lr": 0.05},
     {"optim.name": "adam", "optim.lr": 0.01},
+    {"optim.name": "adam", "optim.lr": 0.003, "schedule.name": "none"},
     {"optim.name": "adamw", "optim.lr": 0.01, "optim.weight_decay": 0.1},
 ]
 
@@ -73,7 +76,7 @@ def test_a_packed_study_stores_what_it_stores_alone(alone: Path, tmp_path: Path)
     assert {o.status for o in outcomes} == {"done"}
     _same(_metrics(tmp_path / "store"), _metrics(alone))
     runs = _read(tmp_path / "store", "runs")
-    assert len(runs) == 8
+    assert len(runs) == 12
     for run_id in runs["id"]:
         ours = load(tmp_path / "store" / "runs" / run_id / "last.pt", torch.device("cpu"))
         theirs = load(alone / "runs" / run_id / "last.pt", torch.device("cpu"))
@@ -90,6 +93,18 @@ def _layout(tree: object) -> object:
     if isinstance(tree, torch.Tensor):
         return (tree.dtype, tuple(tree.shape))
     return type(tree).__name__
+
+
+def test_auto_packs_where_a_timed_step_says_so_and_stores_the_same(alone: Path, tmp_path: Path) -> None:
+    """--pack auto (the default) times each pack's step (on copies) before training: whatever it decides, the
+    store holds the runs of --pack off; a pack it leaves alone says why in its runs' notes."""
+    assert {o.status for o in run_study(_study(tmp_path))} == {"done"}
+    _same(_metrics(tmp_path / "store"), _metrics(alone))
+    runs = _read(tmp_path / "store", "runs")
+    notes = [n for facts in runs["facts"] for n in json.loads(facts).get("notes", [])]
+    alone_notes = [n for n in notes if n.startswith("trained alone, not packed")]
+    print(f"{len(alone_notes)} of {len(runs)} runs trained alone: {alone_notes[:1]}")
+    assert all("ms against" in n and "one at a time" in n for n in alone_notes), alone_notes
 
 
 @pytest.mark.parametrize(("first", "then"), [("4", "off"), ("off", "4")])
@@ -111,14 +126,14 @@ def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
     study = write_study(tmp_path, runs=[*[{**MLP, **r} for r in RUNS], rmsprop], seeds=[0, 1])
     lines = pack_plan(study, pack="auto")
     packs = sorted(len(p.ids) for p in lines if not p.alone)
-    assert packs == [4, 4]
+    assert packs == [2, 2, 4, 4]
     assert [p.alone for p in lines if p.alone] == [
         "optimizer torch.optim:RMSprop has no packed update rule (sgd, momentum, nesterov, adam, adamw have)"
     ] * 2
     out = run_cli("check", str(study), "--pack", "3")
     assert out.returncode == 0, out.stderr
-    assert "packing (--pack 3): 8 runs in 4 packs, 2 alone" in out.stdout
-    assert "alone: exp 5 seed 0" in out.stdout
+    assert "packing (--pack 3): 12 runs in 6 packs, 2 alone" in out.stdout
+    assert "alone: exp 7 seed 0" in out.stdout
     assert_user_error(run_cli("run", str(study), "--pack", "many"), "--pack: 'many' is not auto, off or a number")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pandas as pd
 
@@ -127,11 +128,11 @@ def test_resources_name_the_hardware_and_warn_when_it_differs() -> None:
     recs = records({(1, 0): [0.5], (2, 0): [0.6]}, {1: "mlp", 2: "mlp"})
     cpu = {"device": "cpu", "device_name": "AMD EPYC", "threads": 2, "native_bf16": True}
     gpu = {"device": "cuda", "device_name": "NVIDIA H100", "threads": 16, "native_bf16": True}
-    recs.runs["facts"] = [json.dumps({"hardware": cpu}), json.dumps({"hardware": cpu})]
-    assert hardware_note(recs) == "Measured on AMD EPYC (cpu, 2 threads)."
-    recs.runs["facts"] = [json.dumps({"hardware": cpu}), json.dumps({"hardware": gpu})]
-    note = hardware_note(recs)
+    with_facts = lambda *facts: replace(recs, runs=recs.runs.assign(facts=list(facts)))  # noqa: E731
+    assert hardware_note(with_facts(json.dumps({"hardware": cpu}), json.dumps({"hardware": cpu}))) == (
+        "Measured on AMD EPYC (cpu, 2 threads)."
+    )
+    note = hardware_note(with_facts(json.dumps({"hardware": cpu}), json.dumps({"hardware": gpu})))
     assert "different hardware" in note and "AMD EPYC (cpu, 2 threads): exp 1" in note
     assert "NVIDIA H100 (cuda, 16 threads): exp 2" in note
-    recs.runs["facts"] = ["{}", "{}"]  # stores written before hardware was recorded
-    assert hardware_note(recs) == ""
+    assert hardware_note(with_facts("{}", "{}")) == ""  # stores written before hardware was recorded

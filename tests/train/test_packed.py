@@ -163,3 +163,14 @@ def test_a_batchnorm_model_and_augmented_data_train_alone_with_the_reason(tmp_pa
     assert why_alone(loop) is None
     loop.model.add_module("norm", torch.nn.BatchNorm1d(3))
     assert "BatchNorm" in why_alone(loop)
+
+
+def test_a_pack_holds_what_fits_in_memory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """--pack auto caps a pack by the device's free memory: thousands of these tiny MLPs fit in half of this
+    machine's; with almost none to spare, one."""
+    from trainlab.train import packed
+
+    ((loop, _),) = _loops(MODELS_PACKED["mlp"], [{}], DataCache(), tmp_path)
+    assert packed.members_that_fit(loop) > 64
+    monkeypatch.setattr(packed, "MEMORY_SHARE", 1e-9)
+    assert packed.members_that_fit(loop) == 1

@@ -20,7 +20,9 @@ def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.Data
     and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the row's
     round, taken from the round's train rows (NaN where a run did not record them)."""
     train = metrics[(metrics["split"] == "train") & metrics["name"].isin(["seen", "flops"])]
-    per_round = train.pivot_table(index=["run_id", "epoch"], columns="name", values="value", aggfunc="last")
+    per_round = train.pivot_table(
+        index=["run_id", "epoch"], columns="name", values="value", aggfunc="last", observed=True
+    )
     per_round = per_round.reindex(columns=["seen", "flops"]).reset_index()
     out = metrics.merge(per_round, on=["run_id", "epoch"], how="left")
     codes, run_ids = pd.factorize(out["run_id"])  # once per run, not per row: a sweep has millions of rows
@@ -38,7 +40,7 @@ def series_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     order), grouped by (run, split, name)."""
     if metrics.empty:
         return metrics
-    codes = metrics.groupby(KEYS, sort=False).ngroup().to_numpy()
+    codes = metrics.groupby(KEYS, sort=False, observed=True).ngroup().to_numpy()
     return metrics.iloc[last_per_round(codes, metrics["epoch"].to_numpy())]
 
 
@@ -57,7 +59,7 @@ class Curves:
         self._metrics = metrics
         rows = series_rows(metrics)
         self._columns = {c: rows[c].to_numpy(dtype=float) for c in rows.columns if c not in KEYS}
-        self._at = rows.groupby(KEYS, sort=False).indices if len(rows) else {}
+        self._at = rows.groupby(KEYS, sort=False, observed=True).indices if len(rows) else {}
         self._all_rows: dict | None = None
 
     def __call__(self, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
@@ -75,7 +77,7 @@ class Curves:
     def rows(self, run_id: str, split: str, name: str) -> pd.DataFrame:
         """Every stored row of one run's metric (several per round where a store kept mid-epoch ones)."""
         if self._all_rows is None:
-            self._all_rows = self._metrics.groupby(KEYS, sort=False).indices
+            self._all_rows = self._metrics.groupby(KEYS, sort=False, observed=True).indices
         at = self._all_rows.get((run_id, split, name))
         return self._metrics.iloc[at] if at is not None else self._metrics.iloc[:0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trainlab.analysis.curves import series_rows
@@ -10,7 +11,7 @@ from trainlab.analysis.curves import series_rows
 def metric_at(metrics: pd.DataFrame, split: str, name: str) -> pd.DataFrame:
     """Wide table (epoch rows x run columns) of one metric."""
     rows = metrics[(metrics["split"] == split) & (metrics["name"] == name)]
-    return rows.pivot_table(index="epoch", columns="run_id", values="value", aggfunc="last")
+    return rows.pivot_table(index="epoch", columns="run_id", values="value", aggfunc="last", observed=True)
 
 
 def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
@@ -19,26 +20,30 @@ def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     out = runs.copy()
     if out.empty:
         return out
-    by_run = metrics.groupby(["run_id", "split", "name"])["value"]
+    by_run = metrics.groupby(["run_id", "split", "name"], observed=True)["value"]
     means = by_run.mean()
     maxes = by_run.max()
     at_epoch = series_rows(metrics).set_index(["run_id", "split", "name", "epoch"])["value"]
+    ids, n = out["id"].to_numpy(), len(out)
 
-    def lookup(series: pd.Series, *key: object) -> float:
-        return float(series.get(key, float("nan")))
+    def lookup(series: pd.Series, *key: object) -> np.ndarray:
+        """series[(key...)] for every run at once (NaN where absent): one index lookup, not one per run."""
+        columns = [k if isinstance(k, np.ndarray | pd.Series) else np.full(n, k, dtype=object) for k in key]
+        return series.reindex(pd.MultiIndex.from_arrays(columns)).to_numpy(dtype=float)
 
+    main, best_epoch = out["main_metric"].to_numpy(), out["best_epoch"].to_numpy()
     for split in ("train", "valid"):
-        out[f"{split}_metric"] = [lookup(at_epoch, r.id, split, r.main_metric, r.best_epoch) for r in out.itertuples()]
+        out[f"{split}_metric"] = lookup(at_epoch, ids, split, main, best_epoch)
     steps = metrics.set_index(["run_id", "split", "epoch"])["step"]
     steps = steps[~steps.index.duplicated(keep="last")]
-    out["best_step"] = [lookup(steps, r.id, "valid", r.best_epoch) for r in out.itertuples()]
-    out["test_metric"] = [lookup(at_epoch, r.id, "test", r.main_metric, r.best_epoch) for r in out.itertuples()]
-    out["train_s_per_epoch"] = [lookup(means, r.id, "train", "seconds") for r in out.itertuples()]
-    out["eval_s_per_epoch"] = [lookup(means, r.id, "valid", "seconds") for r in out.itertuples()]
+    out["best_step"] = lookup(steps, ids, "valid", best_epoch)
+    out["test_metric"] = lookup(at_epoch, ids, "test", main, best_epoch)
+    out["train_s_per_epoch"] = lookup(means, ids, "train", "seconds")
+    out["eval_s_per_epoch"] = lookup(means, ids, "valid", "seconds")
     for throughput in ("samples_per_s", "tokens_per_s"):
-        out[throughput] = [lookup(means, r.id, "train", throughput) for r in out.itertuples()]
-        out[f"eval_{throughput}"] = [lookup(means, r.id, "valid", throughput) for r in out.itertuples()]
-    out["flops"] = [lookup(maxes, r.id, "train", "flops") for r in out.itertuples()]
+        out[throughput] = lookup(means, ids, "train", throughput)
+        out[f"eval_{throughput}"] = lookup(means, ids, "valid", throughput)
+    out["flops"] = lookup(maxes, ids, "train", "flops")
     for mem in ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb"):
-        out[mem] = [lookup(maxes, r.id, "train", mem) for r in out.itertuples()]
+        out[mem] = lookup(maxes, ids, "train", mem)
     return out

@@ -1,10 +1,10 @@
 """Which runs of a study may train together (trainlab.train.packed), decided from their configs before
 anything is built: runs pack when every setting agrees except those a packed member keeps for itself - its
-seed, its optimizer's hyperparameters (within one family of update rule), its schedule, its gradient clipping
-norm and early-stopping patience - and its inputs (the runs it starts from). The driver packs the runs that
-are ready at the same time (a lottery study's level after the level before). What only a built run can tell
-(data held as tensors, no BatchNorm, ...) the runner checks again, and a run that fails it trains alone with
-a note.
+seed, its optimizer's hyperparameters (not the optimizer itself: plain SGD runs pack apart from momentum
+runs, so that they pay for no momentum buffer), its schedule, its gradient clipping norm and early-stopping
+patience - and its inputs (the runs it starts from). The driver packs the runs that are ready at the same
+time (a lottery study's level after the level before). What only a built run can tell (data held as
+tensors, no BatchNorm, ...) the runner checks again, and a run that fails it trains alone with a note.
 
 `--pack` is execution, not config: it never changes a run's id or what the run computes.
 """
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
 OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
-FAMILIES = {"sgd": "sgd", "momentum": "sgd", "nesterov": "sgd", "adam": "adam", "adamw": "adam"}  # one rule each
+PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")  # those with a packed update rule
 MAX_AUTO = 64  # members of a pack that `auto` forms at most
 
 
@@ -51,18 +51,16 @@ class PackSetting:
 def pack_key(run: RunSpec) -> str | None:
     """What must agree for runs to pack (None: the run trains alone, see `why_alone`)."""
     config = flatten(run.config.to_dict())
-    family = FAMILIES.get(str(config.get("optim.name")))
-    if family is None:
+    if config.get("optim.name") not in PACKED_OPTIMIZERS:
         return None
     shared = {k: v for k, v in config.items() if k not in OWN | OWN_OPTIMIZER and not k.startswith("schedule.")}
-    shared["optim.name"] = family
     return json.dumps(shared, sort_keys=True, default=str)
 
 
 def why_alone(run: RunSpec) -> str:
     name = run.config.optim.name
-    if name not in FAMILIES:
-        return f"optimizer {name} has no packed update rule ({', '.join(FAMILIES)} have)"
+    if name not in PACKED_OPTIMIZERS:
+        return f"optimizer {name} has no packed update rule ({', '.join(PACKED_OPTIMIZERS)} have)"
     return "no other run shares its model, data and training settings"
 
 

@@ -33,7 +33,14 @@ from trainlab.store.manifest import device_facts, git_state, library_versions, n
 from trainlab.train import Hook, Loop, Row, checkpoint, flops, measure, seeding
 from trainlab.train.build import build_parts
 from trainlab.train.hooks import config_hooks
-from trainlab.train.packed import PackedLoop, packs, step_seconds
+from trainlab.train.packed import (
+    PackedLoop,
+    evaluate_together,
+    members_that_fit,
+    packs,
+    step_seconds,
+    why_alone,
+)
 
 
 class Recorder(Hook):
@@ -87,24 +94,47 @@ class KeepSteps(Hook):
             self.recorder.keep(loop.model.state_dict(), f"step_{loop.state.step}.pt")
 
 
-def _test_rows(loop: Loop, folder: Path) -> tuple[MetricRow, ...]:
-    """Test metrics of the last model (split test_last) and the best-valid one (split test);
-    one evaluation when the last epoch is the best."""
+Tested = tuple[dict[str, float], dict[str, float] | None]  # test metrics of the last model, of the best-valid one
+
+
+def _test_rows(loop: Loop, folder: Path, tested: Tested | None = None) -> tuple[MetricRow, ...]:
+    """Test metrics of the last model (split test_last) and the best-valid one (split test); one evaluation
+    when the last epoch is the best. Leaves the best-valid weights in the model. `tested`: the metrics a pack
+    measured for its members together (`_tested_together`, which loaded the best weights)."""
     test = loop.data.test
     if test is None:
         return ()
     s = loop.state
-    last = loop.evaluate(test)
+    last = tested[0] if tested else loop.evaluate(test)
     rows = [(s.step, s.epoch, "test_last", k, v, s.train_seconds) for k, v in last.items()]
     if s.best_epoch is not None:
-        if s.best_epoch != s.epoch:
+        if s.best_epoch == s.epoch:
+            best = last
+        elif tested:
+            best = tested[1]
+        else:
             loop.model.load_state_dict(checkpoint.load(folder / "best.pt", loop.device))
-        best = last if s.best_epoch == s.epoch else loop.evaluate(test)
+            best = loop.evaluate(test)
         rows += [(s.step, s.best_epoch, "test", k, v, s.train_seconds) for k, v in best.items()]
     return tuple(rows)
 
 
-PACK_GAIN = 0.8  # --pack auto packs when a packed step takes less than this part of the steps alone
+def _tested_together(loops: list[Loop], folders: list[Path]) -> dict[int, Tested]:
+    """The test metrics of a pack's finished members (by id of their loop), from one vmapped pass over the
+    last models and one over the best-valid ones, which it loads; {} where they cannot share an evaluation."""
+    done = [(loop, folder) for loop, folder in zip(loops, folders) if loop.state.stop_reason != "diverged"]
+    test = loops[0].data.test
+    if test is None or not done or (last := evaluate_together([loop for loop, _ in done], test)) is None:
+        return {}
+    behind = [(loop, folder) for loop, folder in done if loop.state.best_epoch not in (None, loop.state.epoch)]
+    for loop, folder in behind:
+        loop.model.load_state_dict(checkpoint.load(folder / "best.pt", loop.device))
+    best = evaluate_together([loop for loop, _ in behind], test) if behind else []
+    best_of = {id(loop): metrics for (loop, _), (metrics, _) in zip(behind, best or [])}
+    return {id(loop): (metrics, best_of.get(id(loop))) for (loop, _), (metrics, _) in zip(done, last)}
+
+
+PACK_GAIN = 0.9  # --pack auto packs when a packed step takes less than this part of the steps alone
 
 SAMPLES = 10  # examples of the best model's outputs kept for the report
 
@@ -197,24 +227,26 @@ def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome
 
 
 def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None) -> list[Outcome]:
-    """Train runs together in packs of at most `ctx.pack.size` (trainlab.train.packed); each run is prepared
-    and finished as `train_run` does, so a member is an ordinary run. A run that cannot pack trains alone,
+    """Train runs together in packs of at most `ctx.pack.size` (trainlab.train.packed; under auto, also at
+    most what fits in memory); each run is prepared and finished as `train_run` does, so a member is an
+    ordinary run. A run that cannot pack trains alone,
     with a note saying why; so do a pack's runs where `--pack auto` timed packing slower; the members of a
     pack that fails (a model that vmap cannot batch) go on alone from their last checkpoints. A run that
     fails is its own outcome, not the others'."""
     with seeding.private_global_rng(ctx.device):
         loops = [prepare_run(run, ctx, start or Start()) for run in runs]
         run_of = {id(loop): run for loop, run in zip(loops, runs)}
-        groups, alone = packs(loops, ctx.pack.size)
+        groups, alone = packs(loops, _pack_size(loops, ctx))
         slower = [(group, why) for group in groups if (why := _slower(group, ctx))]
         alone += [(loop, why) for group, why in slower for loop in group]
         for loop, why in alone:
             ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}"))
-        packed, broken = set(), set()
+        packed, broken, tested = set(), set(), {}
         for group in (g for g in groups if len(g) > 1 and not any(g is s for s, _ in slower)):
             try:
                 PackedLoop(group).run()
                 packed.update(map(id, group))
+                tested.update(_tested_together(group, [ctx.folder(run_of[id(loop)].id) for loop in group]))
             except (KeyboardInterrupt, TrainlabError):
                 raise
             except Exception as err:
@@ -222,14 +254,30 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
                 for loop in group:
                     note = f"packed training failed ({type(err).__name__}: {err}); trained alone from its checkpoint"
                     ctx.sink(RunNote(run_of[id(loop)].id, note))
-        return [_finished(run_of[id(loop)], loop, ctx, start, id(loop) in packed, id(loop) in broken) for loop in loops]
+        return [
+            _finished(run_of[id(loop)], loop, ctx, start, id(loop) in packed, id(loop) in broken, tested.get(id(loop)))
+            for loop in loops
+        ]
+
+
+def _pack_size(loops: list[Loop], ctx: Context) -> int:
+    """--pack N, or under auto at most what fits in memory (the loops of a driver's group share a shape)."""
+    packable = [loop for loop in loops if why_alone(loop) is None]
+    if not ctx.pack.measure or not packable:
+        return ctx.pack.size
+    return min(ctx.pack.size, members_that_fit(packable[0]))
 
 
 def _slower(group: list[Loop], ctx: Context) -> str | None:
     """Under --pack auto, why this pack would not be faster than its runs one at a time (None: it would)."""
     if not ctx.pack.measure or len(group) < 2:
         return None
-    packed_s, alone_s = step_seconds(group)
+    try:
+        packed_s, alone_s = step_seconds(group)
+    except (KeyboardInterrupt, TrainlabError):
+        raise
+    except Exception as err:  # a model vmap cannot batch: its runs train as they would without --pack
+        return f"a packed step could not be taken ({type(err).__name__}: {err})".splitlines()[0]
     if packed_s < PACK_GAIN * alone_s:
         return None
     return (
@@ -238,13 +286,15 @@ def _slower(group: list[Loop], ctx: Context) -> str | None:
     )
 
 
-def _finished(run: RunSpec, loop: Loop, ctx: Context, start: Start | None, packed: bool, broken: bool) -> Outcome:
+def _finished(
+    run: RunSpec, loop: Loop, ctx: Context, start: Start | None, packed: bool, broken: bool, tested: Tested | None
+) -> Outcome:
     """A pack's run finished: tested and ended (trained alone first when it was not packed, or anew when its
     pack failed); a failure is this run's outcome."""
     try:
         if broken:
             return train_run(run, ctx, start)
-        return finish_run(run, loop, ctx, train=(lambda: None) if packed else loop.run)
+        return finish_run(run, loop, ctx, train=(lambda: None) if packed else loop.run, tested=tested)
     except (KeyboardInterrupt, TrainlabError):
         raise
     except Exception as err:
@@ -302,7 +352,9 @@ def prepare_run(run: RunSpec, ctx: Context, start: Start) -> Loop:
     return loop
 
 
-def finish_run(run: RunSpec, loop: Loop, ctx: Context, train: Callable[[], object]) -> Outcome:
+def finish_run(
+    run: RunSpec, loop: Loop, ctx: Context, train: Callable[[], object], tested: Tested | None = None
+) -> Outcome:
     """`train()` (the loop's own run, or nothing when a pack trained it), then the test evaluation and the
     run's end in the store; an error is recorded as the run's failure (with its traceback) and raised."""
     sink, folder, state = ctx.sink, ctx.folder(run.id), loop.state
@@ -311,7 +363,7 @@ def finish_run(run: RunSpec, loop: Loop, ctx: Context, train: Callable[[], objec
         if state.stop_reason == "diverged":
             sink(RunEnded(run.id, "diverged"))
         else:
-            rows = _test_rows(loop, folder)  # leaves the best-valid weights in the model
+            rows = _test_rows(loop, folder, tested)  # leaves the best-valid weights in the model
             _save_samples(run.id, loop, folder, sink)
             facts = {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}
             sink(RunEnded(run.id, "done", rows, facts))

@@ -115,7 +115,11 @@ class SGDRule(PackedRule):
                 else:
                     self.buffers[k].mul_(mu).add_(d)
                 buf = self.buffers[k]
-                d = torch.where(_column(self.nesterov, slot, p) > 0, d.addcmul(mu, buf), buf) if nesterov else buf
+                if nesterov:  # d + μ·buf for a Nesterov member, buf for the others: ν·d + (ν·μ + 1 - ν)·buf
+                    nu = _column(self.nesterov, slot, p)
+                    d = torch.addcmul(buf * (nu * mu + 1 - nu), nu, d)
+                else:
+                    d = buf
             p.addcmul_(_column(-lr, slot, p), d)
 
     def write_back(self) -> None:

@@ -93,8 +93,7 @@ class StudyRecords:
 
     def x_label(self, x: str | None = None) -> str:
         """What an axis counts, in words: 'optimizer steps', 'tokens seen', ..."""
-        unit = {json.loads(f).get("flops_unit") for f in self.runs["facts"]} - {None}
-        seen = "tokens seen" if unit == {"token"} else "examples seen"
+        seen = "tokens seen" if self._flops_units == {"token"} else "examples seen"
         return {
             "step": "optimizer steps",
             "epoch": "epochs (passes over the training data)",
@@ -103,11 +102,15 @@ class StudyRecords:
             "flops": "cumulative training FLOPs",
         }[x or self.x]
 
-    @property
+    @cached_property
+    def _flops_units(self) -> set[str]:
+        return {json.loads(f).get("flops_unit") for f in self.runs["facts"]} - {None}
+
+    @cached_property
     def main_metric(self) -> str:
         return str(self.runs["main_metric"].mode().iloc[0])
 
-    @property
+    @cached_property
     def mode(self) -> str:
         """'max' when a higher main metric is better (accuracy, BLEU), 'min' otherwise (loss, perplexity), as
         the runs' task recorded it; stores older than that knew accuracy as the only higher-is-better one."""
@@ -116,7 +119,11 @@ class StudyRecords:
 
     def experiments(self) -> list[tuple[int, str, pd.DataFrame]]:
         """(number, label, its runs) in experiment order."""
-        return [(int(n), str(g["label"].iloc[0]), g) for n, g in self.runs.groupby("experiment", sort=True)]
+        return list(self._experiments)
+
+    @cached_property
+    def _experiments(self) -> tuple[tuple[int, str, pd.DataFrame], ...]:  # asked for by every figure and table
+        return tuple((int(n), str(g["label"].iloc[0]), g) for n, g in self.runs.groupby("experiment", sort=True))
 
     def column(self, runs: pd.DataFrame, key: str) -> object:
         """A config value of an experiment's runs (None where the config has no such key)."""
@@ -169,7 +176,7 @@ def load_records(
     started, completeness = _complete(store.study_plan(study), started, include_partial)
     facts = {r.id: json.loads(r.facts) for r in started.itertuples()}
     metrics = with_axes(
-        store.metrics(started["id"].unique()),
+        store.metrics(started["id"].unique(), categorical=True),
         {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f},
     )
     artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]

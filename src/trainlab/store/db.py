@@ -299,9 +299,11 @@ class Store:
         df["changes"] = df["changes"].map(json.loads)
         return pd.concat([df, configs], axis=1)
 
-    def metrics(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    def metrics(self, run_ids: Iterable[str] | None = None, categorical: bool = False) -> pd.DataFrame:
         """Metric rows in long format: run_id, step, epoch, split, name, value, wall_s (each series' rows in
-        the order they were recorded)."""
+        the order they were recorded). `categorical`: run_id, split and name as pandas categoricals, made from
+        the series' own numbering (a report over millions of rows groups by codes instead of hashing strings;
+        group with observed=True)."""
         import pandas as pd
 
         if run_ids is None:
@@ -321,7 +323,7 @@ class Store:
         order = list(records)
         joined = np.concatenate([records[i] for i in order])
         counts = [len(records[i]) for i in order]
-        labels = [np.repeat(np.array([names[i][k] for i in order], dtype=object), counts) for k in range(3)]
+        labels = [_labels([names[i][k] for i in order], counts, categorical) for k in range(3)]
         return pd.DataFrame(
             {
                 "run_id": labels[0],
@@ -409,3 +411,13 @@ class Store:
 def open_store(root: str | os.PathLike[str] = "trainlab-store") -> Store:
     """Open (creating if needed) a store folder; its queries return pandas DataFrames."""
     return Store(root)
+
+
+def _labels(per_series: list[str], counts: list[int], categorical: bool) -> Any:
+    """One label per row: each series' label repeated over its rows, as strings or as a categorical."""
+    import pandas as pd
+
+    if not categorical:
+        return np.repeat(np.array(per_series, dtype=object), counts)
+    codes, uniques = pd.factorize(np.array(per_series, dtype=object))
+    return pd.Categorical.from_codes(np.repeat(codes, counts), categories=uniques)

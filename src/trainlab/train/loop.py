@@ -169,10 +169,17 @@ class Loop:
                     hook.on_step(self, loss)
         self.end_round(epoch, sums, clock.seconds, gpu.metrics())
 
-    def end_round(self, epoch: int, sums: torch.Tensor, seconds: float, gpu: dict[str, float]) -> None:
+    def end_round(
+        self,
+        epoch: int,
+        sums: torch.Tensor,
+        seconds: float,
+        gpu: dict[str, float],
+        valid: tuple[dict[str, float], float] | None = None,
+    ) -> None:
         """After a round's steps (`sums`: the task's training sums, `seconds`: the time they took): log the
         training metrics, then validate, unless the loss diverged. Packed training (trainlab.train.packed)
-        ends each member's rounds here too."""
+        ends each member's rounds here too, with the validation (metrics, seconds) it computed for the pack."""
         cfg, state = self.train_cfg, self.state
         state.train_seconds += seconds
         train = self.task.summarize(sums)
@@ -189,7 +196,7 @@ class Loop:
             state.diverged_epoch, state.stop_reason = epoch, "diverged"
             self._finish_epoch(epoch, improved=False, eval_seconds=0.0)
             return
-        self.valid, valid_seconds = self._timed_evaluate(self.data.valid, cfg.eval_batches)
+        self.valid, valid_seconds = valid or self._timed_evaluate(self.data.valid, cfg.eval_batches)
         self.log("valid", self.valid)
         improved = is_better(self.task, self.valid[self.task.main_metric], state.best_value)
         if improved:

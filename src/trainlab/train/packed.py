@@ -14,6 +14,8 @@ clipping norms, starting weights, and when it stops (a diverged or early-stopped
 
 from __future__ import annotations
 
+import copy
+import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -21,13 +23,16 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from trainlab.data.base import TensorSplit
+from trainlab.data.base import Split, TensorSplit
 from trainlab.optim.packed import packed_rule, slots, unpackable
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
+from trainlab.train.tasks import TaskBase
 
 BATCH_NORM = (nn.modules.batchnorm._BatchNorm,)  # running statistics are updated in place: no vmap
+MEMORY_SHARE = 0.5  # of the device's free memory that one pack may take
+ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of a batch's inputs (an estimate)
 
 
 def why_alone(loop: Loop) -> str | None:
@@ -95,15 +100,9 @@ class PackedLoop:
 
     def _round(self, members: list[Loop], epoch: int, end: int) -> None:
         device = members[0].device
-        names = [n for n, _ in self.template.named_parameters()]
-        params = {
-            n: torch.stack([dict(m.model.named_parameters())[n].detach() for m in members]).requires_grad_()
-            for n in names
-        }
-        buffers = {
-            n: torch.stack([dict(m.model.named_buffers())[n] for m in members])
-            for n, _ in self.template.named_buffers()
-        }
+        models = [m.model for m in members]
+        params = {n: t.requires_grad_() for n, t in stacked(models).items()}
+        buffers = stacked(models, buffers=True)
         rule = packed_rule([m.optimizer for m in members], slots(members[0].model, members[0].optimizer), device)
         clip = _clip_norms(members, device)
         masks = _stacked_masks(members, params)
@@ -140,8 +139,9 @@ class PackedLoop:
             for i, member in enumerate(members):
                 for n, p in member.model.named_parameters():
                     p.copy_(params[n][i])
+        shared = evaluate_together(members, members[0].data.valid)
         for i, member in enumerate(members):
-            member.end_round(epoch, sums[i], clock.seconds, gpu.metrics())
+            member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
 
     def _batch(self, orders: torch.Tensor, done: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's batch `done` of its own order: [members, batch, ...], gathered in one indexing."""
@@ -150,6 +150,41 @@ class PackedLoop:
         if self.split.transform is not None:
             x = self.split.transform(x.flatten(0, 1)).unflatten(0, index.shape)
         return x, y
+
+
+def evaluate_together(members: Sequence[Loop], split: Split) -> list[tuple[dict[str, float], float]] | None:
+    """Each member's metrics on `split` and the seconds they took, as `Loop._timed_evaluate` gives them alone,
+    from one vmapped pass over the split's batches (in order; the exact split sums per member; the pack's
+    seconds are each member's). None where the members cannot share it: a sample of `train.eval_batches`
+    batches (drawn from each run's seed), or a task whose evaluation needs the model itself (decoding)."""
+    first = members[0]
+    task, template = first.task, first.model
+    if first.train_cfg.eval_batches or type(task).eval_sums is not TaskBase.eval_sums:
+        return None
+
+    def member_sums(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = functional_call(template, (p, b), (x,))
+        return task.sums(out, y, task.loss(out, y))
+
+    batched = vmap(member_sums, in_dims=(0, 0, None, None))
+    models = [m.model for m in members]
+    weights, buffers = stacked(models), stacked(models, buffers=True)
+    sums = torch.zeros(len(members), task.n_eval_sums, device=first.device)
+    was_training = template.training
+    template.eval()
+    size = first.train_cfg.eval_batch_size or first.train_cfg.batch_size
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), measure.Stopwatch(first.device) as clock:
+        for x, y in split.batches(size):
+            with first.autocast():
+                sums += batched(weights, buffers, x, y)
+    template.train(was_training)
+    return [({**task.summarize_eval(s), task.throughput: task.count(s) / clock.seconds}, clock.seconds) for s in sums]
+
+
+def stacked(models: Sequence[nn.Module], buffers: bool = False) -> dict[str, torch.Tensor]:
+    """The models' parameters (or buffers) by name, each stacked along a new first dimension (detached copies)."""
+    named = [dict(m.named_buffers() if buffers else m.named_parameters()) for m in models]
+    return {n: torch.stack([d[n].detach() for d in named]) for n in named[0]}
 
 
 def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable) -> Callable:
@@ -221,28 +256,61 @@ def packs(loops: Sequence[Loop], size: int) -> tuple[list[list[Loop]], list[tupl
 
 
 def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
-    """Seconds of one forward and backward pass of the pack, and of the same passes of its members one at a
-    time (no optimizer step and a private RNG: nothing the runs will compute changes). `--pack auto` packs
-    only where the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains
-    nothing, one whose step is mostly per-operation overhead gains several times."""
-    pack = PackedLoop(members)
-    first = members[0]
+    """Seconds of a training step of the pack, and of the same step of its members one at a time: the batch
+    gathered, forward, backward and the optimizer's update, on copies of the first member's weights and
+    optimizer under a private RNG, so nothing the runs will compute changes. `--pack auto` packs only where
+    the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains little, one whose
+    step is mostly per-operation overhead gains several times."""
+    pack, first = PackedLoop(members), members[0]
     batch = min(first.train_cfg.batch_size, len(pack.split))
     orders = torch.arange(batch, device=first.device).expand(len(members), batch)
-    x, y = pack._batch(orders, 0, batch)
-    params = {n: torch.stack([p.detach()] * len(members)).requires_grad_() for n, p in first.model.named_parameters()}
-    buffers = {n: torch.stack([b] * len(members)) for n, b in first.model.named_buffers()}
-    step = packed_step(pack.template, pack.task.loss, pack.task.sums)
+    model, optimizer = copy.deepcopy((first.model, first.optimizer))  # one deepcopy: the copy steps the copy
+    params = {n: t.requires_grad_() for n, t in stacked([model] * len(members)).items()}
+    buffers = stacked([model] * len(members), buffers=True)
+    step = packed_step(model, pack.task.loss, pack.task.sums)
+    rule = packed_rule([copy.deepcopy(optimizer) for _ in members], slots(model, optimizer), first.device)
+
+    def packed() -> None:
+        x, y = pack._batch(orders, 0, batch)
+        step(params, buffers, x, y)
+        with torch.no_grad():
+            rule.step(params, {n: p.grad for n, p in params.items()})
+        for p in params.values():
+            p.grad = None
 
     def alone() -> None:
-        loss = first.task.loss(first.model(x[0]), y[0])
-        torch.autograd.grad(loss, [p for p in first.model.parameters() if p.requires_grad])
+        x, y = pack._batch(orders[:1], 0, batch)
+        pack.task.loss(model(x[0]), y[0]).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
 
     with seeding.private_global_rng(first.device):
-        first.model.train()
-        packed_s = _timed(lambda: step(params, buffers, x, y), first.device, trials)
+        model.train()
+        packed_s = _timed(packed, first.device, trials)
         alone_s = _timed(alone, first.device, trials) * len(members)
     return packed_s, alone_s
+
+
+def members_that_fit(loop: Loop) -> int:
+    """How many runs like `loop` one pack can hold in MEMORY_SHARE of the device's free memory. A member needs
+    its weights, gradient and two optimizer moments (4 x its parameter bytes) and its step's activations:
+    on CUDA measured (the peak of a forward and backward of one batch, on a copy), on a CPU estimated as
+    ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
+    weights = sum(p.numel() * p.element_size() for p in loop.model.parameters())
+    batch = min(loop.train_cfg.batch_size, len(loop.data.train))
+    x, y = loop.data.train.x[:batch], loop.data.train.y[:batch]
+    if loop.device.type == "cuda":
+        model = copy.deepcopy(loop.model)
+        torch.cuda.reset_peak_memory_stats(loop.device)
+        base = torch.cuda.memory_allocated(loop.device)
+        transform = loop.data.train.transform
+        loop.task.loss(model(transform(x) if transform else x), y).backward()
+        activations = torch.cuda.max_memory_allocated(loop.device) - base
+        free = torch.cuda.mem_get_info(loop.device)[0]
+    else:
+        activations = x.numel() * 4 * ACTIVATIONS_PER_INPUT
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
 
 
 def _timed(work: Callable[[], object], device: torch.device, trials: int) -> float:
