@@ -19,17 +19,30 @@ def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.Data
     data, step / steps per epoch; the store's epoch for runs that did not record their epoch length),
     and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the row's
     round, taken from the round's train rows (NaN where a run did not record them)."""
-    train = metrics[(metrics["split"] == "train") & metrics["name"].isin(["seen", "flops"])]
-    per_round = train.pivot_table(
-        index=["run_id", "epoch"], columns="name", values="value", aggfunc="last", observed=True
-    )
-    per_round = per_round.reindex(columns=["seen", "flops"]).reset_index()
-    out = metrics.merge(per_round, on=["run_id", "epoch"], how="left")
-    codes, run_ids = pd.factorize(out["run_id"])  # once per run, not per row: a sweep has millions of rows
-    per_run = np.array([steps_per_epoch.get(r, np.nan) for r in run_ids], dtype=float)
-    per_epoch = pd.Series(per_run[codes] if len(codes) else np.array([], dtype=float), index=out.index)
-    out["data_epochs"] = (out["step"] / per_epoch).where(per_epoch.notna(), out["epoch"])
-    return out
+    codes, run_ids = _codes(metrics["run_id"])  # once per run, not per row: a sweep has millions of rows
+    epochs = metrics["epoch"].to_numpy()
+    width = int(epochs.max()) + 1 if len(epochs) else 1
+    values, train = metrics["value"].to_numpy(dtype=float), (metrics["split"] == "train").to_numpy()
+    columns = {}
+    for name in ("seen", "flops"):  # a (run, round) table, then one gather: no merge of millions of rows
+        at = np.flatnonzero(train & (metrics["name"] == name).to_numpy())
+        cell = codes[at].astype(np.int64) * width + epochs[at]
+        last = at[len(at) - 1 - np.unique(cell[::-1], return_index=True)[1]]  # a round's last row wins
+        table = np.full((len(run_ids), width), np.nan)
+        table[codes[last], epochs[last]] = values[last]
+        columns[name] = table[codes, epochs]
+    per_run = np.array([steps_per_epoch.get(r, np.nan) for r in run_ids], dtype=float)[codes]
+    columns["data_epochs"] = np.where(np.isnan(per_run), epochs, metrics["step"].to_numpy() / per_run)
+    # one new frame sharing the old columns (assigning to a copy would copy each column again: seconds here)
+    return pd.DataFrame({**{c: metrics[c] for c in metrics.columns}, **columns}, copy=False)
+
+
+def _codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the labels and the labels they number: a categorical's own, else factorized."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return labels.cat.codes.to_numpy(), labels.cat.categories
+    codes, uniques = pd.factorize(labels)
+    return codes, pd.Index(uniques)
 
 
 KEYS = ["run_id", "split", "name"]  # what one series is
@@ -40,8 +53,19 @@ def series_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     order), grouped by (run, split, name)."""
     if metrics.empty:
         return metrics
-    codes = metrics.groupby(KEYS, sort=False, observed=True).ngroup().to_numpy()
-    return metrics.iloc[last_per_round(codes, metrics["epoch"].to_numpy())]
+    return metrics.iloc[last_per_round(series_codes(metrics), metrics["epoch"].to_numpy())]
+
+
+def series_codes(metrics: pd.DataFrame) -> np.ndarray:
+    """A number per row naming its series (run, split, name): from the categories' codes by arithmetic when
+    the labels are categorical (the report's metrics: no hashing of millions of rows), else by grouping."""
+    columns = [metrics[k] for k in KEYS]
+    if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        return metrics.groupby(KEYS, sort=False, observed=True).ngroup().to_numpy()
+    codes = np.zeros(len(metrics), dtype=np.int64)
+    for column in columns:
+        codes = codes * len(column.cat.categories) + column.cat.codes.to_numpy(dtype=np.int64)
+    return codes
 
 
 def curve(metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:

@@ -15,7 +15,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from trainlab.analysis.curves import AXES, seed_band
+from trainlab.analysis.curves import AXES, band
 from trainlab.analysis.downsample import min_max
 from trainlab.analysis.sweep import group_names
 from trainlab.report.layout import GREY, HIGHLIGHT, HIGHLIGHT_COLOURS, metric_scale, wrapped_axes
@@ -49,47 +49,43 @@ def _plot_band(
 ) -> np.ndarray | None:
     """The seed band of `curves` with its mean line; `thin` (an experiment outside the highlighted best:
     context, not a line to read): only its mean's points, which `_draw_grey` draws with the others."""
-    band = drawn(seed_band(curves))
+    x, mean, low, high, _ = band(
+        [c.index.to_numpy(dtype=float) for c in curves], [c.to_numpy(dtype=float) for c in curves]
+    )
+    kept = drawn(x, mean)
+    x, mean, low, high = x[kept], mean[kept], low[kept], high[kept]
     n = len(curves)
     if thin:
-        return band[["x", "mean"]].to_numpy(dtype=float)
-    every = max(1, len(band) // 8)
+        return np.column_stack([x, mean])
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
     ax.plot(
-        band["x"],
-        band["mean"],
-        line,
-        color=colour,
-        marker=marker,
-        markevery=every,
-        markersize=4,
-        label=legend,
-        zorder=3,
+        x, mean, line, color=colour, marker=marker, markevery=max(1, len(x) // 8), markersize=4, label=legend, zorder=3
     )
     if n > 1:
-        ax.fill_between(band["x"], band["low"], band["high"], color=colour, alpha=0.12, linewidth=0, zorder=2)
+        ax.fill_between(x, low, high, color=colour, alpha=0.12, linewidth=0, zorder=2)
     return None
 
 
 def _draw_grey(ax: Axes, lines: list[np.ndarray]) -> None:
     """The grey context lines of an axis as one collection: one artist instead of hundreds, which is most of
-    the drawing time of a large sweep's figures."""
+    the drawing time of a large sweep's figures (rasterised in a PDF, where hundreds of vector lines would
+    make a file slow to write and to open)."""
     if lines:
-        ax.add_collection(LineCollection(lines, colors=GREY, linewidths=0.7, zorder=1))
+        ax.add_collection(LineCollection(lines, colors=GREY, linewidths=0.7, zorder=1, rasterized=True))
         ax.autoscale_view()
 
 
 DRAWN_POINTS = 500  # per line in a static figure: about the pixels across one axis, so nothing visible is lost
 
 
-def drawn(band: pd.DataFrame, y: str = "mean") -> pd.DataFrame:
-    """The rows of a curve (x and `y` columns) that a figure draws: all of a short one; of a long one, at most
-    DRAWN_POINTS, each bucket's lowest and highest `y` (peaks and drops kept), so 1,000 runs of 2,000 points
-    draw in seconds. Tables and findings use every point."""
-    finite = band[np.isfinite(band["x"]) & np.isfinite(band[y])]
-    if len(finite) <= DRAWN_POINTS:
-        return band
-    return finite.iloc[min_max(finite[y].to_numpy(dtype=float), DRAWN_POINTS)]
+def drawn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points of a curve that a figure draws: all of a short one; of a long one, at most
+    DRAWN_POINTS of its finite points, each bucket's lowest and highest `y` (peaks and drops kept), so 1,000
+    runs of 2,000 points draw in seconds. Tables and findings use every point."""
+    if len(x) <= DRAWN_POINTS:
+        return np.arange(len(x))
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    return finite[min_max(y[finite], DRAWN_POINTS)] if len(finite) > DRAWN_POINTS else finite
 
 
 def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
@@ -267,7 +263,7 @@ def learning_rates(records: StudyRecords) -> Figure:
     colours = highlight(records, [n for n, _, _ in experiments])
     for number, label, runs in drawing_order(experiments, colours):
         series = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
-        lr = drawn(pd.DataFrame({"x": series.index, "lr": series.to_numpy()}), "lr").set_index("x")["lr"]
+        lr = series.iloc[drawn(series.index.to_numpy(dtype=float), series.to_numpy(dtype=float))]
         colour, marker = colours[number], styles[number][1]
         if colour is None:
             ax.plot(lr.index, lr.values, color=GREY, linewidth=0.7)

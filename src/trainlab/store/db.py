@@ -317,23 +317,15 @@ class Store:
                 f"SELECT id, run_id, split, name FROM series s WHERE {where}", params
             )
         }
-        records = points.read(self._db, where, params)
-        if not records:
+        counts, columns = points.read_columns(self._db, where, params)
+        if not counts:
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in METRIC_COLUMNS.items()})
-        order = list(records)
-        joined = np.concatenate([records[i] for i in order])
-        counts = [len(records[i]) for i in order]
-        labels = [_labels([names[i][k] for i in order], counts, categorical) for k in range(3)]
+        order = list(counts)
+        labels = [_labels([names[i][k] for i in order], list(counts.values()), categorical) for k in range(3)]
+        frame = {"run_id": labels[0], "step": columns["step"], "epoch": columns["epoch"], "split": labels[1]}
+        # copy=False: the columns are fresh and aligned, and copying millions of rows again costs seconds
         return pd.DataFrame(
-            {
-                "run_id": labels[0],
-                "step": joined["step"],
-                "epoch": joined["epoch"].astype(np.int64),
-                "split": labels[1],
-                "name": labels[2],
-                "value": joined["value"],
-                "wall_s": joined["wall_s"],
-            }
+            {**frame, "name": labels[2], "value": columns["value"], "wall_s": columns["wall_s"]}, copy=False
         )
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:

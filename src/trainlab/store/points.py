@@ -10,7 +10,7 @@ round (int32), step (int64), value and wall seconds (float64, exactly as recorde
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -137,13 +137,40 @@ def drop(db: sqlite3.Connection, run_id: str, after_epoch: int, split_prefix: st
         _recount(db, series_id)
 
 
-def read(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> dict[int, np.ndarray]:
-    """The records of every series the `where` clause (over `series s`) picks, by series id, in one query."""
-    out: dict[int, list[bytes]] = {}
+def _chunks_of(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
+    """(series id, chunk) of every series the `where` clause (over `series s`) picks, in key order, one query."""
     query = (
         f"SELECT p.key >> {SHIFT}, p.data FROM series s JOIN points p "
         f"ON p.key BETWEEN s.id << {SHIFT} AND ((s.id + 1) << {SHIFT}) - 1 WHERE {where} ORDER BY p.key"
     )
-    for series_id, data in db.execute(query, params):
+    return iter(db.execute(query, params))
+
+
+def read(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> dict[int, np.ndarray]:
+    """The records of every series the `where` clause picks, by series id."""
+    out: dict[int, list[bytes]] = {}
+    for series_id, data in _chunks_of(db, where, params):
         out.setdefault(series_id, []).append(data)
     return {i: join(blobs) for i, blobs in out.items()}
+
+
+def read_columns(
+    db: sqlite3.Connection, where: str, params: Sequence[Any]
+) -> tuple[dict[int, int], dict[str, np.ndarray]]:
+    """The rows of every series the `where` clause picks as one aligned array per field (epoch and step as
+    int64), series after series, and each series' row count in that order. Each value is copied once, from
+    its chunk into its column: no joined records in between (over millions of rows, allocating and copying
+    is most of a read)."""
+    chunks = list(_chunks_of(db, where, params))
+    counts: dict[int, int] = {}
+    for series_id, data in chunks:
+        counts[series_id] = counts.get(series_id, 0) + len(data) // RECORD.itemsize
+    total = sum(counts.values())
+    columns = {f: np.empty(total, dtype=np.int64 if f in ("epoch", "step") else np.float64) for f in RECORD.names}
+    start = 0
+    for _, data in chunks:
+        records = unpack(data)
+        for name, column in columns.items():
+            column[start : start + len(records)] = records[name]
+        start += len(records)
+    return counts, columns
