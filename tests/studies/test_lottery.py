@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -107,6 +108,14 @@ def test_levels_rewind_to_init_and_keep_pruned_weights_at_zero(trained: Callable
         torch.load(store / "runs" / lines[1].id / "mask.pt")["1.weight"],
     )
     assert not torch.equal(reinit, init * (reinit != 0))  # a fresh initialisation, same mask
+    dense_count = lines[0].params_total
+    results = pd.read_csv(study.page.parent / "results.csv")
+    params = dict(zip(results["exp"], results["params"].astype(str)))
+    assert params[lines[0].experiment] == f"{dense_count:,}"  # the dense run: every weight
+    kept = json.loads(facts[level2])
+    remaining = dense_count - kept["weights_prunable"] + kept["weights_kept"]
+    assert kept["weights_kept"] / kept["weights_prunable"] == pytest.approx(0.64, abs=0.01)
+    assert params[lines[4].experiment] == f"{remaining:,} ({remaining / dense_count:.1%})"  # level 2: what is left
     page = study.page.read_text()
     assert "Lottery tickets" in page and "Winning tickets stay at or above" in page
     assert (study.page.parent / "lottery.png").exists()

@@ -115,6 +115,17 @@ def name_cells(records: StudyRecords, columns: list[str], number: int, label: st
     return [str(number), *([records.architecture(runs)] if "architecture" in columns else []), label]
 
 
+def _parameters(runs: pd.DataFrame) -> str:
+    """The experiment's parameter count; for a pruned run (its facts count the weights its mask keeps), the
+    weights remaining and their share of the dense count."""
+    total = int(runs["params_total"].iloc[0])
+    facts = json.loads(runs["facts"].iloc[0])
+    if "weights_kept" not in facts:
+        return f"{total:,}"
+    remaining = total - facts["weights_prunable"] + facts["weights_kept"]
+    return f"{remaining:,} ({remaining / total:.1%})"
+
+
 def results_table(records: StudyRecords) -> Table:
     """One row per experiment: metrics at the best-valid epoch, seconds per epoch, parameters, memory."""
     metric, n_seeds = records.main_metric, records.n_seeds
@@ -143,7 +154,7 @@ def results_table(records: StudyRecords) -> Table:
                 _seed_stat(runs, "test_metric").text(),
                 _num(runs["best_step" if records.step_based else "best_epoch"].mean(), 3),
                 _num(runs["train_s_per_epoch"].mean(), 3),
-                f"{int(runs['params_total'].iloc[0]):,}",
+                _parameters(runs),
                 _num(runs[memory].max(), 4),
             ]
         )
@@ -161,6 +172,11 @@ def results_table(records: StudyRecords) -> Table:
         f"is the running value over that epoch, test is evaluated on that epoch's checkpoint). Bold: the "
         f"{better} valid {metric} per architecture. 'train s/epoch' excludes evaluation; "
         f"'{memory.replace('_', ' ')}' is the peak over training."
+        + (
+            " 'params' of a pruned run: the weights remaining, with their share of the dense count."
+            if records.runs["facts"].str.contains('"weights_kept"').any()
+            else ""
+        )
     )
     return table
 

@@ -61,6 +61,9 @@ class LotteryStart(Start):
 
     @staticmethod
     def _masked(loop: Loop, mask: pruning.Mask) -> Started:
-        return Started(
-            hooks=(pruning.KeepPruned(loop.model, mask),), facts={"remaining": pruning.remaining(mask)}, files=(MASK,)
-        )
+        kept = {
+            "weights_kept": sum(int(m.sum()) for m in mask.values()),
+            "weights_prunable": sum(m.numel() for m in mask.values()),
+        }
+        facts = {"remaining": pruning.remaining(mask), **kept}  # counts: the report's tables show weights remaining
+        return Started(hooks=(pruning.KeepPruned(loop.model, mask),), facts=facts, files=(MASK,))
