@@ -9,13 +9,14 @@ from typing import Any
 
 from trainlab.api.common import as_study, store_if_present, store_root
 from trainlab.execution.driver import input_problem
-from trainlab.execution.packing import PackSetting, packs
+from trainlab.execution.packing import PackSetting
 from trainlab.execution.units import Unit
 from trainlab.registry import BUILT_IN
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES
 from trainlab.studies.kind import PlanLine, kind_of
 from trainlab.train.build import DataCache
+from trainlab.train.packed import grouped
 
 
 def planned_runs(
@@ -101,7 +102,7 @@ def pack_plan(
     with store_if_present(store_root(study, store)) as db:
         units = kind.plan(study, overrides or {}, only, db)
         pending = [u for u in units if db is None or kind.status(u, db) not in DONE_STATUSES]
-    groups = packs(pending, kind.pack_key, setting.size)
+    groups = grouped(pending, kind.pack_key, setting.size)
     return [
         PackLine(
             [u.id for u in group],

@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlab.errors import TrainlabError
-from trainlab.execution.packing import packs
 from trainlab.execution.progress import make_progress
 from trainlab.execution.units import Context, Kind, Outcome, Unit
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Claim, Claims, Store, StoreWriter
 from trainlab.store.events import Event, RunNote, StudyPlanned
 from trainlab.train.checkpoint import file_name
+from trainlab.train.packed import grouped
 
 POLL_S = 2.0  # how often a driver looks again at units that another driver holds
 STOPPED = ("blocked", "failed", "diverged")
@@ -92,7 +92,7 @@ class Driver:
             progressed = False
             # Work items: a unit, or the units of a pack key that are ready together (formed again each pass,
             # so that runs which wait for others pack with the runs that become ready with them)
-            for group in packs(list(waiting.values()), lambda u: keys.get(u.id), self.ctx.pack.size):
+            for group in grouped(list(waiting.values()), lambda u: keys.get(u.id), self.ctx.pack.size):
                 outcomes = self._attempt(group, pending, claims)
                 for outcome in outcomes:
                     self.outcomes[outcome.id] = outcome

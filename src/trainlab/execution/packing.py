@@ -12,15 +12,11 @@ tensors, no BatchNorm, ...) the runner checks again, and a run that fails it tra
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunSpec
 from trainlab.spec.dotted import flatten
-
-T = TypeVar("T")
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
 OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
@@ -62,21 +58,3 @@ def why_alone(run: RunSpec) -> str:
     if name not in PACKED_OPTIMIZERS:
         return f"optimizer {name} has no packed update rule ({', '.join(PACKED_OPTIMIZERS)} have)"
     return "no other run shares its model, data and training settings"
-
-
-def packs(units: Sequence[T], key_of: Callable[[T], str | None], size: int) -> list[list[T]]:
-    """The units in groups of at most `size` that share a key (`key_of`: None for a unit that trains alone),
-    in the order of each group's first unit; a key's units beyond `size` split evenly."""
-    groups: dict[object, list[T]] = {}
-    for unit in units:
-        key = key_of(unit) if size > 1 else None
-        groups.setdefault(key if key is not None else ("alone", unit.id), []).append(unit)  # type: ignore[attr-defined]
-    return [chunk for group in groups.values() for chunk in _even(group, size)]
-
-
-def _even(group: list[T], size: int) -> list[list[T]]:
-    """The group in as few chunks of at most `size` as it needs, of sizes differing by one at most (5 runs
-    with --pack 4: 3 and 2, not 4 and 1 alone)."""
-    count = -(-len(group) // size)
-    bounds = [len(group) * i // count for i in range(count + 1)]
-    return [group[a:b] for a, b in zip(bounds, bounds[1:])]

@@ -229,10 +229,9 @@ def train_run(run: RunSpec, ctx: Context, start: Start | None = None) -> Outcome
 def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None) -> list[Outcome]:
     """Train runs together in packs of at most `ctx.pack.size` (trainlab.train.packed; under auto, also at
     most what fits in memory); each run is prepared and finished as `train_run` does, so a member is an
-    ordinary run. A run that cannot pack trains alone,
-    with a note saying why; so do a pack's runs where `--pack auto` timed packing slower; the members of a
-    pack that fails (a model that vmap cannot batch) go on alone from their last checkpoints. A run that
-    fails is its own outcome, not the others'."""
+    ordinary run. A run that cannot pack trains alone, with a note saying why; so do a pack's runs where
+    `--pack auto` timed packing slower; the members of a pack that fails (a model that vmap cannot batch) go
+    on alone from their last checkpoints. A run that fails is its own outcome, not the others'."""
     with seeding.private_global_rng(ctx.device):
         loops = [prepare_run(run, ctx, start or Start()) for run in runs]
         run_of = {id(loop): run for loop, run in zip(loops, runs)}

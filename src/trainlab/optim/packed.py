@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-SGD_FAMILY = "sgd"  # torch.optim.SGD: plain, momentum, nesterov
-ADAM_FAMILY = "adam"  # torch.optim.Adam, torch.optim.AdamW
+# AdamW is named beside Adam: before torch 2.6 it was not a subclass of Adam
+ADAM_KINDS = (torch.optim.Adam, torch.optim.AdamW)
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,9 @@ def slots(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[Slot]:
     return [Slot(names[id(p)], g) for g, group in enumerate(optimizer.param_groups) for p in group["params"]]
 
 
-def family(optimizer: torch.optim.Optimizer) -> str | None:
-    """Which packed rule reproduces the optimizer exactly; None when none does (and why is `unpackable`)."""
-    return None if unpackable(optimizer) else ADAM_FAMILY if isinstance(optimizer, torch.optim.Adam) else SGD_FAMILY
-
-
 def unpackable(optimizer: torch.optim.Optimizer) -> str | None:
     """Why the optimizer's updates cannot be vectorised over members, or None."""
-    if type(optimizer) not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
+    if type(optimizer) not in (torch.optim.SGD, *ADAM_KINDS):
         return f"its optimizer {type(optimizer).__name__} has no packed update rule (SGD, Adam and AdamW have)"
     for group in optimizer.param_groups:
         if group.get("maximize") or group.get("amsgrad") or group.get("dampening", 0) or group.get("differentiable"):
@@ -181,7 +176,11 @@ class AdamRule(PackedRule):
                 optimizer.state[p] = {"step": step, "exp_avg": m[i].clone(), "exp_avg_sq": v[i].clone()}
 
 
+def rule_for(optimizer: torch.optim.Optimizer) -> type[PackedRule]:
+    """The update rule that reproduces the optimizer (one for SGD's variants, one for Adam and AdamW)."""
+    return AdamRule if isinstance(optimizer, ADAM_KINDS) else SGDRule
+
+
 def packed_rule(optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], device: torch.device) -> PackedRule:
-    """The rule of the members' family (all members of a pack share one)."""
-    rule = AdamRule if family(optimizers[0]) == ADAM_FAMILY else SGDRule
-    return rule(optimizers, model_slots, device)
+    """The rule of the members' optimizers (all members of a pack share one)."""
+    return rule_for(optimizers[0])(optimizers, model_slots, device)

@@ -13,13 +13,11 @@ def last_per_round(series: np.ndarray, epoch: np.ndarray) -> np.ndarray:
     """Indices of the rows that make each series (rows labelled by `series`, e.g. codes of (run, split,
     name)): grouped by series, in round order, the last row recorded of each round. The sort is stable, so
     "last" is the order the rows were stored in."""
-    if len(series) < 2 or _grouped_in_order(series, epoch):  # as the store returns them: no sort needed
-        order = np.arange(len(series))
-    else:
-        order = np.lexsort((epoch, series))
-    s, e = series[order], epoch[order]
-    last = np.r_[(s[1:] != s[:-1]) | (e[1:] != e[:-1]), True] if len(order) else np.zeros(0, bool)
-    return order[last]
+    in_order = len(series) < 2 or _grouped_in_order(series, epoch)  # as the store returns them: no sort needed
+    order = None if in_order else np.lexsort((epoch, series))
+    s, e = (series, epoch) if order is None else (series[order], epoch[order])
+    last = np.flatnonzero(np.r_[(s[1:] != s[:-1]) | (e[1:] != e[:-1]), True]) if len(s) else np.zeros(0, int)
+    return last if order is None else order[last]
 
 
 def _grouped_in_order(series: np.ndarray, epoch: np.ndarray) -> bool:

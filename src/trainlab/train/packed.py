@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from trainlab.data.base import Split, TensorSplit
-from trainlab.optim.packed import packed_rule, slots, unpackable
+from trainlab.optim.packed import packed_rule, rule_for, slots, unpackable
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
@@ -32,6 +33,7 @@ from trainlab.train.tasks import TaskBase
 
 BATCH_NORM = (nn.modules.batchnorm._BatchNorm,)  # running statistics are updated in place: no vmap
 MEMORY_SHARE = 0.5  # of the device's free memory that one pack may take
+T = TypeVar("T")
 ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of a batch's inputs (an estimate)
 
 
@@ -59,8 +61,8 @@ def why_alone(loop: Loop) -> str | None:
 
 
 def pack_key(loop: Loop) -> tuple:
-    """Runs pack together when these agree: model shapes, data, task, batch size, length, device, optimizer
-    family and the layout of its param groups."""
+    """Runs pack together when these agree: model shapes, data, task, batch size, length, device, the update
+    rule of their optimizers and the layout of its param groups."""
     shapes = tuple((n, tuple(p.shape), p.dtype) for n, p in loop.model.named_parameters())
     buffers = tuple((n, tuple(b.shape), b.dtype) for n, b in loop.model.named_buffers())
     cfg = loop.train_cfg
@@ -74,7 +76,7 @@ def pack_key(loop: Loop) -> tuple:
         cfg.total_steps(loop.data.train.num_batches(cfg.batch_size)),
         cfg.eval_every_steps,
         str(loop.device),
-        type(loop.optimizer) if isinstance(loop.optimizer, torch.optim.SGD) else torch.optim.Adam,
+        rule_for(loop.optimizer),
         tuple(s.group for s in slots(loop.model, loop.optimizer)),
     )
 
@@ -247,12 +249,25 @@ def packs(loops: Sequence[Loop], size: int) -> tuple[list[list[Loop]], list[tupl
     """The loops grouped into packs of at most `size` (by `pack_key`, in their order), and those that train
     alone with the reason."""
     reasons = [why_alone(loop) for loop in loops]
-    groups: dict[tuple, list[Loop]] = {}
-    for loop, why in zip(loops, reasons):
-        if why is None:
-            groups.setdefault(pack_key(loop), []).append(loop)
-    chunks = [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
-    return chunks, [(loop, why) for loop, why in zip(loops, reasons) if why]
+    packable = [loop for loop, why in zip(loops, reasons) if why is None]
+    return grouped(packable, pack_key, size), [(loop, why) for loop, why in zip(loops, reasons) if why]
+
+
+def grouped(items: Sequence[T], key_of: Callable[[T], Hashable | None], size: int) -> list[list[T]]:
+    """The items in groups of at most `size` that share a key (`key_of`: None for an item that goes alone), in
+    the order of each group's first item; a key's items beyond `size` split evenly (5 with size 4: 3 and 2,
+    not 4 and 1 alone). The one rule for the driver's packs of units and the runner's packs of loops."""
+    groups: dict[Hashable, list[T]] = {}
+    for item in items:
+        key = key_of(item) if size > 1 else None
+        groups.setdefault(key if key is not None else ("alone", id(item)), []).append(item)
+    return [chunk for group in groups.values() for chunk in _even(group, size)]
+
+
+def _even(group: list[T], size: int) -> list[list[T]]:
+    count = -(-len(group) // size)
+    bounds = [len(group) * i // count for i in range(count + 1)]
+    return [group[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
