@@ -109,7 +109,7 @@ def test_a_damaged_checkpoint_costs_an_epoch_not_a_traceback(
     rerun = run_cli("run", str(tmp_path / "twice" / "study.yaml"), "--set", "train.epochs=4")
     assert rerun.returncode == 0 and "Traceback" not in rerun.stderr + rerun.stdout, rerun.stderr
     then = "restarted the run from scratch" if len(damaged) == 2 else "resumed from the previous checkpoint (epoch 1)"
-    warning = [line for line in rerun.stdout.splitlines() if line.startswith("warning:")]
+    warning = [line for line in rerun.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == len(damaged) and "last.pt: unreadable checkpoint" in warning[0] and then in warning[-1]
     once, twice = (
         _valid_loss(tmp_path / "once" / "store" / "store.sqlite"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import shlex
 import sys
@@ -55,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--pack", default="auto", help="show how `trainlab run --pack PACK` groups the runs (default auto)")
     r = study_command("run", "train every run not yet done; resume partial ones")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
-    r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal (logs, CI): a progress line inside an epoch this often (default 30)",
+    )
     r.add_argument(
         "--pack",
         default="auto",
@@ -197,6 +204,10 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--reports", default="trainlab-report", help="folder of static reports to link (default ./trainlab-report)"
     )
+    for command in sub.choices.values():
+        command.add_argument(
+            "--quiet", action="store_true", help="no progress and no phase lines on stderr (results still print)"
+        )
     return p
 
 
@@ -257,7 +268,7 @@ def cmd_landscape(args: argparse.Namespace, console: Console) -> int:
         )
     except ValidationError as err:
         raise TrainlabError(f"landscape: {format_validation_error(err)}") from None
-    files = landscape(args.store, args.run, spec, args.device, console)
+    files = landscape(args.store, args.run, spec, args.device, args.progress)
     for path in files:
         console.print(str(path))
     return 0
@@ -375,7 +386,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         args.only,
         args.store,
         args.device,
-        None if args.quiet else console,
+        args.progress,
         workers=args.workers,
         executor=args.executor,
         address=args.address,
@@ -384,6 +395,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         retrain_lost=args.retrain_lost,
         command=args.command_line,
         pack=args.pack,
+        progress_every=args.progress_every,
     )
     counts: dict[str, int] = {}
     for o in outcomes:
@@ -520,12 +532,7 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_scaling_fit(args: argparse.Namespace, console: Console) -> int:
     from trainlab.api import scaling_fit
 
-    def say(text: str) -> None:  # on stderr: what the fit is doing, also with --json
-        print(f"trainlab: {text}", file=sys.stderr, flush=True)
-
-    result = scaling_fit(
-        args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed, say=say
-    )
+    result = scaling_fit(args.csv, args.n, args.loss, args.d, args.c, args.exclude_top, args.bootstrap, args.seed)
     if args.json:
         print(
             json.dumps(
@@ -572,10 +579,28 @@ COMMANDS = {
 }
 
 
+class PhaseLines(logging.Handler):
+    """The `trainlab` logger's phase lines (trainlab.phases) on the progress console, where a live progress
+    bar keeps them above itself."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(f"trainlab: {record.getMessage()}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.command_line = shlex.join(["trainlab", *(sys.argv[1:] if argv is None else argv)])  # kept with the runs
-    console = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes: don't wrap at 80
+    console = Console(width=None if sys.stdout.isatty() else 160)  # results; logs and pipes: don't wrap at 80
+    # progress bars, phase lines and notes go to stderr, so that a pipe of stdout gets the results alone
+    args.progress = None if args.quiet else Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    phases = logging.getLogger("trainlab")
+    lines = PhaseLines(args.progress) if args.progress else logging.NullHandler()
+    phases.setLevel(logging.INFO)
+    phases.addHandler(lines)
     try:
         return COMMANDS[args.command](args, console)
     except TrainlabError as err:
@@ -584,6 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trainlab: interrupted; finished epochs are saved; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        phases.removeHandler(lines)
 
 
 def entry() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.errors import TrainlabError
+from trainlab.phases import phase
 
 BUNDLED = "all-MiniLM-L6-v2"
 
@@ -69,7 +70,8 @@ def config(name: str) -> Any:
 
 def model(name: str) -> Any:
     """The pretrained encoder's weights."""
-    return loading("pretrained", name, lambda path: transformers().AutoModel.from_pretrained(path))
+    with phase(f"loading pretrained weights {name}"):
+        return loading("pretrained", name, lambda path: transformers().AutoModel.from_pretrained(path))
 
 
 def on_meta_device() -> bool:

@@ -172,7 +172,7 @@ def test_an_emptied_store_is_rebuilt_from_the_runs_event_logs(
     study, losses = _emptied_copy(trained, tmp_path)
     result = run_cli("run", str(study))
     assert result.returncode == 0, result.stderr
-    assert "had no record of 4 run(s) with work in their folders; their records were rebuilt" in result.stdout
+    assert "had no record of 4 run(s) with work in their folders; their records were rebuilt" in result.stderr
     assert "4 runs: 4 skipped" in result.stdout
     assert _valid_losses(tmp_path / "store") == losses
 

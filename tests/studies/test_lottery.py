@@ -193,3 +193,40 @@ def test_a_mask_that_does_not_fit_the_model_is_named(tmp_path: Path) -> None:
     torch.save({"0.weight": torch.ones(5, 4, dtype=torch.bool)}, tmp_path / "mask.pt")
     with pytest.raises(TrainlabError, match=r"mask 0.weight has shape \(5, 4\), the model has \(3, 4\)"):
         make_mask(model, PruneSpec(), tmp_path, torch.device("cpu"))
+
+
+def _level_rows(role: str, level: int, remaining: float, seeds: int, stop: float, at_end: bool) -> list[dict]:
+    return [
+        {
+            "role": role,
+            "level": level,
+            "seed": seed,
+            "remaining": remaining,
+            "test": 0.9 + 0.01 * level,
+            "stop": stop,
+            "stop_unit": "iteration",
+            "stop_at_end": at_end,
+        }
+        for seed in range(seeds)
+    ]
+
+
+def test_lottery_findings_say_when_they_rest_on_one_seed_or_on_the_last_evaluation() -> None:
+    """One seed: every finding says so, and a closing sentence says what it costs; a lowest validation loss at
+    a run's last evaluation is named as where training ended, not a minimum. Two seeds, minima inside the
+    runs: neither hedge."""
+    from trainlab.studies.lottery.report import lottery_findings
+    from trainlab.studies.lottery.section import TICKET
+
+    def table(seeds: int, at_end: bool) -> pd.DataFrame:
+        rows = _level_rows(TICKET, 0, 100.0, seeds, 500, at_end)
+        rows += _level_rows(TICKET, 1, 51.2, seeds, 400, False) + _level_rows(TICKET, 2, 21.0, seeds, 300, False)
+        return pd.DataFrame(rows)
+
+    hedged = lottery_findings(table(seeds=1, at_end=True), "accuracy")
+    assert all(text.endswith("(one seed).") for text in hedged[:-1])
+    assert hedged[-1].startswith("One seed per level")
+    stop = next(text for text in hedged if "validation loss is lowest" in text)
+    assert "For 1 of these 2 runs the lowest point is the last evaluation" in stop
+    plain = lottery_findings(table(seeds=2, at_end=False), "accuracy")
+    assert not any("one seed" in text.lower() or "last evaluation" in text for text in plain)

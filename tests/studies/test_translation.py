@@ -50,7 +50,7 @@ def test_a_pig_latin_study_trains_decodes_and_reports(tmp_path: Path) -> None:
     assert "By best validation loss (lower first): experiment" in page
     best = max(((r["experiment"], r["best_value"]) for r in store.runs("tiny").to_dict("records")), key=lambda e: e[1])
     assert (
-        f"Best valid bleu: experiment {best[0]} " in (tmp_path / "report" / "findings.md").read_text()
+        f"Best valid bleu (0-100): experiment {best[0]} " in (tmp_path / "report" / "findings.md").read_text()
     )  # higher is better
 
 

@@ -73,14 +73,33 @@ def _one_to_one(a: pd.Series, b: pd.Series) -> bool:
 
 
 def group_names(runs: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
-    """Each run's group: the values of `keys` in short form ('adam', 'adam, relu'); 'all' without keys."""
+    """Each run's group, named as the study names it: the part of the experiment labels that every run of
+    the group shares and no other group has ('Nesterov 0.9' of 'Nesterov 0.9, lr 1e-2', 'Nesterov 0.9, lr
+    1e-1', ...), so a figure's legend, a table and a finding call a group alike; where the labels do not
+    name each group apart, the values of `keys` in short form ('adam', 'adam, relu'); 'all' without keys."""
     if not keys:
         return pd.Series("all", index=runs.index)
     texts = [runs[k].map(lambda v: "" if _missing(v) else value_text(v)) for k in keys]
     joined = texts[0]
     for more in texts[1:]:
         joined = joined.str.cat(more, sep=", ").str.strip(", ")
+    if "label" not in runs:
+        return joined
+    named = {group: _shared_label(members) for group, members in runs["label"].groupby(joined)}
+    if all(named.values()) and len(set(named.values())) == len(named):
+        return joined.map(named)
     return joined
+
+
+def _shared_label(labels: pd.Series) -> str:
+    """The leading parts (', '-separated) that all these experiment labels share."""
+    parts = [str(label).split(", ") for label in labels.unique()]
+    shared = []
+    for column in zip(*parts):
+        if len(set(column)) > 1:
+            break
+        shared.append(column[0])
+    return ", ".join(shared)
 
 
 def experiment_table(runs: pd.DataFrame, group_keys: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:

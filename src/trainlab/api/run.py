@@ -14,6 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.execution.driver import Sink, execute
 from trainlab.execution.packing import PackSetting
 from trainlab.execution.parallel import ParallelDriver, check_executor, make_executor
+from trainlab.execution.progress import PLAIN_EVERY_S
 from trainlab.execution.units import Context, Outcome, Unit
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES, Store
@@ -40,6 +41,7 @@ def run_study(
     retrain_lost: bool = False,
     command: str | None = None,
     pack: str | int = "auto",
+    progress_every: float = PLAIN_EVERY_S,
 ) -> list[Outcome]:
     """Run every unit of the study not yet done; every error in the study, its data or its models
     surfaces before the store is touched. `workers` > 1 trains that many units at once in worker
@@ -48,7 +50,9 @@ def run_study(
     its last checkpoint up to `retries` times. Runs whose folders hold work the store has no record of are
     rebuilt from their event logs; those without one stop the study, or train again with `retrain_lost`.
     `pack`: auto, off or N - runs of one model shape train together in one process, N at most
-    (trainlab.execution.packing); with workers or Ray each worker trains one run at a time."""
+    (trainlab.execution.packing); with workers or Ray each worker trains one run at a time. Progress and
+    notes go to `console` (None: none), with a plain line inside an epoch every `progress_every` seconds when
+    it is not a terminal."""
     check_executor(executor, workers, retries)
     packing = PackSetting.parse(pack)
     if isinstance(study, (str, Path)) and project_dir is None:
@@ -70,7 +74,15 @@ def run_study(
     try:
         _recover_lost(db, units, retrain_lost, console)
         ctx = Context(
-            root, Sink(db, console), dev, data, project_dir, console=console, command=command or "", pack=packing
+            root,
+            Sink(db, console),
+            dev,
+            data,
+            project_dir,
+            console=console,
+            command=command or "",
+            pack=packing,
+            progress_every=progress_every,
         )
         as_run = {"set": dict(overrides or {}), "only": list(only) if only else None, "command": command}
         if pool is None:

@@ -3,7 +3,6 @@ intervals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab.errors import TrainlabError
+from trainlab.phases import say
 
 if TYPE_CHECKING:  # scipy.optimize costs 0.4 s to import: only `scaling-fit` pays it
     from trainlab.analysis.scaling import ParametricFit
@@ -62,11 +62,10 @@ def scaling_fit(
     exclude_top: int = 0,
     resamples: int = 1000,
     seed: int = 0,
-    say: Callable[[str], None] | None = None,
 ) -> ScalingFit:
     """Fit L(N, D) = E + A/N^α + B/D^β to a CSV; `exclude_top` drops the runs of highest loss first (the
-    replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none). `say` hears what the
-    fit is about to do once the table is read and checked (the refits take minutes on a large table)."""
+    replication drops 5); `resamples` bootstrap refits give 95 % intervals (0: none). Says what the fit is
+    about to do once the table is read and checked (trainlab.phases: the refits take minutes on a large table)."""
     from trainlab.analysis.scaling import fit_with_intervals
 
     for flag, value in (("--bootstrap", resamples), ("--exclude-top", exclude_top)):
@@ -84,9 +83,8 @@ def scaling_fit(
             f"{path}: the runs have {sizes} distinct model sizes and {tokens} distinct token counts; "
             "the fit needs at least 3 of each"
         )
-    if say is not None:
-        refits = f", then {resamples} bootstrap refits for 95 % intervals (--bootstrap 0 skips them)"
-        say(f"fitting {len(table)} runs{refits if resamples else ''}")
+    refits = f", then {resamples} bootstrap refits for 95 % intervals (--bootstrap 0 skips them)"
+    say(f"fitting {len(table)} runs{refits if resamples else ''}")  # at once: the refits take minutes
     fit, intervals = fit_with_intervals(table["N"], table["D"], table["loss"], resamples, seed)
     if not fit.converged:
         notes.append(f"L-BFGS did not converge: {fit.message}")

@@ -38,12 +38,12 @@ def serve(
     root = Path(store)
     if not (root / "store.sqlite").exists():
         raise TrainlabError(f"--store {root}: no store.sqlite there; run `trainlab run` first or pass --store DIR")
-    open_existing(root).close()  # a store of an older format is upgraded here, where it can be written
-    reports_dir = Path(reports) if reports and Path(reports).is_dir() else None
-    app = create_app(root, reports_dir, token)
     sock = listen(host, port)  # before the URL is printed: a port in use is said in one line
     announce(f"trainlab dashboard on {dashboard_url(host, port, token)} (store {root}, read-only); Ctrl-C stops it")
-    run_server(app, sock)
+    # then what may take a while; a browser opened meanwhile waits in the socket's backlog
+    open_existing(root).close()  # a store of an older format is upgraded here, where it can be written
+    reports_dir = Path(reports) if reports and Path(reports).is_dir() else None
+    run_server(create_app(root, reports_dir, token), sock)
 
 
 def listen(host: str, port: int) -> socket.socket:

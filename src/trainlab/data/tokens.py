@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+from trainlab.phases import phase
+
 SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<sep>")
 PAD, UNK, SOS, EOS, SEP = range(len(SPECIALS))
 
@@ -43,7 +45,8 @@ class BPEVocab:
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         key = (digest, len(texts), size, min_frequency)
         if key not in _TRAINED:
-            _TRAINED[key] = cls(texts, size, min_frequency)
+            with phase(f"training a byte-level BPE tokenizer of {size:,} tokens on {len(texts):,} texts"):
+                _TRAINED[key] = cls(texts, size, min_frequency)
         return _TRAINED[key]
 
     def __init__(self, texts: Iterable[str], size: int, min_frequency: int) -> None:

@@ -98,6 +98,7 @@ class ParallelDriver(Driver):
             self.ctx.store_root,
             self.ctx.project_dir,
             bool(console and console.is_terminal),
+            self.ctx.progress_every,
         )
 
     def _finish(self, outcome: Outcome, waiting: dict[str, Unit]) -> None:

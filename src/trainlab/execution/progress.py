@@ -12,13 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trainlab.train import Hook, Loop, Row
 
 REFRESH_EVERY_STEPS = 20  # reading the loss forces a device sync; do it rarely
-PLAIN_EVERY_S = 30.0  # without a terminal (logs, CI): a plain line this often inside an epoch
+PLAIN_EVERY_S = 30.0  # without a terminal (logs, CI): a plain line this often inside an epoch (--progress-every)
 
 
 class ProgressHook(Hook):
     """Updates one rich progress bar per run; the bar's total is every step of every epoch."""
 
-    def __init__(self, progress: Progress, title: str, loop: Loop) -> None:
+    def __init__(self, progress: Progress, title: str, loop: Loop, plain_every_s: float = PLAIN_EVERY_S) -> None:
         cfg = loop.train_cfg
         self.progress = progress
         self.steps_per_epoch = loop.data.train.num_batches(cfg.batch_size)
@@ -29,11 +29,12 @@ class ProgressHook(Hook):
         self._t0, self._n0 = time.perf_counter(), loop.state.step
         self._said = self._t0  # when the last plain line was printed
         self.plain = not progress.console.is_terminal
+        self.plain_every_s = plain_every_s
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
         self.progress.advance(self.task)
         now = time.perf_counter()
-        if self.plain and now - self._said >= PLAIN_EVERY_S:  # a log has no live bar: say where the epoch is
+        if self.plain and now - self._said >= self.plain_every_s:  # a log has no live bar: say where the epoch is
             self._said = now
             self.progress.console.print(f"{self.progress.tasks[self.task].description} {self._status(loop, loss)}")
         elif loop.state.step % REFRESH_EVERY_STEPS == 0:

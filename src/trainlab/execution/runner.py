@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from trainlab.errors import TrainlabError
 from trainlab.execution.progress import ProgressHook
 from trainlab.execution.units import Context, Outcome
 from trainlab.files import write_text_atomic
+from trainlab.phases import phase
 from trainlab.spec import RunSpec
 from trainlab.store.events import (
     ArtifactSaved,
@@ -124,7 +126,14 @@ def _tested_together(loops: list[Loop], folders: list[Path]) -> dict[int, Tested
     last models and one over the best-valid ones, which it loads; {} where they cannot share an evaluation."""
     done = [(loop, folder) for loop, folder in zip(loops, folders) if loop.state.stop_reason != "diverged"]
     test = loops[0].data.test
-    if test is None or not done or (last := evaluate_together([loop for loop, _ in done], test)) is None:
+    if test is None or not done:
+        return {}
+    with phase(f"test evaluation of {len(done)} packed runs on {len(test):,} examples"):
+        return _evaluated_together(done, test)
+
+
+def _evaluated_together(done: list[tuple[Loop, Path]], test: Any) -> dict[int, Tested]:
+    if (last := evaluate_together([loop for loop, _ in done], test)) is None:
         return {}
     behind = [(loop, folder) for loop, folder in done if loop.state.best_epoch not in (None, loop.state.epoch)]
     for loop, folder in behind:
@@ -362,8 +371,9 @@ def finish_run(
         if state.stop_reason == "diverged":
             sink(RunEnded(run.id, "diverged"))
         else:
-            rows = _test_rows(loop, folder, tested)  # leaves the best-valid weights in the model
-            _save_samples(run.id, loop, folder, sink)
+            with _testing(run, loop, tested):
+                rows = _test_rows(loop, folder, tested)  # leaves the best-valid weights in the model
+                _save_samples(run.id, loop, folder, sink)
             facts = {"memory_analytic": measure.analytic_memory_mb(loop.model, loop.optimizer)}
             sink(RunEnded(run.id, "done", rows, facts))
     except (KeyboardInterrupt, TrainlabError):
@@ -376,6 +386,15 @@ def finish_run(
     return Outcome(run.id, run.experiment, run.seed, status, state.epoch)
 
 
+def _testing(run: RunSpec, loop: Loop, tested: Tested | None) -> AbstractContextManager[None]:
+    """The phase line of a run's final evaluation (translation decodes every test sentence: minutes)."""
+    test = loop.data.test
+    if tested or test is None:  # nothing left to evaluate, or only a few samples to keep
+        return nullcontext()
+    decoding = " (decoding every sentence)" if loop.task.main_metric == "bleu" else ""
+    return phase(f"run {run.id[:8]}: test evaluation on {len(test):,} examples{decoding}")
+
+
 def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, started: Started) -> list[Hook]:
     recorder = Recorder(ctx.sink, run.id, folder, _kept(ctx, run.id, "epoch"))
     hooks: list[Hook] = [*started.hooks]  # the start's first: before anything reads the weights
@@ -384,7 +403,7 @@ def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, started: Starte
         hooks.append(KeepSteps(recorder, steps))
     if ctx.progress:
         title = f"{ctx.title} exp {run.experiment} seed {run.config.train.seed} [{run.id[:8]}]"
-        hooks.append(ProgressHook(ctx.progress, title, loop))
+        hooks.append(ProgressHook(ctx.progress, title, loop, ctx.progress_every))
     return hooks
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from trainlab.execution.packing import PackSetting
+from trainlab.execution.progress import PLAIN_EVERY_S
 from trainlab.spec import RunInput
 from trainlab.store import Store
 from trainlab.store.events import Sink
@@ -61,6 +62,7 @@ class Context:
     command: str = ""  # the command line that ran the study, kept with each run it starts
     keep: Mapping[str, frozenset[str]] = field(default_factory=dict)  # run id -> checkpoints others start from
     pack: PackSetting = PackSetting(1, False)  # --pack: how many runs may train together (1: each alone)
+    progress_every: float = PLAIN_EVERY_S  # seconds between progress lines inside an epoch in a log
 
     def folder(self, run_id: str) -> Path:
         path = self.store_root / "runs" / run_id

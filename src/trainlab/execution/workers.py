@@ -9,12 +9,16 @@ and ("print", text), unanswered. A unit ends with a Finish: its outcome, or what
 
 from __future__ import annotations
 
+import logging
 import signal
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol
+
+from rich.markup import escape
 
 from trainlab.errors import TrainlabError
 from trainlab.store.events import Event
@@ -26,6 +30,35 @@ class Channel(Protocol):
     def send(self, message: tuple) -> None: ...
 
     def recv(self) -> tuple: ...
+
+
+class Serialized:
+    """A channel that one thread at a time sends on (phase lines come from trainlab.phases' timer thread,
+    and two messages written at once would interleave on the pipe)."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel, self._lock = channel, threading.Lock()
+
+    def send(self, message: tuple) -> None:
+        with self._lock:
+            self.channel.send(message)
+
+    def recv(self) -> tuple:
+        return self.channel.recv()
+
+
+class ForwardedPhases(logging.Handler):
+    """The worker's phase lines (trainlab.phases), printed by the driver as its own are."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(logging.INFO)
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.channel.send(("print", escape(f"trainlab: {record.getMessage()}")))
+        except (OSError, EOFError):
+            pass  # the driver is gone; the unit's next event says so
 
 
 class DriverGone(Exception):
@@ -91,10 +124,23 @@ class Job:
     store_root: Path
     project_dir: Path | None
     terminal: bool
+    progress_every: float
 
 
 def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
     """Run one unit as the driver would in its own process; every store write goes through `channel`."""
+
+    channel = Serialized(channel)
+    phases = ForwardedPhases(channel)
+    logging.getLogger("trainlab").addHandler(phases)
+    logging.getLogger("trainlab").setLevel(logging.INFO)
+    try:
+        return _run(job, channel, device, data)
+    finally:
+        logging.getLogger("trainlab").removeHandler(phases)
+
+
+def _run(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
     from trainlab.execution.units import Context, Outcome
 
     ctx = Context(
@@ -106,6 +152,7 @@ def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
         progress=RemoteProgress(channel, job.terminal),
         title=job.title,
         keep=job.keep,
+        progress_every=job.progress_every,
     )
     try:
         return Finish(job.kind.run(job.unit, ctx))

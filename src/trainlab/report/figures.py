@@ -1,7 +1,7 @@
 """Figures from records (matplotlib object API: each function returns a Figure, no pyplot state).
 
-Colours follow the optimizer (the same in every figure); experiments sharing an optimizer get
-different markers. Train is dashed, valid solid; several seeds give a mean curve and a 95 % band.
+Each experiment keeps one colour and marker in every figure of a report (trainlab.report.layout: a
+colour-blind-safe palette). Train is dashed, valid solid; several seeds give a mean curve and a 95 % band.
 """
 
 from __future__ import annotations
@@ -18,37 +18,45 @@ from matplotlib.ticker import MaxNLocator
 from trainlab.analysis.curves import AXES, band
 from trainlab.analysis.downsample import min_max
 from trainlab.analysis.sweep import group_names
-from trainlab.report.layout import GREY, HIGHLIGHT, HIGHLIGHT_COLOURS, metric_scale, wrapped_axes
+from trainlab.report.layout import (
+    GREY,
+    HIGHLIGHT,
+    HIGHLIGHT_COLOURS,
+    colour,
+    dashes,
+    marker,
+    marks,
+    metric_scale,
+    width,
+    wrapped_axes,
+)
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import memory_column, ordered_experiments
+from trainlab.spec.metrics import metric_title
 
 SPLIT_STYLES = {"train": "--", "valid": "-"}
-OPTIMIZER_COLOURS = {"sgd": "C0", "momentum": "C1", "nesterov": "C2", "adam": "C3", "adamw": "C4"}
-MARKERS = "os^vDP*X"
 
 
 def style(records: StudyRecords) -> dict[int, tuple[str, str]]:
-    """Experiment number -> (colour, marker). When the study varies the optimizer, the colour follows
-    it (the same in every figure) and the marker tells apart experiments sharing one; otherwise each
-    experiment gets its own colour."""
-    experiments = records.experiments()
-    optimizers = [str(records.column(runs, "optim.name")) for _, _, runs in experiments]
-    if len(set(optimizers)) == 1:
-        return {number: (f"C{i % 10}", MARKERS[i % len(MARKERS)]) for i, (number, _, _) in enumerate(experiments)}
-    seen: dict[str, int] = {}
-    out = {}
-    for (number, _, _), name in zip(experiments, optimizers):
-        k = seen.get(name, 0)
-        seen[name] = k + 1
-        out[number] = (OPTIMIZER_COLOURS.get(name, f"C{5 + len(seen) % 5}"), MARKERS[k % len(MARKERS)])
-    return out
+    """Experiment number -> (colour, marker): each experiment its own pair, the same in every figure (two
+    experiments of one optimizer are told apart as well as two optimizers are)."""
+    return {number: (colour(i), marker(i)) for i, (number, _, _) in enumerate(records.experiments())}
 
 
 def _plot_band(
-    ax: Axes, curves: list[pd.Series], colour: str, marker: str, line: str, label: str | None, thin: bool = False
+    ax: Axes,
+    curves: list[pd.Series],
+    colour: str,
+    marker: str,
+    line: str,
+    label: str | None,
+    thin: bool = False,
+    order: tuple[int, int] = (0, 1),
 ) -> np.ndarray | None:
-    """The seed band of `curves` with its mean line; `thin` (an experiment outside the highlighted best:
-    context, not a line to read): only its mean's points, which `_draw_grey` draws with the others."""
+    """The seed band of `curves` with its mean line, the `order[0]`-th of `order[1]` lines drawn in the axes
+    (later lines are thinner, their markers offset: coinciding lines both show); `thin` (an experiment outside
+    the highlighted best: context, not a line to read): only its mean's points, which `_draw_grey` draws with
+    the others."""
     x, mean, low, high, _ = band(
         [c.index.to_numpy(dtype=float) for c in curves], [c.to_numpy(dtype=float) for c in curves]
     )
@@ -59,7 +67,16 @@ def _plot_band(
         return np.column_stack([x, mean])
     legend = (f"{label} (n={n})" if n > 1 else label) if label else None
     ax.plot(
-        x, mean, line, color=colour, marker=marker, markevery=max(1, len(x) // 8), markersize=4, label=legend, zorder=3
+        x,
+        mean,
+        line,
+        color=colour,
+        linewidth=width(*order),
+        marker=marker,
+        markevery=marks(order[0], len(x)),
+        markersize=4,
+        label=legend,
+        zorder=3,
     )
     if n > 1:
         ax.fill_between(x, low, high, color=colour, alpha=0.12, linewidth=0, zorder=2)
@@ -147,31 +164,33 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
     hidden = sum(c is None for c in colours.values())
+    shown = [n for n, c in colours.items() if c is not None]
     for ax, name in zip(axes, ("loss", records.main_metric)):
         values, grey = [], []
         for number, label, runs in drawing_order(experiments, colours):
-            colour = colours[number]
+            drawn_colour = colours[number]
             for split, line in SPLIT_STYLES.items():
-                if colour is None and split == "train":
+                if drawn_colour is None and split == "train":
                     continue
                 curves = _curves(records, runs, split, name, x)
                 if curves:
                     thin = _plot_band(
                         ax,
                         curves,
-                        colour or GREY,
+                        drawn_colour or GREY,
                         styles[number][1],
                         line,
                         f"{number}: {label}" if split == "valid" else None,
-                        thin=colour is None,
+                        thin=drawn_colour is None,
+                        order=(shown.index(number), len(shown)) if drawn_colour else (0, 1),
                     )
                     grey += [] if thin is None else [thin]
                     values += [v for c in curves for v in c]
         _draw_grey(ax, grey)
         ax.set_yscale(metric_scale(_mode(records, name), values))
         _axis(ax, records, x)
-        ax.set_ylabel(name)
-        ax.set_title(f"{name} (dashed: train, solid: valid)")
+        ax.set_ylabel(metric_title(name))
+        ax.set_title(f"{metric_title(name)} (dashed: train, solid: valid)")
     _grey_note(axes[1], hidden)
     handles, labels = axes[1].get_legend_handles_labels()  # both axes carry the same runs: label once
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
@@ -202,7 +221,7 @@ def architecture_figures(records: StudyRecords, x: str) -> list[tuple[Figure, st
             ax.set_title(f"({letter}) {title}", fontsize="medium")
             titles.append(f"({letter}) {title}")
             _axis(ax, records, x)
-        axes[0].set_ylabel(metric)
+        axes[0].set_ylabel(records.metric_title)
         axes[0].set_yscale(metric_scale(records.mode, values))
         out.append(
             (
@@ -224,12 +243,11 @@ def _single_panel(
     ax: Axes, records: StudyRecords, member: tuple[int, str, pd.DataFrame], styles: dict[int, tuple[str, str]], x: str
 ) -> list[float]:
     number, _, runs = member
-    colour, marker = styles[number]
     values = []
     for split, line in SPLIT_STYLES.items():
         curves = _curves(records, runs, split, records.main_metric, x)
         if curves:
-            _plot_band(ax, curves, colour, marker, line, split)
+            _plot_band(ax, curves, *styles[number], line, split)
             values += [v for c in curves for v in c]
     for drop in _lr_drops(records, runs, x):
         ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
@@ -242,11 +260,16 @@ def _sweep_panel(ax: Axes, records: StudyRecords, members: list[tuple[int, str, 
     if len(members) <= HIGHLIGHT:
         colours = {n: HIGHLIGHT_COLOURS[i] for i, (n, _, _) in enumerate(members)}
     values, grey = [], []
+    shown = [n for n, c in colours.items() if c is not None]
     for number, label, runs in drawing_order(members, colours):
         curves = _curves(records, runs, "valid", records.main_metric, x)
         if curves:
-            colour = colours[number]
-            thin = _plot_band(ax, curves, colour or GREY, "o", "-", label, thin=colour is None)
+            drawn_colour = colours[number]
+            i = shown.index(number) if drawn_colour else 0
+            look = (marker(i), dashes(i))  # valid curves only: the dash pattern is free to tell settings apart
+            thin = _plot_band(
+                ax, curves, drawn_colour or GREY, *look, label, thin=drawn_colour is None, order=(i, len(shown))
+            )
             grey += [] if thin is None else [thin]
             values += [v for c in curves for v in c]
     _draw_grey(ax, grey)
@@ -261,14 +284,25 @@ def learning_rates(records: StudyRecords) -> Figure:
     styles = style(records)
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
+    shown = [n for n, c in colours.items() if c is not None]
     for number, label, runs in drawing_order(experiments, colours):
         series = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
         lr = series.iloc[drawn(series.index.to_numpy(dtype=float), series.to_numpy(dtype=float))]
-        colour, marker = colours[number], styles[number][1]
-        if colour is None:
+        if colours[number] is None:
             ax.plot(lr.index, lr.values, color=GREY, linewidth=0.7)
-        else:
-            ax.plot(lr.index, lr.values, color=colour, marker=marker, markersize=4, label=f"{number}: {label}")
+            continue
+        i = shown.index(number)
+        ax.plot(
+            lr.index,
+            lr.values,
+            dashes(i),
+            color=colours[number],
+            linewidth=width(i, len(shown)),
+            marker=styles[number][1],
+            markevery=marks(i, len(lr)),
+            markersize=4,
+            label=f"{number}: {label}",
+        )
     _grey_note(ax, sum(c is None for c in colours.values()))
     ax.set_yscale("log")
     ax.set_xlabel(records.x_label())
@@ -278,8 +312,12 @@ def learning_rates(records: StudyRecords) -> Figure:
     return fig
 
 
+LEGEND_BARS = 16  # experiments whose bars are coloured and named in a legend; beyond, one colour, numbers only
+
+
 def resource_bars(records: StudyRecords) -> Figure:
-    """Mean train seconds per epoch, peak memory and parameters, per experiment."""
+    """Mean train seconds per epoch, peak memory and parameters, per experiment: bars in each experiment's
+    colour with a legend naming them, or (more than LEGEND_BARS experiments) in one colour, by number."""
     memory = memory_column(records)
     columns = [
         ("train_s_per_epoch", "train s/epoch"),
@@ -290,13 +328,16 @@ def resource_bars(records: StudyRecords) -> Figure:
     axes = fig.subplots(1, 3)
     styles = style(records)
     experiments = records.experiments()
+    named = len(experiments) <= LEGEND_BARS
     labels = [str(n) for n, _, _ in experiments]
+    colours = [styles[n][0] if named else colour(0) for n, _, _ in experiments]
     for ax, (column, title) in zip(axes, columns):
-        ax.bar(
-            labels, [runs[column].mean() for _, _, runs in experiments], color=[styles[n][0] for n, _, _ in experiments]
-        )
+        bars = ax.bar(labels, [runs[column].mean() for _, _, runs in experiments], color=colours)
         ax.set_title(title)
         ax.set_xlabel("experiment")
         ax.grid(alpha=0.3, axis="y")
         ax.xaxis.set_major_locator(MaxNLocator(20, integer=True))  # a label per bar stops being legible
+    if named:
+        names = [f"{n}: {label}" for n, label, _ in experiments]
+        fig.legend(bars, names, loc="outside lower center", ncols=min(4, len(names)), fontsize="small")
     return fig

@@ -44,7 +44,7 @@ def best_generalisation(records: StudyRecords) -> list[str]:
         if not ranked:
             continue
         (best, n, runs), rest = ranked[0], ranked[1:]
-        text = f"Best {split} {records.main_metric}: {_name(records, n, runs)} with {best.text()}."
+        text = f"Best {split} {records.metric_title}: {_name(records, n, runs)} with {best.text()}."
         if rest and _overlap(best, rest[0][0]):
             text += (
                 f" Its 95 % interval overlaps that of {_name(records, rest[0][1], rest[0][2])} "
@@ -65,7 +65,7 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
     runs = dict((n, r) for n, _, r in records.experiments())[order[0]]
     first, second = records.x, "seconds" if records.x != "seconds" else "flops"
     return [
-        f"Fastest to within 5 % of the best valid {records.main_metric}: {_name(records, order[0], runs)}, "
+        f"Fastest to within 5 % of the best valid {records.metric_title}: {_name(records, order[0], runs)}, "
         f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."
     ]
 
@@ -129,7 +129,7 @@ def generalisation_gap(records: StudyRecords) -> list[str]:
         return []
     gap, number, runs = max(gaps, key=lambda g: g[0].mean)
     largest = _name(records, number, runs)
-    text = f"Train-valid gap in {records.main_metric} at the best epoch: largest for {largest}, {gap.text()}"
+    text = f"Train-valid gap in {records.metric_title} at the best epoch: largest for {largest}, {gap.text()}"
     if len(gaps) > 1:
         small, s_number, s_runs = min(gaps, key=lambda g: g[0].mean)
         text += f"; smallest for {_name(records, s_number, s_runs)}, {small.text()}"
@@ -149,7 +149,7 @@ def optimizer_ranking(records: StudyRecords) -> list[str]:
         entries.sort(key=lambda e: -e[0].mean if records.mode == "max" else e[0].mean)
         ranking = _listing([f"{label} {stat.text()}" for stat, label in entries], " > ")
         hedge = " (the top two overlap within their 95 % intervals)" if _overlap(entries[0][0], entries[1][0]) else ""
-        out.append(f"Configurations of {arch}, by valid {records.main_metric}: {ranking}{hedge}.")
+        out.append(f"Configurations of {arch}, by valid {records.metric_title}: {ranking}{hedge}.")
     return out
 
 

@@ -6,6 +6,9 @@
 - The y scale follows the metric: linear for accuracy-like metrics (higher is better: accuracy, BLEU,
   exact match), and for losses unless their values span more than a decade, then logarithmic.
 - Legends go outside the axes (below or beside them), never over the data.
+- Within a figure each configuration has its own colour from a colour-blind-safe palette and its own marker
+  (and its own dash pattern where dashes do not already tell train from valid), so no two lines differ by
+  colour alone; lines drawn later are thinner, so a line that lies on another leaves it visible.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from matplotlib.figure import Figure
 MAX_COLUMNS = 4
 HIGHLIGHT = 8
 GREY = "#c8c8c8"
-HIGHLIGHT_COLOURS = [f"C{i}" for i in (0, 1, 2, 3, 4, 5, 6, 8)]  # C7 is grey: it would read as "the rest"
+# Okabe & Ito (2008), "Color Universal Design": eight colours told apart under the common colour-vision
+# deficiencies; yellow last, as it is faint on white. No grey: grey reads as "the rest".
+COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+HIGHLIGHT_COLOURS = COLOURS[:HIGHLIGHT]
+MARKERS = "os^vDP*X"
+DASHES = ["-", "--", "-.", ":"]
+WIDEST, NARROWEST = 2.4, 1.0  # line widths of the first and of the last lines drawn in one axes
 
 
 def wrapped_axes(n: int, width: float = 3.6, height: float = 3.2, sharey: bool = False) -> tuple[Figure, list[Axes]]:
@@ -33,14 +42,29 @@ def wrapped_axes(n: int, width: float = 3.6, height: float = 3.2, sharey: bool =
     return fig, axes[:n]
 
 
-def palette(n: int) -> list[str]:
-    """n distinct colours (matplotlib's cycle, then tab20 beyond ten)."""
-    if n <= 10:
-        return [f"C{i}" for i in range(n)]
-    from matplotlib import colormaps
+def colour(i: int) -> str:
+    return COLOURS[i % len(COLOURS)]
 
-    cmap = colormaps["tab20"]
-    return [cmap(i % 20) for i in range(n)]
+
+def marker(i: int) -> str:
+    """The i-th configuration's marker; past eight the same colour returns with another marker."""
+    return MARKERS[(i + i // len(COLOURS)) % len(MARKERS)]
+
+
+def dashes(i: int) -> str:
+    return DASHES[i % len(DASHES)]
+
+
+def width(i: int, n: int) -> float:
+    """The line width of the i-th of n lines drawn in one axes: the first widest, so each later one, thinner
+    on top of it, leaves it showing where two lines coincide (Adam and AdamW at a small learning rate)."""
+    return WIDEST if n < 2 else WIDEST - (WIDEST - NARROWEST) * i / (n - 1)
+
+
+def marks(i: int, points: int) -> tuple[int, int]:
+    """`markevery` of the i-th line: about eight markers, offset per line so coinciding lines show both."""
+    every = max(1, points // 8)
+    return (i % every, every)
 
 
 def metric_scale(mode: str, values: Sequence[float]) -> str:

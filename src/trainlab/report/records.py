@@ -14,6 +14,7 @@ from trainlab.analysis.curves import AXES, Curves, with_axes
 from trainlab.analysis.summary import summarize_runs
 from trainlab.analysis.sweep import SweptKeys, swept_keys
 from trainlab.errors import TrainlabError
+from trainlab.spec.metrics import metric_title
 from trainlab.store import DONE_STATUSES, Store
 
 
@@ -109,6 +110,11 @@ class StudyRecords:
     @cached_property
     def main_metric(self) -> str:
         return str(self.runs["main_metric"].mode().iloc[0])
+
+    @property
+    def metric_title(self) -> str:
+        """The main metric as shown: 'bleu (0-100)'."""
+        return metric_title(self.main_metric)
 
     @cached_property
     def mode(self) -> str:

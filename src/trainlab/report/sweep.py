@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.analysis.sweep import best_settings, experiment_table, grid_means, response, separated, shared_setting
-from trainlab.report.layout import metric_scale, palette, wrapped_axes
+from trainlab.report.layout import colour, dashes, marker, metric_scale, width, wrapped_axes
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.spec.dotted import flatten
@@ -36,15 +36,23 @@ def response_figure(records: StudyRecords, key: str) -> Figure:
     curves = response(table, key, records.mode)
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     ax = fig.subplots()
-    colours = palette(len(curves))
     values = []
-    for colour, (group, rows) in zip(colours, curves.items()):
+    for i, (group, rows) in enumerate(curves.items()):
         stats: list[MeanCI] = list(rows["stat"])
         n = max(s.n for s in stats)
-        ax.plot(rows[key], rows["mean"], "-o", color=colour, markersize=4, label=f"{group} (n={n})" if n > 1 else group)
+        ax.plot(
+            rows[key],
+            rows["mean"],
+            dashes(i),
+            color=colour(i),
+            linewidth=width(i, len(curves)),
+            marker=marker(i),
+            markersize=5,
+            label=f"{group} (n={n})" if n > 1 else group,
+        )
         if n > 1:
             ax.fill_between(
-                rows[key], [s.low for s in stats], [s.high for s in stats], color=colour, alpha=0.15, linewidth=0
+                rows[key], [s.low for s in stats], [s.high for s in stats], color=colour(i), alpha=0.15, linewidth=0
             )
         values += [v for s in stats for v in (s.mean, s.low, s.high)]
     best = table.dropna(subset=["mean"])

@@ -128,7 +128,7 @@ def _parameters(runs: pd.DataFrame) -> str:
 
 def results_table(records: StudyRecords) -> Table:
     """One row per experiment: metrics at the best-valid epoch, seconds per epoch, parameters, memory."""
-    metric, n_seeds = records.main_metric, records.n_seeds
+    metric, n_seeds = records.metric_title, records.n_seeds
     memory = memory_column(records)
     names = name_columns(records)
     header = [
@@ -256,7 +256,7 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     Returns the table and the experiment numbers from fastest to slowest (those never reaching the
     target last, ordered by their best value).
     """
-    metric, mode = records.main_metric, records.mode
+    metric, mode, shown = records.main_metric, records.mode, records.metric_title
     first, second = records.x, "seconds" if records.x != "seconds" else "flops"
     best_all = records.runs["valid_metric"].max() if mode == "max" else records.runs["valid_metric"].min()
     target = within_target(best_all, mode)
@@ -272,16 +272,16 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     sign = -1 if mode == "max" else 1
     entries.sort(key=lambda e: (math.isnan(e[3].mean), e[3].mean if not math.isnan(e[3].mean) else 0, sign * e[4].mean))
     table = Table(
-        f"Convergence: {records.x_label(first)} and {records.x_label(second)} until the valid {metric} first reaches "
-        f"{target:.4g} (within 5 % of the best valid {metric} in the study, {best_all:.4g}); fastest first. "
-        f"'-' means not reached; those are ordered by their best valid {metric}.",
+        f"Convergence: {records.x_label(first)} and {records.x_label(second)} until the valid {shown} first reaches "
+        f"{target:.4g} (within 5 % of the best valid {shown} in the study, {best_all:.4g}); fastest first. "
+        f"'-' means not reached; those are ordered by their best valid {shown}.",
         [
             "rank",
             "exp",
             "config",
             f"{UNITS[first]} to target",
             f"{UNITS[second]} to target",
-            f"best valid {metric}",
+            f"best valid {shown}",
             "runs reaching",
         ],
     )

@@ -10,6 +10,7 @@ its best setting, or all its runs; every line downsampled for drawing by LTTB.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 from trainlab.analysis.curves import band
 from trainlab.analysis.downsample import lttb
 from trainlab.analysis.sweep import group_names
+from trainlab.phases import phase
 from trainlab.store import Store
 from trainlab.store.series import Series
 
@@ -55,7 +57,9 @@ class SeriesCache:
                 del self._series[old], self._stamps[old]
             series, stamps = self._series.setdefault(key, {}), self._stamps.setdefault(key, {})
             stale = [rid for rid, at in zip(runs["id"], runs["updated_at"]) if stamps.get(rid) != at]
-            fresh = {rid: s.every(stride) for rid, s in store.series(split, name, stale).items()}
+            first = phase(f"dashboard: first read of {split}/{name} for {len(stale)} runs of {study}")
+            with first if not series and stale else nullcontext():
+                fresh = {rid: s.every(stride) for rid, s in store.series(split, name, stale).items()}
             for rid, at in zip(runs["id"], runs["updated_at"]):
                 if rid in fresh or rid in stale:
                     series.pop(rid, None)

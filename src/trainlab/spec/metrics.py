@@ -4,6 +4,12 @@ accuracy-like names (accuracy, BLEU, exact match) and lower for everything else 
 from __future__ import annotations
 
 HIGHER_IS_BETTER = ("accuracy", "bleu", "exact_match")
+SCALES = {"bleu": "0-100"}  # stored as sacreBLEU prints it; said wherever shown, as 0.21 could read as 21 %
+
+
+def metric_title(name: str) -> str:
+    """A metric's name as figures, tables and findings show it: with its scale where one could misread it."""
+    return f"{name} ({SCALES[name]})" if name in SCALES else name
 
 
 def metric_mode(name: str, main_metric: str | None = None, main_mode: str | None = None) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 
 from trainlab.errors import TrainlabError
 from trainlab.files import disk_full, is_disk_full
+from trainlab.phases import phase
 from trainlab.spec.dotted import flatten
 from trainlab.store import migrate, points
 from trainlab.store.claims import holder_alive
@@ -116,7 +117,8 @@ class Store:
             for column, declaration in ADDED_RUN_COLUMNS.items():
                 if column not in present:
                     db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
-            migrate.upgrade(db)
+            with phase(f"store {self.root}: upgrading to format {migrate.FORMAT} (a copy of the old file is kept)"):
+                migrate.upgrade(db)
             db.execute(f"PRAGMA user_version = {migrate.FORMAT}")
 
     @property

@@ -15,6 +15,7 @@ from trainlab.errors import TrainlabError
 from trainlab.hardware import cpu_has_native_bf16
 from trainlab.models import MODELS
 from trainlab.optim import OPTIMIZERS, SCHEDULES, Schedule
+from trainlab.phases import phase
 from trainlab.registry import BUILT_IN
 from trainlab.spec import RunConfig, TrainConfig
 from trainlab.train import TASKS
@@ -32,7 +33,8 @@ class DataCache:
         data = config.data.resolved(config.model)  # e.g. the tokenizer of the run's pretrained model
         key = _data_key(data)
         if key not in self._cache:
-            self._cache[key] = DATASETS.get(data.name).build(data)
+            with phase(f"data {data.name}: reading and preparing"):
+                self._cache[key] = DATASETS.get(data.name).build(data)
         return self._cache[key]
 
     def on(self, config: RunConfig, device: torch.device) -> DataBundle:

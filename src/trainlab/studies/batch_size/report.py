@@ -18,6 +18,7 @@ from trainlab.analysis.batch_size import TradeOff, bootstrap_b_crit, fit_tradeof
 from trainlab.analysis.curves import first_reaching
 from trainlab.analysis.scaling import interval
 from trainlab.analysis.stats import mean_ci
+from trainlab.report.layout import colour as palette_colour
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
@@ -87,7 +88,7 @@ def tradeoff_figure(fits: list[GroupFit], unit: str) -> Figure:
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     left, right = fig.subplots(1, 2)
     for i, g in enumerate(fits):
-        colour = f"C{i % 10}"
+        colour = palette_colour(i)
         p = g.points
         left.scatter(p["examples"], p["steps"], color=colour, label=g.group)
         right.scatter(p["batch"], p["steps"], color=colour, label=g.group)

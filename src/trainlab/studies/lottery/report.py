@@ -15,6 +15,7 @@ from matplotlib.ticker import FuncFormatter
 
 from trainlab.analysis.curves import first_reaching, within_target
 from trainlab.analysis.stats import MeanCI, mean_ci
+from trainlab.report.layout import colour as palette_colour
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
@@ -31,24 +32,29 @@ from trainlab.studies.lottery.section import (
     TICKET,
 )
 
-ROLES = {
-    TICKET: ("winning ticket (rewound)", "C0"),
-    RANDOM_REINIT: ("random reinit", "C3"),
-    RANDOM_PRUNE: ("random pruning", "C2"),
-    ONE_SHOT: ("one-shot, recorded init", "C1"),
-    ONE_SHOT_FRESH: ("one-shot, fresh init", "C4"),
+ROLES = {  # each kind of run its own colour of the report's colour-blind-safe palette
+    TICKET: ("winning ticket (rewound)", palette_colour(0)),
+    RANDOM_REINIT: ("random reinit", palette_colour(1)),
+    RANDOM_PRUNE: ("random pruning", palette_colour(2)),
+    ONE_SHOT: ("one-shot, recorded init", palette_colour(3)),
+    ONE_SHOT_FRESH: ("one-shot, fresh init", palette_colour(4)),
 }
 
 
-def early_stop(records: StudyRecords, run_id: str, by_steps: bool) -> tuple[float, str]:
+def early_stop(records: StudyRecords, run_id: str, by_steps: bool) -> tuple[float, str, bool]:
     """When validation loss is lowest: the iteration, when the run validates every `train.eval_every_steps`
-    steps (as Frankle & Carbin measure it), else the epoch. (Stores written before evaluation rounds kept
-    those points as split valid_step.)"""
+    steps (as Frankle & Carbin measure it), else the epoch; and whether that is the run's last evaluation
+    (the loss still falling: the true minimum may lie beyond the run). (Stores written before evaluation
+    rounds kept those points as split valid_step.)"""
     steps = records.curve.rows(run_id, "valid_step", "loss")
     if len(steps):
-        return float(steps.loc[steps["value"].idxmin(), "step"]), "iteration"
+        lowest = steps["value"].idxmin()
+        return float(steps.loc[lowest, "step"]), "iteration", bool(lowest == steps.index[-1])
     loss = records.curve(run_id, "valid", "loss", "step" if by_steps else "epoch")
-    return (float(loss.idxmin()) if len(loss) else math.nan), "iteration" if by_steps else "epoch"
+    if not len(loss):
+        return math.nan, "iteration" if by_steps else "epoch", False
+    at = loss.to_numpy().argmin()
+    return float(loss.index[at]), "iteration" if by_steps else "epoch", bool(at == len(loss) - 1)
 
 
 def lottery_table(records: StudyRecords) -> pd.DataFrame:
@@ -56,7 +62,7 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
     rows = []
     for r in records.runs.itertuples():
         facts = json.loads(r.facts)
-        stop, unit = early_stop(records, r.id, records.step_based)
+        stop, unit, at_end = early_stop(records, r.id, records.step_based)
         rows.append(
             {
                 "role": r.changes.get(ROLE, TICKET),
@@ -67,6 +73,7 @@ def lottery_table(records: StudyRecords) -> pd.DataFrame:
                 "valid": r.valid_metric,
                 "stop": stop,
                 "stop_unit": unit,
+                "stop_at_end": at_end,
                 "id": r.id,
                 "alpha": r.changes.get(ALPHA),
                 "beta": r.changes.get(BETA),
@@ -212,6 +219,7 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
         out.append(
             f"At {near21:.1f} % remaining, validation loss is lowest at {unit} {stops[near21].text(0)} against "
             f"{stops[100].text(0)} for dense: {abs(change):.0f} % {'earlier' if change >= 0 else 'later'}."
+            + _at_end_hedge(table, near21, unit)
         )
     for role in (RANDOM_REINIT, RANDOM_PRUNE):
         controls = _by_point(table, role, "test")
@@ -222,7 +230,27 @@ def lottery_findings(table: pd.DataFrame, metric: str) -> list[str]:
                 f"With {name}, test {metric} falls below dense "
                 + (f"from {below:.1f} % remaining ({dict(controls)[below].text()})." if below else "at no level tried.")
             )
+    if dense.n < 2:  # every comparison above is of single runs
+        out = [f"{text[:-1]} (one seed)." for text in out]
+        out.append(
+            "One seed per level: the differences above come without intervals and may be noise; more seeds "
+            "(`seeds:` in the study) would tell."
+        )
     return out
+
+
+def _at_end_hedge(table: pd.DataFrame, remaining: float, unit: str) -> str:
+    """What the early-stopping comparison rests on when a run's lowest validation loss is its last evaluation:
+    its loss was still falling, so the run's end, not its minimum, sets that point."""
+    tickets = table[table["role"] == TICKET]
+    level = (tickets.groupby("level")["remaining"].mean() - remaining).abs().idxmin()
+    compared = tickets[tickets["level"].isin([0, level])]
+    if not compared["stop_at_end"].any():
+        return ""
+    return (
+        f" For {int(compared['stop_at_end'].sum())} of these {len(compared)} runs the lowest point is the last "
+        f"evaluation (the loss still falling), so the {unit} compared is where training ended, not a minimum."
+    )
 
 
 def lottery_sections(records: StudyRecords, out) -> list[tuple[str, str]]:  # noqa: ANN001 - out: Path

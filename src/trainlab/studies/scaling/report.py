@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from trainlab.analysis.isoflop import Line, ModelCurve, Profile, Smooth, fit_line, profile, smooth
+from trainlab.report.layout import colour as palette_colour
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import Table
 from trainlab.report.webpage import figure_html
@@ -152,7 +153,7 @@ def loss_vs_flops(a: Analysis) -> Figure:
     grid = np.geomspace(min(c.flops.min() for c in a.ladder.curves), max(c.flops.max() for c in a.ladder.curves), 200)
     envelope = np.full_like(grid, np.inf)
     for i, s in enumerate(a.smooths):
-        colour = f"C{i % 10}"
+        colour = palette_colour(i)
         ax.scatter(s.curve.flops, s.curve.loss, s=10, color=colour, alpha=0.6)
         inside = grid[(grid >= s.curve.flops.min()) & (grid <= s.curve.flops.max())]
         fitted = s.predict(inside)
@@ -177,7 +178,7 @@ def isoflop_figure(a: Analysis) -> Figure:
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.subplots()
     for i, p in enumerate(x for x in a.profiles if x.coefficients is not None):
-        colour = f"C{i % 10}"
+        colour = palette_colour(i)
         ax.scatter(p.params, p.loss, color=colour)
         grid = np.geomspace(p.params.min() / 1.5, p.params.max() * 1.5, 100)
         ax.plot(grid, np.polyval(p.coefficients, np.log10(grid)), color=colour, label=f"C = {p.budget:.2g}")
