@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_study
-from trainlab.analysis.curves import AXES, curve
+from trainlab.analysis.curves import AXES
 from trainlab.api import report_study, run_study
 from trainlab.errors import TrainlabError
 from trainlab.report.records import load_records
@@ -31,17 +31,17 @@ def test_step_based_records_default_to_steps_and_carry_every_axis(step_study: Pa
     records = load_records(store, "tiny")
     assert records.step_based and records.x == "step"
     rid = records.runs["id"].iloc[0]
-    valid = curve(records.metrics, rid, "valid", "loss", AXES["step"])
+    valid = records.curve(rid, "valid", "loss", AXES["step"])
     assert valid.index.tolist() == [4, 8, 12, 16, 20]
-    epochs = curve(records.metrics, rid, "valid", "loss", AXES["epoch"])
+    epochs = records.curve(rid, "valid", "loss", AXES["epoch"])
     assert epochs.index.tolist() == pytest.approx([s / 7 for s in (4, 8, 12, 16, 20)])
     sizes = ([64] * 6 + [36]) * 3
-    seen = curve(records.metrics, rid, "valid", "loss", AXES["seen"])
+    seen = records.curve(rid, "valid", "loss", AXES["seen"])
     assert seen.index.tolist() == [sum(sizes[:s]) for s in (4, 8, 12, 16, 20)]
     for x in ("seconds", "flops"):
-        index = curve(records.metrics, rid, "valid", "loss", AXES[x]).index
+        index = records.curve(rid, "valid", "loss", AXES[x]).index
         assert len(index) == 5 and index.is_monotonic_increasing and index[0] > 0
-    flops_per_example = curve(records.metrics, rid, "valid", "loss", AXES["flops"]).index / seen.index
+    flops_per_example = records.curve(rid, "valid", "loss", AXES["flops"]).index / seen.index
     assert flops_per_example.nunique() == 1  # cumulative FLOPs grow with examples seen
 
 

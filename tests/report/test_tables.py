@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from trainlab.analysis.curves import with_axes
 from trainlab.analysis.stats import mean_ci
 from trainlab.report.records import StudyRecords
 from trainlab.report.tables import convergence_table, hardware_note, results_table
@@ -59,7 +58,7 @@ def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -
                     "wall_s": 2.0 * epoch,
                 }
             )
-    return StudyRecords("s", {}, pd.DataFrame(runs), with_axes(pd.DataFrame(metrics), {}))
+    return StudyRecords("s", {}, pd.DataFrame(runs), pd.DataFrame(metrics))
 
 
 def test_best_valid_per_model_is_bold_and_seed_cells_show_ci() -> None:

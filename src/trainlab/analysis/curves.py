@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -10,93 +11,129 @@ from scipy import stats
 
 from trainlab.store.series import last_per_round
 
-# The x axes a curve can be drawn against: public name -> metrics column (see `with_axes`).
+# The x axes a curve can be drawn against: public name -> what `Curves` reads for it: a column of the
+# metrics, or one it derives per curve (data_epochs, seen, flops).
 AXES = {"step": "step", "epoch": "data_epochs", "seen": "seen", "seconds": "wall_s", "flops": "flops"}
-
-
-def with_axes(metrics: pd.DataFrame, steps_per_epoch: dict[str, int]) -> pd.DataFrame:
-    """`metrics` with the columns every x axis needs on every row: `data_epochs` (passes over the training
-    data, step / steps per epoch; the store's epoch for runs that did not record their epoch length),
-    and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the row's
-    round, taken from the round's train rows (NaN where a run did not record them)."""
-    codes, run_ids = _codes(metrics["run_id"])  # once per run, not per row: a sweep has millions of rows
-    epochs = metrics["epoch"].to_numpy()
-    width = int(epochs.max()) + 1 if len(epochs) else 1
-    values, train = metrics["value"].to_numpy(dtype=float), (metrics["split"] == "train").to_numpy()
-    columns = {}
-    for name in ("seen", "flops"):  # a (run, round) table, then one gather: no merge of millions of rows
-        at = np.flatnonzero(train & (metrics["name"] == name).to_numpy())
-        cell = codes[at].astype(np.int64) * width + epochs[at]
-        last = at[len(at) - 1 - np.unique(cell[::-1], return_index=True)[1]]  # a round's last row wins
-        table = np.full((len(run_ids), width), np.nan)
-        table[codes[last], epochs[last]] = values[last]
-        columns[name] = table[codes, epochs]
-    per_run = np.array([steps_per_epoch.get(r, np.nan) for r in run_ids], dtype=float)[codes]
-    columns["data_epochs"] = np.where(np.isnan(per_run), epochs, metrics["step"].to_numpy() / per_run)
-    # one new frame sharing the old columns (assigning to a copy would copy each column again: seconds here)
-    return pd.DataFrame({**{c: metrics[c] for c in metrics.columns}, **columns}, copy=False)
-
-
-def _codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes of the labels and the labels they number: a categorical's own, else factorized."""
-    if isinstance(labels.dtype, pd.CategoricalDtype):
-        return labels.cat.codes.to_numpy(), labels.cat.categories
-    codes, uniques = pd.factorize(labels)
-    return codes, pd.Index(uniques)
+PER_ROUND = ("seen", "flops")  # an x taken from the round's train rows of that name
 
 
 KEYS = ["run_id", "split", "name"]  # what one series is
 
 
-def series_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+COLUMNS = ("epoch", "step", "wall_s", "value")  # what a series holds per round
+
+
+def series_index(metrics: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[tuple[str, str, str], slice]]:
     """The rows that make the series (trainlab.store.series: one per round, the last recorded, in round
-    order), grouped by (run, split, name)."""
+    order) as numpy columns, and where each series (run, split, name) lies in them: its slice. Where every
+    row is one (one row per round, in the store's order: the common case), the columns are the metrics' own,
+    not copies (a copy of 20 million rows costs seconds)."""
     if metrics.empty:
-        return metrics
-    return metrics.iloc[last_per_round(series_codes(metrics), metrics["epoch"].to_numpy())]
+        return {c: np.empty(0) for c in COLUMNS}, {}
+    codes = series_codes(metrics)
+    kept = last_per_round(codes, metrics["epoch"].to_numpy())
+    every = len(kept) == len(metrics) and bool((kept[1:] > kept[:-1]).all())
+    columns = {c: metrics[c].to_numpy() if every else metrics[c].to_numpy()[kept] for c in COLUMNS}
+    kept_codes = codes if every else codes[kept]
+    starts = np.flatnonzero(np.r_[True, kept_codes[1:] != kept_codes[:-1]])
+    ends = np.r_[starts[1:], len(kept_codes)]
+    first = starts if every else kept[starts]
+    keys = zip(*(_labels(metrics[k], first) for k in KEYS))
+    return columns, {key: slice(int(a), int(b)) for key, a, b in zip(keys, starts, ends)}
+
+
+def _labels(column: pd.Series, rows: np.ndarray) -> list:
+    """The column's values at `rows` (positions), without converting a categorical column as a whole."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return list(column.cat.categories[column.cat.codes.to_numpy()[rows]])
+    return list(column.to_numpy()[rows])
 
 
 def series_codes(metrics: pd.DataFrame) -> np.ndarray:
     """A number per row naming its series (run, split, name): from the categories' codes by arithmetic when
-    the labels are categorical (the report's metrics: no hashing of millions of rows), else by grouping."""
+    the labels are categorical (the report's metrics: no hashing of millions of rows; in place: one array),
+    else by grouping."""
     columns = [metrics[k] for k in KEYS]
     if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
         return metrics.groupby(KEYS, sort=False, observed=True).ngroup().to_numpy()
-    codes = np.zeros(len(metrics), dtype=np.int64)
-    for column in columns:
-        codes = codes * len(column.cat.categories) + column.cat.codes.to_numpy(dtype=np.int64)
+    codes = columns[0].cat.codes.to_numpy().astype(np.int64)
+    for column in columns[1:]:
+        codes *= len(column.cat.categories)
+        codes += column.cat.codes.to_numpy()
     return codes
 
 
-def curve(metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
-    """One run's metric, one value per round, as a Series indexed by column `x` (epoch: the store's
-    round; or a column of AXES); rounds without an x value are left out."""
-    return Curves(metrics[metrics["run_id"] == run_id])(run_id, split, name, x)
+def curve(
+    metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch", steps_per_epoch: float | None = None
+) -> pd.Series:
+    """One run's metric, one value per round, as a Series indexed by `x` (epoch: the store's round; or a
+    value of AXES); rounds without an x value are left out."""
+    per_epoch = {} if steps_per_epoch is None else {run_id: steps_per_epoch}
+    return Curves(metrics[metrics["run_id"] == run_id], per_epoch)(run_id, split, name, x)
 
 
 class Curves:
     """`curve` over metrics indexed once by (run, split, name): a report over 1,000 runs asks for tens of
     thousands of curves, and filtering (or even slicing) a DataFrame for each would take minutes. The
-    series' rows are found once (`series_rows`), then held as numpy columns."""
+    series' rows are found once (`series_index`) and held as numpy columns; the x axes that are not columns
+    are derived per curve, for its rows only (a column of them for 20 million rows costs seconds):
+    `data_epochs` (passes over the training data: step / the run's `steps_per_epoch`, else the store's
+    round), and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the
+    row's round, from the round's train rows (NaN where a run did not record them)."""
 
-    def __init__(self, metrics: pd.DataFrame) -> None:
+    def __init__(self, metrics: pd.DataFrame, steps_per_epoch: Mapping[str, float] | None = None) -> None:
         self._metrics = metrics
-        rows = series_rows(metrics)
-        self._columns = {c: rows[c].to_numpy(dtype=float) for c in rows.columns if c not in KEYS}
-        self._at = rows.groupby(KEYS, sort=False, observed=True).indices if len(rows) else {}
+        self._columns, self._at = series_index(metrics)
+        self._steps_per_epoch = dict(steps_per_epoch or {})
+        self._rounds = int(self._columns["epoch"].max()) + 1 if self._at else 1
+        self._per_round: dict[tuple[str, str], np.ndarray] = {}
         self._all_rows: dict | None = None
 
     def __call__(self, run_id: str, split: str, name: str, x: str = "epoch") -> pd.Series:
         at = self._at.get((run_id, split, name))
         if at is None:
             return pd.Series(dtype=float)
-        xs, values = self._columns[x][at], self._columns["value"][at]
+        xs, values = self._x(run_id, x, at), self._columns["value"][at].astype(float)
         keep = ~np.isnan(xs)
         xs, values = xs[keep], values[keep]
         if len(xs) > 1 and (np.diff(xs) < 0).any():  # x not cumulative (a clock restarted): order by x
             order = np.argsort(xs, kind="stable")
             xs, values = xs[order], values[order]
         return pd.Series(values, index=pd.Index(xs, name=x), name="value")
+
+    def _x(self, run_id: str, x: str, at: slice) -> np.ndarray:
+        epochs = self._columns["epoch"][at]
+        if x in PER_ROUND:
+            return self._round_values(run_id, x)[epochs]
+        if x == "data_epochs":
+            per_epoch = self._steps_per_epoch.get(run_id)
+            return epochs.astype(float) if per_epoch is None else self._columns["step"][at] / per_epoch
+        return self._columns[x][at].astype(float)
+
+    def _round_values(self, run_id: str, name: str) -> np.ndarray:
+        """The run's train `name` by round (NaN where not recorded): the x of every series of the run."""
+        key = (run_id, name)
+        if key not in self._per_round:
+            table = np.full(self._rounds, np.nan)
+            at = self._at.get((run_id, "train", name))
+            if at is not None:
+                table[self._columns["epoch"][at]] = self._columns["value"][at]
+            self._per_round[key] = table
+        return self._per_round[key]
+
+    def value_at(self, run_id: str, split: str, name: str, epoch: float, column: str = "value") -> float:
+        """A series' `column` at round `epoch` (NaN when the series has no row there)."""
+        at = self._at.get((run_id, split, name))
+        if at is None or math.isnan(epoch):  # no best epoch yet
+            return math.nan
+        epochs = self._columns["epoch"][at]
+        i = int(np.searchsorted(epochs, epoch))  # a series is in round order
+        return float(self._columns[column][at][i]) if i < len(epochs) and epochs[i] == epoch else math.nan
+
+    def values(self, run_id: str, split: str, name: str) -> np.ndarray:
+        """A series' values, one per round."""
+        at = self._at.get((run_id, split, name))
+        return np.empty(0) if at is None else self._columns["value"][at].astype(float)
 
     def rows(self, run_id: str, split: str, name: str) -> pd.DataFrame:
         """Every stored row of one run's metric (several per round where a store kept mid-epoch ones)."""

@@ -2,53 +2,49 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from trainlab.analysis.curves import series_rows
-
-
-def metric_at(metrics: pd.DataFrame, split: str, name: str) -> pd.DataFrame:
-    """Wide table (epoch rows x run columns) of one metric."""
-    rows = metrics[(metrics["split"] == split) & (metrics["name"] == name)]
-    return rows.pivot_table(index="epoch", columns="run_id", values="value", aggfunc="last", observed=True)
-
+from trainlab.analysis.curves import Curves
 
 THROUGHPUTS = ("samples_per_s", "tokens_per_s")
 MEMORY = ("peak_rss_mb", "peak_allocated_mb", "peak_reserved_mb", "nvml_used_mb")
-AVERAGED = ("seconds", *THROUGHPUTS, "flops", *MEMORY)  # the metrics whose mean or maximum the summary gives
 
 
-def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+def summarize_runs(runs: pd.DataFrame, metrics: pd.DataFrame, curves: Curves | None = None) -> pd.DataFrame:
     """One row per run: status, epochs, best valid metric and epoch, train/valid/test metric at it,
-    mean train and eval seconds per epoch and throughput, parameters, peak memory."""
+    mean train and eval seconds per epoch and throughput (means over rounds), parameters, peak memory.
+    `curves`: the metrics' Curves when the caller has them (a report): read per run, no pass over every row."""
     out = runs.copy()
     if out.empty:
         return out
-    averaged = metrics[metrics["name"].isin(AVERAGED)]  # the few metrics summarised: grouping them alone is fast
-    by_run = averaged.groupby(["run_id", "split", "name"], observed=True)["value"]
-    means = by_run.mean()
-    maxes = by_run.max()
-    rows = series_rows(metrics).set_index(["run_id", "split", "name", "epoch"])
-    at_epoch = rows["value"]
-    ids, n = out["id"].to_numpy(), len(out)
-
-    def lookup(series: pd.Series, *key: object) -> np.ndarray:
-        """series[(key...)] for every run at once (NaN where absent): one index lookup, not one per run."""
-        columns = [k if isinstance(k, np.ndarray | pd.Series) else np.full(n, k, dtype=object) for k in key]
-        return series.reindex(pd.MultiIndex.from_arrays(columns)).to_numpy(dtype=float)
-
-    main, best_epoch = out["main_metric"].to_numpy(), out["best_epoch"].to_numpy()
-    for split in ("train", "valid"):
-        out[f"{split}_metric"] = lookup(at_epoch, ids, split, main, best_epoch)
-    out["best_step"] = lookup(rows["step"], ids, "valid", main, best_epoch)  # the step of the best evaluation
-    out["test_metric"] = lookup(at_epoch, ids, "test", main, best_epoch)
-    out["train_s_per_epoch"] = lookup(means, ids, "train", "seconds")
-    out["eval_s_per_epoch"] = lookup(means, ids, "valid", "seconds")
-    for throughput in THROUGHPUTS:
-        out[throughput] = lookup(means, ids, "train", throughput)
-        out[f"eval_{throughput}"] = lookup(means, ids, "valid", throughput)
-    out["flops"] = lookup(maxes, ids, "train", "flops")
-    for mem in MEMORY:
-        out[mem] = lookup(maxes, ids, "train", mem)
+    curves = curves if curves is not None else Curves(metrics)
+    rows = [_summary(curves, r.id, r.main_metric, r.best_epoch) for r in out.itertuples()]
+    for column in rows[0]:
+        out[column] = np.array([row[column] for row in rows], dtype=float)
     return out
+
+
+def _summary(curves: Curves, run_id: str, main: str, best_epoch: float) -> dict[str, float]:
+    def mean(split: str, name: str) -> float:
+        values = curves.values(run_id, split, name)
+        return float(values.mean()) if len(values) else math.nan
+
+    def peak(name: str) -> float:
+        values = curves.values(run_id, "train", name)
+        return float(values.max()) if len(values) else math.nan
+
+    return {
+        "train_metric": curves.value_at(run_id, "train", main, best_epoch),
+        "valid_metric": curves.value_at(run_id, "valid", main, best_epoch),
+        "best_step": curves.value_at(run_id, "valid", main, best_epoch, "step"),  # the step of the best evaluation
+        "test_metric": curves.value_at(run_id, "test", main, best_epoch),
+        "train_s_per_epoch": mean("train", "seconds"),
+        "eval_s_per_epoch": mean("valid", "seconds"),
+        **{t: mean("train", t) for t in THROUGHPUTS},
+        **{f"eval_{t}": mean("valid", t) for t in THROUGHPUTS},
+        "flops": peak("flops"),
+        **{m: peak(m) for m in MEMORY},
+    }

@@ -50,7 +50,8 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
         figs.add(
             figures.resource_bars(records),
             "resources",
-            "mean training seconds per epoch, peak memory and parameters per experiment (colour: optimizer)",
+            "mean training seconds per epoch, peak memory and parameters per experiment (each experiment's colour, "
+            "named in the legend; past 16 experiments one colour, by number)",
         )
     )
     return "".join(parts)

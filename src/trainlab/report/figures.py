@@ -114,6 +114,11 @@ def _axis(ax: Axes, records: StudyRecords, x: str) -> None:
         ax.set_xscale("log")
 
 
+def _joined(values: list[np.ndarray]) -> np.ndarray:
+    """The values of every curve of an axes, as one array (for its scale)."""
+    return np.concatenate(values) if values else np.empty(0)
+
+
 def _curves(records: StudyRecords, runs: pd.DataFrame, split: str, name: str, x: str) -> list[pd.Series]:
     found = [records.curve(rid, split, name, AXES[x]) for rid in runs["id"]]
     return [c for c in found if len(c)]
@@ -185,9 +190,9 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                         order=(shown.index(number), len(shown)) if drawn_colour else (0, 1),
                     )
                     grey += [] if thin is None else [thin]
-                    values += [v for c in curves for v in c]
+                    values += [c.to_numpy(dtype=float) for c in curves]
         _draw_grey(ax, grey)
-        ax.set_yscale(metric_scale(_mode(records, name), values))
+        ax.set_yscale(metric_scale(_mode(records, name), _joined(values)))
         _axis(ax, records, x)
         ax.set_ylabel(metric_title(name))
         ax.set_title(f"{metric_title(name)} (dashed: train, solid: valid)")
@@ -222,7 +227,7 @@ def architecture_figures(records: StudyRecords, x: str) -> list[tuple[Figure, st
             titles.append(f"({letter}) {title}")
             _axis(ax, records, x)
         axes[0].set_ylabel(records.metric_title)
-        axes[0].set_yscale(metric_scale(records.mode, values))
+        axes[0].set_yscale(metric_scale(records.mode, _joined(values)))
         out.append(
             (
                 fig,
@@ -241,21 +246,23 @@ def _letters():
 
 def _single_panel(
     ax: Axes, records: StudyRecords, member: tuple[int, str, pd.DataFrame], styles: dict[int, tuple[str, str]], x: str
-) -> list[float]:
+) -> list[np.ndarray]:
     number, _, runs = member
     values = []
     for split, line in SPLIT_STYLES.items():
         curves = _curves(records, runs, split, records.main_metric, x)
         if curves:
             _plot_band(ax, curves, *styles[number], line, split)
-            values += [v for c in curves for v in c]
+            values += [c.to_numpy(dtype=float) for c in curves]
     for drop in _lr_drops(records, runs, x):
         ax.axvline(drop, color="grey", linestyle=":", linewidth=1)
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False)
     return values
 
 
-def _sweep_panel(ax: Axes, records: StudyRecords, members: list[tuple[int, str, pd.DataFrame]], x: str) -> list[float]:
+def _sweep_panel(
+    ax: Axes, records: StudyRecords, members: list[tuple[int, str, pd.DataFrame]], x: str
+) -> list[np.ndarray]:
     colours = highlight(records, [n for n, _, _ in members])
     if len(members) <= HIGHLIGHT:
         colours = {n: HIGHLIGHT_COLOURS[i] for i, (n, _, _) in enumerate(members)}
@@ -271,7 +278,7 @@ def _sweep_panel(ax: Axes, records: StudyRecords, members: list[tuple[int, str, 
                 ax, curves, drawn_colour or GREY, *look, label, thin=drawn_colour is None, order=(i, len(shown))
             )
             grey += [] if thin is None else [thin]
-            values += [v for c in curves for v in c]
+            values += [c.to_numpy(dtype=float) for c in curves]
     _draw_grey(ax, grey)
     _grey_note(ax, sum(c is None for c in colours.values()))
     ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=1, frameon=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from trainlab.analysis.curves import AXES, Curves, with_axes
+from trainlab.analysis.curves import AXES, Curves
 from trainlab.analysis.summary import summarize_runs
 from trainlab.analysis.sweep import SweptKeys, swept_keys
 from trainlab.errors import TrainlabError
@@ -64,11 +65,13 @@ class StudyRecords:
     x: str = "epoch"  # the axis (a key of AXES) of the curves, tables and findings that use one
     group: tuple[str, ...] | None = None  # config keys that group runs (--group); None: the swept categorical keys
     completeness: Completeness | None = None  # how much of the plan the records cover
+    steps_per_epoch: Mapping[str, float] = field(default_factory=dict)  # run id -> optimizer steps per data epoch
+    curves: Curves | None = field(default=None, repr=False, compare=False)  # load_records': summaries used them
 
     @cached_property
     def curve(self) -> Curves:
-        """records.curve(run_id, split, name, x): one run's metric over a column of AXES (or the round)."""
-        return Curves(self.metrics)
+        """records.curve(run_id, split, name, x): one run's metric over a value of AXES (or the round)."""
+        return self.curves if self.curves is not None else Curves(self.metrics, self.steps_per_epoch)
 
     @cached_property
     def swept(self) -> SweptKeys:
@@ -181,10 +184,9 @@ def load_records(
         raise TrainlabError(f"study {study!r}: no run has finished an epoch yet; run `trainlab run` first")
     started, completeness = _complete(store.study_plan(study), started, include_partial)
     facts = {r.id: json.loads(r.facts) for r in started.itertuples()}
-    metrics = with_axes(
-        store.metrics(started["id"].unique(), categorical=True),
-        {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f},
-    )
+    metrics = store.metrics(started["id"].unique(), categorical=True)
+    per_epoch = {rid: f["steps_per_epoch"] for rid, f in facts.items() if "steps_per_epoch" in f}
+    curves = Curves(metrics, per_epoch)
     artifacts = [(rid, a, store.root / a["path"]) for rid in started["id"].unique() for a in store.artifacts(rid)]
     landscapes = [
         (rid, path) for rid, a, path in artifacts if a["kind"] == "landscape" and (path / "spec.json").exists()
@@ -195,12 +197,14 @@ def load_records(
     records = StudyRecords(
         study,
         spec,
-        summarize_runs(started, metrics),
+        summarize_runs(started, metrics, curves),
         metrics,
         landscapes,
         samples,
         group=group,
         completeness=completeness,
+        steps_per_epoch=per_epoch,
+        curves=curves,
     )
     unknown = [k for k in group or () if k not in records.runs]
     if unknown:

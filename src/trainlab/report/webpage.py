@@ -45,6 +45,7 @@ def figure_html(fig: Figure, caption: str, save_as: Path | None = None) -> str:
     PDF beside it: every static figure of a report is in both)."""
     if save_as is not None:
         save_figure(fig, save_as.with_suffix(".pdf"))
+        fig.set_layout_engine("none")  # laid out for the PDF: the PNG keeps those positions, not a second layout
     return (
         f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png_base64(fig, save_as)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"

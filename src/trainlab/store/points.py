@@ -139,11 +139,15 @@ def drop(db: sqlite3.Connection, run_id: str, after_epoch: int, split_prefix: st
 
 def _chunks_of(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
     """(series id, chunk) of every series the `where` clause (over `series s`) picks, in key order, one query."""
-    query = (
-        f"SELECT p.key >> {SHIFT}, p.data FROM series s JOIN points p "
-        f"ON p.key BETWEEN s.id << {SHIFT} AND ((s.id + 1) << {SHIFT}) - 1 WHERE {where} ORDER BY p.key"
+    return iter(db.execute(_chunk_query(where, "p.data"), params))
+
+
+def _chunk_query(where: str, what: str, tail: str = "ORDER BY p.key") -> str:
+    """SELECT (series id, `what`) over the chunks of the series `where` (over `series s`) picks."""
+    return (
+        f"SELECT p.key >> {SHIFT}, {what} FROM series s JOIN points p "
+        f"ON p.key BETWEEN s.id << {SHIFT} AND ((s.id + 1) << {SHIFT}) - 1 WHERE {where} {tail}"
     )
-    return iter(db.execute(query, params))
 
 
 def read(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> dict[int, np.ndarray]:
@@ -158,19 +162,24 @@ def read_columns(
     db: sqlite3.Connection, where: str, params: Sequence[Any]
 ) -> tuple[dict[int, int], dict[str, np.ndarray]]:
     """The rows of every series the `where` clause picks as one aligned array per field (epoch and step as
-    int64), series after series, and each series' row count in that order. Each value is copied once, from
-    its chunk into its column: no joined records in between (over millions of rows, allocating and copying
-    is most of a read)."""
-    chunks = list(_chunks_of(db, where, params))
-    counts: dict[int, int] = {}
-    for series_id, data in chunks:
-        counts[series_id] = counts.get(series_id, 0) + len(data) // RECORD.itemsize
-    total = sum(counts.values())
-    columns = {f: np.empty(total, dtype=np.int64 if f in ("epoch", "step") else np.float64) for f in RECORD.names}
-    start = 0
-    for _, data in chunks:
-        records = unpack(data)
-        for name, column in columns.items():
-            column[start : start + len(records)] = records[name]
-        start += len(records)
+    int64), series after series, and each series' row count in that order. The counts come first (the
+    chunks' `rows`, without their data), so the columns are allocated once and each chunk is copied into
+    them as it is read: no chunk is held after its copy (over millions of rows, holding every chunk and
+    allocating is most of a read). Both queries read one snapshot: a writer in between changes neither."""
+    own = not db.in_transaction
+    if own:
+        db.execute("BEGIN")  # deferred: a read snapshot from the first query to the COMMIT
+    try:
+        counts = dict(db.execute(_chunk_query(where, "sum(p.rows)", "GROUP BY 1 ORDER BY 1"), params).fetchall())
+        total = sum(counts.values())
+        columns = {f: np.empty(total, dtype=np.int64 if f in ("epoch", "step") else np.float64) for f in RECORD.names}
+        start = 0
+        for _, data in db.execute(_chunk_query(where, "p.data"), params):
+            records = unpack(data)
+            for name, column in columns.items():
+                column[start : start + len(records)] = records[name]
+            start += len(records)
+    finally:
+        if own:
+            db.execute("COMMIT")
     return counts, columns

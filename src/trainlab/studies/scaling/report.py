@@ -32,20 +32,23 @@ class Ladder:
     notes: list[str] = field(default_factory=list)
 
 
-def ladder(records: StudyRecords, convention: str) -> Ladder:
-    m = records.metrics
-    valid = m[(m["split"] == "valid") & (m["name"] == "loss")]
-    column = PARAMS_COLUMN[convention]
-    params = records.runs.set_index("id")[column]
-    points = pd.DataFrame(
-        {
-            "run_id": valid["run_id"],
-            "N": valid["run_id"].map(params).astype(float),
-            "D": valid["seen"],
-            "C": valid["flops"],
-            "loss": valid["value"],
-        }
+def _evaluations(records: StudyRecords, run_id: str, params: float) -> pd.DataFrame:
+    """A run's valid losses with its parameters N, and the tokens (or examples) D and FLOPs C trained on by
+    the end of each evaluation's round (from the round's train rows)."""
+    loss = records.curve(run_id, "valid", "loss", "epoch")  # by round
+
+    def by_round(name: str) -> np.ndarray:
+        return records.curve(run_id, "train", name, "epoch").reindex(loss.index).to_numpy(dtype=float)
+
+    return pd.DataFrame(
+        {"run_id": run_id, "N": params, "D": by_round("seen"), "C": by_round("flops"), "loss": loss.to_numpy()}
     )
+
+
+def ladder(records: StudyRecords, convention: str) -> Ladder:
+    column = PARAMS_COLUMN[convention]
+    params = records.runs[column].astype(float)
+    points = pd.concat([_evaluations(records, rid, n) for rid, n in zip(records.runs["id"], params)], ignore_index=True)
     good = np.isfinite(points[["N", "D", "C", "loss"]]).all(axis=1) & (points[["N", "D", "C", "loss"]] > 0).all(axis=1)
     notes = (
         [f"{int((~good).sum())} evaluations with a missing or non-finite loss, FLOPs or token count left out"]
