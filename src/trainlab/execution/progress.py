@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from trainlab.spec.metrics import metric_title
 from trainlab.train import Hook, Loop, Row
 
 REFRESH_EVERY_STEPS = 20  # reading the loss forces a device sync; do it rarely
@@ -58,7 +59,7 @@ class ProgressHook(Hook):
     def on_epoch_end(self, loop: Loop, rows: list[Row], improved: bool) -> None:
         valid = {r.name: r.value for r in rows if r.split == "valid"}
         metric = loop.task.main_metric
-        shown = f" valid {metric} {valid[metric]:.4f}" if metric in valid else ""
+        shown = f" valid {metric_title(metric)} {valid[metric]:.4f}" if metric in valid else ""
         done = f"step {loop.state.step}/{self.total}" if self.every else f"epoch {loop.state.epoch}/{self.epochs} done"
         status = f"{done}{shown}"
         self.progress.update(self.task, status=status)
