@@ -18,17 +18,13 @@ log = logging.getLogger("trainlab")
 SAID_AFTER_S = 1.0  # a phase is said once it has taken this long: quick ones (tiny data, a cache hit) say nothing
 
 
-def say(text: str) -> None:
-    """One line about what is happening now."""
-    log.info(text)
-
-
 @contextmanager
-def phase(what: str) -> Iterator[None]:
+def phase(what: str, at_once: bool = False) -> Iterator[None]:
     """`what ...` once the work has gone on for SAID_AFTER_S, and `what: 12.3 s` when it ends after that; a
-    phase over sooner says nothing (a timer thread says the first line, so a long phase is named while it runs)."""
+    phase over sooner says nothing (a timer thread says the first line, so a long phase is named while it runs).
+    `at_once`: the first line before the work, whatever its length (what it is about to do is news)."""
     started = time.perf_counter()
-    if SAID_AFTER_S <= 0:
+    if at_once or SAID_AFTER_S <= 0:
         log.info("%s ...", what)
         timer = None
     else:

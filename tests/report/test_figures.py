@@ -79,3 +79,14 @@ def test_resource_bars_name_their_colours(tmp_path: Path) -> None:
     many = [MadeUpRun(n, 0, {"optim.lr": 0.01 * n}, f"lr {n}", [0.5, 0.6]) for n in range(1, 21)]
     fig = figures.resource_bars(_records(tmp_path, "many", many))
     assert not fig.legends and len({to_hex(bar.get_facecolor()) for bar in fig.axes[0].patches}) == 1
+
+
+def test_the_best_eight_of_many_differ_in_colour_and_marker(tmp_path: Path) -> None:
+    """Fifteen experiments: the eight drawn in colour have eight colours and eight markers (by rank), the rest
+    are grey."""
+    records = _records(tmp_path, "many", sweep(["sgd", "adam", "nesterov"], [1e-4, 1e-3, 1e-2, 1e-1, 1.0], 1, 5))
+    lines = [
+        line for line in _drawn(figures.learning_curves(records, "epoch").axes[1]) if "(grey)" not in line.get_label()
+    ]
+    assert len(lines) == 8
+    assert len({to_hex(line.get_color()) for line in lines}) == 8 and len({line.get_marker() for line in lines}) == 8

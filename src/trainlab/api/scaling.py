@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab.errors import TrainlabError
-from trainlab.phases import say
+from trainlab.phases import phase
 
 if TYPE_CHECKING:  # scipy.optimize costs 0.4 s to import: only `scaling-fit` pays it
     from trainlab.analysis.scaling import ParametricFit
@@ -84,8 +84,8 @@ def scaling_fit(
             "the fit needs at least 3 of each"
         )
     refits = f", then {resamples} bootstrap refits for 95 % intervals (--bootstrap 0 skips them)"
-    say(f"fitting {len(table)} runs{refits if resamples else ''}")  # at once: the refits take minutes
-    fit, intervals = fit_with_intervals(table["N"], table["D"], table["loss"], resamples, seed)
+    with phase(f"fitting {len(table)} runs{refits if resamples else ''}", at_once=True):  # refits take minutes
+        fit, intervals = fit_with_intervals(table["N"], table["D"], table["loss"], resamples, seed)
     if not fit.converged:
         notes.append(f"L-BFGS did not converge: {fit.message}")
     return ScalingFit(fit, len(table), intervals, tuple(notes))

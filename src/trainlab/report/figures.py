@@ -145,6 +145,16 @@ def highlight(records: StudyRecords, numbers: list[int]) -> dict[int, str | None
     return {n: (HIGHLIGHT_COLOURS[i] if i < HIGHLIGHT else None) for i, n in enumerate(ranked)}
 
 
+def markers(records: StudyRecords, colours: dict[int, str | None]) -> dict[int, str]:
+    """Each coloured experiment's marker: its own (`style`) when all are coloured; when only the best are,
+    by rank, as their colours are (the eight shown then differ in marker too)."""
+    shown = [n for n, c in colours.items() if c is not None]
+    if len(shown) == len(colours):
+        styles = style(records)
+        return {n: styles[n][1] for n in shown}
+    return {n: marker(i) for i, n in enumerate(shown)}
+
+
 def drawing_order(
     experiments: list[tuple[int, str, pd.DataFrame]],
     colours: dict[int, str | None],
@@ -165,9 +175,9 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
     the best in colour and the rest grey, valid only)."""
     fig = Figure(figsize=(12, 5.5), layout="constrained")
     axes = fig.subplots(1, 2)
-    styles = style(records)
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
+    marked = markers(records, colours)
     hidden = sum(c is None for c in colours.values())
     shown = [n for n, c in colours.items() if c is not None]
     for ax, name in zip(axes, ("loss", records.main_metric)):
@@ -183,7 +193,7 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                         ax,
                         curves,
                         drawn_colour or GREY,
-                        styles[number][1],
+                        marked.get(number, ""),
                         line,
                         f"{number}: {label}" if split == "valid" else None,
                         thin=drawn_colour is None,
@@ -288,10 +298,9 @@ def _sweep_panel(
 def learning_rates(records: StudyRecords) -> Figure:
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    styles = style(records)
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
-    shown = [n for n, c in colours.items() if c is not None]
+    shown, marked = [n for n, c in colours.items() if c is not None], markers(records, colours)
     for number, label, runs in drawing_order(experiments, colours):
         series = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
         lr = series.iloc[drawn(series.index.to_numpy(dtype=float), series.to_numpy(dtype=float))]
@@ -305,7 +314,7 @@ def learning_rates(records: StudyRecords) -> Figure:
             dashes(i),
             color=colours[number],
             linewidth=width(i, len(shown)),
-            marker=styles[number][1],
+            marker=marked[number],
             markevery=marks(i, len(lr)),
             markersize=4,
             label=f"{number}: {label}",
