@@ -204,7 +204,7 @@ def test_two_drivers_on_one_store_train_each_epoch_once(tmp_path: Path) -> None:
     assert rows.groupby("run_id")["epoch"].apply(list).tolist() == [list(range(1, 5))] * 4
     assert set(open_store(tmp_path / "store").runs("tiny")["status"]) == {"done"}
     trained = [
-        sum("epoch 4/4 done" in line and line.endswith("s training)") for line in out.splitlines()) for out, _ in outs
+        sum("epoch 4/4 done" in line and line.endswith("s training)") for line in err.splitlines()) for _, err in outs
     ]
     print(f"runs trained by each driver: {trained}")
     assert sum(trained) == 4

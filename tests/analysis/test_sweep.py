@@ -25,9 +25,12 @@ def test_a_group_is_named_by_the_label_its_runs_share() -> None:
 
 
 def test_labels_that_do_not_tell_groups_apart_leave_the_values() -> None:
-    """Labels with nothing shared within a group, or the same shared part in two groups: the key's values."""
+    """Labels with nothing shared within a group, the same shared part in two groups, or a group of one
+    experiment: the key's values."""
     unshared = _runs([("sgd", "fast"), ("sgd", "slow"), ("adam", "Adam")])
     assert list(group_names(unshared, ["optim.name"])) == ["sgd", "sgd", "adam"]
     alike = _runs([("sgd", "MLP, lr 1"), ("adam", "MLP, lr 2"), ("sgd", "MLP, lr 3"), ("adam", "MLP, lr 4")])
     assert list(group_names(alike, ["optim.name"])) == ["sgd", "adam", "sgd", "adam"]
     assert list(group_names(alike, [])) == ["all"] * 4
+    single = _runs([("sgd", "SGD, lr 0.1"), ("adam", "Adam, lr 0.01"), ("adam", "Adam, lr 0.001")])
+    assert list(group_names(single, ["optim.name"])) == ["sgd", "adam", "adam"]  # sgd's one label is not its name

@@ -126,7 +126,7 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
     os.kill(victim, signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint (attempt 2 of 3)" in out
+    assert f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint (attempt 2 of 3)" in err  # notes
     epochs = valid_epochs(tmp_path / "store")
     assert len(epochs) == 4 * EPOCHS and not epochs.duplicated().any()
 

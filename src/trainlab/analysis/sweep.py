@@ -76,7 +76,8 @@ def group_names(runs: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """Each run's group, named as the study names it: the part of the experiment labels that every run of
     the group shares and no other group has ('Nesterov 0.9' of 'Nesterov 0.9, lr 1e-2', 'Nesterov 0.9, lr
     1e-1', ...), so a figure's legend, a table and a finding call a group alike; where the labels do not
-    name each group apart, the values of `keys` in short form ('adam', 'adam, relu'); 'all' without keys."""
+    name each group apart, or a group has one experiment (its whole label would name its other settings
+    too), the values of `keys` in short form ('adam', 'adam, relu'); 'all' without keys."""
     if not keys:
         return pd.Series("all", index=runs.index)
     texts = [runs[k].map(lambda v: "" if _missing(v) else value_text(v)) for k in keys]
@@ -85,8 +86,10 @@ def group_names(runs: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
         joined = joined.str.cat(more, sep=", ").str.strip(", ")
     if "label" not in runs:
         return joined
-    named = {group: _shared_label(members) for group, members in runs["label"].groupby(joined)}
-    if all(named.values()) and len(set(named.values())) == len(named):
+    labels = runs["label"].groupby(joined)
+    named = {group: _shared_label(members) for group, members in labels}
+    several = bool((labels.nunique() > 1).all())
+    if several and all(named.values()) and len(set(named.values())) == len(named):
         return joined.map(named)
     return joined
 
