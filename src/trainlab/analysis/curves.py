@@ -63,20 +63,11 @@ def series_codes(metrics: pd.DataFrame) -> np.ndarray:
     return codes
 
 
-def curve(
-    metrics: pd.DataFrame, run_id: str, split: str, name: str, x: str = "epoch", steps_per_epoch: float | None = None
-) -> pd.Series:
-    """One run's metric, one value per round, as a Series indexed by `x` (epoch: the store's round; or a
-    value of AXES); rounds without an x value are left out."""
-    per_epoch = {} if steps_per_epoch is None else {run_id: steps_per_epoch}
-    return Curves(metrics[metrics["run_id"] == run_id], per_epoch)(run_id, split, name, x)
-
-
 class Curves:
-    """`curve` over metrics indexed once by (run, split, name): a report over 1,000 runs asks for tens of
-    thousands of curves, and filtering (or even slicing) a DataFrame for each would take minutes. The
-    series' rows are found once (`series_index`) and held as numpy columns; the x axes that are not columns
-    are derived per curve, for its rows only (a column of them for 20 million rows costs seconds):
+    """One run's metric over an x axis, from metrics indexed once by (run, split, name): a report over 1,000
+    runs asks for tens of thousands of curves, and filtering (or even slicing) a DataFrame for each would take
+    minutes. The series' rows are found once (`series_index`) and held as numpy columns; the x axes that are
+    not columns are derived per curve, for its rows only (a column of them for 20 million rows costs seconds):
     `data_epochs` (passes over the training data: step / the run's `steps_per_epoch`, else the store's
     round), and `seen` and `flops`, the cumulative examples (or tokens) and training FLOPs at the end of the
     row's round, from the round's train rows (NaN where a run did not record them)."""

@@ -145,14 +145,20 @@ def highlight(records: StudyRecords, numbers: list[int]) -> dict[int, str | None
     return {n: (HIGHLIGHT_COLOURS[i] if i < HIGHLIGHT else None) for i, n in enumerate(ranked)}
 
 
+def positions(colours: dict[int, str | None]) -> dict[int, int]:
+    """Each coloured experiment's place among the coloured ones, in drawing order (its line width, marker
+    offset and, by rank, its marker)."""
+    return {n: i for i, n in enumerate(n for n, c in colours.items() if c is not None)}
+
+
 def markers(records: StudyRecords, colours: dict[int, str | None]) -> dict[int, str]:
     """Each coloured experiment's marker: its own (`style`) when all are coloured; when only the best are,
     by rank, as their colours are (the eight shown then differ in marker too)."""
-    shown = [n for n, c in colours.items() if c is not None]
+    shown = positions(colours)
     if len(shown) == len(colours):
         styles = style(records)
         return {n: styles[n][1] for n in shown}
-    return {n: marker(i) for i, n in enumerate(shown)}
+    return {n: marker(i) for n, i in shown.items()}
 
 
 def drawing_order(
@@ -179,7 +185,7 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
     colours = highlight(records, [n for n, _, _ in experiments])
     marked = markers(records, colours)
     hidden = sum(c is None for c in colours.values())
-    shown = [n for n, c in colours.items() if c is not None]
+    shown = positions(colours)
     for ax, name in zip(axes, ("loss", records.main_metric)):
         values, grey = [], []
         for number, label, runs in drawing_order(experiments, colours):
@@ -197,7 +203,7 @@ def learning_curves(records: StudyRecords, x: str) -> Figure:
                         line,
                         f"{number}: {label}" if split == "valid" else None,
                         thin=drawn_colour is None,
-                        order=(shown.index(number), len(shown)) if drawn_colour else (0, 1),
+                        order=(shown[number], len(shown)) if drawn_colour else (0, 1),
                     )
                     grey += [] if thin is None else [thin]
                     values += [c.to_numpy(dtype=float) for c in curves]
@@ -277,12 +283,12 @@ def _sweep_panel(
     if len(members) <= HIGHLIGHT:
         colours = {n: HIGHLIGHT_COLOURS[i] for i, (n, _, _) in enumerate(members)}
     values, grey = [], []
-    shown = [n for n, c in colours.items() if c is not None]
+    shown = positions(colours)
     for number, label, runs in drawing_order(members, colours):
         curves = _curves(records, runs, "valid", records.main_metric, x)
         if curves:
             drawn_colour = colours[number]
-            i = shown.index(number) if drawn_colour else 0
+            i = shown.get(number, 0)
             look = (marker(i), dashes(i))  # valid curves only: the dash pattern is free to tell settings apart
             thin = _plot_band(
                 ax, curves, drawn_colour or GREY, *look, label, thin=drawn_colour is None, order=(i, len(shown))
@@ -300,14 +306,14 @@ def learning_rates(records: StudyRecords) -> Figure:
     ax = fig.subplots()
     experiments = records.experiments()
     colours = highlight(records, [n for n, _, _ in experiments])
-    shown, marked = [n for n, c in colours.items() if c is not None], markers(records, colours)
+    shown, marked = positions(colours), markers(records, colours)
     for number, label, runs in drawing_order(experiments, colours):
         series = records.curve(runs["id"].iloc[0], "train", "lr", AXES[records.x])
         lr = series.iloc[drawn(series.index.to_numpy(dtype=float), series.to_numpy(dtype=float))]
         if colours[number] is None:
             ax.plot(lr.index, lr.values, color=GREY, linewidth=0.7)
             continue
-        i = shown.index(number)
+        i = shown[number]
         ax.plot(
             lr.index,
             lr.values,

@@ -174,7 +174,7 @@ def read_columns(
         total = sum(counts.values())
         columns = {f: np.empty(total, dtype=np.int64 if f in ("epoch", "step") else np.float64) for f in RECORD.names}
         start = 0
-        for _, data in db.execute(_chunk_query(where, "p.data"), params):
+        for _, data in _chunks_of(db, where, params):
             records = unpack(data)
             for name, column in columns.items():
                 column[start : start + len(records)] = records[name]
