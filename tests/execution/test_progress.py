@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_study
+from tests.conftest import assert_user_error, run_cli, write_study
 from trainlab import phases
 
 
@@ -45,3 +45,10 @@ def test_quiet_leaves_the_results_alone(tmp_path: Path) -> None:
     assert result.stdout.strip() == "1 runs: 1 done"
     shown = run_cli("ls", "--store", str(tmp_path / "store"), "--quiet")
     assert shown.returncode == 0 and "1 runs" in shown.stdout
+
+
+def test_a_negative_progress_interval_is_one_line(tmp_path: Path) -> None:
+    """--progress-every below 0 is refused before any work, in one line."""
+    study = write_study(tmp_path, runs=[{"optim.name": "sgd"}])
+    assert_user_error(run_cli("run", str(study), "--progress-every", "-5"), "--progress-every: must be 0 or more")
+    assert not (tmp_path / "store").exists()

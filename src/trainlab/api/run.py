@@ -54,6 +54,8 @@ def run_study(
     notes go to `console` (None: none), with a plain line inside an epoch every `progress_every` seconds when
     it is not a terminal."""
     check_executor(executor, workers, retries)
+    if progress_every < 0:
+        raise TrainlabError(f"--progress-every: must be 0 or more seconds (got {progress_every:g})")
     packing = PackSetting.parse(pack)
     if isinstance(study, (str, Path)) and project_dir is None:
         project_dir = Path(study).resolve().parent
