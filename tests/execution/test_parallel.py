@@ -132,6 +132,31 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
 
 
 @pytest.mark.e2e
+def test_packs_train_on_workers_and_a_killed_workers_pack_resumes(tmp_path: Path) -> None:
+    """--workers 2 --pack 4: each worker trains packs (progress names them); kill -9 of a worker retries
+    every run of its pack from its checkpoint, and the study ends with every epoch stored once and the
+    values of the same runs trained one at a time in one process."""
+    from tests.execution.test_packing import _metrics, _same, _study
+
+    longer = {"train.epochs": EPOCHS, "data.n": 3000}
+    run_study(_study(tmp_path / "alone", **longer), pack="off")
+    study = _study(tmp_path / "packed", **longer)
+    args = trainlab_command("run", str(study), "--workers", "2", "--pack", "4", "--progress-every", "0")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    store = tmp_path / "packed" / "store"
+    _wait(store / "store.sqlite", "SELECT COUNT(*) FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
+    (victim, *_) = _workers_of(proc.pid)
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "pack of 2 (runs" in err
+    assert err.count(f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint") == 2, err
+    valid = _metrics(store).query("split == 'valid' and name == 'loss'")
+    assert len(valid) == 12 * EPOCHS and not valid.duplicated(["run_id", "epoch"]).any()
+    _same(_metrics(store), _metrics(tmp_path / "alone" / "store"))
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_the_driver_killed_or_interrupted_leaves_no_worker_and_resumes(
     four_runs: Path, tmp_path: Path, sig: signal.Signals, never_stopped: pd.Series
@@ -170,7 +195,8 @@ def test_a_diverging_run_is_not_retried(tmp_path: Path) -> None:
 
 
 class ScriptedExecutor:
-    """An executor whose workers say what the test scripts: per unit, a list of endings, one per attempt."""
+    """An executor whose workers say what the test scripts: per job (by its first unit's experiment), a list
+    of endings, one per attempt; a finish gives each of the job's units that status."""
 
     slots = 2
 
@@ -184,15 +210,16 @@ class ScriptedExecutor:
         return len(self.running) < self.slots
 
     def start(self, key, job) -> None:  # noqa: ANN001
-        self.started.append(job.unit.experiment)
-        self.running.append((key, job.unit))
+        self.started.append(tuple(u.experiment for u in job.units))
+        self.running.append((key, job.units))
 
     def poll(self, timeout: float) -> list[tuple[str, tuple]]:
         out = []
-        for key, unit in self.running:
-            ending = self.endings[unit.experiment].pop(0)
+        for key, units in self.running:
+            ending = self.endings[units[0].experiment].pop(0) if self.endings.get(units[0].experiment) else None
+            assert ending, f"no ending scripted for a job of experiments {[u.experiment for u in units]}"
             if ending[0] == "finish":
-                ending = ("finish", Finish(Outcome(unit.id, unit.experiment, unit.seed, ending[1])))
+                ending = ("finish", Finish(tuple(Outcome(u.id, u.experiment, u.seed, ending[1]) for u in units)))
             out.append((key, ending))
         self.running = []
         return out
@@ -204,28 +231,49 @@ class ScriptedExecutor:
         pass
 
 
-def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(tmp_path: Path) -> None:
-    """Unit 1 crashes once then finishes; unit 2 crashes three times (two retries allowed): failed;
-    unit 3 fails by itself: started once."""
+def _scripted(tmp_path: Path, runs: list[dict], executor: ScriptedExecutor, pack: str) -> list[Outcome]:
     from trainlab.execution.driver import Sink
+    from trainlab.execution.packing import PackSetting
     from trainlab.execution.units import Context
     from trainlab.spec import plan_study
     from trainlab.studies.catalog import catalog, load_study
     from trainlab.studies.kind import kind_of
     from trainlab.train.build import DataCache
 
-    study = load_study(write_study(tmp_path, runs=[{}, {"optim.lr": 0.2}, {"optim.lr": 0.3}]))
+    study = load_study(write_study(tmp_path, runs=runs))
     units = plan_study(study, catalog())
+    store = Store(tmp_path / "store")
+    ctx = Context(store.root, Sink(store, None), torch.device("cpu"), DataCache(), pack=PackSetting.parse(pack))
+    claims = Claims(store.path)
+    try:
+        return ParallelDriver(kind_of(study), units, store, ctx, executor=executor, retries=2).run(claims)
+    finally:
+        claims.close()
+        store.close()
+
+
+def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(tmp_path: Path) -> None:
+    """Unit 1 crashes once then finishes; unit 2 crashes three times (two retries allowed): failed;
+    unit 3 fails by itself: started once."""
     crash = ("crashed", "its worker died")
     executor = ScriptedExecutor({1: [crash, ("finish", "done")], 2: [crash, crash, crash], 3: [("finish", "failed")]})
-    store = Store(tmp_path / "store")
-    ctx = Context(store.root, Sink(store, None), torch.device("cpu"), DataCache())
-    claims = Claims(store.path)
-    outcomes = ParallelDriver(kind_of(study), units, store, ctx, executor=executor, retries=2).run(claims)
-    claims.close()
+    outcomes = _scripted(tmp_path, [{}, {"optim.lr": 0.2}, {"optim.lr": 0.3}], executor, "off")
     assert [o.status for o in outcomes] == ["done", "failed", "failed"]
-    assert sorted(executor.started) == [1, 1, 2, 2, 2, 3]
+    assert sorted(executor.started) == [(1,), (1,), (2,), (2,), (2,), (3,)]
     assert "3 times; not retried again (--retries 2)" in outcomes[1].reason
+
+
+def test_packs_are_jobs_split_across_the_workers_and_retried_whole(tmp_path: Path) -> None:
+    """--pack 8 with two workers: the five SGD runs of one shape go as packs of 2 and 3 (one per worker,
+    not one pack of five), the Adam run alone; when the first pack's worker dies both its members are
+    retried, grouped again with what is waiting: split across the two workers."""
+    crash = ("crashed", "its worker died")
+    runs = [{"optim.lr": lr} for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [{"optim.name": "adam", "optim.lr": 0.01}]
+    done = ("finish", "done")
+    executor = ScriptedExecutor({1: [crash, done], 2: [done], 3: [done], 6: [done]})
+    outcomes = _scripted(tmp_path, runs, executor, "8")
+    assert [o.status for o in outcomes] == ["done"] * 6
+    assert executor.started == [(1, 2), (3, 4, 5), (1,), (2,), (6,)]
 
 
 def test_one_parallel_driver_per_store(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ identical to one process, a lost node's run retried on the other, and the cluste
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 
 from tests.conftest import write_study
 from tests.execution.test_parallel import metrics, valid_epochs
@@ -46,6 +48,26 @@ def test_ray_results_equal_one_process(cluster, tmp_path: Path) -> None:  # noqa
     assert [o.status for o in outcomes] == ["done", "done"]
     alone, remote = metrics(tmp_path / "alone"), metrics(tmp_path / "ray")
     assert len(alone) == 2 * 25 and alone.index.equals(remote.index) and (alone == remote).all()
+
+
+def test_ray_trains_packs_as_one_process_does(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    """--pack 2: each Ray task trains a pack of two runs; bit-identical metrics to the same packs in one
+    process on one thread."""
+    study = write_study(tmp_path, runs=[{}, {"optim.lr": 0.05}], seeds=[0, 1])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_study(study, store=tmp_path / "alone", pack=2)
+    finally:
+        torch.set_num_threads(threads)
+    console = Console(file=io.StringIO(), width=200)
+    outcomes = run_study(
+        study, store=tmp_path / "ray", executor="ray", address=cluster.address, pack=2, console=console
+    )
+    assert [o.status for o in outcomes] == ["done"] * 4
+    assert "pack of 2 (runs 1, 2)" in console.file.getvalue() and "pack of 2 (runs 3, 4)" in console.file.getvalue()
+    alone, remote = metrics(tmp_path / "alone"), metrics(tmp_path / "ray")
+    assert len(alone) == 4 * 25 and alone.index.equals(remote.index) and (alone == remote).all()
 
 
 def test_a_lost_node_s_run_is_retried_from_its_checkpoint(cluster, tmp_path: Path) -> None:  # noqa: ANN001

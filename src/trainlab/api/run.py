@@ -50,7 +50,7 @@ def run_study(
     its last checkpoint up to `retries` times. Runs whose folders hold work the store has no record of are
     rebuilt from their event logs; those without one stop the study, or train again with `retrain_lost`.
     `pack`: auto, off or N - runs of one model shape train together in one process, N at most
-    (trainlab.execution.packing); with workers or Ray each worker trains one run at a time. Progress and
+    (trainlab.execution.packing); with workers or Ray a pack is one worker's job. Progress and
     notes go to `console` (None: none), with a plain line inside an epoch every `progress_every` seconds when
     it is not a terminal."""
     check_executor(executor, workers, retries)

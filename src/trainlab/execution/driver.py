@@ -85,7 +85,7 @@ class Driver:
 
     def run(self, claims: Claims) -> list[Outcome]:
         waiting = {u.id: u for u in self.units}  # by id: a pass over thousands of units stays linear
-        keys = {u.id: self.kind.pack_key(u) for u in self.units} if self.ctx.pack.size > 1 else {}
+        keys = self.pack_keys()
         pending = set(waiting)  # units without an outcome yet
         announced: set[str] = set()
         while waiting:
@@ -168,10 +168,18 @@ class Driver:
         except Exception as err:  # one broken run must not stop a sweep; the store keeps the traceback
             return self.failed(unit, f"{type(err).__name__}: {err}".splitlines()[0])
 
-    def _run_pack(self, units: list[Unit]) -> list[Outcome]:
+    def pack_title(self, units: Sequence[Unit]) -> str:
+        if len(units) == 1:
+            return self.title(units[0])
         numbers = ", ".join(str(self.position[u.id]) for u in units[:4]) + (" ..." if len(units) > 4 else "")
-        title = f"pack of {len(units)} (runs {numbers})"
-        outcomes = self.kind.run_pack(units, replace(self.ctx, title=title))
+        return f"pack of {len(units)} (runs {numbers})"
+
+    def pack_keys(self) -> dict[str, str | None]:
+        """Unit id -> its pack key (none under --pack off: every unit alone)."""
+        return {u.id: self.kind.pack_key(u) for u in self.units} if self.ctx.pack.size > 1 else {}
+
+    def _run_pack(self, units: list[Unit]) -> list[Outcome]:
+        outcomes = self.kind.run_pack(units, replace(self.ctx, title=self.pack_title(units)))
         for unit, outcome in zip(units, outcomes):
             if outcome.status == "failed":
                 self.failed(unit, outcome.reason)

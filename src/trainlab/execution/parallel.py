@@ -1,11 +1,12 @@
 """Run a study's units on several workers at once (a local process pool, or Ray tasks) with the same
-store, resume and skip semantics as one process: the driver claims each unit, hands it to a free worker,
-applies every event the worker sends (the store keeps one writer: this process) and answers once it is
-committed. A unit whose worker dies (killed, out of memory, a lost node) is retried from its last
-checkpoint, at most `retries` times; a unit that fails by itself (an error in its run, divergence) is not.
+store, resume and skip semantics as one process: the driver claims each unit, hands it (or a pack of units
+that train together, --pack) to a free worker, applies every event the worker sends (the store keeps one
+writer: this process) and answers once it is committed. A unit whose worker dies (killed, out of memory, a
+lost node) is retried from its last checkpoint, with the rest of its pack, at most `retries` times; a unit
+that fails by itself (an error in its run, divergence) is not.
 
 An executor offers: `slots` and `free()`; `start(key, job)`; `poll(timeout)` -> [(key, message)] with the
-worker's messages (trainlab.execution.workers), ("finish", Finish) when its unit ended and ("crashed", why)
+worker's messages (trainlab.execution.workers), ("finish", Finish) when its job ended and ("crashed", why)
 when its worker died; `answer(key, reply)`; `close(interrupted)`.
 """
 
@@ -19,6 +20,7 @@ from trainlab.execution.driver import STOPPED, Driver
 from trainlab.execution.units import Outcome, Unit
 from trainlab.execution.workers import Finish, Job
 from trainlab.store import Claim, Claims
+from trainlab.train.packed import grouped
 
 POLL_S = 0.5
 
@@ -40,31 +42,37 @@ class Executor(Protocol):
 
 
 class ParallelDriver(Driver):
+    """The units, or packs of units (--pack: those of one pack key ready together, split so that every
+    worker gets a pack), each a job of one worker. A job's key is its first unit's id."""
+
     def __init__(self, *args: Any, executor: Executor, retries: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.executor, self.retries = executor, retries
         self.attempts: dict[str, int] = {}
-        self._tasks: dict[tuple[str, int], Any] = {}  # (unit, worker's task) -> this display's task
+        self._tasks: dict[tuple[str, int], Any] = {}  # (job, worker's task) -> this display's task
 
     def run(self, claims: Claims) -> list[Outcome]:
         self.say(f"training on {self.executor.describe()}")
         waiting = {u.id: u for u in self.units}
-        running: set[str] = set()
+        running: dict[str, list[Unit]] = {}  # job key -> its units
+        keys = self.pack_keys()
         interrupted = False
         try:
             while waiting:
-                self._start_ready(waiting, running, claims)
+                self._start_ready(waiting, running, keys, claims)
                 if not running:
                     if waiting:  # what is left waits for another driver's claims: look again later
                         time.sleep(POLL_S)
                     continue
                 for key, message in self.executor.poll(POLL_S):
-                    if key not in running:  # a progress line that arrived after its unit ended
+                    if key not in running:  # a progress line that arrived after its job ended
                         continue
-                    outcome = self._handle(key, message, waiting[key])
-                    if outcome is not None:
-                        running.discard(key)
-                        claims.release(key)
+                    outcomes = self._handle(key, message, running[key])
+                    if outcomes is None:
+                        continue
+                    for unit in running.pop(key):
+                        claims.release(unit.id)
+                    for outcome in outcomes:
                         if outcome.status != "retry":
                             self._finish(outcome, waiting)
         except KeyboardInterrupt:
@@ -74,31 +82,39 @@ class ParallelDriver(Driver):
             self.executor.close(interrupted)
         return [self.outcomes[u.id] for u in self.units]
 
-    def _start_ready(self, waiting: dict[str, Unit], running: set[str], claims: Claims) -> None:
-        for unit in list(waiting.values()):
+    def _start_ready(
+        self, waiting: dict[str, Unit], running: dict[str, list[Unit]], keys: dict[str, str | None], claims: Claims
+    ) -> None:
+        busy = {u.id for units in running.values() for u in units}
+        idle = [u for u in waiting.values() if u.id not in busy]
+        for group in grouped(idle, lambda u: keys.get(u.id), self.ctx.pack.size, self.executor.slots):
             if not self.executor.free():
                 return
-            if unit.id in running:
-                continue
-            ready = self.prepare(unit, waiting.keys(), claims)
-            if isinstance(ready, Claim):
-                self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
-                self.executor.start(unit.id, self._job(unit))
-                running.add(unit.id)
-            elif ready is not None:
-                self._finish(ready, waiting)
+            ready = []
+            for unit in group:
+                prepared = self.prepare(unit, waiting.keys(), claims)
+                if isinstance(prepared, Claim):
+                    ready.append(unit)
+                elif prepared is not None:
+                    self._finish(prepared, waiting)
+            if ready:
+                for unit in ready:
+                    self.attempts[unit.id] = self.attempts.get(unit.id, 0) + 1
+                self.executor.start(ready[0].id, self._job(ready))
+                running[ready[0].id] = ready
 
-    def _job(self, unit: Unit) -> Job:
+    def _job(self, units: list[Unit]) -> Job:
         console = self.ctx.console
         return Job(
             self.kind,
-            unit,
-            self.title(unit),
+            tuple(units),
+            self.pack_title(units),
             self.ctx.keep,
             self.ctx.store_root,
             self.ctx.project_dir,
             bool(console and console.is_terminal),
             self.ctx.progress_every,
+            self.ctx.pack,
         )
 
     def _finish(self, outcome: Outcome, waiting: dict[str, Unit]) -> None:
@@ -107,8 +123,9 @@ class ParallelDriver(Driver):
             self.stopped[outcome.id] = outcome.status
         waiting.pop(outcome.id, None)
 
-    def _handle(self, key: str, message: tuple, unit: Unit) -> Outcome | None:
-        """Apply one message; the unit's outcome when it ended (status 'retry' when it is to run again)."""
+    def _handle(self, key: str, message: tuple, units: list[Unit]) -> list[Outcome] | None:
+        """Apply one message; the outcomes of the job's units when it ended (status 'retry' for a unit that
+        is to run again)."""
         what = message[0]
         if what == "event":
             try:
@@ -122,21 +139,23 @@ class ParallelDriver(Driver):
         elif what == "print" and self.ctx.console:  # a line of the worker's progress hook, markup as in one process
             self.ctx.console.print(message[1], soft_wrap=True)
         elif what == "finish":
-            return self._finished(unit, message[1])
+            return self._finished(units, message[1])
         elif what == "crashed":
-            return self._crashed(unit, message[1])
+            return [self._crashed(unit, message[1]) for unit in units]
         return None
 
-    def _finished(self, unit: Unit, finish: Finish) -> Outcome:
+    def _finished(self, units: list[Unit], finish: Finish) -> list[Outcome]:
         if finish.raised == "user":
             raise TrainlabError(finish.reason)
         if finish.raised == "interrupted":
             raise KeyboardInterrupt
-        if finish.outcome.status == "failed":
-            self.failed(unit, finish.outcome.reason)
-        return finish.outcome
+        for unit, outcome in zip(units, finish.outcomes):
+            if outcome.status == "failed":
+                self.failed(unit, outcome.reason)
+        return list(finish.outcomes)
 
     def _crashed(self, unit: Unit, why: str) -> Outcome:
+        """A unit whose worker died (with the rest of its pack) is retried from its last checkpoint."""
         tries = self.attempts[unit.id]
         if tries <= self.retries:
             self.say(

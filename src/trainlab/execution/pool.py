@@ -1,6 +1,6 @@
 """`trainlab run --workers N`: up to N units at once, each in a worker process of this machine.
 
-Workers are started once (spawn: a clean interpreter, safe with CUDA and threads) and take one unit after
+Workers are started once (spawn: a clean interpreter, safe with CUDA and threads) and take one job after
 another, so imports and loaded datasets are paid once per worker. On CPU the driver's torch threads are
 split between them (N workers on 8 threads: 8 // N each, at least one); with GPUs, worker k trains on GPU
 k mod (number of GPUs). A worker that dies is replaced; what it was running is reported as crashed.
@@ -69,7 +69,7 @@ def _run_units(conn: Connection, device: torch.device) -> None:
 class _Worker:
     process: mp.process.BaseProcess
     conn: Connection
-    job: str | None = None  # the unit it runs
+    job: str | None = None  # the key of the job it runs
     finished: bool = field(default=False)  # its unit's Finish has arrived
 
 

@@ -1,10 +1,11 @@
-"""The worker's side of parallel execution: run one unit of a study in another process (a local pool
-worker, or a Ray task), with a sink that sends every store event to the driver and waits until the driver
-has committed it, and a progress display that the driver draws. The worker writes checkpoints and files
-under runs/<id>/ itself; it never opens the store for writing.
+"""The worker's side of parallel execution: run one unit of a study, or a pack of units that train
+together (trainlab.execution.packing), in another process (a local pool worker, or a Ray task), with a
+sink that sends every store event to the driver and waits until the driver has committed it, and a
+progress display that the driver draws. The worker writes checkpoints and files under runs/<id>/ itself;
+it never opens the store for writing.
 
 Messages to the driver: ("event", event) answered by ("ok",) or ("error", text); ("progress", op, args)
-and ("print", text), unanswered. A unit ends with a Finish: its outcome, or what it raised.
+and ("print", text), unanswered. A job ends with a Finish: its units' outcomes, or what it raised.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from rich.markup import escape
 
 from trainlab.errors import TrainlabError
+from trainlab.execution.packing import PackSetting
 from trainlab.store.events import Event
 
 
@@ -105,30 +107,34 @@ class RemoteProgress:
 
 @dataclass(frozen=True)
 class Finish:
-    """How a unit ended in a worker: `outcome` when it ran to an end (done, diverged, failed by its own
-    error with `reason`), else `raised`: 'user' (a TrainlabError: the study must stop), 'interrupted'."""
+    """How a job ended in a worker: `outcomes` (one per unit, in the job's order) when it ran to an end
+    (done, diverged, failed by its own error with `reason`), else `raised`: 'user' (a TrainlabError: the
+    study must stop), 'interrupted'."""
 
-    outcome: Any = None
+    outcomes: tuple[Any, ...] = ()
     raised: str = ""
     reason: str = ""
 
 
 @dataclass(frozen=True)
 class Job:
-    """A unit to run, with what its context needs besides the worker's own device and data cache."""
+    """Units to run (one, or a pack that trains together), with what their context needs besides the
+    worker's own device and data cache."""
 
-    kind: Any  # the unit's study kind (pickled by reference to its class)
-    unit: Any
+    kind: Any  # the units' study kind (pickled by reference to its class)
+    units: tuple[Any, ...]
     title: str
     keep: Mapping[str, frozenset[str]]
     store_root: Path
     project_dir: Path | None
     terminal: bool
     progress_every: float
+    pack: PackSetting = PackSetting(1, False)  # --pack, for a pack's runner (auto times it again there)
 
 
 def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
-    """Run one unit as the driver would in its own process; every store write goes through `channel`."""
+    """Run the job's units as the driver would in its own process; every store write goes through
+    `channel`."""
 
     channel = Serialized(channel)
     phases = ForwardedPhases(channel)
@@ -152,20 +158,22 @@ def _run(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
         progress=RemoteProgress(channel, job.terminal),
         title=job.title,
         keep=job.keep,
+        pack=job.pack,
         progress_every=job.progress_every,
     )
     try:
-        return Finish(job.kind.run(job.unit, ctx))
+        if len(job.units) == 1:
+            return Finish((job.kind.run(job.units[0], ctx),))
+        return Finish(tuple(job.kind.run_pack(job.units, ctx)))
     except TrainlabError as err:
         return Finish(raised="user", reason=str(err))
     except KeyboardInterrupt:
         return Finish(raised="interrupted")
     except DriverGone:
         raise
-    except Exception as err:  # the run's own failure: the runner has stored it; the study goes on
-        unit = job.unit
+    except Exception as err:  # the runs' own failure: the runner has stored it; the study goes on
         reason = f"{type(err).__name__}: {err}".splitlines()[0]
-        return Finish(Outcome(unit.id, unit.experiment, unit.seed, "failed", reason=reason))
+        return Finish(tuple(Outcome(u.id, u.experiment, u.seed, "failed", reason=reason) for u in job.units))
 
 
 def die_with_parent() -> None:

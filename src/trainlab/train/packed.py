@@ -253,15 +253,17 @@ def packs(loops: Sequence[Loop], size: int) -> tuple[list[list[Loop]], list[tupl
     return grouped(packable, pack_key, size), [(loop, why) for loop, why in zip(loops, reasons) if why]
 
 
-def grouped(items: Sequence[T], key_of: Callable[[T], Hashable | None], size: int) -> list[list[T]]:
+def grouped(items: Sequence[T], key_of: Callable[[T], Hashable | None], size: int, parts: int = 1) -> list[list[T]]:
     """The items in groups of at most `size` that share a key (`key_of`: None for an item that goes alone), in
     the order of each group's first item; a key's items beyond `size` split evenly (5 with size 4: 3 and 2,
-    not 4 and 1 alone). The one rule for the driver's packs of units and the runner's packs of loops."""
+    not 4 and 1 alone), and into at least `parts` groups where there are that many (a pool of `parts`
+    workers gets a pack each, not one pack for one worker). The one rule for the driver's packs of units and
+    the runner's packs of loops."""
     groups: dict[Hashable, list[T]] = {}
     for item in items:
         key = key_of(item) if size > 1 else None
         groups.setdefault(key if key is not None else ("alone", id(item)), []).append(item)
-    return [chunk for group in groups.values() for chunk in _even(group, size)]
+    return [chunk for group in groups.values() for chunk in _even(group, min(size, -(-len(group) // parts)))]
 
 
 def _even(group: list[T], size: int) -> list[list[T]]:
