@@ -13,7 +13,7 @@ import torch
 from tests.conftest import SHARED, run_cli, write_study
 from trainlab.data import DATASETS
 from trainlab.data.download import fetch, file_hash
-from trainlab.data.images import IDX_FILES, ImageConfig, load_mnist, read_idx
+from trainlab.data.images import IDX_FILES, ImageConfig, load_mnist, normalizer, read_idx
 from trainlab.errors import TrainlabError
 
 
@@ -87,3 +87,15 @@ def test_missing_data_path_says_where_it_looked_and_writes_nothing(tmp_path: Pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"files not found in {tmp_path / 'nope'}" in result.stderr and "data.download: true" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_normalizer_is_the_per_channel_formula_for_every_pixel_value() -> None:
+    """(x/255 - mean) / std per channel, for each of the 256 values of a uint8 pixel, to float32 rounding."""
+    mean, std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+    x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).expand(2, 3, 16, 16)
+    expected = (x.double() / 255 - torch.tensor(mean).double().view(1, 3, 1, 1)) / torch.tensor(std).double().view(
+        1, 3, 1, 1
+    )
+    got = normalizer(mean, std)(x)
+    assert got.dtype == torch.float32 and got.shape == x.shape
+    torch.testing.assert_close(got.double(), expected, rtol=0, atol=1e-6)

@@ -112,14 +112,16 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def normalizer(mean: tuple[float, ...], std: tuple[float, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """uint8 (B, C, H, W) -> float, per-channel (x/255 - mean) / std."""
+    """uint8 (B, C, H, W) -> float, per-channel (x/255 - mean) / std, computed as x·scale + shift in place on
+    the float copy (one new tensor instead of three: a third of the time on a pack's large batches)."""
     on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # one copy per device, not per batch
 
     def normalize(x: torch.Tensor) -> torch.Tensor:
         if x.device not in on_device:
-            on_device[x.device] = tuple(torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in (mean, std))
-        m, s = on_device[x.device]
-        return (x.float() / 255 - m) / s
+            m, s = (torch.tensor(v, dtype=torch.float64).view(1, -1, 1, 1) for v in (mean, std))
+            on_device[x.device] = ((1 / (255 * s)).float().to(x.device), (-m / s).float().to(x.device))
+        scale, shift = on_device[x.device]
+        return x.float().mul_(scale).add_(shift)
 
     return normalize
 

