@@ -6,9 +6,11 @@ and a check that the runs are the same (ids, and the largest difference of a run
                                                     # one lottery level with its controls and two seeds
     python benchmarks/pack.py --sweep-epochs 1 --quickstart-epochs 2 --lottery-steps 500   # shorter
     python benchmarks/pack.py --device cuda         # 64 LeNet-300-100 on MNIST, on a GPU (target >= 20x)
+    python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
 
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
-quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*).
+quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*); with
+--workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one run at a time in one process.
 """
 
 from __future__ import annotations
@@ -30,16 +32,28 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def timed_pair(
-    study: dict[str, Any], pack: str, device: str, folder: Path, only: list[int] | None = None
+    study: dict[str, Any],
+    pack: str,
+    device: str,
+    folder: Path,
+    only: list[int] | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """The study trained with --pack off and with `pack`, each into a fresh store: seconds, and sameness."""
+    """The study trained with --pack off and with `pack`, each into a fresh store: seconds, and sameness. With
+    `workers`, also with that many worker processes, --pack off and `pack` (workers_s, workers_packed_s)."""
     path = folder / f"{study['name']}.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
+    settings = {"sequential": {"pack": "off"}, "packed": {"pack": pack}}
+    if workers:
+        settings |= {
+            "workers": {"pack": "off", "workers": workers},
+            "workers_packed": {"pack": pack, "workers": workers},
+        }
     seconds, bests = {}, {}
-    for label, setting in (("sequential", "off"), ("packed", pack)):
+    for label, setting in settings.items():
         store = folder / f"{study['name']}-{label}"
         t0 = time.perf_counter()
-        outcomes = run_study(path, store=store, device=device, pack=setting, only=only)
+        outcomes = run_study(path, store=store, device=device, only=only, **setting)
         seconds[label] = time.perf_counter() - t0
         assert all(o.status in ("done", "diverged") for o in outcomes), [o.status for o in outcomes]
         db = Store(store)
@@ -48,13 +62,16 @@ def timed_pair(
         finally:
             db.close()
         bests[label] = dict(zip(runs["id"], runs["best_value"]))
-    same_ids = bests["sequential"].keys() == bests["packed"].keys()
-    differences = [abs(bests["sequential"][i] - bests["packed"][i]) for i in bests["sequential"]]
+    same_ids = all(b.keys() == bests["sequential"].keys() for b in bests.values())
+    differences = [abs(bests["sequential"][i] - b[i]) for b in bests.values() for i in b]
     return {
-        "sequential_s": round(seconds["sequential"], 1),
-        "packed_s": round(seconds["packed"], 1),
-        "speedup": round(seconds["sequential"] / seconds["packed"], 2),
-        "runs": len(differences),
+        **{f"{label}_s": round(t, 1) for label, t in seconds.items()},
+        **{
+            ("speedup" if label == "packed" else f"{label}_speedup"): round(seconds["sequential"] / t, 2)
+            for label, t in seconds.items()
+            if label != "sequential"
+        },
+        "runs": len(bests["sequential"]),
         "same_ids": same_ids,
         "max_best_difference": max(differences),
     }
@@ -87,6 +104,7 @@ def main() -> None:
     p.add_argument("--pack", default="auto", help="the packed side's --pack (auto, or N to pack regardless)")
     p.add_argument("--device", default="cpu", help="cpu: the three studies; cuda: 64 LeNets on MNIST")
     p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
+    p.add_argument("--workers", type=int, help="also the sweep with N worker processes, --pack off and --pack PACK")
     p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
     if args.smoke:
@@ -114,6 +132,7 @@ def main() -> None:
                 "cpu",
                 folder,
                 [1, 16] if args.smoke else None,
+                args.workers,
             )
             quick = timed_pair(
                 study_file(
