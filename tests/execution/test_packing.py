@@ -107,6 +107,24 @@ def test_auto_packs_where_a_timed_step_says_so_and_stores_the_same(alone: Path, 
     assert all("ms against" in n and "one at a time" in n for n in alone_notes), alone_notes
 
 
+def test_runs_auto_leaves_alone_draw_their_own_dropout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pack that --pack auto times slower trains its runs one at a time with each run's own dropout
+    stream: bit for bit what --pack off stores (every run of the pack is prepared before the first trains,
+    and preparing a run seeds its dropout)."""
+    from trainlab.execution import runner
+
+    study = write_study(
+        tmp_path,
+        runs=[{**MLP, "model.dropout": 0.3, "optim.lr": lr, "train.epochs": 2} for lr in (0.1, 0.05)],
+        seeds=[0, 1],
+    )
+    run_study(study, store=tmp_path / "off", pack="off")
+    monkeypatch.setattr(runner, "_slower", lambda group, ctx: "timed slower (this test says so)")
+    run_study(study, store=tmp_path / "auto", pack="auto")
+    off, auto = _metrics(tmp_path / "off"), _metrics(tmp_path / "auto")
+    assert len(off) > 0 and off.equals(auto)
+
+
 @pytest.mark.parametrize(("first", "then"), [("4", "off"), ("off", "4")])
 def test_a_run_moves_between_packed_and_alone_at_any_epoch(
     alone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str, then: str

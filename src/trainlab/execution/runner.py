@@ -242,7 +242,10 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
     `--pack auto` timed packing slower; the members of a pack that fails (a model that vmap cannot batch) go
     on alone from their last checkpoints. A run that fails is its own outcome, not the others'."""
     with seeding.private_global_rng(ctx.device):
-        loops = [prepare_run(run, ctx, start or Start()) for run in runs]
+        loops, streams = [], {}  # the global RNG each run left prepared: its dropout stream when it trains alone
+        for run in runs:
+            loops.append(prepare_run(run, ctx, start or Start()))
+            streams[id(loops[-1])] = seeding.rng_state(ctx.device)
         run_of = {id(loop): run for loop, run in zip(loops, runs)}
         groups, alone = packs(loops, _pack_size(loops, ctx))
         slower = [(group, why) for group in groups if (why := _slower(group, ctx))]
@@ -262,10 +265,13 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
                 for loop in group:
                     note = f"packed training failed ({type(err).__name__}: {err}); trained alone from its checkpoint"
                     ctx.sink(RunNote(run_of[id(loop)].id, note))
-        return [
-            _finished(run_of[id(loop)], loop, ctx, start, id(loop) in packed, id(loop) in broken, tested.get(id(loop)))
-            for loop in loops
-        ]
+        outcomes = []
+        for loop in loops:
+            if id(loop) not in packed:
+                seeding.set_rng_state(streams[id(loop)], ctx.device)
+            packing = (id(loop) in packed, id(loop) in broken, tested.get(id(loop)))
+            outcomes.append(_finished(run_of[id(loop)], loop, ctx, start, *packing))
+        return outcomes
 
 
 def _pack_size(loops: list[Loop], ctx: Context) -> int:
