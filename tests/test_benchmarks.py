@@ -34,6 +34,7 @@ SCRIPTS = {
     "feature_cache.py": (["--epochs", "2", "--n", "60", "--seeds", "1"], None, "all_minilm_l6_v2"),
     "parallel.py": (["--n", "300", "--epochs", "1", "--no-ray"], None, None),
     "pack.py": (["--smoke"], "fashion-mnist", None),
+    "pack_transformer.py": (["--small", "--rounds", "1"], None, None),
     "serve.py": (
         ["--optimizers", "2", "--lrs", "2", "--seeds", "1", "--rounds", "20", "--repeat", "1", "--big-runs", "8"],
         None,
