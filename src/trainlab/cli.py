@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--pack",
         default="auto",
-        help="train runs of one model shape together in this process (vmapped): auto (where a timed step says "
-        "it is faster; default), off, or N (packs of at most N runs, always); ids and results do not change",
+        help="train runs of one model shape together in one process (vmapped; with --workers or Ray, a pack per "
+        "worker): auto (where a timed step says it is faster; default), off, or N (packs of at most N runs, "
+        "always); ids and results do not change",
     )
     r.add_argument(
         "--workers",
