@@ -24,6 +24,12 @@ PACKS = {
         OptimConfig(name="adam", lr=0.003, weight_decay=0.01, betas=(0.8, 0.99), eps=1e-6),
         OptimConfig(name="adamw", lr=0.002, weight_decay=0.1),
     ],
+    # Members that share every hyperparameter but the learning rate (a sweep's packs): the rules then use
+    # scalars where the members agree, a path of its own
+    "nesterov, learning rates": [OptimConfig(name="nesterov", lr=lr, momentum=0.9) for lr in (0.1, 0.01)],
+    "momentum, learning rates": [OptimConfig(name="momentum", lr=lr, momentum=0.9) for lr in (0.1, 0.01)],
+    "adamw, learning rates": [OptimConfig(name="adamw", lr=lr, weight_decay=0.01) for lr in (0.01, 0.001)],
+    "adam, one setting": [OptimConfig(name="adam", lr=0.01)] * 2,
 }
 STEPS = 6
 
