@@ -57,7 +57,7 @@ def test_packed_rule_matches_torch_optim_on_every_member(configs: list[OptimConf
     params = {
         s.name: torch.stack([dict(m.named_parameters())[s.name].detach() for m, _ in packed]) for s in model_slots
     }
-    rule = packed_rule([o for _, o in packed], model_slots, torch.device("cpu"))
+    rule = packed_rule([o for _, o in packed], model_slots)
     for step in range(STEPS):
         grads = {}
         for i, (model, optimizer) in enumerate(alone):

@@ -105,7 +105,7 @@ class PackedLoop:
         models = [m.model for m in members]
         params = {n: t.requires_grad_() for n, t in stacked(models).items()}
         buffers = stacked(models, buffers=True)
-        rule = packed_rule([m.optimizer for m in members], slots(members[0].model, members[0].optimizer), device)
+        rule = packed_rule([m.optimizer for m in members], slots(members[0].model, members[0].optimizer))
         clip = _clip_norms(members, device)
         masks = _stacked_masks(members, params)
         step_hooks = [[h for h in m.hooks if not h.masks()] for m in members]  # masks are applied here instead
@@ -288,7 +288,7 @@ def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
     params = {n: t.requires_grad_() for n, t in stacked([model] * len(members)).items()}
     buffers = stacked([model] * len(members), buffers=True)
     step = packed_step(model, pack.task.loss, pack.task.sums)
-    rule = packed_rule([copy.deepcopy(optimizer) for _ in members], slots(model, optimizer), first.device)
+    rule = packed_rule([copy.deepcopy(optimizer) for _ in members], slots(model, optimizer))
 
     def packed() -> None:
         x, y = pack._batch(orders, 0, batch)
