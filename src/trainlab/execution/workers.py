@@ -129,7 +129,7 @@ class Job:
     project_dir: Path | None
     terminal: bool
     progress_every: float
-    pack: PackSetting = PackSetting(1, False)  # --pack, for a pack's runner (auto times it again there)
+    pack: PackSetting  # --pack, for a pack's runner (auto times it again there)
 
 
 def run_job(job: Job, channel: Channel, device: Any, data: Any) -> Finish:
