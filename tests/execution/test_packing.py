@@ -55,10 +55,10 @@ def _metrics(store: Path) -> pd.DataFrame:
     ]
 
 
-def _same(packed: pd.DataFrame, alone: pd.DataFrame) -> None:
+def _same(packed: pd.DataFrame, alone: pd.DataFrame, rtol: float = 1e-4, atol: float = 1e-6) -> None:
     """The same rows (run, split, metric, epoch: each once) with values equal to float rounding."""
     assert packed[["run_id", "split", "name", "epoch"]].equals(alone[["run_id", "split", "name", "epoch"]])
-    pd.testing.assert_series_equal(packed["value"], alone["value"], rtol=1e-4, atol=1e-6)
+    pd.testing.assert_series_equal(packed["value"], alone["value"], rtol=rtol, atol=atol)
 
 
 @pytest.fixture(scope="module")

@@ -139,12 +139,18 @@ def test_packs_train_on_workers_and_a_killed_workers_pack_resumes(tmp_path: Path
     from tests.execution.test_packing import _metrics, _same, _study
 
     longer = {"train.epochs": EPOCHS, "data.n": 3000}
-    run_study(_study(tmp_path / "alone", **longer), pack="off")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(pool.threads_per_worker(2))  # the arithmetic of the workers' runs alone
+        run_study(_study(tmp_path / "alone", **longer), pack="off")
+    finally:
+        torch.set_num_threads(threads)
     study = _study(tmp_path / "packed", **longer)
     args = trainlab_command("run", str(study), "--workers", "2", "--pack", "4", "--progress-every", "0")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     store = tmp_path / "packed" / "store"
-    _wait(store / "store.sqlite", "SELECT COUNT(*) FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
+    # Both workers' first packs (runs 1-4) past epoch 2: whichever worker dies, its pack resumes mid-way.
+    _wait(store / "store.sqlite", "SELECT COUNT(*) >= 4 FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
     (victim, *_) = _workers_of(proc.pid)
     os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
@@ -153,7 +159,14 @@ def test_packs_train_on_workers_and_a_killed_workers_pack_resumes(tmp_path: Path
     assert err.count(f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint") == 2, err
     valid = _metrics(store).query("split == 'valid' and name == 'loss'")
     assert len(valid) == 12 * EPOCHS and not valid.duplicated(["run_id", "epoch"]).any()
-    _same(_metrics(store), _metrics(tmp_path / "alone" / "store"))
+    # Losses to 1e-3 and accuracies to one sample of the 200 in test, not 1e-4 as in one process: on a CI
+    # machine the resumed run drifted by 1.1e-4 of a loss and one validation sample (1/900) from its run alone,
+    # where this machine's agree to 1.5e-7. A resume from the wrong state is far outside that (weights not
+    # restored: losses off by 7-43 %, validation accuracies by 0.02-0.2).
+    packed, alone = _metrics(store), _metrics(tmp_path / "alone" / "store")
+    accuracy = packed["name"] == "accuracy"
+    _same(packed[~accuracy], alone[~accuracy], rtol=1e-3)
+    _same(packed[accuracy], alone[accuracy], rtol=0, atol=1 / 200)
 
 
 @pytest.mark.e2e
