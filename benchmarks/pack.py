@@ -11,6 +11,8 @@ and a check that the runs are the same (ids, and the largest difference of a run
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*); with
 --workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one run at a time in one process.
+Also sweep_matmul_floor_s, the time of the matrix products alone that the sweep's runs must compute, and
+sweep_speedup_ceiling, sweep_sequential_s over that floor: the most any schedule of its runs could gain here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from trainlab.api import run_study
@@ -77,6 +80,42 @@ def timed_pair(
     }
 
 
+def matmul_floor(store: Path, widths: list[int], batch: int, trials: int = 5) -> dict[str, Any]:
+    """The least time the runs in `store` (MLPs of layer `widths`, batches of `batch`) could take on this
+    machine: only the matrix products their training steps must compute (each layer's forward product and
+    weight gradient, and the input gradient of every layer but the first: what autograd computes for an
+    MLP), at the rate of one batched product over a pack of the runs of one optimizer (what packing gives
+    them), times the steps the runs took. Evaluation, the update rules and everything else are left out, so
+    `sequential_s / floor_s` bounds what any way of scheduling the runs could gain (matmul_floor_s,
+    speedup_ceiling)."""
+    db = Store(store)
+    try:
+        runs, metrics = db.runs(), db.metrics()
+    finally:
+        db.close()
+    steps = int(metrics[metrics["split"] == "train"].groupby("run_id")["step"].max().sum())
+    members = int(runs["optim.name"].value_counts().max())
+    layers = list(zip(widths, widths[1:]))
+    x = [torch.randn(members, batch, n) for n in widths]
+    w = [torch.randn(members, n_in, n_out) for n_in, n_out in layers]
+
+    def products() -> None:
+        for i, _ in enumerate(layers):
+            torch.bmm(x[i], w[i])  # forward
+            torch.bmm(x[i].transpose(1, 2), x[i + 1])  # weight gradient
+            if i:
+                torch.bmm(x[i + 1], w[i].transpose(1, 2))  # input gradient
+
+    products()
+    best = float("inf")
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            products()
+        best = min(best, (time.perf_counter() - t0) / 20)
+    return {"matmul_floor_s": best / members * steps, "floor_steps": steps, "floor_members": members}
+
+
 def study_file(name: str, **changes: Any) -> dict[str, Any]:
     """A study of studies/ with its data root made absolute and `changes` merged into it (nested dicts key by
     key)."""
@@ -126,14 +165,14 @@ def main() -> None:
             result.update({f"lenets_{k}": v for k, v in pair.items()})
         else:
             small = {"max_train": 1000} if args.smoke else {}
-            sweep = timed_pair(
-                study_file("optimizer-sweep", base={"train": {"epochs": args.sweep_epochs}, "data": small}),
-                args.pack,
-                "cpu",
-                folder,
-                [1, 16] if args.smoke else None,
-                args.workers,
+            sweep_study = study_file("optimizer-sweep", base={"train": {"epochs": args.sweep_epochs}, "data": small})
+            sweep = timed_pair(sweep_study, args.pack, "cpu", folder, [1, 16] if args.smoke else None, args.workers)
+            model, train = sweep_study["base"]["model"], sweep_study["base"]["train"]
+            sweep |= matmul_floor(
+                folder / "optimizer-sweep-sequential", [784, *model["hidden"], 10], train["batch_size"]
             )
+            sweep["speedup_ceiling"] = round(sweep["sequential_s"] / sweep["matmul_floor_s"], 2)
+            sweep["matmul_floor_s"] = round(sweep["matmul_floor_s"], 2)
             quick = timed_pair(
                 study_file(
                     "quickstart",

@@ -11,6 +11,7 @@ from trainlab.optim import OPTIMIZERS
 from trainlab.optim.packed import packed_rule, slots, unpackable
 from trainlab.spec import OptimConfig
 from trainlab.train.build import _param_groups
+from trainlab.train.packed import laid_out
 
 # Members of one pack: one family of update rule, each with its own hyperparameters.
 PACKS = {
@@ -46,18 +47,23 @@ def _gradients(step: int, model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: torch.randn(p.shape, generator=g) for n, p in model.named_parameters()}
 
 
+@pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "weights laid out as their gradients"])
 @pytest.mark.parametrize("configs", list(PACKS.values()), ids=list(PACKS))
-def test_packed_rule_matches_torch_optim_on_every_member(configs: list[OptimConfig]) -> None:
+def test_packed_rule_matches_torch_optim_on_every_member(configs: list[OptimConfig], transposed: bool) -> None:
     """STEPS steps with the same gradients: every member's weights equal torch's to 1e-6, and the state
-    written back has torch's keys, shapes, dtypes and values (to float rounding), in tensors of their own
-    (not views of the pack, which torch.save would store whole)."""
+    written back has torch's keys, shapes, dtypes, values (to float rounding) and contiguous layout, in tensors
+    of their own (not views of the pack, which torch.save would store whole); also where the stacked weight
+    matrices are stored transposed, as the packed loop lays them out."""
     alone = [_member(i, c) for i, c in enumerate(configs)]
     packed = [_member(i, c) for i, c in enumerate(configs)]
     model_slots = slots(*packed[0])
     params = {
         s.name: torch.stack([dict(m.named_parameters())[s.name].detach() for m, _ in packed]) for s in model_slots
     }
-    rule = packed_rule([o for _, o in packed], model_slots)
+    if transposed:
+        params = {n: laid_out(p, (0, 2, 1) if p.dim() == 3 else None) for n, p in params.items()}
+        assert not params["0.weight"].is_contiguous()
+    rule = packed_rule([o for _, o in packed], model_slots, params)
     for step in range(STEPS):
         grads = {}
         for i, (model, optimizer) in enumerate(alone):
@@ -78,6 +84,7 @@ def test_packed_rule_matches_torch_optim_on_every_member(configs: list[OptimConf
             assert state.keys() == ours["state"][key].keys()
             for name, value in state.items():
                 assert ours["state"][key][name].dtype == value.dtype and ours["state"][key][name].shape == value.shape
+                assert ours["state"][key][name].stride() == value.stride()
                 torch.testing.assert_close(ours["state"][key][name], value, rtol=1e-5, atol=1e-6)
                 assert ours["state"][key][name].untyped_storage().nbytes() == value.untyped_storage().nbytes()
 

@@ -18,7 +18,16 @@ from trainlab.studies.catalog import load_study, plan
 from trainlab.train import Hook, Loop, seeding
 from trainlab.train.build import DataCache, build_parts
 from trainlab.train.hooks import config_hooks
-from trainlab.train.packed import BATCH_NORM, PackedLoop, packed_step, packs, why_alone
+from trainlab.train.packed import (
+    BATCH_NORM,
+    PackedLoop,
+    gradient_orders,
+    laid_out,
+    packed_step,
+    packs,
+    stacked,
+    why_alone,
+)
 
 MEMBERS = 2
 
@@ -123,6 +132,33 @@ def _loops(model: dict, runs: list[dict], data: DataCache, tmp_path) -> list[tup
         loop.hooks = [*config_hooks(run.config.train), losses]
         out.append((loop, losses))
     return out
+
+
+def test_stacked_weights_are_laid_out_as_their_gradients_arrive() -> None:
+    """A vmapped linear layer's weight gradient arrives as the transpose of a contiguous [members, in, out]
+    product. Stacked plainly, autograd copies every such gradient into the weight's layout; laid out as
+    gradient_orders finds, it keeps the very tensor backward produced (the same memory), with the same values."""
+    members = [torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)) for _ in range(3)]
+    step = packed_step(members[0], _loss, lambda out, y, loss: loss.reshape(1))
+    x, y = torch.randn(3, 4, 6), torch.randint(0, 3, (3, 4))
+    plain = {n: t.requires_grad_() for n, t in stacked(members).items()}
+    orders = gradient_orders(step, plain, {}, x, y)
+    assert orders == {"0.weight": (0, 2, 1), "0.bias": (0, 1), "2.weight": (0, 2, 1), "2.bias": (0, 1)}
+    assert all(p.grad is None for p in plain.values())
+    params = {n: laid_out(t.detach(), orders[n]).requires_grad_() for n, t in plain.items()}
+
+    def kept(params: dict[str, torch.Tensor]) -> dict[str, bool]:
+        arrived = {}
+        handles = [p.register_hook(lambda g, n=n: arrived.__setitem__(n, g.data_ptr())) for n, p in params.items()]
+        step(params, {}, x, y)
+        for handle in handles:
+            handle.remove()
+        return {n: p.grad.data_ptr() == arrived[n] for n, p in params.items()}
+
+    assert kept(params) == dict.fromkeys(params, True)
+    assert kept({n: t.detach().clone().requires_grad_() for n, t in plain.items()})["0.weight"] is False
+    for n, p in params.items():
+        assert torch.equal(p, plain[n]) and p.grad.shape == p.shape
 
 
 @pytest.mark.parametrize("runs", RUNS, ids=["sgd family", "adam family"])
