@@ -21,6 +21,7 @@ from trainlab.train.hooks import config_hooks
 from trainlab.train.packed import (
     BATCH_NORM,
     PackedLoop,
+    _clip,
     gradient_orders,
     laid_out,
     packed_step,
@@ -132,6 +133,26 @@ def _loops(model: dict, runs: list[dict], data: DataCache, tmp_path) -> list[tup
         loop.hooks = [*config_hooks(run.config.train), losses]
         out.append((loop, losses))
     return out
+
+
+def test_clipping_scales_each_member_as_torch_does_in_any_layout() -> None:
+    """Three members' gradients (a matrix stored transposed, as packed weights are, a vector, and one number
+    per member) clipped to their own norms equal torch.nn.utils.clip_grad_norm_ on each member alone."""
+    shapes = {"weight": (4, 5), "bias": (4,), "scale": ()}
+    members = [
+        {n: torch.randn(s, generator=torch.Generator().manual_seed(i)) for n, s in shapes.items()} for i in range(3)
+    ]
+    packed = {n: torch.stack([m[n] for m in members]) for n in shapes}
+    packed["weight"] = laid_out(packed["weight"], (0, 2, 1))
+    max_norms = [0.5, 100.0, 2.0]  # the second member is under its norm: unchanged
+    _clip(packed, torch.tensor(max_norms))
+    for i, (member, max_norm) in enumerate(zip(members, max_norms)):
+        params = [torch.nn.Parameter(torch.zeros(s)) for s in shapes.values()]
+        for p, g in zip(params, member.values()):
+            p.grad = g.clone()
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        for (n, _), p in zip(shapes.items(), params):
+            torch.testing.assert_close(packed[n][i], p.grad, rtol=1e-6, atol=1e-7)
 
 
 def test_stacked_weights_are_laid_out_as_their_gradients_arrive() -> None:

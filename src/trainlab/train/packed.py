@@ -299,10 +299,16 @@ def _clip_norms(members: list[Loop], device: torch.device) -> torch.Tensor | Non
 def _clip(grads: dict[str, torch.Tensor], max_norms: torch.Tensor) -> None:
     """clip_grad_norm_ per member: each member's gradients scaled by min(1, max_norm / (its global norm + 1e-6))
     (Pascanu et al. 2013, as torch.nn.utils.clip_grad_norm_ computes it)."""
-    squares = sum(g.square().sum(dim=tuple(range(1, g.dim()))) for g in grads.values())
+    squares = sum(_per_member_sum(g.square()) for g in grads.values())
     scale = (max_norms / (squares.sqrt() + 1e-6)).clamp(max=1.0)
     for g in grads.values():
         g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+
+
+def _per_member_sum(t: torch.Tensor) -> torch.Tensor:
+    """[members]: the sum of each member's entries, in whatever layout `t` is (no copy to flatten it); a
+    parameter that is one number per member is its own sum (sum over no dimensions would sum them all)."""
+    return t.sum(dim=tuple(range(1, t.dim()))) if t.dim() > 1 else t
 
 
 def packs(loops: Sequence[Loop], size: int) -> tuple[list[list[Loop]], list[tuple[Loop, str]]]:
