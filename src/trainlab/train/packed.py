@@ -376,9 +376,9 @@ def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
 
 def members_that_fit(loop: Loop) -> int:
     """How many runs like `loop` one pack can hold in MEMORY_SHARE of the device's free memory. A member needs
-    its weights, gradient and two optimizer moments (4 x its parameter bytes) and its step's activations:
-    on CUDA measured (the peak of a forward and backward of one batch, on a copy), on a CPU estimated as
-    ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
+    its weights, gradient, two optimizer moments and Adam's denominator (5 x its parameter bytes) and its
+    step's activations: on CUDA measured (the peak of a forward and backward of one batch, on a copy), on a
+    CPU estimated as ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
     weights = sum(p.numel() * p.element_size() for p in loop.model.parameters())
     batch = min(loop.train_cfg.batch_size, len(loop.data.train))
     x, y = loop.data.train.x[:batch], loop.data.train.y[:batch]
@@ -393,7 +393,7 @@ def members_that_fit(loop: Loop) -> int:
     else:
         activations = x.numel() * 4 * ACTIVATIONS_PER_INPUT
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
+    return max(1, int(MEMORY_SHARE * free // (5 * weights + activations)))
 
 
 def _timed(work: Callable[[], object], device: torch.device, trials: int) -> float:
