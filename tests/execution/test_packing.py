@@ -55,10 +55,19 @@ def _metrics(store: Path) -> pd.DataFrame:
     ]
 
 
-def _same(packed: pd.DataFrame, alone: pd.DataFrame, rtol: float = 1e-4, atol: float = 1e-6) -> None:
-    """The same rows (run, split, metric, epoch: each once) with values equal to float rounding."""
+def _same(packed: pd.DataFrame, alone: pd.DataFrame) -> None:
+    """The same rows (run, split, metric, epoch: each once) with the values of the runs trained alone up to
+    the drift of float rounding: a batched product sums in another order (per step about 1e-7), and over
+    epochs an unstable run amplifies that, by how much depends on the machine's kernels (a pack killed and
+    resumed over 12 epochs: 2.3e-4 of a loss and one sample of accuracy here, the same on the project's CI;
+    a pack on workers: 1.5e-7 here, 1.1e-4 there). So losses to 1e-3 and accuracies to one sample of the
+    smaller split (180 validation examples). An error of logic is far outside that: a resume that loses the
+    weights is off by 7-43 % in loss and 0.02-0.2 in validation accuracy."""
     assert packed[["run_id", "split", "name", "epoch"]].equals(alone[["run_id", "split", "name", "epoch"]])
-    pd.testing.assert_series_equal(packed["value"], alone["value"], rtol=rtol, atol=atol)
+    accuracy = packed["name"] == "accuracy"
+    values = packed["value"], alone["value"]
+    pd.testing.assert_series_equal(*(v[~accuracy] for v in values), rtol=1e-3, atol=1e-6)
+    pd.testing.assert_series_equal(*(v[accuracy] for v in values), rtol=0, atol=1 / 180)
 
 
 @pytest.fixture(scope="module")

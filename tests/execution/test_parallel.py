@@ -133,8 +133,8 @@ def test_a_killed_worker_is_replaced_and_its_run_resumes(four_runs: Path, tmp_pa
 
 @pytest.mark.e2e
 def test_packs_train_on_workers_and_a_killed_workers_pack_resumes(tmp_path: Path) -> None:
-    """--workers 2 --pack 4: each worker trains packs (progress names them); kill -9 of a worker retries
-    every run of its pack from its checkpoint, and the study ends with every epoch stored once and the
+    """--workers 2 --pack 4: each worker trains packs (progress names them); kill -9 of the workers retries
+    every run of their packs from its checkpoint, and the study ends with every epoch stored once and the
     values of the same runs trained one at a time in one process."""
     from tests.execution.test_packing import _metrics, _same, _study
 
@@ -149,24 +149,20 @@ def test_packs_train_on_workers_and_a_killed_workers_pack_resumes(tmp_path: Path
     args = trainlab_command("run", str(study), "--workers", "2", "--pack", "4", "--progress-every", "0")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     store = tmp_path / "packed" / "store"
-    # Both workers' first packs (runs 1-4) past epoch 2: whichever worker dies, its pack resumes mid-way.
-    _wait(store / "store.sqlite", "SELECT COUNT(*) >= 4 FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
-    (victim, *_) = _workers_of(proc.pid)
-    os.kill(victim, signal.SIGKILL)
+    # Both workers die once a run is past epoch 2, so its pack resumes mid-way (killing one worker, its
+    # pack could still be at epoch 0 and restart from scratch, and a resume that lost the weights passed).
+    _wait(store / "store.sqlite", "SELECT COUNT(*) FROM runs WHERE status = 'partial' AND epochs_done >= 2", proc)
+    victims = _workers_of(proc.pid)
+    for victim in victims:
+        os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "pack of 2 (runs" in err
-    assert err.count(f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint") == 2, err
+    for victim in victims:
+        assert f"(pid {victim}) died, exit code -9; retrying it from its last checkpoint" in err, err
     valid = _metrics(store).query("split == 'valid' and name == 'loss'")
     assert len(valid) == 12 * EPOCHS and not valid.duplicated(["run_id", "epoch"]).any()
-    # Losses to 1e-3 and accuracies to one sample of the 200 in test, not 1e-4 as in one process: on a CI
-    # machine the resumed run drifted by 1.1e-4 of a loss and one validation sample (1/900) from its run alone,
-    # where this machine's agree to 1.5e-7. A resume from the wrong state is far outside that (weights not
-    # restored: losses off by 7-43 %, validation accuracies by 0.02-0.2).
-    packed, alone = _metrics(store), _metrics(tmp_path / "alone" / "store")
-    accuracy = packed["name"] == "accuracy"
-    _same(packed[~accuracy], alone[~accuracy], rtol=1e-3)
-    _same(packed[accuracy], alone[accuracy], rtol=0, atol=1 / 200)
+    _same(_metrics(store), _metrics(tmp_path / "alone" / "store"))
 
 
 @pytest.mark.e2e
