@@ -93,11 +93,6 @@ class PackedRule:
         """Member i's parameter tensors in slot order (the keys of its optimizer's state)."""
         return [p for group in self.optimizers[i].param_groups for p in group["params"]]
 
-    def like(self, k: int) -> torch.Tensor:
-        """A tensor shaped as slot k's stacked parameter (what its per-member values broadcast over)."""
-        p = self.member_params(0)[k]
-        return torch.empty((len(self.optimizers),) + (1,) * p.dim(), dtype=p.dtype, device=p.device)
-
     def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
         """One update of the stacked `params`. The `grads` are the rule's to overwrite (the packed loop drops
         them after the step): terms are added to them in place, as a new tensor the size of the pack's weights
@@ -120,8 +115,8 @@ class SGDRule(PackedRule):
         self.momentum = hyperparameter(optimizers, "momentum")
         nesterov = hyperparameter(optimizers, "nesterov")
         self.hyper = [
-            tuple(per_member(t, slot, self.like(k)) for t in (self.weight_decay, self.momentum, nesterov))
-            for k, slot in enumerate(model_slots)
+            tuple(per_member(t, slot, params[slot.name]) for t in (self.weight_decay, self.momentum, nesterov))
+            for slot in model_slots
         ]
         self.buffers = [self._gather(k, params[slot.name]) for k, slot in enumerate(model_slots)]
 
@@ -182,7 +177,7 @@ class AdamRule(PackedRule):
             [[w * (1 - d) for w, d in zip(*rows)] for rows in zip(self.weight_decay, decoupled)],  # Adam's
             [[w * d for w, d in zip(*rows)] for rows in zip(self.weight_decay, decoupled)],  # AdamW's
         )
-        self.hyper = [tuple(per_member(t, slot, self.like(k)) for t in tables) for k, slot in enumerate(model_slots)]
+        self.hyper = [tuple(per_member(t, slot, params[slot.name]) for t in tables) for slot in model_slots]
         states = [[o.state.get(p, {}) for p in self.member_params(i)] for i, o in enumerate(optimizers)]
         self.t = int(states[0][0]["step"]) if states[0][0] else 0  # every member of a pack is at one step
         self.moments = [

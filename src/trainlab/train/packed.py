@@ -151,14 +151,14 @@ class PackedLoop:
     ) -> dict[str, torch.Tensor]:
         """The models' parameters stacked, each in the memory layout its gradient comes back in (found the first
         time with one step on the first batch, its gradients dropped, under a private RNG)."""
+        params = {n: t.requires_grad_() for n, t in stacked(models).items()}
         if self.orders is None:
             device = self.members[0].device
             batch = min(self.members[0].train_cfg.batch_size, len(self.split))
             x, y = self._batch(torch.arange(batch, device=device).expand(len(models), batch), 0, batch)
-            probe = {n: t.requires_grad_() for n, t in stacked(models).items()}
             with seeding.private_global_rng(device):
-                self.orders = gradient_orders(step_fn, probe, buffers, x, y)
-        return {n: laid_out(t, self.orders.get(n)).requires_grad_() for n, t in stacked(models).items()}
+                self.orders = gradient_orders(step_fn, params, buffers, x, y)
+        return {n: laid_out(t.detach(), self.orders.get(n)).requires_grad_() for n, t in params.items()}
 
     def _batch(self, orders: torch.Tensor, done: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's batch `done` of its own order: [members, batch, ...], gathered in one index_select
