@@ -11,8 +11,9 @@ and a check that the runs are the same (ids, and the largest difference of a run
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*); with
 --workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one run at a time in one process.
-Also sweep_matmul_floor_s, the time of the matrix products alone that the sweep's runs must compute, and
-sweep_speedup_ceiling, sweep_sequential_s over that floor: the most any schedule of its runs could gain here.
+Also sweep_matmul_floor_s and sweep_eval_floor_s, the time of the matrix products alone that the sweep's runs
+must compute in training and in evaluation, and sweep_speedup_ceiling, sweep_sequential_s over their sum: the
+most any schedule of its runs could gain here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ from trainlab.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+# what each sweep run evaluates: the validation split every epoch (data.valid_size's default), the test split
+# once at the end (Fashion-MNIST's published test set)
+FASHION_MNIST_VALID, FASHION_MNIST_TEST = 5000, 10000
 
 
 def timed_pair(
@@ -80,14 +85,18 @@ def timed_pair(
     }
 
 
-def matmul_floor(store: Path, widths: list[int], batch: int, trials: int = 5) -> dict[str, Any]:
+def matmul_floor(
+    store: Path, widths: list[int], batch: int, eval_samples: int, eval_batch: int, trials: int = 5
+) -> dict[str, Any]:
     """The least time the runs in `store` (MLPs of layer `widths`, batches of `batch`) could take on this
-    machine: only the matrix products their training steps must compute (each layer's forward product and
-    weight gradient, and the input gradient of every layer but the first: what autograd computes for an
-    MLP), at the rate of one batched product over a pack of the runs of one optimizer (what packing gives
-    them), times the steps the runs took. Evaluation, the update rules and everything else are left out, so
-    `sequential_s / floor_s` bounds what any way of scheduling the runs could gain (matmul_floor_s,
-    speedup_ceiling)."""
+    machine: only the matrix products they must compute, at the rate packing gives them. Training: each
+    layer's forward product and weight gradient, and the input gradient of every layer but the first (what
+    autograd computes for an MLP), as one batched product over a pack of the runs of one optimizer, times
+    the steps the runs took (matmul_floor_s). Evaluation: the forward products of `eval_samples` inputs per
+    run in batches of `eval_batch`, every member of a pack multiplying the same inputs, so one product per
+    layer with the members' weights side by side (eval_floor_s). The update rules, the loss, activations
+    and everything else are left out, so `sequential_s / (matmul_floor_s + eval_floor_s)` bounds what any
+    way of scheduling the runs could gain (speedup_ceiling)."""
     db = Store(store)
     try:
         runs, metrics = db.runs(), db.metrics()
@@ -98,22 +107,40 @@ def matmul_floor(store: Path, widths: list[int], batch: int, trials: int = 5) ->
     layers = list(zip(widths, widths[1:]))
     x = [torch.randn(members, batch, n) for n in widths]
     w = [torch.randn(members, n_in, n_out) for n_in, n_out in layers]
+    shared = [torch.randn(eval_batch, n) for n in widths]
+    side_by_side = [torch.randn(n_in, members * n_out) for n_in, n_out in layers]
 
-    def products() -> None:
+    def training() -> None:
         for i, _ in enumerate(layers):
             torch.bmm(x[i], w[i])  # forward
             torch.bmm(x[i].transpose(1, 2), x[i + 1])  # weight gradient
             if i:
                 torch.bmm(x[i + 1], w[i].transpose(1, 2))  # input gradient
 
-    products()
+    def evaluation() -> None:
+        for i, _ in enumerate(layers):
+            torch.mm(shared[i], side_by_side[i])
+
+    per_step, per_batch = _best_time(training, trials), _best_time(evaluation, trials)
+    eval_batches = len(runs) * -(-eval_samples // eval_batch)
+    return {
+        "matmul_floor_s": per_step / members * steps,
+        "eval_floor_s": per_batch / members * eval_batches,
+        "floor_steps": steps,
+        "floor_members": members,
+    }
+
+
+def _best_time(work: Callable[[], None], trials: int, repeats: int = 20) -> float:
+    """Seconds of one `work()`, the best of `trials` means of `repeats` calls, after one warm-up call."""
+    work()
     best = float("inf")
     for _ in range(trials):
         t0 = time.perf_counter()
-        for _ in range(20):
-            products()
-        best = min(best, (time.perf_counter() - t0) / 20)
-    return {"matmul_floor_s": best / members * steps, "floor_steps": steps, "floor_members": members}
+        for _ in range(repeats):
+            work()
+        best = min(best, (time.perf_counter() - t0) / repeats)
+    return best
 
 
 def study_file(name: str, **changes: Any) -> dict[str, Any]:
@@ -169,10 +196,18 @@ def main() -> None:
             sweep = timed_pair(sweep_study, args.pack, "cpu", folder, [1, 16] if args.smoke else None, args.workers)
             model, train = sweep_study["base"]["model"], sweep_study["base"]["train"]
             sweep |= matmul_floor(
-                folder / "optimizer-sweep-sequential", [784, *model["hidden"], 10], train["batch_size"]
+                folder / "optimizer-sweep-sequential",
+                [784, *model["hidden"], 10],
+                train["batch_size"],
+                eval_samples=args.sweep_epochs * FASHION_MNIST_VALID + FASHION_MNIST_TEST,
+                eval_batch=train["batch_size"],
             )
-            sweep["speedup_ceiling"] = round(sweep["sequential_s"] / sweep["matmul_floor_s"], 2)
-            sweep["matmul_floor_s"] = round(sweep["matmul_floor_s"], 2)
+            floor = sweep["matmul_floor_s"] + sweep["eval_floor_s"]
+            sweep["speedup_ceiling"] = round(sweep["sequential_s"] / floor, 2)
+            sweep["matmul_floor_s"], sweep["eval_floor_s"] = (
+                round(sweep["matmul_floor_s"], 2),
+                round(sweep["eval_floor_s"], 2),
+            )
             quick = timed_pair(
                 study_file(
                     "quickstart",

@@ -237,8 +237,9 @@ def gradient_orders(
 
 def laid_out(t: torch.Tensor, order: tuple[int, ...] | None) -> torch.Tensor:
     """A copy of `t` with its dimensions in memory in `order` (outermost first); `t` itself when that is its
-    order already or none is known."""
-    if order is None or order == tuple(range(t.dim())):
+    order already, none is known, or the order would move the member dimension inwards (each member's
+    entries stay one block of memory, as the packed Adam kernel takes them: trainlab.optim.packed.member_rows)."""
+    if order is None or order == tuple(range(t.dim())) or order[0] != 0:
         return t
     inverse = [order.index(d) for d in range(t.dim())]
     return torch.empty([t.shape[d] for d in order], dtype=t.dtype, device=t.device).permute(inverse).copy_(t)
@@ -376,7 +377,7 @@ def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
 
 def members_that_fit(loop: Loop) -> int:
     """How many runs like `loop` one pack can hold in MEMORY_SHARE of the device's free memory. A member needs
-    its weights, gradient, two optimizer moments and Adam's denominator (5 x its parameter bytes) and its
+    its weights, gradient and two optimizer moments (4 x its parameter bytes) and its
     step's activations: on CUDA measured (the peak of a forward and backward of one batch, on a copy), on a
     CPU estimated as ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
     weights = sum(p.numel() * p.element_size() for p in loop.model.parameters())
@@ -393,7 +394,7 @@ def members_that_fit(loop: Loop) -> int:
     else:
         activations = x.numel() * 4 * ACTIVATIONS_PER_INPUT
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return max(1, int(MEMORY_SHARE * free // (5 * weights + activations)))
+    return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
 
 
 def _timed(work: Callable[[], object], device: torch.device, trials: int) -> float:
