@@ -14,6 +14,7 @@ import yaml
 
 from tests.models.test_contract import CONFIGS, GREY, INPUTS, NEEDS, _tokens
 from trainlab.models import MODELS
+from trainlab.optim.packed import member_rows
 from trainlab.studies.catalog import load_study, plan
 from trainlab.train import Hook, Loop, seeding
 from trainlab.train.build import DataCache, build_parts
@@ -180,6 +181,20 @@ def test_stacked_weights_are_laid_out_as_their_gradients_arrive() -> None:
     assert kept({n: t.detach().clone().requires_grad_() for n, t in plain.items()})["0.weight"] is False
     for n, p in params.items():
         assert torch.equal(p, plain[n]) and p.grad.shape == p.shape
+
+
+def test_each_members_entries_stay_one_block_of_memory() -> None:
+    """The packed Adam kernel takes a member's entries as one row (member_rows, a view): a layout that would
+    move the member dimension inwards is not taken, and in the layouts taken row i is member i, in memory."""
+    t = torch.randn(3, 5, 6)
+    assert laid_out(t, (1, 0, 2)) is t
+    transposed = laid_out(t, (0, 2, 1))
+    for tensor in (t, transposed):
+        rows = member_rows(tensor)
+        assert rows.shape == (3, 30) and rows.data_ptr() == tensor.data_ptr()
+        for i in range(3):
+            assert torch.equal(rows[i].sort().values, t[i].flatten().sort().values)
+    assert torch.equal(member_rows(transposed)[1], t[1].t().flatten())
 
 
 @pytest.mark.parametrize("runs", RUNS, ids=["sgd family", "adam family"])
