@@ -7,6 +7,7 @@ and a check that the runs are the same (ids, and the largest difference of a run
     python benchmarks/pack.py --sweep-epochs 1 --quickstart-epochs 2 --lottery-steps 500   # shorter
     python benchmarks/pack.py --device cuda         # 64 LeNet-300-100 on MNIST, on a GPU (target >= 20x)
     python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
+    python benchmarks/pack.py --lottery-levels 3    # three lottery levels (lottery_runs: 20)
 
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*); with
@@ -167,6 +168,13 @@ def main() -> None:
     p.add_argument("--sweep-epochs", type=int, default=4, help="epochs of each optimizer-sweep run (study: 4)")
     p.add_argument("--quickstart-epochs", type=int, default=20, help="epochs of each quickstart run (study: 20)")
     p.add_argument("--lottery-steps", type=int, default=2000, help="steps of each lottery run (study: 10,000)")
+    p.add_argument(
+        "--lottery-levels",
+        type=int,
+        default=1,
+        help="levels of the lottery study (study: 16); from 2 on, a level's tickets pack with the controls of the "
+        "level before (both wait for that level's tickets)",
+    )
     p.add_argument("--pack", default="auto", help="the packed side's --pack (auto, or N to pack regardless)")
     p.add_argument("--device", default="cpu", help="cpu: the three studies; cuda: 64 LeNets on MNIST")
     p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
@@ -221,7 +229,7 @@ def main() -> None:
                 study_file(
                     "lth-lenet-mnist",
                     base={"train": {"steps": args.lottery_steps}},
-                    lottery={"levels": 1},
+                    lottery={"levels": args.lottery_levels},
                 ),
                 args.pack,
                 "cpu",
