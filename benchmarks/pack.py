@@ -6,6 +6,7 @@ and a check that the runs are the same (ids, and the largest difference of a run
                                                     # one lottery level with its controls and two seeds
     python benchmarks/pack.py --sweep-epochs 1 --quickstart-epochs 2 --lottery-steps 500   # shorter
     python benchmarks/pack.py --device cuda         # 64 LeNet-300-100 on MNIST, on a GPU (target >= 20x)
+    python benchmarks/pack.py --lenets-only --lenet-steps 200   # the same 64 LeNets on this CPU, shorter
     python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
     python benchmarks/pack.py --lottery-levels 3    # three lottery levels (lottery_runs: 20)
 
@@ -144,7 +145,7 @@ def _best_time(work: Callable[[], None], trials: int, repeats: int = 20) -> floa
     return best
 
 
-def study_file(name: str, **changes: Any) -> dict[str, Any]:
+def study_file(name: str, /, **changes: Any) -> dict[str, Any]:
     """A study of studies/ with its data root made absolute and `changes` merged into it (nested dicts key by
     key)."""
     study = yaml.safe_load((ROOT / "studies" / f"{name}.yaml").read_text())
@@ -178,20 +179,23 @@ def main() -> None:
     p.add_argument("--pack", default="auto", help="the packed side's --pack (auto, or N to pack regardless)")
     p.add_argument("--device", default="cpu", help="cpu: the three studies; cuda: 64 LeNets on MNIST")
     p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
+    p.add_argument("--lenet-steps", type=int, default=2000, help="with --device cuda: steps of each LeNet run")
+    p.add_argument("--lenets-only", action="store_true", help="the LeNets' comparison on --device, only")
     p.add_argument("--workers", type=int, help="also the sweep with N worker processes, --pack off and --pack PACK")
     p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
     if args.smoke:
-        args.sweep_epochs, args.quickstart_epochs, args.lottery_steps, args.lenets = 1, 1, 20, 2
+        args.sweep_epochs, args.quickstart_epochs, args.lottery_steps, args.lenets, args.lenet_steps = 1, 1, 20, 2, 20
     result: dict[str, Any] = {"benchmark": "pack", "device": args.device, "pack": args.pack}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if args.device.startswith("cuda"):
+        if args.device.startswith("cuda") or args.lenets_only:
+            steps = args.lenet_steps
             lenets = study_file(
                 "lth-lenet-mnist",
                 name="lenets",
                 seeds=list(range(args.lenets)),
-                base={"train": {"steps": 2000, "eval_every_steps": 500}},
+                base={"train": {"steps": steps, "eval_every_steps": min(500, steps)}},
             )
             lenets.pop("lottery")
             lenets["kind"] = "train"

@@ -24,6 +24,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from trainlab import hardware
 from trainlab.data.base import Split, TensorSplit
 from trainlab.optim.packed import laid_like, packed_rule, rule_for, slots, unpackable
 from trainlab.train import measure, seeding
@@ -91,6 +92,8 @@ class PackedLoop:
         self.per_epoch = self.split.num_batches(first.train_cfg.batch_size)
         self.total = first.train_cfg.total_steps(self.per_epoch)
         self.orders: dict[str, tuple[int, ...]] | None = None  # of the parameters' gradients (gradient_orders)
+        if first.device.type == "cpu":  # a pack's gradients are large blocks, allocated and freed at every step
+            hardware.keep_freed_memory()
 
     def run(self) -> None:
         """Round after round, the members still training that are at the same step go together (members
