@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
-import platform
 
 import pytest
 import torch
@@ -197,24 +195,6 @@ def test_each_members_entries_stay_one_block_of_memory() -> None:
         for i in range(3):
             assert torch.equal(rows[i].sort().values, t[i].flatten().sort().values)
     assert torch.equal(member_rows(transposed)[1], t[1].t().flatten())
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
-def test_a_cpu_pack_keeps_freed_memory_for_the_next_step(tmp_path) -> None:  # noqa: ANN001
-    """A pack's gradients are blocks larger than glibc gives back to the system on free by default (a freed
-    96 MB block: 96 MB less resident); once a CPU pack is formed, a block that large stays with the process
-    for the next step's allocation. (The setting is process-wide: run alone, this test also checks that
-    forming the pack is what sets it.)"""
-    PackedLoop([loop for loop, _ in _loops(MODELS_PACKED["mlp"], RUNS[0], DataCache(), tmp_path)])
-    block = torch.ones(96 * 2**20 // 4)  # touched: its pages are resident
-    held = _resident_bytes()
-    del block
-    assert _resident_bytes() > held - 8 * 2**20
 
 
 @pytest.mark.parametrize("runs", RUNS, ids=["sgd family", "adam family"])

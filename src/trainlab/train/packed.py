@@ -24,7 +24,6 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from trainlab import hardware
 from trainlab.data.base import Split, TensorSplit
 from trainlab.optim.packed import laid_like, packed_rule, rule_for, slots, unpackable
 from trainlab.train import measure, seeding
@@ -92,8 +91,6 @@ class PackedLoop:
         self.per_epoch = self.split.num_batches(first.train_cfg.batch_size)
         self.total = first.train_cfg.total_steps(self.per_epoch)
         self.orders: dict[str, tuple[int, ...]] | None = None  # of the parameters' gradients (gradient_orders)
-        if first.device.type == "cpu":  # a pack's gradients are large blocks, allocated and freed at every step
-            hardware.keep_freed_memory()
 
     def run(self) -> None:
         """Round after round, the members still training that are at the same step go together (members
@@ -380,9 +377,9 @@ def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
 
 def members_that_fit(loop: Loop) -> int:
     """How many runs like `loop` one pack can hold in MEMORY_SHARE of the device's free memory. A member needs
-    its weights, gradient and two optimizer moments (4 x its parameter bytes) and its
-    step's activations: on CUDA measured (the peak of a forward and backward of one batch, on a copy), on a
-    CPU estimated as ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
+    its weights, gradient and two optimizer moments (4 x its parameter bytes) and its step's activations: on
+    CUDA measured (the peak of a forward and backward of one batch, on a copy), on a CPU estimated as
+    ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
     weights = sum(p.numel() * p.element_size() for p in loop.model.parameters())
     batch = min(loop.train_cfg.batch_size, len(loop.data.train))
     x, y = loop.data.train.x[:batch], loop.data.train.y[:batch]
