@@ -178,10 +178,10 @@ class AdamRule(PackedRule):
             for o in optimizers
         ]
         states = [[o.state.get(p, {}) for p in self.member_params(i)] for i, o in enumerate(optimizers)]
-        self.t = int(states[0][0]["step"]) if states[0][0] else 0  # every member of a pack is at one step
+        steps = float(states[0][0]["step"]) if states[0][0] else 0.0  # every member of a pack is at one step
         first = next(iter(params.values()))
         # the kernel reads the step from a float32 tensor on the weights' device, as torch keeps it when fused
-        self.step_tensor = torch.tensor(float(self.t), dtype=torch.float32, device=first.device)
+        self.step_tensor = torch.tensor(steps, dtype=torch.float32, device=first.device)
         self.moments = [
             (
                 self._stacked(states, k, "exp_avg", params[slot.name]),
@@ -211,7 +211,6 @@ class AdamRule(PackedRule):
         return plan
 
     def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
-        self.t += 1
         self.step_tensor.add_(1)
         lrs = hyperparameter(self.optimizers, "lr")
         if lrs != self.lrs:  # the plan changes only when a schedule moves a learning rate
@@ -236,15 +235,20 @@ class AdamRule(PackedRule):
             fused = bool(optimizer.param_groups[0].get("fused"))
             for (m, v), p in zip(self.moments, self.member_params(i)):
                 # torch keeps the step as a float32 tensor: on the parameter's device when fused, else on the CPU
-                step = torch.tensor(float(self.t), dtype=torch.float32, device=p.device if fused else "cpu")
+                step = self.step_tensor.to(p.device if fused else "cpu", copy=True)
                 optimizer.state[p] = {"step": step, "exp_avg": own_copy(m[i]), "exp_avg_sq": own_copy(v[i])}
+
+
+def memory_order(t: torch.Tensor) -> tuple[int, ...]:
+    """The order of `t`'s dimensions in memory, outermost first."""
+    return tuple(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
 
 
 def member_rows(t: torch.Tensor) -> torch.Tensor:
     """[members, n]: a view of a stacked tensor with each member's entries in one row, in memory order (the
-    member dimension is outermost in every layout the packed loop gives a stacked tensor)."""
-    inner = sorted(range(1, t.dim()), key=lambda d: -t.stride(d))
-    return t.permute(0, *inner).view(t.shape[0], -1)
+    member dimension is outermost in every layout the packed loop gives a stacked tensor; it is put first
+    even where its stride ties with another's, as in a pack of one)."""
+    return t.permute(0, *(d for d in memory_order(t) if d)).view(t.shape[0], -1)
 
 
 def rule_for(optimizer: torch.optim.Optimizer) -> type[PackedRule]:

@@ -25,7 +25,7 @@ from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from trainlab.data.base import Split, TensorSplit
-from trainlab.optim.packed import laid_like, packed_rule, rule_for, slots, unpackable
+from trainlab.optim.packed import laid_like, memory_order, packed_rule, rule_for, slots, unpackable
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
@@ -222,7 +222,7 @@ def gradient_orders(
     orders: dict[str, tuple[int, ...]] = {}
 
     def record(name: str) -> Callable[[torch.Tensor], None]:
-        return lambda grad: orders.__setitem__(name, tuple(sorted(range(grad.dim()), key=lambda d: -grad.stride(d))))
+        return lambda grad: orders.__setitem__(name, memory_order(grad))
 
     handles = [p.register_hook(record(n)) for n, p in params.items()]
     try:
