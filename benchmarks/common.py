@@ -1,8 +1,10 @@
-"""What the loop-overhead benchmarks share: the JSON line that ends them."""
+"""What benchmarks share: the JSON line that ends the loop-overhead ones, the best time of a piece of work."""
 
 from __future__ import annotations
 
 import statistics
+import time
+from collections.abc import Callable
 
 import torch
 
@@ -17,3 +19,16 @@ def overhead_result(benchmark: str, ours: list[float], theirs: list[float], **ex
         **extra,
         "threads": torch.get_num_threads(),
     }
+
+
+def best_seconds(work: Callable[[], object], rounds: int, repeats: int = 1) -> float:
+    """Seconds of one `work()`: the best of `rounds` means over `repeats` calls, after one untimed call
+    (allocations, lazy initialisation)."""
+    work()
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            work()
+        best = min(best, (time.perf_counter() - t0) / repeats)
+    return best

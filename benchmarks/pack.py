@@ -24,12 +24,12 @@ import argparse
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
+from common import best_seconds  # benchmarks/common.py (scripts run from their folder)
 
 from trainlab.api import run_study
 from trainlab.store import Store
@@ -124,7 +124,7 @@ def matmul_floor(
         for i, _ in enumerate(layers):
             torch.mm(shared[i], side_by_side[i])
 
-    per_step, per_batch = _best_time(training, trials), _best_time(evaluation, trials)
+    per_step, per_batch = best_seconds(training, trials, 20), best_seconds(evaluation, trials, 20)
     eval_batches = len(runs) * -(-eval_samples // eval_batch)
     return {
         "matmul_floor_s": per_step / members * steps,
@@ -132,18 +132,6 @@ def matmul_floor(
         "floor_steps": steps,
         "floor_members": members,
     }
-
-
-def _best_time(work: Callable[[], None], trials: int, repeats: int = 20) -> float:
-    """Seconds of one `work()`, the best of `trials` means of `repeats` calls, after one warm-up call."""
-    work()
-    best = float("inf")
-    for _ in range(trials):
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            work()
-        best = min(best, (time.perf_counter() - t0) / repeats)
-    return best
 
 
 def study_file(name: str, /, **changes: Any) -> dict[str, Any]:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from common import best_seconds  # benchmarks/common.py (scripts run from their folder)
 from torch.func import stack_module_state
 
 from trainlab.models.seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
@@ -31,16 +30,6 @@ VOCAB, BATCH, LABEL_SMOOTHING = 8000, 128, 0.1
 
 def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), target.flatten(), label_smoothing=LABEL_SMOOTHING)
-
-
-def best_of(work: Callable[[], None], rounds: int) -> float:
-    work()  # allocations and lazy initialisation
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -70,7 +59,7 @@ def main() -> None:
     def packed() -> None:
         step(params, buffers, shared, targets.expand(args.members, *targets.shape))
 
-    alone_s, packed_s = best_of(alone, args.rounds), best_of(packed, args.rounds)
+    alone_s, packed_s = best_seconds(alone, args.rounds), best_seconds(packed, args.rounds)
     print(
         json.dumps(
             {
