@@ -248,14 +248,16 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
             streams[id(loops[-1])] = seeding.rng_state(ctx.device)
         run_of = {id(loop): run for loop, run in zip(loops, runs)}
         groups, alone = packs(loops, _pack_size(loops, ctx))
-        slower = [(group, why) for group in groups if (why := _slower(group, ctx))]
-        alone += [(loop, why) for group, why in slower for loop in group]
+        together = [PackedLoop(group) for group in groups if len(group) > 1]
+        slower = [(pack, why) for pack in together if (why := _slower(pack, ctx))]
+        alone += [(loop, why) for pack, why in slower for loop in pack.members]
         for loop, why in alone:
             ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}"))
         packed, broken, tested = set(), set(), {}
-        for group in (g for g in groups if len(g) > 1 and not any(g is s for s, _ in slower)):
+        for pack in (p for p in together if not any(p is s for s, _ in slower)):
+            group = pack.members
             try:
-                PackedLoop(group).run()
+                pack.run()  # the pack auto timed: its gradients' layout is known already
                 packed.update(map(id, group))
                 tested.update(_tested_together(group, [ctx.folder(run_of[id(loop)].id) for loop in group]))
             except (KeyboardInterrupt, TrainlabError):
@@ -282,12 +284,12 @@ def _pack_size(loops: list[Loop], ctx: Context) -> int:
     return min(ctx.pack.size, members_that_fit(packable[0]))
 
 
-def _slower(group: list[Loop], ctx: Context) -> str | None:
+def _slower(pack: PackedLoop, ctx: Context) -> str | None:
     """Under --pack auto, why this pack would not be faster than its runs one at a time (None: it would)."""
-    if not ctx.pack.measure or len(group) < 2:
+    if not ctx.pack.measure:
         return None
     try:
-        packed_s, alone_s = step_seconds(group)
+        packed_s, alone_s = step_seconds(pack)
     except (KeyboardInterrupt, TrainlabError):
         raise
     except Exception as err:  # a model vmap cannot batch: its runs train as they would without --pack
@@ -295,8 +297,8 @@ def _slower(group: list[Loop], ctx: Context) -> str | None:
     if packed_s < PACK_GAIN * alone_s:
         return None
     return (
-        f"a step of the {len(group)} runs packed took {packed_s * 1e3:.1f} ms against {alone_s * 1e3:.1f} ms one "
-        "at a time (--pack N packs anyway)"
+        f"a step of the {len(pack.members)} runs packed took {packed_s * 1e3:.1f} ms against "
+        f"{alone_s * 1e3:.1f} ms one at a time (--pack N packs anyway)"
     )
 
 

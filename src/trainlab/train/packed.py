@@ -339,13 +339,13 @@ def _even(group: list[T], size: int) -> list[list[T]]:
     return [group[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def step_seconds(members: list[Loop], trials: int = 3) -> tuple[float, float]:
+def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
     """Seconds of a training step of the pack, and of the same step of its members one at a time: the batch
     gathered, forward, backward and the optimizer's update, on copies of the first member's weights and
     optimizer under a private RNG, so nothing the runs will compute changes. `--pack auto` packs only where
     the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains little, one whose
     step is mostly per-operation overhead gains several times."""
-    pack, first = PackedLoop(members), members[0]
+    members, first = pack.members, pack.members[0]
     batch = min(first.train_cfg.batch_size, len(pack.split))
     orders = torch.arange(batch, device=first.device).expand(len(members), batch)
     model, optimizer = copy.deepcopy((first.model, first.optimizer))  # one deepcopy: the copy steps the copy
