@@ -343,11 +343,12 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-SHOWN_PACKS = 12  # packs and lone runs listed by check; the rest are counted
+SHOWN_PACKS = 24  # packs and lone runs listed by check, in the order they train; the rest are counted
 
 
 def _print_packs(lines: list, pack: str, console: Console) -> None:
-    """How the runs not done yet would train: packs (experiments, runs), and runs alone with the reason."""
+    """How the runs not done yet would train, in order: packs (experiments, runs), and runs alone with the
+    reason."""
     packs, alone = [p for p in lines if not p.alone], [p for p in lines if p.alone]
     if not lines:
         return
@@ -361,17 +362,17 @@ def _print_packs(lines: list, pack: str, console: Console) -> None:
         ),
         soft_wrap=True,
     )
-    for i, p in enumerate(packs[:SHOWN_PACKS], start=1):
-        experiments = ", ".join(str(e) for e in sorted(set(p.experiments)))
-        console.print(f"  pack {i}: {len(p.ids)} runs, experiments {experiments}", soft_wrap=True)
-    for p in alone[:SHOWN_PACKS]:
-        console.print(
-            f"  alone: exp {p.experiments[0]} seed {p.seeds[0]} [{p.ids[0][:8]}]: {p.alone}",
-            markup=False,
-            soft_wrap=True,
-        )
-    hidden = max(0, len(packs) - SHOWN_PACKS) + max(0, len(alone) - SHOWN_PACKS)
-    if hidden:
+    number = 0
+    for p in lines[:SHOWN_PACKS]:
+        if p.alone:
+            line = f"  alone: exp {p.experiments[0]} seed {p.seeds[0]} [{p.ids[0][:8]}]: {p.alone}"
+        else:
+            number += 1
+            experiments = ", ".join(str(e) for e in sorted(set(p.experiments)))
+            line = f"  pack {number}: {len(p.ids)} runs, experiments {experiments}"
+        console.print(line, markup=False, soft_wrap=True)
+    hidden = len(lines) - SHOWN_PACKS
+    if hidden > 0:
         console.print(f"  ... and {hidden} more", soft_wrap=True)
 
 

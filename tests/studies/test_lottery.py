@@ -14,8 +14,9 @@ from torch import nn
 
 from tests.conftest import assert_user_error, interrupted_after, run_cli, write_study
 from tests.trained import Trained
-from trainlab.api import check_study, run_study
+from trainlab.api import check_study, pack_plan, run_study
 from trainlab.errors import TrainlabError
+from trainlab.execution.driver import Driver
 from trainlab.store import open_store
 from trainlab.studies.lottery.pruning import magnitude_mask, prunable, random_mask_like, remaining
 from trainlab.studies.lottery.section import PruneSpec
@@ -135,6 +136,24 @@ def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: 
     assert [o.status for o in run_study(study)] == ["skipped", "done"]
     trained, mask = weights_and_mask(tmp_path / "store", level1, "1.weight")
     assert (trained[~mask] == 0).all() and int((~mask).sum()) > 0
+
+
+def test_check_shows_the_packs_a_level_chain_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs of a lottery study share their settings but wait for each other: `check` lists the packs the
+    run forms, stage by stage (the dense run, the ticket, then its controls with the next ticket, then theirs),
+    not one pack of every run."""
+    study = lottery_study(tmp_path)
+    planned = pack_plan(study, pack=8)
+    assert [p.experiments for p in planned] == [[1], [2], [3, 4, 5], [6, 7]]
+    assert "the runs that share its settings are not ready at the same time" in planned[0].alone
+    trained: list[list[int]] = []
+    run_alone, run_pack = Driver._run, Driver._run_pack
+    monkeypatch.setattr(Driver, "_run", lambda d, u: trained.append([u.experiment]) or run_alone(d, u))
+    monkeypatch.setattr(
+        Driver, "_run_pack", lambda d, us: trained.append([u.experiment for u in us]) or run_pack(d, us)
+    )
+    assert {o.status for o in run_study(study, pack=8)} == {"done"}
+    assert trained == [p.experiments for p in planned]
 
 
 @pytest.mark.parametrize(

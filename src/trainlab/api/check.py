@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trainlab.api.common import as_study, store_if_present, store_root
-from trainlab.execution.driver import input_problem
+from trainlab.execution.driver import input_problem, packs_in_order
 from trainlab.execution.packing import PackSetting
-from trainlab.execution.units import Unit
+from trainlab.execution.units import Kind, Unit
 from trainlab.registry import BUILT_IN
 from trainlab.spec import StudySpec
 from trainlab.store import DONE_STATUSES
 from trainlab.studies.kind import PlanLine, kind_of
 from trainlab.train.build import DataCache
-from trainlab.train.packed import grouped
 
 
 def planned_runs(
@@ -102,13 +102,22 @@ def pack_plan(
     with store_if_present(store_root(study, store)) as db:
         units = kind.plan(study, overrides or {}, only, db)
         pending = [u for u in units if db is None or kind.status(u, db) not in DONE_STATUSES]
-    groups = grouped(pending, kind.pack_key, setting.size)
+    keys = {u.id: kind.pack_key(u) for u in pending}
+    sharing = Counter(k for k in keys.values() if k is not None)  # units per key in the whole plan
     return [
         PackLine(
             [u.id for u in group],
             [u.experiment for u in group],
             [u.seed for u in group],
-            "" if len(group) > 1 else "--pack off" if setting.size == 1 else kind.why_alone(group[0]),
+            "" if len(group) > 1 else _why_alone(group[0], kind, setting, sharing[keys[group[0].id]]),
         )
-        for group in groups
+        for group in packs_in_order(pending, lambda u: keys[u.id], setting.size)
     ]
+
+
+def _why_alone(unit: Unit, kind: Kind, setting: PackSetting, sharing: int) -> str:
+    if setting.size == 1:
+        return "--pack off"
+    if sharing > 1:
+        return "the runs that share its settings are not ready at the same time (some start from results of others)"
+    return kind.why_alone(unit)

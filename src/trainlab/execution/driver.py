@@ -58,6 +58,22 @@ def input_problem(unit: Unit, store: Store, waiting: Collection[str], stopped: M
     return None
 
 
+def packs_in_order(units: Sequence[Unit], key_of: Callable[[Unit], str | None], size: int) -> list[list[Unit]]:
+    """The packs (and lone units) that `Driver.run` forms for `units`, in the order it trains them, if every
+    run ends done: each pass groups the units still waiting by key and trains the part of each group whose
+    inputs from this plan have run (a lottery level's tickets wait for the runs they are pruned from, so
+    they pack with the units that become ready with them, not with every unit of their key)."""
+    waiting = {u.id: u for u in units}
+    formed: list[list[Unit]] = []
+    while waiting:  # ends: a run's id hashes its inputs' ids, so inputs never wait on each other
+        for group in grouped(list(waiting.values()), key_of, size):
+            ready = [u for u in group if not any(source.run in waiting for source in u.inputs)]
+            for unit in ready:
+                del waiting[unit.id]
+            formed += [ready] if ready else []
+    return formed
+
+
 class Sink:
     """The store writer, and the console for what the user should see now (notes)."""
 
