@@ -140,20 +140,28 @@ def test_a_level_interrupted_resumes_with_its_mask(tmp_path: Path, monkeypatch: 
 
 def test_check_shows_the_packs_a_level_chain_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The runs of a lottery study share their settings but wait for each other: `check` lists the packs the
-    run forms, stage by stage (the dense run, the ticket, then its controls with the next ticket, then theirs),
-    not one pack of every run."""
-    study = lottery_study(tmp_path)
-    planned = pack_plan(study, pack=8)
-    assert [p.experiments for p in planned] == [[1], [2], [3, 4, 5], [6, 7]]
-    assert "the runs that share its settings are not ready at the same time" in planned[0].alone
+    run forms, stage by stage (the dense runs, the tickets, then their controls with the next tickets, then
+    theirs), each with both seeds (14 runs in packs of at most 8: cutting all 14 into two packs of 7 first had
+    split the seeds), not one pack of every run."""
+    study = write_study(
+        tmp_path,
+        kind="lottery",
+        runs=[{"model.name": "mlp", "model.hidden": [32]}],
+        lottery={"levels": 2, "controls": ["random_reinit", "random_prune"]},
+        seeds=[0, 1],
+    )
+    planned = [sorted(p.experiments) for p in pack_plan(study, pack=8)]
+    assert planned == [[1, 1], [2, 2], [3, 3, 4, 4, 5, 5], [6, 6, 7, 7]]
     trained: list[list[int]] = []
-    run_alone, run_pack = Driver._run, Driver._run_pack
-    monkeypatch.setattr(Driver, "_run", lambda d, u: trained.append([u.experiment]) or run_alone(d, u))
+    run_pack = Driver._run_pack
     monkeypatch.setattr(
-        Driver, "_run_pack", lambda d, us: trained.append([u.experiment for u in us]) or run_pack(d, us)
+        Driver, "_run_pack", lambda d, us: trained.append(sorted(u.experiment for u in us)) or run_pack(d, us)
     )
     assert {o.status for o in run_study(study, pack=8)} == {"done"}
-    assert trained == [p.experiments for p in planned]
+    assert trained == planned
+    (tmp_path / "one").mkdir()
+    lone = pack_plan(write_study(tmp_path / "one", kind="lottery", runs=[{"model.name": "mlp"}], lottery={"levels": 1}))
+    assert "the runs that share its settings are not ready at the same time" in lone[0].alone
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
@@ -58,19 +58,24 @@ def input_problem(unit: Unit, store: Store, waiting: Collection[str], stopped: M
     return None
 
 
+def startable(units: Iterable[Unit], waiting: Collection[str]) -> list[Unit]:
+    """The units none of whose inputs is still in `waiting` (ids): those a pass may group into packs. Grouping
+    only these keeps the runs that become ready together in one pack (grouping every waiting unit first cut
+    a lottery study's stages at arbitrary places: its two seeds' dense runs trained apart)."""
+    return [u for u in units if not any(source.run in waiting for source in u.inputs)]
+
+
 def packs_in_order(units: Sequence[Unit], key_of: Callable[[Unit], str | None], size: int) -> list[list[Unit]]:
     """The packs (and lone units) that `Driver.run` forms for `units`, in the order it trains them, if every
-    run ends done: each pass groups the units still waiting by key and trains the part of each group whose
-    inputs from this plan have run (a lottery level's tickets wait for the runs they are pruned from, so
-    they pack with the units that become ready with them, not with every unit of their key)."""
+    run ends done: each pass groups the startable units by key (a lottery level's tickets wait for the runs
+    they are pruned from, so they pack with the units that become ready with them)."""
     waiting = {u.id: u for u in units}
     formed: list[list[Unit]] = []
     while waiting:  # ends: a run's id hashes its inputs' ids, so inputs never wait on each other
-        for group in grouped(list(waiting.values()), key_of, size):
-            ready = [u for u in group if not any(source.run in waiting for source in u.inputs)]
-            for unit in ready:
-                del waiting[unit.id]
-            formed += [ready] if ready else []
+        groups = grouped(startable(waiting.values(), waiting), key_of, size)
+        for unit in (u for group in groups for u in group):
+            del waiting[unit.id]
+        formed += groups
     return formed
 
 
@@ -108,7 +113,7 @@ class Driver:
             progressed = False
             # Work items: a unit, or the units of a pack key that are ready together (formed again each pass,
             # so that runs which wait for others pack with the runs that become ready with them)
-            for group in grouped(list(waiting.values()), lambda u: keys.get(u.id), self.ctx.pack.size):
+            for group in grouped(startable(waiting.values(), pending), lambda u: keys.get(u.id), self.ctx.pack.size):
                 outcomes = self._attempt(group, pending, claims)
                 for outcome in outcomes:
                     self.outcomes[outcome.id] = outcome

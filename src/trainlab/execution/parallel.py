@@ -16,7 +16,7 @@ import time
 from typing import Any, Protocol
 
 from trainlab.errors import TrainlabError
-from trainlab.execution.driver import STOPPED, Driver
+from trainlab.execution.driver import STOPPED, Driver, startable
 from trainlab.execution.units import Outcome, Unit
 from trainlab.execution.workers import Finish, Job
 from trainlab.store import Claim, Claims
@@ -86,7 +86,7 @@ class ParallelDriver(Driver):
         self, waiting: dict[str, Unit], running: dict[str, list[Unit]], keys: dict[str, str | None], claims: Claims
     ) -> None:
         busy = {u.id for units in running.values() for u in units}
-        idle = [u for u in waiting.values() if u.id not in busy]
+        idle = [u for u in startable(waiting.values(), waiting) if u.id not in busy]
         for group in grouped(idle, lambda u: keys.get(u.id), self.ctx.pack.size, self.executor.slots):
             if not self.executor.free():
                 return
