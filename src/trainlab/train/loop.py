@@ -142,13 +142,17 @@ class Loop:
         """The next training batch. Data epoch e is drawn from its own seeded streams (order/e, augment/e),
         so a run resumed mid-epoch replays the same order by skipping the batches it already took."""
         if self._batches is None:
-            epoch, done = divmod(self.state.step, per_epoch)
-            cfg = self.train_cfg
-            order = seeding.generator(cfg.seed, f"order/{epoch + 1}")
-            augmentation = seeding.generator(cfg.seed, f"augment/{epoch + 1}")
-            batches = self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation)
-            self._batches = itertools.islice(batches, done, None)
+            self._batches = self.batches_from(self.state.step, per_epoch)
         return next(self._batches)
+
+    def batches_from(self, step: int, per_epoch: int) -> Iterator[Batch]:
+        """The run's training batches from step `step` to the end of that data epoch."""
+        epoch, done = divmod(step, per_epoch)
+        cfg = self.train_cfg
+        order = seeding.generator(cfg.seed, f"order/{epoch + 1}")
+        augmentation = seeding.generator(cfg.seed, f"augment/{epoch + 1}")
+        batches = self.data.train.batches(cfg.batch_size, generator=order, augment_generator=augmentation)
+        return itertools.islice(batches, done, None)
 
     def _train_round(self, epoch: int, end: int, per_epoch: int) -> None:
         """Train up to step `end` (a data epoch, or `train.eval_every_steps` steps), then validate once.

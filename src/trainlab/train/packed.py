@@ -7,7 +7,9 @@ Each member stays an ordinary run: its own `Loop` (model, optimizer, schedule, s
 would be alone, and only the steps inside a round are shared. Before a round the members' weights and
 optimizer states are stacked; after it they go back into each member, whose `Loop.end_round` logs, validates,
 steps its plateau schedule, stops early or records divergence, and saves its checkpoint exactly as alone.
-What differs per member: data order (each run's own seeded permutation, gathered in one indexing), dropout
+What differs per member: data order (each run's own seeded permutation, gathered in one indexing; data not
+held as tensors - token windows, sentence pairs padded per batch - packs only runs of one seed, which draw the
+same batches, and the pack draws each batch once, as its runs would alone), dropout
 draws (vmap's randomness='different'), learning rates and optimizer hyperparameters, schedules, gradient
 clipping norms, starting weights, and when it stops (a diverged or early-stopped member leaves the pack).
 """
@@ -15,8 +17,9 @@ clipping norms, starting weights, and when it stops (a diverged or early-stopped
 from __future__ import annotations
 
 import copy
+import itertools
 import os
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import TypeVar
 
 import torch
@@ -24,7 +27,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from trainlab.data.base import Split, TensorSplit
+from trainlab.data.base import Batch, Split, TensorSplit
 from trainlab.optim.packed import laid_like, memory_order, packed_rule, rule_for, slots, unpackable
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
@@ -40,9 +43,7 @@ ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of
 def why_alone(loop: Loop) -> str | None:
     """Why a run built as `loop` cannot be a member of a pack (None when it can)."""
     split = loop.data.train
-    if not isinstance(split, TensorSplit):
-        return f"its training data ({type(split).__name__}) is not held as tensors"
-    if split.augment is not None:
+    if isinstance(split, TensorSplit) and split.augment is not None:
         return "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
     if not loop.trainable:
         return "its model has nothing to train"
@@ -52,8 +53,8 @@ def why_alone(loop: Loop) -> str | None:
         return "its model has BatchNorm (running statistics are updated in place, which vmap cannot do)"
     if loop.train_cfg.compile:
         return "train.compile is on"
-    if loop.train_cfg.precision != "fp32":
-        return f"train.precision is {loop.train_cfg.precision}"
+    if (precision := loop.train_cfg.precision) != "fp32":  # measured: a vmapped bf16 step computed in fp32
+        return f"train.precision is {precision} (under vmap torch's autocast leaves the operations in fp32)"
     if problem := unpackable(loop.optimizer):
         return problem
     hooks = [type(h).__name__ for h in loop.hooks if not h.packs]
@@ -62,7 +63,8 @@ def why_alone(loop: Loop) -> str | None:
 
 def pack_key(loop: Loop) -> tuple:
     """Runs pack together when these agree: model shapes, data, task, batch size, length, device, the update
-    rule of their optimizers and the layout of its param groups."""
+    rule of their optimizers and the layout of its param groups; and the seed, for data not held as tensors
+    (its batches are drawn once for the pack)."""
     shapes = tuple((n, tuple(p.shape), p.dtype) for n, p in loop.model.named_parameters())
     buffers = tuple((n, tuple(b.shape), b.dtype) for n, b in loop.model.named_buffers())
     cfg = loop.train_cfg
@@ -75,6 +77,7 @@ def pack_key(loop: Loop) -> tuple:
         cfg.batch_size,
         cfg.total_steps(loop.data.train.num_batches(cfg.batch_size)),
         cfg.eval_every_steps,
+        None if isinstance(loop.data.train, TensorSplit) else cfg.seed,
         str(loop.device),
         rule_for(loop.optimizer),
         tuple(s.group for s in slots(loop.model, loop.optimizer)),
@@ -88,6 +91,7 @@ class PackedLoop:
         self.members = list(members)
         first = self.members[0]
         self.template, self.task, self.split = first.model, first.task, first.data.train
+        self.shared = not isinstance(self.split, TensorSplit)  # one batch for all members (pack_key: one seed)
         self.per_epoch = self.split.num_batches(first.train_cfg.batch_size)
         self.total = first.train_cfg.total_steps(self.per_epoch)
         self.orders: dict[str, tuple[int, ...]] | None = None  # of the parameters' gradients (gradient_orders)
@@ -105,7 +109,7 @@ class PackedLoop:
         device = members[0].device
         models = [m.model for m in members]
         buffers = stacked(models, buffers=True)
-        step_fn = packed_step(self.template, self.task.loss, self.task.sums)
+        step_fn = self.step_function(self.template)
         params = self.stacked_params(models, buffers, step_fn)
         rule = packed_rule([m.optimizer for m in members], slots(members[0].model, members[0].optimizer), params)
         clip = _clip_norms(members, device)
@@ -114,13 +118,9 @@ class PackedLoop:
         sums = torch.zeros(len(members), self.task.n_sums, device=device)
         self.template.train()
         measure.reset_peak_memory(device)
-        step, orders = members[0].state.step, None
+        step = members[0].state.step
         with measure.GPUSampler(device) as gpu, measure.Stopwatch(device) as clock:
-            while step < end:
-                data_epoch, done = divmod(step, self.per_epoch)
-                if done == 0 or orders is None:
-                    orders = _orders(members, data_epoch + 1, len(self.split), device)
-                x, y = self._batch(orders, done, members[0].train_cfg.batch_size)
+            for x, y in self._batches(members, step, end):
                 losses, batch_sums = step_fn(params, buffers, x, y)
                 grads = {n: p.grad for n, p in params.items()}
                 with torch.no_grad():
@@ -146,6 +146,10 @@ class PackedLoop:
         for i, member in enumerate(members):
             member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
 
+    def step_function(self, template: nn.Module) -> Callable:
+        """packed_step for this pack's members."""
+        return packed_step(template, self.task.loss, self.task.sums, shared_batch=self.shared)
+
     def stacked_params(
         self, models: Sequence[nn.Module], buffers: dict[str, torch.Tensor], step_fn: Callable
     ) -> dict[str, torch.Tensor]:
@@ -153,12 +157,37 @@ class PackedLoop:
         time with one step on the first batch, its gradients dropped, under a private RNG)."""
         params = {n: t.requires_grad_() for n, t in stacked(models).items()}
         if self.orders is None:
-            device = self.members[0].device
-            batch = min(self.members[0].train_cfg.batch_size, len(self.split))
-            x, y = self._batch(torch.arange(batch, device=device).expand(len(models), batch), 0, batch)
-            with seeding.private_global_rng(device):
+            x, y = self.fixed_batch(len(models))
+            with seeding.private_global_rng(self.members[0].device):
                 self.orders = gradient_orders(step_fn, params, buffers, x, y)
         return {n: laid_out(t.detach(), self.orders.get(n)).requires_grad_() for n, t in params.items()}
+
+    def fixed_batch(self, members: int) -> Batch:
+        """A batch for `members` members in the pack's layout, the split's first (unshuffled; no run's random
+        stream drawn): to probe gradient layouts and to time a step."""
+        size = self.members[0].train_cfg.batch_size
+        if self.shared:
+            return next(iter(self.split.batches(size)))
+        batch = min(size, len(self.split))
+        return self._batch(torch.arange(batch, device=self.members[0].device).expand(members, batch), 0, batch)
+
+    def member_batch(self, batch: Batch, i: int) -> Batch:
+        """Member `i`'s part of a batch in the pack's layout, as its run alone takes it."""
+        return batch if self.shared else (batch[0][i], batch[1][i])
+
+    def _batches(self, members: list[Loop], step: int, end: int) -> Iterator[Batch]:
+        """The pack's batches of steps `step` to `end`: each member's own, gathered [members, batch, ...], or
+        for data not held as tensors the one batch its members (of one seed) each draw alone."""
+        while step < end:
+            data_epoch, done = divmod(step, self.per_epoch)
+            count = min(end - step, self.per_epoch - done)  # the round's steps in this data epoch
+            if self.shared:
+                yield from itertools.islice(members[0].batches_from(step, self.per_epoch), count)
+            else:
+                orders = _orders(members, data_epoch + 1, len(self.split), members[0].device)
+                for i in range(done, done + count):
+                    yield self._batch(orders, i, members[0].train_cfg.batch_size)
+            step += count
 
     def _batch(self, orders: torch.Tensor, done: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's batch `done` of its own order: [members, batch, ...], gathered in one index_select
@@ -182,8 +211,10 @@ def evaluate_together(members: Sequence[Loop], split: Split) -> list[tuple[dict[
     if first.train_cfg.eval_batches or type(task).eval_sums is not TaskBase.eval_sums:
         return None
 
+    call = member_call(template)
+
     def member_sums(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = functional_call(template, (p, b), (x,))
+        out = call(p, b, x)
         return task.sums(out, y, task.loss(out, y))
 
     batched = vmap(member_sums, in_dims=(0, 0, None, None))
@@ -199,6 +230,27 @@ def evaluate_together(members: Sequence[Loop], split: Split) -> list[tuple[dict[
                 sums += batched(weights, buffers, x, y)
     template.train(was_training)
     return [({**task.summarize_eval(s), task.throughput: task.count(s) / clock.seconds}, clock.seconds) for s in sums]
+
+
+def member_call(template: nn.Module) -> Callable[[dict, dict, object], object]:
+    """call(params, buffers, x): `template` run on `x` with one member's parameters and buffers (by
+    `named_parameters` name) in place of its own. A parameter that a second module also holds (an output layer
+    tied to the embedding) is passed under that module's name too, with torch's weight tying off: with it on,
+    a model that also registers one submodule under two names (the translation model's shared source and
+    target embedding) was left holding the vmapped tensor after the call, and could not run alone again."""
+    canonical = {id(p): n for n, p in template.named_parameters()}
+    tied = {
+        f"{prefix}.{attr}" if prefix else attr: canonical[id(p)]
+        for prefix, module in template.named_modules()
+        for attr, p in module.named_parameters(recurse=False)
+    }
+    tied = {name: first for name, first in tied.items() if name != first}
+
+    def call(params: dict, buffers: dict, x: object) -> object:
+        every = {**params, **{name: params[first] for name, first in tied.items()}}
+        return functional_call(template, (every, buffers), (x,), tie_weights=False)
+
+    return call
 
 
 def stacked(models: Sequence[nn.Module], buffers: bool = False) -> dict[str, torch.Tensor]:
@@ -245,20 +297,23 @@ def laid_out(t: torch.Tensor, order: tuple[int, ...] | None) -> torch.Tensor:
     return torch.empty([t.shape[d] for d in order], dtype=t.dtype, device=t.device).permute(inverse).copy_(t)
 
 
-def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable) -> Callable:
+def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable, shared_batch: bool = False) -> Callable:
     """step(params, buffers, x, y) -> (losses, sums): each member's mean batch loss `loss_fn(out, y)` (its
-    gradient left in `.grad` of the stacked parameters) and `sums_fn(out, y, loss)`, one row per member.
+    gradient left in `.grad` of the stacked parameters) and `sums_fn(out, y, loss)`, one row per member. The
+    batch has a leading member dimension, or with `shared_batch` is one batch for every member.
 
     The forward pass is vmapped over `functional_call`; the backward pass is plain autograd over the stacked
     leaves (the members are independent, so the gradient of the sum of their losses is each member's own),
     which costs far less per operation than functorch's grad transform."""
 
+    call = member_call(template)
+
     def member_forward(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
-        out = functional_call(template, (params, buffers), (x,))
+        out = call(params, buffers, x)
         loss = loss_fn(out, y)
         return loss, sums_fn(out.detach(), y, loss.detach())
 
-    batched = vmap(member_forward, randomness="different")
+    batched = vmap(member_forward, in_dims=(0, 0, None, None) if shared_batch else 0, randomness="different")
 
     def step(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
         # vmap has no batching rule for the fused CPU attention kernels (it would loop over members):
@@ -346,16 +401,14 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
     the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains little, one whose
     step is mostly per-operation overhead gains several times."""
     members, first = pack.members, pack.members[0]
-    batch = min(first.train_cfg.batch_size, len(pack.split))
-    orders = torch.arange(batch, device=first.device).expand(len(members), batch)
     model, optimizer = copy.deepcopy((first.model, first.optimizer))  # one deepcopy: the copy steps the copy
     buffers = stacked([model] * len(members), buffers=True)
-    step = packed_step(model, pack.task.loss, pack.task.sums)
+    step = pack.step_function(model)
     params = pack.stacked_params([model] * len(members), buffers, step)
     rule = packed_rule([copy.deepcopy(optimizer) for _ in members], slots(model, optimizer), params)
 
     def packed() -> None:
-        x, y = pack._batch(orders, 0, batch)
+        x, y = pack.fixed_batch(len(members))
         step(params, buffers, x, y)
         with torch.no_grad():
             rule.step(params, {n: p.grad for n, p in params.items()})
@@ -363,8 +416,8 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
             p.grad = None
 
     def alone() -> None:
-        x, y = pack._batch(orders[:1], 0, batch)
-        pack.task.loss(model(x[0]), y[0]).backward()
+        x, y = pack.member_batch(pack.fixed_batch(1), 0)
+        pack.task.loss(model(x), y).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -381,18 +434,16 @@ def members_that_fit(loop: Loop) -> int:
     CUDA measured (the peak of a forward and backward of one batch, on a copy), on a CPU estimated as
     ACTIVATIONS_PER_INPUT bytes per byte of the batch's inputs."""
     weights = sum(p.numel() * p.element_size() for p in loop.model.parameters())
-    batch = min(loop.train_cfg.batch_size, len(loop.data.train))
-    x, y = loop.data.train.x[:batch], loop.data.train.y[:batch]
+    x, y = next(iter(loop.data.train.batches(loop.train_cfg.batch_size)))
     if loop.device.type == "cuda":
         model = copy.deepcopy(loop.model)
         torch.cuda.reset_peak_memory_stats(loop.device)
         base = torch.cuda.memory_allocated(loop.device)
-        transform = loop.data.train.transform
-        loop.task.loss(model(transform(x) if transform else x), y).backward()
+        loop.task.loss(model(x), y).backward()
         activations = torch.cuda.max_memory_allocated(loop.device) - base
         free = torch.cuda.mem_get_info(loop.device)[0]
     else:
-        activations = x.numel() * 4 * ACTIVATIONS_PER_INPUT
+        activations = sum(t.numel() for t in (x if isinstance(x, tuple) else (x,))) * 4 * ACTIVATIONS_PER_INPUT
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
 
