@@ -9,9 +9,12 @@ and a check that the runs are the same (ids, and the largest difference of a run
     python benchmarks/pack.py --lenets-only --lenet-steps 200   # the same 64 LeNets on this CPU, shorter
     python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
     python benchmarks/pack.py --lottery-levels 3    # three lottery levels (lottery_runs: 20)
+    python benchmarks/pack.py --postech-only --pack 4   # the POSTECH study's dense run and its four one-shot
+                                                    # pruned runs, 40 steps each, in fp32 (bf16 does not pack)
 
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
-quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*); with
+quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*; with
+--postech-only, postech_*); with
 --workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one run at a time in one process.
 Also sweep_matmul_floor_s and sweep_eval_floor_s, the time of the matrix products alone that the sweep's runs
 must compute in training and in evaluation, and sweep_speedup_ceiling, sweep_sequential_s over their sum: the
@@ -171,6 +174,8 @@ def main() -> None:
     p.add_argument("--lenet-steps", type=int, default=2000, help="with --device cuda: steps of each LeNet run")
     p.add_argument("--lenets-only", action="store_true", help="the LeNets' comparison on --device, only")
     p.add_argument("--workers", type=int, help="also the sweep with N worker processes, --pack off and --pack PACK")
+    p.add_argument("--postech-only", action="store_true", help="the POSTECH study's one-shot stage, in fp32, only")
+    p.add_argument("--postech-steps", type=int, default=40, help="with --postech-only: steps of each run")
     p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
     if args.smoke:
@@ -178,7 +183,12 @@ def main() -> None:
     result: dict[str, Any] = {"benchmark": "pack", "device": args.device, "pack": args.pack}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if args.device.startswith("cuda") or args.lenets_only:
+        if args.postech_only:
+            steps = args.postech_steps
+            postech = study_file("postech-pruned-transformer", base={"train": {"steps": steps, "precision": "fp32"}})
+            pair = timed_pair(postech, args.pack, args.device, folder, only=[2, 3, 4, 5])  # with the dense run 1
+            result.update({f"postech_{k}": v for k, v in pair.items()})
+        elif args.device.startswith("cuda") or args.lenets_only:
             steps = args.lenet_steps
             lenets = study_file(
                 "lth-lenet-mnist",

@@ -157,6 +157,11 @@ def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
     assert [p.alone for p in lines if p.alone] == [
         "optimizer torch.optim:RMSprop has no packed update rule (sgd, momentum, nesterov, adam, adamw have)"
     ] * 2
+    bf16 = pack_plan(study, {"train.precision": "bf16"})  # known from the configs: check says so too
+    assert {p.alone for p in bf16} == {
+        "train.precision is bf16 (under vmap torch's autocast leaves the operations in fp32)",
+        "optimizer torch.optim:RMSprop has no packed update rule (sgd, momentum, nesterov, adam, adamw have)",
+    }
     out = run_cli("check", str(study), "--pack", "3")
     assert out.returncode == 0, out.stderr
     assert "packing (--pack 3): 12 runs in 6 packs, 2 alone" in out.stdout

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunSpec
 from trainlab.spec.dotted import flatten
+from trainlab.train.packed import settings_reason
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
 OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
@@ -46,15 +47,20 @@ class PackSetting:
 
 def pack_key(run: RunSpec) -> str | None:
     """What must agree for runs to pack (None: the run trains alone, see `why_alone`)."""
-    config = flatten(run.config.to_dict())
-    if config.get("optim.name") not in PACKED_OPTIMIZERS:
+    if _config_reason(run):
         return None
+    config = flatten(run.config.to_dict())
     shared = {k: v for k, v in config.items() if k not in OWN | OWN_OPTIMIZER and not k.startswith("schedule.")}
     return json.dumps(shared, sort_keys=True, default=str)
 
 
 def why_alone(run: RunSpec) -> str:
+    return _config_reason(run) or "no other run shares its model, data and training settings"
+
+
+def _config_reason(run: RunSpec) -> str | None:
+    """Why the run trains alone, as its config tells (the runner checks the built run again)."""
     name = run.config.optim.name
     if name not in PACKED_OPTIMIZERS:
         return f"optimizer {name} has no packed update rule ({', '.join(PACKED_OPTIMIZERS)} have)"
-    return "no other run shares its model, data and training settings"
+    return settings_reason(run.config.train)

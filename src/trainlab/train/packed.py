@@ -29,6 +29,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from trainlab.data.base import Batch, Split, TensorSplit
 from trainlab.optim.packed import laid_like, memory_order, packed_rule, rule_for, slots, unpackable
+from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
@@ -38,6 +39,15 @@ BATCH_NORM = (nn.modules.batchnorm._BatchNorm,)  # running statistics are update
 MEMORY_SHARE = 0.5  # of the device's free memory that one pack may take
 T = TypeVar("T")
 ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of a batch's inputs (an estimate)
+
+
+def settings_reason(train: TrainConfig) -> str | None:
+    """Why runs with these training settings train alone, known before anything is built (None: they may)."""
+    if train.compile:
+        return "train.compile is on"
+    if train.precision != "fp32":  # measured: a vmapped bf16 step computed in fp32
+        return f"train.precision is {train.precision} (under vmap torch's autocast leaves the operations in fp32)"
+    return None
 
 
 def why_alone(loop: Loop) -> str | None:
@@ -51,10 +61,8 @@ def why_alone(loop: Loop) -> str | None:
         return str(reason)
     if any(isinstance(m, BATCH_NORM) for m in loop.model.modules()):
         return "its model has BatchNorm (running statistics are updated in place, which vmap cannot do)"
-    if loop.train_cfg.compile:
-        return "train.compile is on"
-    if (precision := loop.train_cfg.precision) != "fp32":  # measured: a vmapped bf16 step computed in fp32
-        return f"train.precision is {precision} (under vmap torch's autocast leaves the operations in fp32)"
+    if reason := settings_reason(loop.train_cfg):
+        return reason
     if problem := unpackable(loop.optimizer):
         return problem
     hooks = [type(h).__name__ for h in loop.hooks if not h.packs]
