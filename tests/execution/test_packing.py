@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
+from tests.studies.test_translation import tiny_translation
 from trainlab.api import pack_plan, run_study
 from trainlab.execution.packing import PackSetting
 from trainlab.store import Store
@@ -167,6 +168,14 @@ def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
     assert "packing (--pack 3): 12 runs in 6 packs, 2 alone" in out.stdout
     assert "alone: exp 7 seed 0" in out.stdout
     assert_user_error(run_cli("run", str(study), "--pack", "many"), "--pack: 'many' is not auto, off or a number")
+
+
+def test_check_packs_runs_on_sentence_pairs_by_seed(tmp_path: Path) -> None:
+    """Sentence pairs are drawn a batch at a time (padded to the batch's longest), so only runs of one seed
+    pack, and check says so from the configs; runs on tensors pack across seeds."""
+    pairs = tiny_translation(tmp_path, runs=[{"optim.lr": 0.01}, {"optim.lr": 0.003}], seeds=[0, 1])
+    assert sorted(p.seeds for p in pack_plan(pairs, pack=8)) == [[0, 0], [1, 1]]
+    assert [sorted(p.seeds) for p in pack_plan(_study(tmp_path / "mlps"), pack=8)][0] == [0, 0, 1, 1]
 
 
 def test_pack_settings() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 
@@ -29,6 +29,11 @@ class DataInfo:
 
 class DataConfig(Named):
     """Base of every dataset's config."""
+
+    # Whether the training split is held as tensors and gathered by index (TensorSplit), which packed runs of
+    # several seeds share; token streams and padded sentence pairs are drawn a batch at a time, so only runs of
+    # one seed pack (trainlab.train.packed). Known from the config, so that `trainlab check` can tell.
+    held_as_tensors: ClassVar[bool] = True
 
     def static_info(self) -> DataInfo | None:
         """The DataInfo when it follows from the config alone (so `check` needs no data); else None."""

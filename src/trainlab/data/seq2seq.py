@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -117,6 +117,8 @@ def _pad(rows: Sequence[Sequence[int]]) -> torch.Tensor:
 
 class Seq2SeqConfig(DataConfig):
     """Options every translation dataset has."""
+
+    held_as_tensors: ClassVar[bool] = False  # pairs padded per batch to its longest sentence
 
     max_len: int = Field(128, ge=1)  # tokens per sentence (specials not counted)
     too_long: Literal["truncate", "refuse"] = "truncate"

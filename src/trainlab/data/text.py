@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -78,6 +78,8 @@ class TokenWindows:
 
 class StreamConfig(DataConfig):
     """Options every token-stream dataset has."""
+
+    held_as_tensors: ClassVar[bool] = False  # windows drawn from a token stream
 
     seq_len: int = Field(256, ge=1)
     max_train_tokens: int | None = Field(None, ge=2)  # keep the first N tokens (quick CPU runs)

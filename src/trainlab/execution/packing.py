@@ -50,7 +50,9 @@ def pack_key(run: RunSpec) -> str | None:
     if _config_reason(run):
         return None
     config = flatten(run.config.to_dict())
-    shared = {k: v for k, v in config.items() if k not in OWN | OWN_OPTIMIZER and not k.startswith("schedule.")}
+    by_index = getattr(run.config.data, "held_as_tensors", True)  # a user's data config may not say
+    own = OWN | OWN_OPTIMIZER if by_index else (OWN - {"train.seed"}) | OWN_OPTIMIZER
+    shared = {k: v for k, v in config.items() if k not in own and not k.startswith("schedule.")}
     return json.dumps(shared, sort_keys=True, default=str)
 
 
