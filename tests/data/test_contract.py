@@ -16,6 +16,7 @@ from tests.data.test_images import fake_mnist
 from tests.data.test_seq2seq import write_parallel
 from tests.data.test_text import write_wikitext
 from trainlab.data import DATASETS
+from trainlab.data.base import TensorSplit
 
 
 def _idx(tmp_path: Path) -> dict[str, Any]:
@@ -91,9 +92,12 @@ TINY: dict[str, Callable[[Path], dict[str, Any]]] = {
 
 @pytest.mark.parametrize("entry", list(DATASETS), ids=lambda e: e.name)
 def test_every_dataset_honours_its_datainfo(entry, tmp_path: Path) -> None:  # noqa: ANN001
-    """Each split batches to (B, *input_shape) with int64 targets below num_classes (classes or vocabulary)."""
+    """Each split batches to (B, *input_shape) with int64 targets below num_classes (classes or vocabulary); the
+    config says truly whether its training split is held as tensors (what `trainlab check` packs by)."""
     assert entry.name in TINY, f"add a tiny config for dataset {entry.name} to this contract test"
-    data = entry.build(entry.config(name=entry.name, **TINY[entry.name](tmp_path)))
+    config = entry.config(name=entry.name, **TINY[entry.name](tmp_path))
+    data = entry.build(config)
+    assert isinstance(data.train, TensorSplit) == config.held_as_tensors
     for split in (data.train, data.valid, data.test):
         if split is None:
             assert data.info.task == "lm"  # corpora without a test split (Tiny Shakespeare, one text file)
