@@ -14,8 +14,8 @@ and a check that the runs are the same (ids, and the largest difference of a run
 
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*; with
---postech-only, postech_*); with
---workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one run at a time in one process.
+--postech-only, postech_*); with --workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one
+run at a time in one process.
 Also sweep_matmul_floor_s and sweep_eval_floor_s, the time of the matrix products alone that the sweep's runs
 must compute in training and in evaluation, and sweep_speedup_ceiling, sweep_sequential_s over their sum: the
 most any schedule of its runs could gain here.
@@ -184,8 +184,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.postech_only:
-            steps = args.postech_steps
-            postech = study_file("postech-pruned-transformer", base={"train": {"steps": steps, "precision": "fp32"}})
+            train = {"steps": args.postech_steps, "precision": "fp32"}
+            postech = study_file("postech-pruned-transformer", base={"train": train})
             pair = timed_pair(postech, args.pack, args.device, folder, only=[2, 3, 4, 5])  # with the dense run 1
             result.update({f"postech_{k}": v for k, v in pair.items()})
         elif args.device.startswith("cuda") or args.lenets_only:
