@@ -83,11 +83,10 @@ def add_scaled_(x: torch.Tensor, y: torch.Tensor, scale: float | torch.Tensor) -
 
 class PackedRule:
     """The shared part: the members' optimizers, the parameter slots, and where state goes back. The
-    hyperparameters besides the learning rate are fixed for a run, so each slot's are resolved once."""
+    hyperparameters besides the learning rate are fixed for a run, so each rule resolves them once."""
 
     def __init__(self, optimizers: list[torch.optim.Optimizer], model_slots: list[Slot]):
         self.optimizers, self.slots = optimizers, model_slots
-        self.weight_decay = hyperparameter(optimizers, "weight_decay")
         for optimizer in optimizers:  # the pack steps for them: their schedules must not warn that they never did
             optimizer._opt_called = True  # type: ignore[attr-defined]  # torch's LRScheduler reads this flag
 
@@ -115,11 +114,8 @@ class SGDRule(PackedRule):
     ):
         super().__init__(optimizers, model_slots)
         self.momentum = hyperparameter(optimizers, "momentum")
-        nesterov = hyperparameter(optimizers, "nesterov")
-        self.hyper = [
-            tuple(per_member(t, slot, params[slot.name]) for t in (self.weight_decay, self.momentum, nesterov))
-            for slot in model_slots
-        ]
+        tables = (hyperparameter(optimizers, "weight_decay"), self.momentum, hyperparameter(optimizers, "nesterov"))
+        self.hyper = [tuple(per_member(t, slot, params[slot.name]) for t in tables) for slot in model_slots]
         self.buffers = [self._gather(k, params[slot.name]) for k, slot in enumerate(model_slots)]
 
     def _gather(self, k: int, like: torch.Tensor) -> torch.Tensor | None:
