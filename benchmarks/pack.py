@@ -10,7 +10,8 @@ and a check that the runs are the same (ids, and the largest difference of a run
     python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
     python benchmarks/pack.py --lottery-levels 3    # three lottery levels (lottery_runs: 20)
     python benchmarks/pack.py --postech-only --pack 4   # the POSTECH study's dense run and its four one-shot
-                                                    # pruned runs, 40 steps each, in fp32 (bf16 does not pack)
+                                                    # pruned runs, 40 steps each: in bf16 as written where the
+                                                    # device has it natively (a GPU), else in fp32
 
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*; with
@@ -35,6 +36,7 @@ import yaml
 from common import best_seconds  # benchmarks/common.py (scripts run from their folder)
 
 from trainlab.api import run_study
+from trainlab.hardware import cpu_has_native_bf16
 from trainlab.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +176,12 @@ def main() -> None:
     p.add_argument("--lenet-steps", type=int, default=2000, help="with --device cuda: steps of each LeNet run")
     p.add_argument("--lenets-only", action="store_true", help="the LeNets' comparison on --device, only")
     p.add_argument("--workers", type=int, help="also the sweep with N worker processes, --pack off and --pack PACK")
-    p.add_argument("--postech-only", action="store_true", help="the POSTECH study's one-shot stage, in fp32, only")
+    p.add_argument("--postech-only", action="store_true", help="the POSTECH study's one-shot stage, only")
+    p.add_argument(
+        "--postech-precision",
+        choices=("fp32", "bf16"),
+        help="with --postech-only: default bf16 as the study is written where the device has it natively, else fp32",
+    )
     p.add_argument("--postech-steps", type=int, default=40, help="with --postech-only: steps of each run")
     p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
@@ -184,7 +191,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.postech_only:
-            train = {"steps": args.postech_steps, "precision": "fp32"}
+            native = args.device.startswith("cuda") or cpu_has_native_bf16()  # emulated bf16: minutes a step
+            precision = args.postech_precision or ("bf16" if native else "fp32")
+            result["postech_precision"] = precision
+            train = {"steps": args.postech_steps, "precision": precision}
             postech = study_file("postech-pruned-transformer", base={"train": train})
             pair = timed_pair(postech, args.pack, args.device, folder, only=[2, 3, 4, 5])  # with the dense run 1
             result.update({f"postech_{k}": v for k, v in pair.items()})

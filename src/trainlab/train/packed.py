@@ -20,6 +20,7 @@ import copy
 import itertools
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 import torch
@@ -45,8 +46,6 @@ def settings_reason(train: TrainConfig) -> str | None:
     """Why runs with these training settings train alone, known before anything is built (None: they may)."""
     if train.compile:
         return "train.compile is on"
-    if train.precision != "fp32":  # measured: a vmapped bf16 step computed in fp32
-        return f"train.precision is {train.precision} (under vmap torch's autocast leaves the operations in fp32)"
     return None
 
 
@@ -156,7 +155,8 @@ class PackedLoop:
 
     def step_function(self, template: nn.Module) -> Callable:
         """packed_step for this pack's members."""
-        return packed_step(template, self.task.loss, self.task.sums, shared_batch=self.shared)
+        first = self.members[0]
+        return packed_step(template, self.task.loss, self.task.sums, shared_batch=self.shared, autocast=first.autocast)
 
     def stacked_params(
         self, models: Sequence[nn.Module], buffers: dict[str, torch.Tensor], step_fn: Callable
@@ -307,10 +307,19 @@ def laid_out(t: torch.Tensor, order: tuple[int, ...] | None) -> torch.Tensor:
     return torch.empty([t.shape[d] for d in order], dtype=t.dtype, device=t.device).permute(inverse).copy_(t)
 
 
-def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable, shared_batch: bool = False) -> Callable:
+def packed_step(
+    template: nn.Module,
+    loss_fn: Callable,
+    sums_fn: Callable,
+    shared_batch: bool = False,
+    autocast: Callable[[], AbstractContextManager] = nullcontext,
+) -> Callable:
     """step(params, buffers, x, y) -> (losses, sums): each member's mean batch loss `loss_fn(out, y)` (its
     gradient left in `.grad` of the stacked parameters) and `sums_fn(out, y, loss)`, one row per member. The
-    batch has a leading member dimension, or with `shared_batch` is one batch for every member.
+    batch has a leading member dimension, or with `shared_batch` is one batch for every member. `autocast` is
+    the run's mixed precision for the forward pass (`Loop.autocast`): under vmap it reaches the batched matrix
+    products (forward and backward take bf16 as alone), but a layer adding an fp32 bias returns fp32 where
+    alone it returns bf16, so a bf16 member matches its run alone to bf16 rounding, not bit for bit.
 
     The forward pass is vmapped over `functional_call`; the backward pass is plain autograd over the stacked
     leaves (the members are independent, so the gradient of the sum of their losses is each member's own),
@@ -328,7 +337,7 @@ def packed_step(template: nn.Module, loss_fn: Callable, sums_fn: Callable, share
     def step(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
         # vmap has no batching rule for the fused CPU attention kernels (it would loop over members):
         # the math backend is matmuls and a softmax, which it batches.
-        with sdpa_kernel(SDPBackend.MATH):
+        with sdpa_kernel(SDPBackend.MATH), autocast():
             losses, sums = batched(params, buffers, x, y)
         losses.sum().backward()
         return losses.detach(), sums
