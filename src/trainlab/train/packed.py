@@ -69,9 +69,9 @@ def why_alone(loop: Loop) -> str | None:
 
 
 def pack_key(loop: Loop) -> tuple:
-    """Runs pack together when these agree: model shapes, data, task, batch size, length, device, the update
-    rule of their optimizers and the layout of its param groups; and the seed, for data not held as tensors
-    (its batches are drawn once for the pack)."""
+    """Runs pack together when these agree: model shapes, data, task, batch size, length, precision, device,
+    the update rule of their optimizers and the layout of its param groups; and the seed, for data not held as
+    tensors (its batches are drawn once for the pack)."""
     shapes = tuple((n, tuple(p.shape), p.dtype) for n, p in loop.model.named_parameters())
     buffers = tuple((n, tuple(b.shape), b.dtype) for n, b in loop.model.named_buffers())
     cfg = loop.train_cfg
@@ -84,6 +84,7 @@ def pack_key(loop: Loop) -> tuple:
         cfg.batch_size,
         cfg.total_steps(loop.data.train.num_batches(cfg.batch_size)),
         cfg.eval_every_steps,
+        cfg.precision,  # the pack's forward runs under its first member's autocast
         None if isinstance(loop.data.train, TensorSplit) else cfg.seed,
         str(loop.device),
         rule_for(loop.optimizer),
