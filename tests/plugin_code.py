@@ -1,6 +1,6 @@
 """A user's own code, as the plugin tests name it by import path (`tests.plugin_code:TinyNet`): a model whose
-options come from its signature, one with its own pydantic config, a dataset of tensors, a regression task
-and the dataset that uses it, and a few that are wrong on purpose."""
+options come from its signature, one that vmap cannot batch, one with its own pydantic config, a dataset of
+tensors, a regression task and the dataset that uses it, and a few that are wrong on purpose."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ class TinyNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x.float())
+
+
+class BranchyNet(TinyNet):
+    """TinyNet that doubles its output where the batch's mean logit is negative: it branches on a tensor's value,
+    which vmap cannot batch (such a model cannot be packed)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out * 2 if out.mean() < 0 else out
 
 
 class WideConfig(BaseModel):

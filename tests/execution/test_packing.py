@@ -17,6 +17,7 @@ import torch
 
 from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
 from tests.studies.test_translation import tiny_translation
+from tests.test_plugins import PLUGIN_BASE
 from trainlab.api import pack_plan, run_study
 from trainlab.execution.packing import PackSetting
 from trainlab.store import Store
@@ -115,6 +116,27 @@ def test_auto_packs_where_a_timed_step_says_so_and_stores_the_same(alone: Path, 
     alone_notes = [n for n in notes if n.startswith("trained alone, not packed")]
     print(f"{len(alone_notes)} of {len(runs)} runs trained alone: {alone_notes[:1]}")
     assert all("ms against" in n and "one at a time" in n for n in alone_notes), alone_notes
+
+
+@pytest.mark.parametrize("pack", ["3", "auto"])
+def test_runs_of_a_model_vmap_cannot_batch_train_alone_and_say_why(pack: str, tmp_path: Path) -> None:
+    """A user's model that branches on a tensor's value: the pack --pack 3 starts fails at its first step and
+    its runs train alone from their checkpoints; auto's timed step fails before training. Either way every run
+    stores what it stores with --pack off, and its note says in words what the model does."""
+    base = {**PLUGIN_BASE, "model": {"name": "tests.plugin_code:BranchyNet", "width": 8}}
+    grid = {"optim.lr": [0.02, 0.01, 0.005]}
+    (tmp_path / "alone").mkdir()
+    run_study(write_study(tmp_path / "alone", base=base, grid=grid), pack="off")
+    study = write_study(tmp_path, base=base, grid=grid)
+    assert {o.status for o in run_study(study, pack=pack)} == {"done"}
+    _same(_metrics(tmp_path / "store"), _metrics(tmp_path / "alone" / "store"))
+    notes = [json.loads(facts).get("notes", []) for facts in _read(tmp_path / "store", "runs")["facts"]]
+    why = "its model branches on a tensor's value (if, bool() or while on a tensor), which vmap cannot batch"
+    expected = {
+        "3": f"packed training failed ({why}); trained alone from its checkpoint",
+        "auto": f"trained alone, not packed: a packed step could not be taken: {why}",
+    }[pack]
+    assert notes == [[expected]] * 3
 
 
 def test_runs_auto_leaves_alone_draw_their_own_dropout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

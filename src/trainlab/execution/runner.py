@@ -38,6 +38,7 @@ from trainlab.train.hooks import config_hooks
 from trainlab.train.packed import (
     PackedLoop,
     evaluate_together,
+    failure,
     members_that_fit,
     packs,
     step_seconds,
@@ -265,7 +266,7 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
             except Exception as err:
                 broken.update(map(id, group))
                 for loop in group:
-                    note = f"packed training failed ({type(err).__name__}: {err}); trained alone from its checkpoint"
+                    note = f"packed training failed ({failure(err)}); trained alone from its checkpoint"
                     ctx.sink(RunNote(run_of[id(loop)].id, note))
         outcomes = []
         for loop in loops:
@@ -293,7 +294,7 @@ def _slower(pack: PackedLoop, ctx: Context) -> str | None:
     except (KeyboardInterrupt, TrainlabError):
         raise
     except Exception as err:  # a model vmap cannot batch: its runs train as they would without --pack
-        return f"a packed step could not be taken ({type(err).__name__}: {err})".splitlines()[0]
+        return f"a packed step could not be taken: {failure(err)}"
     if packed_s < PACK_GAIN * alone_s:
         return None
     return (

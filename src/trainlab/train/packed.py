@@ -49,6 +49,25 @@ def settings_reason(train: TrainConfig) -> str | None:
     return None
 
 
+# what torch's vmap says when a model does what it cannot batch, and the same in words about the model
+VMAP_REFUSALS = {
+    "data-dependent control flow": "its model branches on a tensor's value (if, bool() or while on a tensor)",
+    "calling .item()": "its model calls .item() on a tensor",
+    "dynamic shape": "its model makes a tensor whose shape depends on values (a boolean mask, nonzero)",
+    "inplace arithmetic": "its model writes in place into a tensor that is not batched",
+}
+
+
+def failure(err: Exception) -> str:
+    """Why packed steps failed, in one line: what the model does that vmap cannot batch where torch says so
+    (its message asks users to file an issue with torch), else the error's first line."""
+    text = str(err)
+    for marker, what in VMAP_REFUSALS.items():
+        if marker in text:
+            return f"{what}, which vmap cannot batch"
+    return f"{type(err).__name__}: {text}".splitlines()[0]
+
+
 def why_alone(loop: Loop) -> str | None:
     """Why a run built as `loop` cannot be a member of a pack (None when it can)."""
     split = loop.data.train
