@@ -7,8 +7,8 @@ the same step of each member alone, in one invocation.
     python benchmarks/pack_transformer.py --members 4 --tokens 24
 
 Prints one JSON line last: alone_s, packed_s (seconds of a step of all members) and ratio (alone / packed:
-above 1 means packing is faster). The study trains in bf16; vmap has no fast bf16 path on a CPU, so the
-figure is fp32, where packing is at its best.
+above 1 means packing is faster). The study trains in bf16; this CPU has no native bf16 (emulated, a step
+takes minutes), so the figure is fp32.
 """
 
 from __future__ import annotations
