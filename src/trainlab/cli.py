@@ -354,7 +354,8 @@ def _print_packs(lines: list, pack: str, console: Console) -> None:
         return
     members = sum(len(p.ids) for p in packs)
     console.print(
-        f"packing (--pack {pack}): {members} runs in {len(packs)} packs, {len(alone)} alone"
+        f"packing (--pack {pack}): {members} runs in {len(packs)} pack{'' if len(packs) == 1 else 's'}, "
+        f"{len(alone)} alone"
         + (
             "; auto times each pack's step first and trains its runs one at a time where that is faster"
             if pack == "auto" and packs
