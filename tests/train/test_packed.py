@@ -28,6 +28,7 @@ from trainlab.train.packed import (
     packed_step,
     packs,
     stacked,
+    step_seconds,
     why_alone,
 )
 
@@ -247,10 +248,11 @@ class MatrixProducts(TorchDispatchMode):
 
 
 def test_a_packed_bf16_member_computes_in_bf16_and_trains_as_it_does_alone(tmp_path) -> None:  # noqa: ANN001
-    """Under vmap, autocast reaches the batched matrix products (forward and backward all take bf16), and a
-    member's losses are its run's alone to bf16 rounding: not bit for bit, since under vmap a layer adding an
-    fp32 bias returns fp32 where alone it returns bf16 (measured: up to 0.7 % apart in the first 50 steps, as far
-    as fp32 training is from bf16's; 3.6 % at step 55)."""
+    """Under vmap, autocast reaches the batched matrix products (forward and backward all take bf16; so does
+    --pack auto's timing, packed and alone), and a member's losses are its run's alone to bf16 rounding: not
+    bit for bit, since under vmap a layer adding an fp32 bias returns fp32 where alone it returns bf16
+    (measured: up to 0.7 % apart in the first 50 steps, as far as fp32 training is from bf16's; 3.6 % at step
+    55)."""
     runs = [{**run, "train.precision": "bf16"} for run in RUNS[0]]
     data = DataCache()
     alone = _loops(MODELS_PACKED["mlp"], runs, data, tmp_path)
@@ -259,9 +261,12 @@ def test_a_packed_bf16_member_computes_in_bf16_and_trains_as_it_does_alone(tmp_p
     packed = _loops(MODELS_PACKED["mlp"], [*runs, RUNS[0][0]], data, tmp_path)  # and an fp32 run: apart
     groups, left_out = packs([loop for loop, _ in packed], 8)
     assert left_out == [] and [len(g) for g in groups] == [3, 1]
+    pack = PackedLoop(groups[0])
+    with MatrixProducts() as timing:  # --pack auto's timing: the step packed and alone, both in bf16
+        step_seconds(pack, trials=1)
     with seeding.private_global_rng(torch.device("cpu")), MatrixProducts() as products:
-        PackedLoop(groups[0]).run()
-    assert products.dtypes == {torch.bfloat16}
+        pack.run()
+    assert timing.dtypes == products.dtypes == {torch.bfloat16}
     for (_, losses), (_, twin_losses) in zip(alone, packed[:3]):
         assert len(twin_losses.values) == len(losses.values) >= 50
         torch.testing.assert_close(

@@ -463,7 +463,9 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
 
     def alone() -> None:
         x, y = pack.member_batch(batch(1), 0)
-        pack.task.loss(model(x), y).backward()
+        with first.autocast():  # as the packed step's forward (bf16 runs: both in bf16)
+            loss = pack.task.loss(model(x), y)
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -485,7 +487,9 @@ def members_that_fit(loop: Loop) -> int:
         model = copy.deepcopy(loop.model)
         torch.cuda.reset_peak_memory_stats(loop.device)
         base = torch.cuda.memory_allocated(loop.device)
-        loop.task.loss(model(x), y).backward()
+        with loop.autocast():
+            loss = loop.task.loss(model(x), y)
+        loss.backward()
         activations = torch.cuda.max_memory_allocated(loop.device) - base
         free = torch.cuda.mem_get_info(loop.device)[0]
     else:
