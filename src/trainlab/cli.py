@@ -352,6 +352,7 @@ def _print_packs(lines: list, pack: str, console: Console) -> None:
     packs, alone = [p for p in lines if not p.alone], [p for p in lines if p.alone]
     if not lines:
         return
+    pack = pack.strip().lower()  # as --pack reads it (AUTO is auto)
     members = sum(len(p.ids) for p in packs)
     console.print(
         f"packing (--pack {pack}): {members} runs in {len(packs)} pack{'' if len(packs) == 1 else 's'}, "

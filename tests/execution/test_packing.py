@@ -189,8 +189,8 @@ def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "packing (--pack 3): 12 runs in 6 packs, 2 alone" in out.stdout
     assert "alone: exp 7 seed 0" in out.stdout
-    one = run_cli("check", str(study), "--only", "1", "--pack", "3")
-    assert "packing (--pack 3): 2 runs in 1 pack, 0 alone" in one.stdout, one.stdout
+    one = run_cli("check", str(study), "--only", "1", "--pack", "AUTO")
+    assert "packing (--pack auto): 2 runs in 1 pack, 0 alone; auto times" in one.stdout, one.stdout
     assert_user_error(run_cli("run", str(study), "--pack", "many"), "--pack: 'many' is not auto, off or a number")
 
 
