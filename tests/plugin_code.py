@@ -1,6 +1,7 @@
 """A user's own code, as the plugin tests name it by import path (`tests.plugin_code:TinyNet`): a model whose
-options come from its signature, one that vmap cannot batch, one with its own pydantic config, a dataset of
-tensors, a regression task and the dataset that uses it, and a few that are wrong on purpose."""
+options come from its signature, one with BatchNorm, one that vmap cannot batch, one with its own pydantic
+config, a dataset of tensors, a regression task and the dataset that uses it, and a few that are wrong on
+purpose."""
 
 from __future__ import annotations
 
@@ -24,6 +25,24 @@ class TinyNet(nn.Module):
             layers += [nn.Linear(size, width), nn.ReLU()]
             size = width
         self.body = nn.Sequential(*layers, nn.Linear(size, info.num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.float())
+
+
+class NormNet(nn.Module):
+    """Flatten, a hidden layer of `width` with BatchNorm, a linear head: running statistics to keep per run."""
+
+    def __init__(self, info: DataInfo, width: int = 16) -> None:
+        super().__init__()
+        size = int(torch.tensor(info.input_shape).prod())
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(size, width, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(),
+            nn.Linear(width, info.num_classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x.float())

@@ -4,7 +4,7 @@ seed, its optimizer's hyperparameters (not the optimizer itself: plain SGD runs 
 runs, so that they pay for no momentum buffer), its schedule, its gradient clipping norm and early-stopping
 patience - and its inputs (the runs it starts from). The driver packs the runs that are ready at the same
 time (a lottery study's level after the level before). What only a built run can tell (data held as
-tensors, no BatchNorm, ...) the runner checks again, and a run that fails it trains alone with a note.
+tensors, a model vmap can batch, ...) the runner checks again, and a run that fails it trains alone with a note.
 
 `--pack` is execution, not config: it never changes a run's id or what the run computes.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunSpec
 from trainlab.spec.dotted import flatten
-from trainlab.train.packed import settings_reason
+from trainlab.train.packed import AUGMENTED, settings_reason
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
 OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
@@ -62,6 +62,8 @@ def why_alone(run: RunSpec) -> str:
 
 def _config_reason(run: RunSpec) -> str | None:
     """Why the run trains alone, as its config tells (the runner checks the built run again)."""
+    if getattr(run.config.data, "augment", ()):  # image data's option
+        return AUGMENTED
     name = run.config.optim.name
     if name not in PACKED_OPTIMIZERS:
         return f"optimizer {name} has no packed update rule ({', '.join(PACKED_OPTIMIZERS)} have)"

@@ -4,14 +4,16 @@ parameters stacked along a new first dimension and the model called once per ste
 become one batched product, and per-step Python and kernel-launch costs are paid once for the pack.
 
 Each member stays an ordinary run: its own `Loop` (model, optimizer, schedule, state, hooks) is built as it
-would be alone, and only the steps inside a round are shared. Before a round the members' weights and
-optimizer states are stacked; after it they go back into each member, whose `Loop.end_round` logs, validates,
+would be alone, and only the steps inside a round are shared. Before a round the members' weights, buffers
+and optimizer states are stacked; after it they go back into each member, whose `Loop.end_round` logs, validates,
 steps its plateau schedule, stops early or records divergence, and saves its checkpoint exactly as alone.
 What differs per member: data order (each run's own seeded permutation, gathered in one indexing; data not
 held as tensors - token windows, sentence pairs padded per batch - packs only runs of one seed, which draw the
 same batches, and the pack draws each batch once, as its runs would alone), dropout
 draws (vmap's randomness='different'), learning rates and optimizer hyperparameters, schedules, gradient
-clipping norms, starting weights, and when it stops (a diverged or early-stopped member leaves the pack).
+clipping norms, starting weights, BatchNorm's running statistics (stacked like the weights, so vmap updates
+each member's own in place; unbatched, they could not be), and when it stops (a diverged or early-stopped
+member leaves the pack).
 """
 
 from __future__ import annotations
@@ -36,16 +38,20 @@ from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
 from trainlab.train.tasks import TaskBase
 
-BATCH_NORM = (nn.modules.batchnorm._BatchNorm,)  # running statistics are updated in place: no vmap
 MEMORY_SHARE = 0.5  # of the device's free memory that one pack may take
 T = TypeVar("T")
 ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of a batch's inputs (an estimate)
+
+
+AUGMENTED = "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
 
 
 def settings_reason(train: TrainConfig) -> str | None:
     """Why runs with these training settings train alone, known before anything is built (None: they may)."""
     if train.compile:
         return "train.compile is on"
+    if train.gradient_noise_scale:
+        return "train.gradient_noise_scale is on (its measurement takes the run's own gradients every few steps)"
     return None
 
 
@@ -72,13 +78,11 @@ def why_alone(loop: Loop) -> str | None:
     """Why a run built as `loop` cannot be a member of a pack (None when it can)."""
     split = loop.data.train
     if isinstance(split, TensorSplit) and split.augment is not None:
-        return "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
+        return AUGMENTED
     if not loop.trainable:
         return "its model has nothing to train"
     if reason := getattr(loop.model, "unpackable", None):  # a model that knows it cannot be vmapped says why
         return str(reason)
-    if any(isinstance(m, BATCH_NORM) for m in loop.model.modules()):
-        return "its model has BatchNorm (running statistics are updated in place, which vmap cannot do)"
     if reason := settings_reason(loop.train_cfg):
         return reason
     if problem := unpackable(loop.optimizer):
@@ -169,6 +173,8 @@ class PackedLoop:
             for i, member in enumerate(members):
                 for n, p in member.model.named_parameters():
                     p.copy_(params[n][i])
+                for n, b in member.model.named_buffers():  # BatchNorm's running statistics, per member
+                    b.copy_(buffers[n][i])
         shared = evaluate_together(members, members[0].data.valid)
         for i, member in enumerate(members):
             member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
@@ -182,12 +188,14 @@ class PackedLoop:
         self, models: Sequence[nn.Module], buffers: dict[str, torch.Tensor], step_fn: Callable
     ) -> dict[str, torch.Tensor]:
         """The models' parameters stacked, each in the memory layout its gradient comes back in (found the first
-        time with one step on the first batch, its gradients dropped, under a private RNG)."""
+        time with one step on the first batch, its gradients and running statistics dropped, under a private
+        RNG)."""
         params = {n: t.requires_grad_() for n, t in stacked(models).items()}
         if self.orders is None:
             x, y = self.fixed_batch(len(models))
+            probed = {n: b.clone() for n, b in buffers.items()}  # the probe's step moves running statistics
             with seeding.private_global_rng(self.members[0].device):
-                self.orders = gradient_orders(step_fn, params, buffers, x, y)
+                self.orders = gradient_orders(step_fn, params, probed, x, y)
         return {n: laid_out(t.detach(), self.orders.get(n)).requires_grad_() for n, t in params.items()}
 
     def fixed_batch(self, members: int) -> Batch:
