@@ -15,14 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import TINY_BASE, assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
+from tests.conftest import assert_user_error, interrupted_after, run_cli, trainlab_command, write_study
 from tests.studies.test_translation import tiny_translation
 from tests.test_plugins import PLUGIN_BASE
 from trainlab.api import pack_plan, run_study
 from trainlab.execution.packing import PackSetting
 from trainlab.store import Store
 from trainlab.train.checkpoint import load
-from trainlab.train.packed import AUGMENTED
 
 MLP = {"model.name": "mlp", "model.hidden": [16]}
 RUNS = [  # packs of one optimizer each: SGD and Adam with two settings and two seeds, Nesterov and AdamW with one
@@ -185,10 +184,6 @@ def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:
     assert "train.gradient_noise_scale is on (its measurement takes the run's own gradients every few steps)" in {
         p.alone for p in noisy
     }
-    images = {"name": "fashion_mnist", "root": str(tmp_path / "nowhere"), "augment": ["hflip"]}
-    (tmp_path / "images").mkdir()
-    flipped = write_study(tmp_path / "images", base={**TINY_BASE, "data": images, "model": {"name": "mlp"}})
-    assert {p.alone for p in pack_plan(flipped)} == {AUGMENTED}
     compiled = pack_plan(study, {"train.compile": True})
     assert {p.alone for p in compiled} == {
         "train.compile is on",

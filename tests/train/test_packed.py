@@ -5,7 +5,6 @@ run's alone, for every optimizer of a packed family."""
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import replace
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 import yaml
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from tests.data.test_images import fake_mnist
 from tests.models.test_contract import CONFIGS, GREY, INPUTS, NEEDS, _tokens
 from trainlab.models import MODELS
 from trainlab.optim.packed import member_rows
@@ -29,7 +29,6 @@ from trainlab.train.packed import (
     packs,
     stacked,
     step_seconds,
-    why_alone,
 )
 
 MEMBERS = 2
@@ -329,11 +328,25 @@ def test_runs_of_one_seed_pack_on_data_not_held_as_tensors(data, model: dict, tm
         assert twin.state.best_value == pytest.approx(loop.state.best_value, rel=1e-4)
 
 
-def test_augmented_data_trains_alone_with_the_reason(tmp_path) -> None:  # noqa: ANN001
-    ((loop, _),) = _loops(MODELS_PACKED["mlp"], [{}], DataCache(), tmp_path)
-    assert why_alone(loop) is None
-    loop.data = replace(loop.data, train=replace(loop.data.train, augment=lambda x, g: x))
-    assert why_alone(loop) == "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
+def test_members_on_augmented_data_draw_their_own_augmentations(tmp_path) -> None:  # noqa: ANN001
+    """Augmented images: each member's batches come from its own streams of order and augmentation (flips and
+    padded crops), as alone, so its losses are its run's alone step by step; members of other seeds pack."""
+    fake_mnist(tmp_path, n_train=90)
+    data = {"name": "mnist", "root": str(tmp_path), "valid_size": 10, "augment": ["hflip", "crop"]}
+    base = {"data": data, "train": {"epochs": 5, "batch_size": 8}}  # 10 steps a data epoch
+    runs = [{"optim.lr": 0.05}, {"optim.lr": 0.01, "train.seed": 1}, {"optim.name": "adam", "train.seed": 2}]
+    alone = _loops(MODELS_PACKED["mlp"], runs, DataCache(), tmp_path, base)
+    for loop, _ in alone:
+        loop.run()
+    packed = _loops(MODELS_PACKED["mlp"], runs, DataCache(), tmp_path, base)
+    groups, left_out = packs([loop for loop, _ in packed], 8)
+    assert left_out == [] and [len(g) for g in groups] == [2, 1]
+    with seeding.private_global_rng(torch.device("cpu")):
+        PackedLoop(groups[0]).run()
+    for (loop, losses), (twin, twin_losses) in zip(alone[:2], packed[:2]):
+        assert len(twin_losses.values) == len(losses.values) == 50
+        torch.testing.assert_close(torch.tensor(twin_losses.values), torch.tensor(losses.values), rtol=1e-5, atol=1e-7)
+        assert twin.state.best_value == pytest.approx(loop.state.best_value, rel=1e-4)
 
 
 def test_a_pack_holds_what_fits_in_memory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001

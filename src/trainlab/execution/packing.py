@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from trainlab.errors import TrainlabError
 from trainlab.spec import RunSpec
 from trainlab.spec.dotted import flatten
-from trainlab.train.packed import AUGMENTED, settings_reason
+from trainlab.train.packed import settings_reason
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
 OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
@@ -62,8 +62,6 @@ def why_alone(run: RunSpec) -> str:
 
 def _config_reason(run: RunSpec) -> str | None:
     """Why the run trains alone, as its config tells (the runner checks the built run again)."""
-    if getattr(run.config.data, "augment", ()):  # image data's option
-        return AUGMENTED
     name = run.config.optim.name
     if name not in PACKED_OPTIMIZERS:
         return f"optimizer {name} has no packed update rule ({', '.join(PACKED_OPTIMIZERS)} have)"

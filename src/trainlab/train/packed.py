@@ -7,7 +7,8 @@ Each member stays an ordinary run: its own `Loop` (model, optimizer, schedule, s
 would be alone, and only the steps inside a round are shared. Before a round the members' weights, buffers
 and optimizer states are stacked; after it they go back into each member, whose `Loop.end_round` logs, validates,
 steps its plateau schedule, stops early or records divergence, and saves its checkpoint exactly as alone.
-What differs per member: data order (each run's own seeded permutation, gathered in one indexing; data not
+What differs per member: data order (each run's own seeded permutation, gathered in one indexing; augmented
+data is drawn from each run's own streams of order and augmentation, as alone, and stacked; data not
 held as tensors - token windows, sentence pairs padded per batch - packs only runs of one seed, which draw the
 same batches, and the pack draws each batch once, as its runs would alone), dropout
 draws (vmap's randomness='different'), learning rates and optimizer hyperparameters, schedules, gradient
@@ -43,9 +44,6 @@ T = TypeVar("T")
 ACTIVATIONS_PER_INPUT = 32  # on a CPU, bytes of activations counted per byte of a batch's inputs (an estimate)
 
 
-AUGMENTED = "its training data is augmented (per-batch augmentation is drawn for one run at a time)"
-
-
 def settings_reason(train: TrainConfig) -> str | None:
     """Why runs with these training settings train alone, known before anything is built (None: they may)."""
     if train.compile:
@@ -76,9 +74,6 @@ def failure(err: Exception) -> str:
 
 def why_alone(loop: Loop) -> str | None:
     """Why a run built as `loop` cannot be a member of a pack (None when it can)."""
-    split = loop.data.train
-    if isinstance(split, TensorSplit) and split.augment is not None:
-        return AUGMENTED
     if not loop.trainable:
         return "its model has nothing to train"
     if reason := getattr(loop.model, "unpackable", None):  # a model that knows it cannot be vmapped says why
@@ -123,6 +118,7 @@ class PackedLoop:
         first = self.members[0]
         self.template, self.task, self.split = first.model, first.task, first.data.train
         self.shared = not isinstance(self.split, TensorSplit)  # one batch for all members (pack_key: one seed)
+        self.augmented = not self.shared and self.split.augment is not None
         self.per_epoch = self.split.num_batches(first.train_cfg.batch_size)
         self.total = first.train_cfg.total_steps(self.per_epoch)
         self.orders: dict[str, tuple[int, ...]] | None = None  # of the parameters' gradients (gradient_orders)
@@ -214,13 +210,18 @@ class PackedLoop:
         return batch if self.shared else (batch[0][i], batch[1][i])
 
     def _batches(self, members: list[Loop], step: int, end: int) -> Iterator[Batch]:
-        """The pack's batches of steps `step` to `end`: each member's own, gathered [members, batch, ...], or
-        for data not held as tensors the one batch its members (of one seed) each draw alone."""
+        """The pack's batches of steps `step` to `end`: each member's own, gathered [members, batch, ...] (for
+        augmented data each member's own stream of augmented batches, stacked), or for data not held as tensors
+        the one batch its members (of one seed) each draw alone."""
         while step < end:
             data_epoch, done = divmod(step, self.per_epoch)
             count = min(end - step, self.per_epoch - done)  # the round's steps in this data epoch
             if self.shared:
                 yield from itertools.islice(members[0].batches_from(step, self.per_epoch), count)
+            elif self.augmented:  # each member's batches with its own augmentation draws, as alone, stacked
+                streams = zip(*(m.batches_from(step, self.per_epoch) for m in members))
+                for batch in itertools.islice(streams, count):
+                    yield tuple(torch.stack(parts) for parts in zip(*batch))
             else:
                 orders = _orders(members, data_epoch + 1, len(self.split), members[0].device)
                 for i in range(done, done + count):
