@@ -20,6 +20,7 @@ from trainlab.studies.catalog import load_study, plan
 from trainlab.train import Hook, Loop, seeding
 from trainlab.train.build import DataCache, build_parts
 from trainlab.train.hooks import config_hooks
+from trainlab.train.noise_scale import GradientNoiseScale
 from trainlab.train.packed import (
     PackedLoop,
     _clip,
@@ -326,6 +327,26 @@ def test_runs_of_one_seed_pack_on_data_not_held_as_tensors(data, model: dict, tm
         assert len(twin_losses.values) == len(losses.values) >= 30
         torch.testing.assert_close(torch.tensor(twin_losses.values), torch.tensor(losses.values), rtol=1e-5, atol=1e-7)
         assert twin.state.best_value == pytest.approx(loop.state.best_value, rel=1e-4)
+
+
+def test_a_packed_member_measures_the_gradient_noise_scale_it_measures_alone(tmp_path) -> None:  # noqa: ANN001
+    """McCandlish's noise scale, measured every 2 steps on the first half of each batch: each member's moving
+    averages are its run's alone, and measuring leaves training as it was (losses step by step)."""
+    base = {**BASE, "train": {**BASE["train"], "gradient_noise_scale": True, "noise_scale_every": 2}}
+    data = DataCache()
+    alone = _loops(MODELS_PACKED["mlp"], RUNS[0], data, tmp_path, base)
+    for loop, _ in alone:
+        loop.run()
+    packed = _loops(MODELS_PACKED["mlp"], RUNS[0], data, tmp_path, base)
+    groups, left_out = packs([loop for loop, _ in packed], 8)
+    assert left_out == [] and len(groups) == 1
+    with seeding.private_global_rng(torch.device("cpu")):
+        PackedLoop(groups[0]).run()
+    for (loop, losses), (twin, twin_losses) in zip(alone, packed):
+        torch.testing.assert_close(torch.tensor(twin_losses.values), torch.tensor(losses.values), rtol=1e-5, atol=1e-7)
+        ours, theirs = (next(h for h in m.hooks if isinstance(h, GradientNoiseScale)).estimate for m in (twin, loop))
+        assert ours.count == theirs.count == 27  # 55 steps, every second one
+        assert (ours.grad_sq, ours.trace) == pytest.approx((theirs.grad_sq, theirs.trace), rel=1e-4)
 
 
 def test_members_on_augmented_data_draw_their_own_augmentations(tmp_path) -> None:  # noqa: ANN001

@@ -53,9 +53,9 @@ class NoiseScale:
         return {"grad_sq": g2, "trace_cov": tr, "noise_scale": tr / g2 if g2 > 0 else float("nan")}
 
 
-def _first(batch: object, n: int) -> object:
+def first_examples(batch: object, n: int) -> object:
     """The first n examples of a batch part: a tensor, or a tuple of them (translation inputs)."""
-    return tuple(_first(t, n) for t in batch) if isinstance(batch, tuple) else batch[:n]
+    return tuple(first_examples(t, n) for t in batch) if isinstance(batch, tuple) else batch[:n]
 
 
 def _squared_norm(grads: Sequence[torch.Tensor]) -> float:
@@ -66,7 +66,8 @@ class GradientNoiseScale(Hook):
     """Every `every` steps, before gradient clipping: one extra forward/backward on half the batch.
     Logs noise_scale, grad_sq and trace_cov (units: the task's, examples or tokens) at each evaluation."""
 
-    packs = False  # reads the model itself at each step
+    # a packed run measures it for all its members at once (trainlab.train.packed.PackedLoop._measure_noise)
+    packs = True
 
     def __init__(self, every: int) -> None:
         self.every, self.estimate = every, NoiseScale()
@@ -80,7 +81,7 @@ class GradientNoiseScale(Hook):
         params = [p for p in loop.model.parameters() if p.grad is not None]
         big = [p.grad for p in params]
         half = len(y) // 2
-        x_small, y_small = _first(x, half), _first(y, half)
+        x_small, y_small = first_examples(x, half), first_examples(y, half)
         for p in params:
             p.grad = None
         with seeding.private_global_rng(loop.device), loop.autocast():  # dropout draws leave the run's RNG alone

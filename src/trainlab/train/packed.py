@@ -37,6 +37,7 @@ from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
 from trainlab.train.loop import Loop
+from trainlab.train.noise_scale import GradientNoiseScale, first_examples
 from trainlab.train.tasks import TaskBase
 
 MEMORY_SHARE = 0.5  # of the device's free memory that one pack may take
@@ -48,8 +49,6 @@ def settings_reason(train: TrainConfig) -> str | None:
     """Why runs with these training settings train alone, known before anything is built (None: they may)."""
     if train.compile:
         return "train.compile is on"
-    if train.gradient_noise_scale:
-        return "train.gradient_noise_scale is on (its measurement takes the run's own gradients every few steps)"
     return None
 
 
@@ -103,6 +102,7 @@ def pack_key(loop: Loop) -> tuple:
         cfg.total_steps(loop.data.train.num_batches(cfg.batch_size)),
         cfg.eval_every_steps,
         cfg.precision,  # the pack's forward runs under its first member's autocast
+        (cfg.gradient_noise_scale, cfg.noise_scale_every),  # measured for the whole pack at once
         None if isinstance(loop.data.train, TensorSplit) else cfg.seed,
         str(loop.device),
         rule_for(loop.optimizer),
@@ -142,6 +142,7 @@ class PackedLoop:
         clip = _clip_norms(members, device)
         masks = _stacked_masks(members, params)
         step_hooks = [[h for h in m.hooks if not h.masks()] for m in members]  # masks are applied here instead
+        noise = [h for m in members for h in m.hooks if isinstance(h, GradientNoiseScale)]  # every member's or none
         sums = torch.zeros(len(members), self.task.n_sums, device=device)
         self.template.train()
         measure.reset_peak_memory(device)
@@ -149,6 +150,8 @@ class PackedLoop:
         with measure.GPUSampler(device) as gpu, measure.Stopwatch(device) as clock:
             for x, y in self._batches(members, step, end):
                 losses, batch_sums = step_fn(params, buffers, x, y)
+                if noise and (step + 1) % noise[0].every == 0:
+                    self._measure_noise(noise, step_fn, params, buffers, (x, y))
                 grads = {n: p.grad for n, p in params.items()}
                 with torch.no_grad():
                     if clip is not None:
@@ -174,6 +177,35 @@ class PackedLoop:
         shared = evaluate_together(members, members[0].data.valid)
         for i, member in enumerate(members):
             member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
+
+    def _measure_noise(
+        self,
+        hooks: list[GradientNoiseScale],
+        step_fn: Callable,
+        params: dict[str, torch.Tensor],
+        buffers: dict[str, torch.Tensor],
+        batch: Batch,
+    ) -> None:
+        """Each member's gradient noise scale measurement, as its hook takes it alone (before clipping: the
+        gradient of the batch's first half at the same weights, under a private RNG, running statistics moved
+        as alone; the whole batch's gradient put back), in one packed half-batch step."""
+        x, y = batch
+        half = len(self.member_batch(batch, 0)[1]) // 2
+        if half < 1:  # as alone: a batch of one has no half
+            return
+        small = (first_examples(x, half), first_examples(y, half)) if self.shared else (x[:, :half], y[:, :half])
+        big = {n: p.grad for n, p in params.items()}
+        for p in params.values():
+            p.grad = None
+        with seeding.private_global_rng(self.members[0].device):
+            step_fn(params, buffers, *small)
+        small_sq = _squared_norms({n: p.grad for n, p in params.items() if p.grad is not None})
+        big_sq = _squared_norms(big)
+        for n, p in params.items():
+            p.grad = big[n]
+        for i, hook in enumerate(hooks):
+            units = [self.task.units(self.member_batch(b, i)[1]) for b in (small, batch)]
+            hook.estimate.update(float(small_sq[i]), float(big_sq[i]), *units)
 
     def step_function(self, template: nn.Module) -> Callable:
         """packed_step for this pack's members."""
@@ -407,6 +439,12 @@ def _clip(grads: dict[str, torch.Tensor], max_norms: torch.Tensor) -> None:
     scale = (max_norms / (squares.sqrt() + 1e-6)).clamp(max=1.0)
     for g in grads.values():
         g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+
+
+def _squared_norms(grads: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[members]: each member's squared L2 norm over all its gradients, summed in float64 as the noise scale
+    hook sums a run's alone."""
+    return sum(_per_member_sum(g.double().square()) for g in grads.values())
 
 
 def _per_member_sum(t: torch.Tensor) -> torch.Tensor:
