@@ -164,6 +164,32 @@ def test_check_shows_the_packs_a_level_chain_trains(tmp_path: Path, monkeypatch:
     assert "the runs that share its settings are not ready at the same time" in lone[0].alone
 
 
+def test_dense_runs_that_tickets_rewind_to_at_a_step_pack(tmp_path: Path) -> None:
+    """Rewinding to step 5: the two dense runs (two seeds) pack, and each keeps the weights it has after step 5,
+    written back from the pack at that step: those it keeps alone (the pack's weights at the round's start, the
+    initial ones, would differ)."""
+    stores = {}
+    for pack in ("off", "2"):
+        (tmp_path / pack).mkdir()
+        study = write_study(
+            tmp_path / pack,
+            kind="lottery",
+            runs=[{"model.name": "mlp", "model.hidden": [32]}],
+            lottery={"levels": 1, "rewind": "step:5"},
+            seeds=[0, 1],
+        )
+        assert {o.status for o in run_study(study, pack=pack)} == {"done"}
+        stores[pack] = tmp_path / pack / "store"
+    facts = open_store(stores["2"]).runs("tiny")["facts"]
+    assert [json.loads(f).get("notes") for f in facts] == [None] * 4  # none trained alone
+    kept = sorted(p.relative_to(stores["off"]) for p in stores["off"].glob("runs/*/step_5.pt"))
+    assert len(kept) == 2 and kept == sorted(p.relative_to(stores["2"]) for p in stores["2"].glob("runs/*/step_5.pt"))
+    for name in kept:
+        alone, packed = (torch.load(stores[k] / name, weights_only=True) for k in ("off", "2"))
+        for key, weights in alone.items():
+            torch.testing.assert_close(packed[key], weights, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [

@@ -87,13 +87,11 @@ class Recorder(Hook):
 class KeepSteps(Hook):
     """Saves the weights after the optimizer steps that other runs rewind to (step:K inputs)."""
 
-    packs = False  # reads the model itself at each step
-
     def __init__(self, recorder: Recorder, steps: frozenset[int]) -> None:
-        self.recorder, self.steps = recorder, steps
+        self.recorder, self.model_steps = recorder, steps
 
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
-        if loop.state.step in self.steps:
+        if loop.state.step in self.model_steps:
             self.recorder.keep(loop.model.state_dict(), f"step_{loop.state.step}.pt")
 
 

@@ -56,6 +56,9 @@ class Hook:
     # per-step work reads only `loop.state` and the loss, never the weights or gradients, which live in the
     # pack during a round. A hook that reads them sets False, and its run trains alone.
     packs = True
+    # Steps after which `on_step` reads the model (a snapshot to rewind to): a packed run writes the member's
+    # weights back into its model before calling it there, so such a hook still packs.
+    model_steps: frozenset[int] = frozenset()
 
     def before_optimizer_step(self, loop: Loop) -> None: ...
 

@@ -165,15 +165,13 @@ class PackedLoop:
                 step += 1
                 for i, member in enumerate(members):
                     member.state.step = step
+                    if any(step in hook.model_steps for hook in step_hooks[i]):
+                        _write_back(member, i, params, buffers)
                     for hook in step_hooks[i]:
                         hook.on_step(member, losses[i])
         rule.write_back()
-        with torch.no_grad():
-            for i, member in enumerate(members):
-                for n, p in member.model.named_parameters():
-                    p.copy_(params[n][i])
-                for n, b in member.model.named_buffers():  # BatchNorm's running statistics, per member
-                    b.copy_(buffers[n][i])
+        for i, member in enumerate(members):
+            _write_back(member, i, params, buffers)
         shared = evaluate_together(members, members[0].data.valid)
         for i, member in enumerate(members):
             member.end_round(epoch, sums[i], clock.seconds, gpu.metrics(), shared[i] if shared else None)
@@ -439,6 +437,15 @@ def _clip(grads: dict[str, torch.Tensor], max_norms: torch.Tensor) -> None:
     scale = (max_norms / (squares.sqrt() + 1e-6)).clamp(max=1.0)
     for g in grads.values():
         g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+
+
+def _write_back(member: Loop, i: int, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> None:
+    """Member i's weights and buffers (BatchNorm's running statistics) from the pack into its own model."""
+    with torch.no_grad():
+        for n, p in member.model.named_parameters():
+            p.copy_(params[n][i])
+        for n, b in member.model.named_buffers():
+            b.copy_(buffers[n][i])
 
 
 def _squared_norms(grads: dict[str, torch.Tensor]) -> torch.Tensor:
