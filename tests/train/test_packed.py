@@ -30,6 +30,7 @@ from trainlab.train.packed import (
     packs,
     stacked,
     step_seconds,
+    why_alone,
 )
 
 MEMBERS = 2
@@ -347,6 +348,18 @@ def test_a_packed_member_measures_the_gradient_noise_scale_it_measures_alone(tmp
         ours, theirs = (next(h for h in m.hooks if isinstance(h, GradientNoiseScale)).estimate for m in (twin, loop))
         assert ours.count == theirs.count == 27  # 55 steps, every second one
         assert (ours.grad_sq, ours.trace) == pytest.approx((theirs.grad_sq, theirs.trace), rel=1e-4)
+
+
+def test_a_run_with_a_hook_that_reads_the_model_at_every_step_trains_alone(tmp_path) -> None:  # noqa: ANN001
+    """A hook whose per-step work reads the weights (`Hook.packs` False) keeps its run out of packs, and says so."""
+
+    class Watch(Hook):
+        packs = False
+
+    ((loop, _),) = _loops(MODELS_PACKED["mlp"], [{}], DataCache(), tmp_path)
+    assert why_alone(loop) is None
+    loop.hooks.append(Watch())
+    assert why_alone(loop) == "its hooks Watch read the model at every step"
 
 
 def test_members_on_augmented_data_draw_their_own_augmentations(tmp_path) -> None:  # noqa: ANN001

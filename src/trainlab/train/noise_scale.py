@@ -64,19 +64,20 @@ def _squared_norm(grads: Sequence[torch.Tensor]) -> float:
 
 class GradientNoiseScale(Hook):
     """Every `every` steps, before gradient clipping: one extra forward/backward on half the batch.
-    Logs noise_scale, grad_sq and trace_cov (units: the task's, examples or tokens) at each evaluation."""
-
-    # a packed run measures it for all its members at once (trainlab.train.packed.PackedLoop._measure_noise)
-    packs = True
+    Logs noise_scale, grad_sq and trace_cov (units: the task's, examples or tokens) at each evaluation.
+    A packed run takes the measurement for all its members at once (trainlab.train.packed), so it packs."""
 
     def __init__(self, every: int) -> None:
         self.every, self.estimate = every, NoiseScale()
 
+    def due(self, step: int, examples: int) -> bool:
+        """Whether the step taken after `step` steps, on a batch of `examples`, is measured (a batch of one
+        has no half)."""
+        return (step + 1) % self.every == 0 and examples >= 2
+
     def before_optimizer_step(self, loop: Loop) -> None:
-        if (loop.state.step + 1) % self.every:
-            return
         x, y = loop.batch
-        if len(y) < 2:
+        if not self.due(loop.state.step, len(y)):
             return
         params = [p for p in loop.model.parameters() if p.grad is not None]
         big = [p.grad for p in params]

@@ -143,6 +143,7 @@ class PackedLoop:
         masks = _stacked_masks(members, params)
         step_hooks = [[h for h in m.hooks if not h.masks()] for m in members]  # masks are applied here instead
         noise = [h for m in members for h in m.hooks if isinstance(h, GradientNoiseScale)]  # every member's or none
+        model_steps = [frozenset().union(*(h.model_steps for h in hooks)) for hooks in step_hooks]
         sums = torch.zeros(len(members), self.task.n_sums, device=device)
         self.template.train()
         measure.reset_peak_memory(device)
@@ -150,7 +151,7 @@ class PackedLoop:
         with measure.GPUSampler(device) as gpu, measure.Stopwatch(device) as clock:
             for x, y in self._batches(members, step, end):
                 losses, batch_sums = step_fn(params, buffers, x, y)
-                if noise and (step + 1) % noise[0].every == 0:
+                if noise and noise[0].due(step, len(self.member_batch((x, y), 0)[1])):
                     self._measure_noise(noise, step_fn, params, buffers, (x, y))
                 grads = {n: p.grad for n, p in params.items()}
                 with torch.no_grad():
@@ -165,7 +166,7 @@ class PackedLoop:
                 step += 1
                 for i, member in enumerate(members):
                     member.state.step = step
-                    if any(step in hook.model_steps for hook in step_hooks[i]):
+                    if step in model_steps[i]:
                         _write_back(member, i, params, buffers)
                     for hook in step_hooks[i]:
                         hook.on_step(member, losses[i])
@@ -189,8 +190,6 @@ class PackedLoop:
         as alone; the whole batch's gradient put back), in one packed half-batch step."""
         x, y = batch
         half = len(self.member_batch(batch, 0)[1]) // 2
-        if half < 1:  # as alone: a batch of one has no half
-            return
         small = (first_examples(x, half), first_examples(y, half)) if self.shared else (x[:, :half], y[:, :half])
         big = {n: p.grad for n, p in params.items()}
         for p in params.values():
