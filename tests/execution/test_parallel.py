@@ -69,19 +69,21 @@ def never_stopped(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
 
 @pytest.mark.e2e
 def test_pool_results_equal_one_process(four_runs: Path, tmp_path: Path) -> None:
-    """Two workers of one thread each store bit-identical metrics to one process on one thread."""
+    """Two workers of one thread each store bit-identical metrics to one process on one thread. Runs train
+    one at a time on both sides: `auto` decides by timing, and a packed member matches its run alone to
+    rounding, not to the bit (packs on workers: test_packs_train_on_workers_...)."""
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        run_study(four_runs, store=tmp_path / "alone")
+        run_study(four_runs, store=tmp_path / "alone", pack="off")
         torch.set_num_threads(2)  # split between two workers: one thread each
-        outcomes = run_study(four_runs, store=tmp_path / "pool", workers=2)
+        outcomes = run_study(four_runs, store=tmp_path / "pool", workers=2, pack="off")
     finally:
         torch.set_num_threads(threads)
     assert [o.status for o in outcomes] == ["done"] * 4
     alone, pool = metrics(tmp_path / "alone"), metrics(tmp_path / "pool")
     assert len(alone) == 4 * 25 and alone.index.equals(pool.index) and (alone == pool).all()
-    assert [o.status for o in run_study(four_runs, store=tmp_path / "pool", workers=2)] == ["skipped"] * 4
+    assert [o.status for o in run_study(four_runs, store=tmp_path / "pool", workers=2, pack="off")] == ["skipped"] * 4
 
 
 def _workers_of(pid: int) -> list[int]:
@@ -109,8 +111,20 @@ def _wait(db: Path, sql: str, proc: subprocess.Popen[str], timeout: float = 180)
 
 
 def _start(study: Path, *extra: str) -> subprocess.Popen[str]:
+    """The fault tests' pool, each run alone (`auto` packs by timing, so a rerun could pack where the
+    never-stopped reference did not, and differ from it by rounding)."""
     args = trainlab_command(
-        "run", str(study), "--workers", "2", "--set", f"train.epochs={EPOCHS}", "--set", "data.n=1500", *extra
+        "run",
+        str(study),
+        "--workers",
+        "2",
+        "--pack",
+        "off",
+        "--set",
+        f"train.epochs={EPOCHS}",
+        "--set",
+        "data.n=1500",
+        *extra,
     )
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
