@@ -513,10 +513,11 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         "params_by_module",
         "test",
         "checkpoints",
+        "packed",
         "notes",
         "folder",
     ):
-        if key not in ("parent", "children", "notes") or info.get(key):
+        if key not in ("parent", "children", "packed", "notes") or info.get(key):
             console.print(f"  {key}: {_fmt(info.get(key))}", markup=False)
     if info.get("error"):
         console.print(f"  error:\n{info['error']}", markup=False)

@@ -88,6 +88,11 @@ def test_a_packed_study_stores_what_it_stores_alone(alone: Path, tmp_path: Path)
     _same(_metrics(tmp_path / "store"), _metrics(alone))
     runs = _read(tmp_path / "store", "runs")
     assert len(runs) == 12
+    packed = [json.loads(facts)["packed"] for facts in runs["facts"]]
+    assert sorted(p["members"] for p in packed) == [2] * 4 + [4] * 8 and {p["from_epoch"] for p in packed} == {1}
+    assert [json.loads(facts)["packed"] for facts in _read(alone, "runs")["facts"]] == [None] * 12
+    shown = run_cli("show", runs["id"].iloc[0], "--store", str(tmp_path / "store")).stdout
+    assert "  packed: in a pack of " in shown and "runs from epoch 1 (its seconds are the pack's" in shown
     for run_id in runs["id"]:
         ours = load(tmp_path / "store" / "runs" / run_id / "last.pt", torch.device("cpu"))
         theirs = load(alone / "runs" / run_id / "last.pt", torch.device("cpu"))
@@ -169,6 +174,12 @@ def test_a_run_moves_between_packed_and_alone_at_any_epoch(
     outcomes = run_study(study, pack=then)
     assert {o.status for o in outcomes} == {"done"}
     _same(_metrics(tmp_path / "store"), _metrics(alone))
+    # the runs' `packed` fact tells their last stretch of training (the report's note on times reads it)
+    packed = [json.loads(facts)["packed"] for facts in _read(tmp_path / "store", "runs")["facts"]]
+    if then == "off":
+        assert packed == [None] * 12
+    else:  # the run stopped after epoch 2 packs from epoch 3, with the runs that had not started
+        assert sorted(p["from_epoch"] for p in packed) == [1] * 11 + [3], packed
 
 
 def test_check_shows_the_packs_and_why_a_run_is_alone(tmp_path: Path) -> None:

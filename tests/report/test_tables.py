@@ -10,7 +10,7 @@ import pandas as pd
 
 from trainlab.analysis.stats import mean_ci
 from trainlab.report.records import StudyRecords
-from trainlab.report.tables import convergence_table, hardware_note, results_table
+from trainlab.report.tables import convergence_table, hardware_note, packing_note, results_table, spans
 
 
 def records(valid: dict[tuple[int, int], list[float]], models: dict[int, str]) -> StudyRecords:
@@ -135,3 +135,26 @@ def test_resources_name_the_hardware_and_warn_when_it_differs() -> None:
     assert "different hardware" in note and "AMD EPYC (cpu, 2 threads): exp 1" in note
     assert "NVIDIA H100 (cuda, 16 threads): exp 2" in note
     assert hardware_note(with_facts("{}", "{}")) == ""  # stores written before hardware was recorded
+
+
+def test_times_of_packed_runs_are_flagged_as_their_packs() -> None:
+    """A packed run's seconds are its pack's: the resources and convergence captions say which experiments
+    trained packed, and warn when others trained one at a time, as does the finding of the fastest."""
+    from trainlab.report.findings import fastest
+
+    recs = records({(1, 0): [0.5], (1, 1): [0.5], (2, 0): [0.6]}, {1: "mlp", 2: "mlp"})
+    pack = json.dumps({"packed": {"members": 2, "from_epoch": 1}})
+    with_facts = lambda *facts: replace(recs, runs=recs.runs.assign(facts=list(facts)))  # noqa: E731
+    assert packing_note(with_facts("{}", json.dumps({"packed": None}), "{}")) == ""
+    every = packing_note(with_facts(pack, pack, pack))
+    assert every.startswith("Every run trained packed") and "compare" not in every
+    mixed = with_facts(pack, "{}", "{}")
+    assert packing_note(mixed).startswith("Exp 1 (1 of 2 runs) trained packed") and "the same way" in packing_note(
+        mixed
+    )
+    assert packing_note(with_facts(pack, pack, "{}")).startswith("Exp 1 trained packed")
+    assert spans([1, 2, 3, 5, 7, 8]) == ["1-3", "5", "7-8"]
+    table, order = convergence_table(mixed)
+    assert packing_note(mixed) in table.caption
+    assert fastest(mixed, order, table.rows)[0].endswith(packing_note(mixed))  # the finding ranks by seconds
+    assert "packed" not in fastest(with_facts(pack, pack, pack), order, table.rows)[0]  # every run alike

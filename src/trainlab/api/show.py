@@ -22,6 +22,15 @@ def _flops_line(facts: dict[str, Any], cumulative: float | None) -> str | None:
     return text
 
 
+def _packed_line(packed: dict[str, int] | None) -> str | None:
+    if not packed:
+        return None
+    return (
+        f"in a pack of {packed['members']} runs from epoch {packed['from_epoch']} (its seconds are the pack's, "
+        "shared by its members)"
+    )
+
+
 def describe_run(store: Store, prefix: str) -> dict[str, Any]:
     """Everything `trainlab show` prints about one run (a unique id prefix is enough)."""
     run_id = unique_run(store, prefix)
@@ -72,6 +81,7 @@ def describe_run(store: Store, prefix: str) -> dict[str, Any]:
         "checkpoints": sorted(
             a["path"].rsplit("/", 1)[1] for a in store.artifacts(run_id) if a["kind"] == "checkpoint"
         ),
+        "packed": _packed_line(facts.get("packed")),
         "notes": facts.get("notes"),
         "error": facts.get("error"),
         "folder": str(store.root / "runs" / run_id),

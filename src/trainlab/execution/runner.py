@@ -255,6 +255,8 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
         packed, broken, tested = set(), set(), {}
         for pack in (p for p in together if not any(p is s for s, _ in slower)):
             group = pack.members
+            for loop in group:
+                _record_packed(run_of[id(loop)].id, {"members": len(group), "from_epoch": loop.state.epoch + 1}, ctx)
             try:
                 pack.run()  # the pack auto timed: its gradients' layout is known already
                 packed.update(map(id, group))
@@ -264,6 +266,7 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
             except Exception as err:
                 broken.update(map(id, group))
                 for loop in group:
+                    _record_packed(run_of[id(loop)].id, None, ctx)
                     note = f"packed training failed ({failure(err)}); trained alone from its checkpoint"
                     ctx.sink(RunNote(run_of[id(loop)].id, note))
         outcomes = []
@@ -273,6 +276,13 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
             packing = (id(loop) in packed, id(loop) in broken, tested.get(id(loop)))
             outcomes.append(_finished(run_of[id(loop)], loop, ctx, start, *packing))
         return outcomes
+
+
+def _record_packed(run_id: str, packed: dict[str, int] | None, ctx: Context) -> None:
+    """The run's `packed` fact: the pack it trains in from which epoch (None: it trains alone). Its stored
+    seconds are then the pack's wall time, which the report says beside its times (report.tables.packing_note).
+    Like `hardware`, it describes the run's latest stretch of training."""
+    ctx.sink(FactsMeasured(run_id, {"packed": packed}))
 
 
 def _pack_size(loops: list[Loop], ctx: Context) -> int:
@@ -341,7 +351,8 @@ def prepare_run(run: RunSpec, ctx: Context, start: Start) -> Loop:
             measure.parameter_counts(parts.model),
             str(device),
             loop.state.epoch,
-            {"hardware": hardware, "main_mode": parts.task.mode, **_command(ctx)},
+            # "packed": how this stretch of training runs, set by train_pack (times are the pack's)
+            {"hardware": hardware, "main_mode": parts.task.mode, "packed": None, **_command(ctx)},
             run.parent,
             run.relation,
         )

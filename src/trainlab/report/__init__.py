@@ -30,6 +30,12 @@ class _Figures:
         return figure_html(fig, f"Figure {self.count}: {caption}.", self.out / f"{stem}.png")
 
 
+def _timing(records: StudyRecords) -> str:
+    """The end of a caption of times: which runs trained packed, if any (their seconds are their pack's)."""
+    note = tables.packing_note(records)
+    return f". {note.removesuffix('.')}" if note else ""
+
+
 def _figures(records: StudyRecords, figs: _Figures) -> str:
     parts = []
     papers = (records.x, "seconds")  # figures per architecture over the chosen axis and time
@@ -39,7 +45,8 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
                 figures.learning_curves(records, x),
                 f"curves_{x}",
                 f"loss and {records.main_metric} of every experiment of {records.name} over "
-                f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)",
+                f"{records.x_label(x)} (dashed: train, solid: valid; bands: 95 % CI over seeds)"
+                + (_timing(records) if x == "seconds" else ""),
             )
         )
     for x in dict.fromkeys(papers):
@@ -51,7 +58,7 @@ def _figures(records: StudyRecords, figs: _Figures) -> str:
             figures.resource_bars(records),
             "resources",
             "mean training seconds per epoch, peak memory and parameters per experiment (each experiment's colour, "
-            "named in the legend; past 16 experiments one colour, by number)",
+            "named in the legend; past 16 experiments one colour, by number)" + _timing(records),
         )
     )
     return "".join(parts)

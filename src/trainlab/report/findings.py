@@ -9,7 +9,7 @@ import pandas as pd
 from trainlab.analysis.curves import AXES, overfitting_epoch
 from trainlab.analysis.stats import MeanCI, mean_ci
 from trainlab.report.records import StudyRecords
-from trainlab.report.tables import UNITS, ordered_experiments
+from trainlab.report.tables import UNITS, mixed_packing, ordered_experiments, packing_note
 
 LISTED = 5  # a finding names at most this many runs or experiments, then says how many more
 
@@ -64,10 +64,11 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
     row = convergence_rows[0]
     runs = dict((n, r) for n, _, r in records.experiments())[order[0]]
     first, second = records.x, "seconds" if records.x != "seconds" else "flops"
-    return [
+    text = (
         f"Fastest to within 5 % of the best valid {records.metric_title}: {_name(records, order[0], runs)}, "
         f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."
-    ]
+    )
+    return [f"{text} {packing_note(records)}" if "seconds" in (first, second) and mixed_packing(records) else text]
 
 
 def overfitting(records: StudyRecords) -> list[str]:

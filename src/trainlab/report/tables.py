@@ -225,7 +225,8 @@ def resources_table(records: StudyRecords) -> Table:
         "the largest and the allocated peak the smallest. On CPU the process's peak resident memory is shown. "
         "'params + grads + optimizer MB' is the analytic part of memory that model state must take; the rest "
         "of the peak is activations and workspace. FLOPs are cumulative training FLOPs (analytic formula "
-        "where one exists, otherwise PyTorch's FLOP counter). " + hardware_note(records)
+        "where one exists, otherwise PyTorch's FLOP counter). "
+        + " ".join(filter(None, (hardware_note(records), packing_note(records))))
     )
     return table
 
@@ -245,6 +246,51 @@ def hardware_note(records: StudyRecords) -> str:
         parts = "; ".join(f"{name}: exp {', '.join(map(str, sorted(set(exps))))}" for name, exps in where.items())
         return f"Runs were measured on different hardware ({parts}): compare times with care."
     return ""
+
+
+def packed_runs(records: StudyRecords) -> dict[int, tuple[int, int]]:
+    """Per experiment: how many of its runs trained packed (their `packed` fact, trainlab run --pack), of how
+    many."""
+    out = {}
+    for number, _, runs in records.experiments():
+        facts = [json.loads(f) for f in runs["facts"]] if "facts" in runs else []
+        out[number] = (sum(bool(f.get("packed")) for f in facts), len(runs))
+    return out
+
+
+def mixed_packing(records: StudyRecords) -> bool:
+    """Some runs trained packed and others alone: their seconds do not compare."""
+    counts = packed_runs(records).values()
+    return 0 < sum(packed for packed, _ in counts) < sum(total for _, total in counts)
+
+
+def spans(numbers: list[int]) -> list[str]:
+    """Sorted numbers as runs of consecutive ones: [1, 2, 3, 5] -> ["1-3", "5"]."""
+    out: list[list[int]] = []
+    for n in numbers:
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return [f"{a}-{b}" if b > a else f"{a}" for a, b in out]
+
+
+def packing_note(records: StudyRecords) -> str:
+    """Which experiments' runs trained packed: their seconds are their pack's wall time, shared by its members,
+    so their times compare only with runs trained the same way. One sentence, or "" when no run trained packed."""
+    counts = packed_runs(records)
+    if not any(packed for packed, _ in counts.values()):
+        return ""
+    seconds = "a packed run's seconds are its pack's wall time, shared by the runs stepping with it"
+    if not mixed_packing(records):
+        return f"Every run trained packed (trainlab run --pack): {seconds}."
+    whole = [n for n, (p, t) in counts.items() if p == t]
+    part = [f"{n} ({p} of {t} runs)" for n, (p, t) in counts.items() if 0 < p < t]
+    some = ", ".join([*spans(whole), *part])
+    return (
+        f"Exp {some} trained packed (trainlab run --pack), the rest one run at a time: {seconds}, so compare "
+        "times only between runs trained the same way."
+    )
 
 
 UNITS = {"step": "steps", "epoch": "epochs", "seen": "examples", "seconds": "seconds", "flops": "FLOPs"}
@@ -274,7 +320,7 @@ def convergence_table(records: StudyRecords) -> tuple[Table, list[int]]:
     table = Table(
         f"Convergence: {records.x_label(first)} and {records.x_label(second)} until the valid {shown} first reaches "
         f"{target:.4g} (within 5 % of the best valid {shown} in the study, {best_all:.4g}); fastest first. "
-        f"'-' means not reached; those are ordered by their best valid {shown}.",
+        f"'-' means not reached; those are ordered by their best valid {shown}. {packing_note(records)}".rstrip(),
         [
             "rank",
             "exp",
