@@ -68,7 +68,7 @@ def fastest(records: StudyRecords, order: list[int], convergence_rows: list[list
         f"Fastest to within 5 % of the best valid {records.metric_title}: {_name(records, order[0], runs)}, "
         f"after {row[4]} {UNITS[second]} of training ({row[3]} {UNITS[first]})."
     )
-    return [f"{text} {packing_note(records)}" if "seconds" in (first, second) and mixed_packing(records) else text]
+    return [f"{text} {packing_note(records)}" if mixed_packing(records) else text]  # it states seconds
 
 
 def overfitting(records: StudyRecords) -> list[str]:
