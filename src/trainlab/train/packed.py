@@ -524,9 +524,8 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
 
     with seeding.private_global_rng(first.device):
         model.train()
-        packed_s = _timed(packed, first.device, trials)
-        alone_s = _timed(alone, first.device, trials) * len(members)
-    return packed_s, alone_s
+        packed_s, alone_s = _timed((packed, alone), first.device, trials)
+    return packed_s, alone_s * len(members)
 
 
 def members_that_fit(loop: Loop) -> int:
@@ -551,12 +550,16 @@ def members_that_fit(loop: Loop) -> int:
     return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
 
 
-def _timed(work: Callable[[], object], device: torch.device, trials: int) -> float:
-    """The best of `trials` timings of `work`, after one untimed call (allocations, lazy initialisation)."""
-    work()
-    best = float("inf")
+def _timed(works: Sequence[Callable[[], object]], device: torch.device, trials: int) -> list[float]:
+    """The best of `trials` timings of each of `works`, taken in turn (so that a machine slowed for a while by
+    other work slows both sides of a comparison alike), after one untimed call of each (allocations, lazy
+    initialisation)."""
+    for work in works:
+        work()
+    best = [float("inf")] * len(works)
     for _ in range(trials):
-        with measure.Stopwatch(device) as clock:
-            work()
-        best = min(best, clock.seconds)
+        for i, work in enumerate(works):
+            with measure.Stopwatch(device) as clock:
+                work()
+            best[i] = min(best[i], clock.seconds)
     return best
