@@ -6,10 +6,16 @@ import importlib.util
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from trainlab.data import DataInfo
 from trainlab.models import MODELS, MultiHeadAttention
+from trainlab.models.attention import MembersFolded
 from trainlab.train.measure import parameter_counts
+from trainlab.train.packed import stacked
 
 SEQUENCE = DataInfo("classification", (8, 12), 5)
 TOKENS = DataInfo("lm", (16,), 300)
@@ -86,6 +92,64 @@ def test_fused_attention_equals_the_explicit_softmax(causal: bool) -> None:
     fused = attn(x)
     attn.fused = False
     torch.testing.assert_close(attn(x), fused, rtol=1e-5, atol=1e-6)
+
+
+class FusedCalls(TorchDispatchMode):
+    """How many times torch's fused CPU attention kernel runs while it is on (below vmap: batched calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        self.calls += func.overloadpacket == torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("mask", ["none", "shared", "causal", "per_member"])
+def test_attention_under_vmap_is_one_fused_call_equal_to_each_member_alone(mask: str) -> None:
+    """Packed training calls a model under vmap, which has no batching rule for the fused kernel (the packed
+    step allows only the math path): MultiHeadAttention then calls the fused kernel once for every member
+    (attention.MembersFolded), and each member's output and gradients are its module's alone. Masks: none, one
+    for every member (padding, broadcast over heads and queries), causal, and one per member."""
+    torch.manual_seed(0)
+    modules = [MultiHeadAttention(dim=16, heads=4, causal=mask == "causal") for _ in range(3)]
+    x = torch.randn(3, 2, 5, 16)  # (members, batch, tokens, width)
+    shared = torch.tensor([[True] * 3 + [False] * 2, [True] * 5]).view(2, 1, 1, 5)
+    masks = {"shared": shared, "per_member": torch.rand(3, 2, 1, 1, 5) < 0.7}.get(mask)
+    if masks is not None:
+        masks[..., 0] = True  # every query sees a key
+    alone = torch.stack(
+        [
+            m(x[i], mask=masks if mask == "shared" else masks[i] if mask == "per_member" else None)
+            for i, m in enumerate(modules)
+        ]
+    )
+    alone.square().sum().backward()
+    params = {n: t.requires_grad_() for n, t in stacked(modules).items()}
+
+    def member(p: dict, x: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+        return functional_call(modules[0], p, (x,), {"mask": m})
+
+    with sdpa_kernel(SDPBackend.MATH), FusedCalls() as fused:  # as the packed step calls models
+        packed = vmap(member, in_dims=(0, 0, 0 if mask == "per_member" else None))(params, x, masks)
+    packed.square().sum().backward()
+    assert fused.calls == 1
+    torch.testing.assert_close(packed, alone, rtol=1e-5, atol=1e-6)
+    for name, p in params.items():
+        torch.testing.assert_close(p.grad, torch.stack([dict(m.named_parameters())[name].grad for m in modules]))
+
+
+def test_members_folded_called_directly_is_the_fused_kernel() -> None:
+    """Outside vmap (plain tensors) MembersFolded is scaled_dot_product_attention, backward included."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 5, 8, requires_grad=True) for _ in range(3))
+    ours = MembersFolded.apply(q, k, v, None, 0.0, True)
+    (dq, dk, dv) = torch.autograd.grad(ours.square().sum(), (q, k, v))
+    theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(ours, theirs)
+    for ours_grad, theirs_grad in zip((dq, dk, dv), torch.autograd.grad(theirs.square().sum(), (q, k, v))):
+        torch.testing.assert_close(ours_grad, theirs_grad)
 
 
 @pytest.mark.parametrize("causal", [False, True])
