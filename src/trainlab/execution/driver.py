@@ -88,7 +88,8 @@ class Sink:
     def __call__(self, event: Event) -> None:
         self.write(event)
         if isinstance(event, RunNote) and self.console:
-            self.console.print(f"[yellow]warning:[/yellow] run {event.run_id}: {escape(event.text)}", soft_wrap=True)
+            label = "[yellow]warning:[/yellow]" if event.warning else "note:"
+            self.console.print(f"{label} run {event.run_id}: {escape(event.text)}", soft_wrap=True)
 
 
 class Driver:

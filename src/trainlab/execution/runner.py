@@ -251,7 +251,7 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
         slower = [(pack, why) for pack in together if (why := _slower(pack, ctx))]
         alone += [(loop, why) for pack, why in slower for loop in pack.members]
         for loop, why in alone:
-            ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}"))
+            ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}", warning=False))
         packed, broken, tested = set(), set(), {}
         for pack in (p for p in together if not any(p is s for s, _ in slower)):
             group = pack.members
@@ -268,7 +268,7 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
                 for loop in group:
                     _record_packed(run_of[id(loop)].id, None, ctx)
                     note = f"packed training failed ({failure(err)}); trained alone from its checkpoint"
-                    ctx.sink(RunNote(run_of[id(loop)].id, note))
+                    ctx.sink(RunNote(run_of[id(loop)].id, note, warning=False))
         outcomes = []
         for loop in loops:
             if id(loop) not in packed:

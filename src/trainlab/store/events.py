@@ -74,10 +74,12 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class RunNote:
-    """Something the user should know about a run (a damaged checkpoint skipped, ...)."""
+    """Something the user should know about a run: a warning (a damaged checkpoint skipped, ...), or with
+    `warning` False a choice explained (why a run trained alone rather than packed)."""
 
     run_id: str
     text: str
+    warning: bool = True
 
 
 @dataclass(frozen=True)
