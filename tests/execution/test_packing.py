@@ -139,7 +139,9 @@ def test_runs_of_a_model_vmap_cannot_batch_train_alone_and_say_why(pack: str, tm
     console = Console(file=io.StringIO(), width=400)
     assert {o.status for o in run_study(study, pack=pack, console=console)} == {"done"}
     _same(_metrics(tmp_path / "store"), _metrics(tmp_path / "alone" / "store"))
-    notes = [json.loads(facts).get("notes", []) for facts in _read(tmp_path / "store", "runs")["facts"]]
+    facts = [json.loads(facts) for facts in _read(tmp_path / "store", "runs")["facts"]]
+    notes = [f.get("notes", []) for f in facts]
+    assert [f["packed"] for f in facts] == [None] * 3  # trained alone in the end, whichever way
     said = console.file.getvalue()
     assert said.count("note: run ") == 3 and "warning" not in said, said
     why = "its model branches on a tensor's value (if, bool() or while on a tensor), which vmap cannot batch"

@@ -265,8 +265,7 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
                 raise
             except Exception as err:
                 broken.update(map(id, group))
-                for loop in group:
-                    _record_packed(run_of[id(loop)].id, None, ctx)
+                for loop in group:  # each trains alone again (`_finished`), which clears its `packed` fact
                     note = f"packed training failed ({failure(err)}); trained alone from its checkpoint"
                     ctx.sink(RunNote(run_of[id(loop)].id, note, warning=False))
         outcomes = []
@@ -278,10 +277,10 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
         return outcomes
 
 
-def _record_packed(run_id: str, packed: dict[str, int] | None, ctx: Context) -> None:
-    """The run's `packed` fact: the pack it trains in from which epoch (None: it trains alone). Its stored
-    seconds are then the pack's wall time, which the report says beside its times (report.tables.packing_note).
-    Like `hardware`, it describes the run's latest stretch of training."""
+def _record_packed(run_id: str, packed: dict[str, int], ctx: Context) -> None:
+    """The run's `packed` fact: the pack it trains in from which epoch (`prepare_run` clears it whenever a run
+    starts). Its stored seconds are then the pack's wall time, which the report says beside its times
+    (report.tables.packing_note). Like `hardware`, it describes the run's latest stretch of training."""
     ctx.sink(FactsMeasured(run_id, {"packed": packed}))
 
 

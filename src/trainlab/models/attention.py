@@ -159,7 +159,7 @@ class MembersFolded(torch.autograd.Function):
         return out.view(members, batch, *out.shape[1:]), 0
 
 
-FUSED = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]  # torch's default choice
+FUSED = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]  # fused first, math if none fits
 
 
 def _with_members(t: torch.Tensor | None, dim: int | None, members: int) -> torch.Tensor | None:

@@ -134,6 +134,16 @@ class StudyRecords:
     def _experiments(self) -> tuple[tuple[int, str, pd.DataFrame], ...]:  # asked for by every figure and table
         return tuple((int(n), str(g["label"].iloc[0]), g) for n, g in self.runs.groupby("experiment", sort=True))
 
+    @cached_property
+    def packed(self) -> dict[int, tuple[int, int]]:
+        """Per experiment: how many of its runs trained packed (their `packed` fact, trainlab run --pack), of how
+        many (read once: the report's time tables, figures and findings all ask)."""
+        out = {}
+        for number, _, runs in self.experiments():
+            facts = [json.loads(f) for f in runs["facts"]] if "facts" in runs else []
+            out[number] = (sum(bool(f.get("packed")) for f in facts), len(runs))
+        return out
+
     def column(self, runs: pd.DataFrame, key: str) -> object:
         """A config value of an experiment's runs (None where the config has no such key)."""
         return runs[key].iloc[0] if key in runs and pd.notna(runs[key].iloc[0]) else None

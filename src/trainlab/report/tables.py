@@ -248,19 +248,9 @@ def hardware_note(records: StudyRecords) -> str:
     return ""
 
 
-def packed_runs(records: StudyRecords) -> dict[int, tuple[int, int]]:
-    """Per experiment: how many of its runs trained packed (their `packed` fact, trainlab run --pack), of how
-    many."""
-    out = {}
-    for number, _, runs in records.experiments():
-        facts = [json.loads(f) for f in runs["facts"]] if "facts" in runs else []
-        out[number] = (sum(bool(f.get("packed")) for f in facts), len(runs))
-    return out
-
-
 def mixed_packing(records: StudyRecords) -> bool:
     """Some runs trained packed and others alone: their seconds do not compare."""
-    counts = packed_runs(records).values()
+    counts = records.packed.values()
     return 0 < sum(packed for packed, _ in counts) < sum(total for _, total in counts)
 
 
@@ -278,7 +268,7 @@ def spans(numbers: list[int]) -> list[str]:
 def packing_note(records: StudyRecords) -> str:
     """Which experiments' runs trained packed: their seconds are their pack's wall time, shared by its members,
     so their times compare only with runs trained the same way. One sentence, or "" when no run trained packed."""
-    counts = packed_runs(records)
+    counts = records.packed
     if not any(packed for packed, _ in counts.values()):
         return ""
     seconds = "a packed run's seconds are its pack's wall time, shared by the runs stepping with it"
