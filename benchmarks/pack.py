@@ -185,6 +185,8 @@ def main() -> None:
     p.add_argument("--postech-steps", type=int, default=40, help="with --postech-only: steps of each run")
     p.add_argument("--smoke", action="store_true", help="tiny data and few runs: that the script runs, no figure")
     args = p.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: this machine has no CUDA device (torch {torch.__version__})")
     if args.smoke:
         args.sweep_epochs, args.quickstart_epochs, args.lottery_steps, args.lenets, args.lenet_steps = 1, 1, 20, 2, 20
     result: dict[str, Any] = {"benchmark": "pack", "device": args.device, "pack": args.pack}
