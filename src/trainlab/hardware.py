@@ -5,6 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 @functools.cache
@@ -39,17 +43,17 @@ def _glibc_malloc() -> tuple[Callable[[int, int], int], Callable[[int], int]] | 
 
 
 @contextmanager
-def freed_memory_kept() -> Iterator[bool]:
-    """Inside, glibc's malloc keeps memory freed for reuse (yields whether it took the settings; False where
-    the C library is not glibc). By default glibc gives every freed block of over 32 MB back to the system
-    (munmap), and the free top of its heap past twice its threshold, so a loop that allocates and frees such
-    blocks at every step, as a CPU pack does with its stacked batches and gradients, pays the page faults of
-    fresh memory each step: with these settings 200 steps of a pack of 64 LeNet-300-100 took 23.3 s against
-    28.1 s, a round of 15 MLPs 784-128-10 about 13 % less (README). On leaving, the freed memory goes back to
-    the system (malloc_trim), so the peak memory of what runs next starts from what is in use, and the
-    thresholds are left where glibc's adjustment would take them at most (setting any of them ends that
-    adjustment for the process)."""
-    calls = _glibc_malloc()
+def freed_memory_kept(device: torch.device) -> Iterator[bool]:
+    """Inside, on a CPU `device`, glibc's malloc keeps memory freed for reuse (yields whether it took the
+    settings; False on other devices, whose allocators cache blocks themselves, and where the C library is not
+    glibc). Every training round runs inside, alone or packed. By default glibc gives each freed block of over
+    32 MB back to the system (munmap), and the free top of its heap past twice its threshold, so a loop that
+    allocates and frees large blocks at every step pays the page faults of fresh memory each step: kept, 200
+    steps of a pack of 64 LeNet-300-100 took 23.3 s against 28.1 s, and a step of the POSTECH Transformer
+    alone 3.6 s against 4.1-4.5 s (README). On leaving, the freed memory goes back to the system
+    (malloc_trim), so the next round's peak memory starts from what is in use, and the thresholds are left
+    where glibc's own adjustment takes them at most (setting any of them ends that adjustment)."""
+    calls = _glibc_malloc() if device.type == "cpu" else None
     mallopt, malloc_trim = calls if calls else (None, None)
     kept = bool(mallopt and mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES))
     try:

@@ -55,11 +55,11 @@ def test_a_pack_reuses_freed_memory_and_gives_it_back_after() -> None:
     tensor is given back, so the next epoch's peak starts from what is in use (a process-wide version of the
     setting kept it: the peak stopped falling between epochs)."""
     default = _page_faults_of_churn(15_000_000)
-    with freed_memory_kept() as kept:
+    cpu = torch.device("cpu")
+    with freed_memory_kept(cpu) as kept:
         if not kept:
             pytest.skip("the C library is not glibc: freed memory is left to its malloc")
         reused = _page_faults_of_churn(15_000_000)
-        cpu = torch.device("cpu")
         reset_peak_memory(cpu)
         base = peak_rss_mb()
         big = torch.ones(100_000_000)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from trainlab.data.base import Batch, DataBundle, Split
+from trainlab.hardware import freed_memory_kept
 from trainlab.optim import Schedule
 from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
@@ -97,7 +98,8 @@ class Loop:
         per_epoch = self.data.train.num_batches(self.train_cfg.batch_size)
         total = self.train_cfg.total_steps(per_epoch)
         while self.state.step < total and self.state.stop_reason is None:
-            self._train_round(self.state.epoch + 1, self._round_end(per_epoch, total), per_epoch)
+            with freed_memory_kept(self.device):
+                self._train_round(self.state.epoch + 1, self._round_end(per_epoch, total), per_epoch)
         return self.state
 
     def evaluate(self, split: Split, max_batches: int | None = None) -> dict[str, float]:

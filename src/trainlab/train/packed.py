@@ -131,7 +131,7 @@ class PackedLoop:
             step = min(m.state.step for m in active)
             together = [m for m in active if m.state.step == step]
             first = together[0]
-            with memory_reused(first.device):
+            with freed_memory_kept(first.device):
                 self._round(together, first.state.epoch + 1, first._round_end(self.per_epoch, self.total))
 
     def _round(self, members: list[Loop], epoch: int, end: int) -> None:
@@ -524,7 +524,7 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    with seeding.private_global_rng(first.device), memory_reused(first.device):
+    with seeding.private_global_rng(first.device), freed_memory_kept(first.device):
         model.train()
         packed_s, alone_s = _timed((packed, alone), first.device, trials)
     return packed_s, alone_s * len(members)
@@ -550,12 +550,6 @@ def members_that_fit(loop: Loop) -> int:
         activations = sum(t.numel() for t in (x if isinstance(x, tuple) else (x,))) * 4 * ACTIVATIONS_PER_INPUT
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return max(1, int(MEMORY_SHARE * free // (4 * weights + activations)))
-
-
-def memory_reused(device: torch.device) -> AbstractContextManager:
-    """On a CPU, freed memory kept for reuse while a pack trains or is timed (hardware.freed_memory_kept: a
-    pack's blocks are large and freed every step); the CUDA allocator caches its blocks itself."""
-    return freed_memory_kept() if device.type == "cpu" else nullcontext()
 
 
 def _timed(works: Sequence[Callable[[], object]], device: torch.device, trials: int) -> list[float]:
