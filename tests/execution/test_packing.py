@@ -165,9 +165,14 @@ def test_runs_auto_leaves_alone_draw_their_own_dropout(tmp_path: Path, monkeypat
     )
     run_study(study, store=tmp_path / "off", pack="off")
     monkeypatch.setattr(runner, "_slower", lambda group, ctx: "timed slower (this test says so)")
-    run_study(study, store=tmp_path / "auto", pack="auto")
+    console = Console(file=io.StringIO(), width=400)
+    run_study(study, store=tmp_path / "auto", pack="auto", console=console)
     off, auto = _metrics(tmp_path / "off"), _metrics(tmp_path / "auto")
     assert len(off) > 0 and off.equals(auto)
+    # their progress says they trained one at a time, not only the title of the pack they were grouped in
+    epochs = [line for line in console.file.getvalue().splitlines() if line.endswith(" s training)")]
+    assert len(epochs) == 8, epochs
+    assert all(line.startswith("pack of 4 (runs 1, 2, 3, 4), one at a time: exp ") for line in epochs), epochs
 
 
 @pytest.mark.parametrize(("first", "then"), [("4", "off"), ("off", "4")])

@@ -32,6 +32,9 @@ class ProgressHook(Hook):
         self.plain = not progress.console.is_terminal
         self.plain_every_s = plain_every_s
 
+    def retitle(self, title: str) -> None:
+        self.progress.update(self.task, description=escape(title))
+
     def on_step(self, loop: Loop, loss: torch.Tensor) -> None:
         self.progress.advance(self.task)
         now = time.perf_counter()

@@ -252,6 +252,8 @@ def train_pack(runs: Sequence[RunSpec], ctx: Context, start: Start | None = None
         alone += [(loop, why) for pack, why in slower for loop in pack.members]
         for loop, why in alone:
             ctx.sink(RunNote(run_of[id(loop)].id, f"trained alone, not packed: {why}", warning=False))
+            if len(runs) > 1:  # its progress says so, not only the pack's title the driver gave
+                _retitle(loop, f"{ctx.title}, one at a time:", run_of[id(loop)])
         packed, broken, tested = set(), set(), {}
         for pack in (p for p in together if not any(p is s for s, _ in slower)):
             group = pack.members
@@ -306,7 +308,7 @@ def _slower(pack: PackedLoop, ctx: Context) -> str | None:
         return None
     return (
         f"a step of the {len(pack.members)} runs packed took {packed_s * 1e3:.1f} ms against "
-        f"{alone_s * 1e3:.1f} ms one at a time (--pack N packs anyway)"
+        f"{alone_s * 1e3:.1f} ms one at a time, auto packs under {PACK_GAIN:.0%} of it (--pack N packs anyway)"
     )
 
 
@@ -419,9 +421,19 @@ def _hooks(run: RunSpec, loop: Loop, ctx: Context, folder: Path, started: Starte
     if steps := _kept(ctx, run.id, "step"):
         hooks.append(KeepSteps(recorder, steps))
     if ctx.progress:
-        title = f"{ctx.title} exp {run.experiment} seed {run.config.train.seed} [{run.id[:8]}]"
-        hooks.append(ProgressHook(ctx.progress, title, loop, ctx.progress_every))
+        hooks.append(ProgressHook(ctx.progress, _progress_title(ctx.title, run), loop, ctx.progress_every))
     return hooks
+
+
+def _progress_title(prefix: str, run: RunSpec) -> str:
+    return f"{prefix} exp {run.experiment} seed {run.config.train.seed} [{run.id[:8]}]"
+
+
+def _retitle(loop: Loop, prefix: str, run: RunSpec) -> None:
+    """The run's progress bar (if it has one) titled `prefix` instead of the one it was prepared with."""
+    for hook in loop.hooks:
+        if isinstance(hook, ProgressHook):
+            hook.retitle(_progress_title(prefix, run))
 
 
 def _kept(ctx: Context, run_id: str, what: str) -> frozenset[int]:
