@@ -86,6 +86,25 @@ def test_unwritable_root_is_a_user_error(tmp_path: Path) -> None:
         Store(tmp_path / "f" / "store")
 
 
+def test_opening_a_new_store_does_not_race_another_opener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `trainlab run` opening one new store at once: neither's write check can be undone by the other
+    (CI: one said 'not writable (No such file or directory)' when the other removed the probe file both wrote
+    under one name). Here every file written in the folder is removed at once, as the other opener's clean-up
+    would; the store opens, and its check leaves no file behind."""
+    root = tmp_path / "store"
+    real_write_bytes = Path.write_bytes
+
+    def written_then_removed_by_the_other(path: Path, data: bytes) -> int:
+        count = real_write_bytes(path, data)
+        if path.parent == root:
+            path.unlink()
+        return count
+
+    monkeypatch.setattr(Path, "write_bytes", written_then_removed_by_the_other)
+    Store(root).close()
+    assert [p.name for p in root.iterdir() if not p.name.startswith("store.sqlite")] == []
+
+
 def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
     """A store written before `facts` and `params_non_embedding` existed opens and works."""
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -98,9 +99,10 @@ class Store:
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            # a nameless file of this process's own: a shared probe name let one `trainlab run` remove the
+            # probe of another opening the same new store, which then said the store was not writable
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
         except OSError as err:
             if is_disk_full(err, self.root):
                 raise disk_full(self.root) from None
