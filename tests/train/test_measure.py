@@ -49,11 +49,11 @@ def _page_faults_of_churn(numel: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable VmHWM")
-def test_a_pack_reuses_freed_memory_and_gives_it_back_after() -> None:
-    """Inside freed_memory_kept (a CPU pack's rounds), blocks of 60 MB freed and made again come from memory
-    the process kept, not from fresh pages (fewer than half the page faults); after it, a freed 400 MB
-    tensor is given back, so the next epoch's peak starts from what is in use (a process-wide version of the
-    setting kept it: the peak stopped falling between epochs)."""
+def test_a_cpu_round_reuses_freed_memory_and_gives_it_back_after() -> None:
+    """Inside freed_memory_kept (every training round on a CPU, alone or packed), blocks of 60 MB freed and
+    made again come from memory the process kept, not from fresh pages (fewer than half the page faults);
+    after it, a freed 400 MB tensor is given back, so the next epoch's peak starts from what is in use (a
+    process-wide version of the setting kept it: the peak stopped falling between epochs)."""
     default = _page_faults_of_churn(15_000_000)
     cpu = torch.device("cpu")
     with freed_memory_kept(cpu) as kept:
