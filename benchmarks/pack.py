@@ -94,13 +94,13 @@ def timed_pair(
 
 
 def matmul_floor(
-    store: Path, widths: list[int], batch: int, eval_samples: int, eval_batch: int, trials: int = 5
+    store: Path, members: int, widths: list[int], batch: int, eval_samples: int, eval_batch: int, trials: int = 5
 ) -> dict[str, Any]:
     """The least time the runs in `store` (MLPs of layer `widths`, batches of `batch`) could take on this
     machine: only the matrix products they must compute, at the rate packing gives them. Training: each
     layer's forward product and weight gradient, and the input gradient of every layer but the first (what
-    autograd computes for an MLP), as one batched product over a pack of the runs of one optimizer, times
-    the steps the runs took (matmul_floor_s). Evaluation: the forward products of `eval_samples` inputs per
+    autograd computes for an MLP), as one batched product over a pack of `members` runs, times the steps
+    the runs took (matmul_floor_s). Evaluation: the forward products of `eval_samples` inputs per
     run in batches of `eval_batch`, every member of a pack multiplying the same inputs, so one product per
     layer with the members' weights side by side (eval_floor_s). The update rules, the loss, activations
     and everything else are left out, so `sequential_s / (matmul_floor_s + eval_floor_s)` bounds what any
@@ -111,7 +111,6 @@ def matmul_floor(
     finally:
         db.close()
     steps = int(metrics[metrics["split"] == "train"].groupby("run_id")["step"].max().sum())
-    members = int(runs["optim.name"].value_counts().max())
     layers = list(zip(widths, widths[1:]))
     x = [torch.randn(members, batch, n) for n in widths]
     w = [torch.randn(members, n_in, n_out) for n_in, n_out in layers]
@@ -137,6 +136,16 @@ def matmul_floor(
         "floor_steps": steps,
         "floor_members": members,
     }
+
+
+def largest_pack(store: Path) -> int:
+    """The most runs that trained in one pack into `store` (1: none packed)."""
+    db = Store(store)
+    try:
+        facts = [json.loads(f).get("packed") for f in db.runs()["facts"]]
+    finally:
+        db.close()
+    return max((f["members"] for f in facts if f), default=1)
 
 
 def study_file(name: str, /, **changes: Any) -> dict[str, Any]:
@@ -220,6 +229,7 @@ def main() -> None:
             model, train = sweep_study["base"]["model"], sweep_study["base"]["train"]
             sweep |= matmul_floor(
                 folder / "optimizer-sweep-sequential",
+                largest_pack(folder / "optimizer-sweep-packed"),
                 [784, *model["hidden"], 10],
                 train["batch_size"],
                 eval_samples=args.sweep_epochs * FASHION_MNIST_VALID + FASHION_MNIST_TEST,

@@ -287,11 +287,11 @@ def test_crashes_are_retried_a_bounded_number_of_times_and_failures_not_at_all(t
 
 
 def test_packs_are_jobs_split_across_the_workers_and_retried_whole(tmp_path: Path) -> None:
-    """--pack 8 with two workers: the five SGD runs of one shape go as packs of 2 and 3 (one per worker,
-    not one pack of five), the Adam run alone; when the first pack's worker dies both its members are
+    """--pack 8 with two workers: the five runs of one batch size go as packs of 2 and 3 (one per worker,
+    not one pack of five), the run of another batch size alone; when the first pack's worker dies both its members are
     retried, grouped again with what is waiting: split across the two workers."""
     crash = ("crashed", "its worker died")
-    runs = [{"optim.lr": lr} for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [{"optim.name": "adam", "optim.lr": 0.01}]
+    runs = [{"optim.lr": lr} for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [{"train.batch_size": 8}]
     done = ("finish", "done")
     executor = ScriptedExecutor({1: [crash, done], 2: [done], 3: [done], 6: [done]})
     outcomes = _scripted(tmp_path, runs, executor, "8")

@@ -13,7 +13,7 @@ from trainlab.spec import OptimConfig
 from trainlab.train.build import _param_groups
 from trainlab.train.packed import laid_out
 
-# Members of one pack: one family of update rule, each with its own hyperparameters.
+# Members of one pack, each with its own hyperparameters: of one kind of update rule, or of several.
 PACKS = {
     "sgd family": [
         OptimConfig(name="sgd", lr=0.1),
@@ -31,6 +31,22 @@ PACKS = {
     "momentum, learning rates": [OptimConfig(name="momentum", lr=lr, momentum=0.9) for lr in (0.1, 0.01)],
     "adamw, learning rates": [OptimConfig(name="adamw", lr=lr, weight_decay=0.01) for lr in (0.01, 0.001)],
     "adam, one setting": [OptimConfig(name="adam", lr=0.01)] * 2,
+    # Every kind in one pack, each kind a block of members (as the packed loop orders them), and kinds
+    # interleaved (a block of one member each)
+    "every kind, a block each": [
+        OptimConfig(name="sgd", lr=0.1),
+        OptimConfig(name="sgd", lr=0.05, weight_decay=0.01),
+        OptimConfig(name="momentum", lr=0.05, momentum=0.9),
+        OptimConfig(name="nesterov", lr=0.02, momentum=0.8),
+        OptimConfig(name="adam", lr=0.01),
+        OptimConfig(name="adamw", lr=0.002, weight_decay=0.1),
+    ],
+    "kinds interleaved": [
+        OptimConfig(name="adam", lr=0.01),
+        OptimConfig(name="sgd", lr=0.1),
+        OptimConfig(name="adamw", lr=0.002, weight_decay=0.1),
+        OptimConfig(name="momentum", lr=0.05, momentum=0.9),
+    ],
 }
 STEPS = 6
 

@@ -1,10 +1,11 @@
 """Which runs of a study may train together (trainlab.train.packed), decided from their configs before
 anything is built: runs pack when every setting agrees except those a packed member keeps for itself - its
-seed, its optimizer's hyperparameters (not the optimizer itself: plain SGD runs pack apart from momentum
-runs, so that they pay for no momentum buffer), its schedule, its gradient clipping norm and early-stopping
-patience - and its inputs (the runs it starts from). The driver packs the runs that are ready at the same
-time (a lottery study's level after the level before). What only a built run can tell (data held as
-tensors, a model vmap can batch, ...) the runner checks again, and a run that fails it trains alone with a note.
+seed, its optimizer (any of those with a packed update rule) and the optimizer's hyperparameters, its
+schedule, its gradient clipping norm and early-stopping patience - and its inputs (the runs it starts from).
+A pack's members share one forward and backward pass; each kind of optimizer updates its own members. The
+driver packs the runs that are ready at the same time (a lottery study's level after the level before). What
+only a built run can tell (data held as tensors, a model vmap can batch, ...) the runner checks again, and a
+run that fails it trains alone with a note.
 
 `--pack` is execution, not config: it never changes a run's id or what the run computes.
 """
@@ -20,7 +21,7 @@ from trainlab.spec.dotted import flatten
 from trainlab.train.packed import settings_reason
 
 OWN = {"train.seed", "train.clip_grad_norm", "train.early_stopping_patience"}  # each member keeps its own
-OWN_OPTIMIZER = {"optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
+OWN_OPTIMIZER = {"optim.name", "optim.lr", "optim.momentum", "optim.weight_decay", "optim.betas", "optim.eps"}
 PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")  # those with a packed update rule
 MAX_AUTO = 64  # members of a pack that `auto` forms at most
 

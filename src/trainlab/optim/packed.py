@@ -1,6 +1,7 @@
 """torch.optim's update rules over a pack's stacked parameters (dimension 0: the member), each member with its
 own hyperparameters: SGD (plain, heavy-ball momentum, Nesterov) written once over the members, and Adam / AdamW
-by torch's own fused kernel on the members' rows.
+by torch's own fused kernel on the members' rows. Members of different kinds share a pack (one forward and
+backward for all of them): each consecutive block of one kind is updated by its own rule on its rows.
 
 The members' own torch optimizers stay the record. Their param groups carry each member's learning rate
 (which its schedule sets) and hyperparameters; their `state` is read before a round and written back, in
@@ -11,6 +12,8 @@ parameters it updates (the packed loop lays those out as their gradients arrive)
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import torch
@@ -252,9 +255,54 @@ def rule_for(optimizer: torch.optim.Optimizer) -> type[PackedRule]:
     return AdamRule if isinstance(optimizer, ADAM_KINDS) else SGDRule
 
 
+def rule_kind(optimizer: torch.optim.Optimizer) -> Hashable:
+    """What a member needs of its update rule: the rule, and for SGD whether it keeps a momentum buffer and
+    takes Nesterov's step. Members of one kind share a rule's every term; plain SGD members in a block of their
+    own pay for no momentum buffer, and a block of Nesterov members takes its step without a per-member
+    switch."""
+    rule = rule_for(optimizer)
+    if rule is AdamRule:
+        return rule
+    return rule, tuple((g["momentum"] != 0, bool(g["nesterov"])) for g in optimizer.param_groups)
+
+
+class BlockRules(PackedRule):
+    """Members of several kinds: each consecutive block of members of one kind (`rule_kind`) updated by its own
+    rule on its rows of the stacked tensors, which are views (the packed loop orders a pack's members by kind,
+    so each kind is one block)."""
+
+    def __init__(
+        self, optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], params: dict[str, torch.Tensor]
+    ):
+        super().__init__(optimizers, model_slots)
+        self.blocks: list[tuple[slice, PackedRule]] = []
+        start = 0
+        for _, block in itertools.groupby(optimizers, key=rule_kind):
+            members = list(block)
+            rows = slice(start, start + len(members))
+            self.blocks.append((rows, rule_for(members[0])(members, model_slots, _rows(params, rows))))
+            start = rows.stop
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
+        for rows, rule in self.blocks:
+            rule.step(_rows(params, rows), _rows(grads, rows))
+
+    def write_back(self) -> None:
+        for _, rule in self.blocks:
+            rule.write_back()
+
+
+def _rows(tensors: dict[str, torch.Tensor], rows: slice) -> dict[str, torch.Tensor]:
+    """The members `rows` of each stacked tensor: views, in the stacked tensors' layout (the member dimension
+    is outermost in memory, so a block of members is one block of memory)."""
+    return {n: t[rows] for n, t in tensors.items()}
+
+
 def packed_rule(
     optimizers: list[torch.optim.Optimizer], model_slots: list[Slot], params: dict[str, torch.Tensor]
 ) -> PackedRule:
-    """The rule of the members' optimizers (all members of a pack share one), for the stacked `params` it will
-    update (its state takes their layout)."""
-    return rule_for(optimizers[0])(optimizers, model_slots, params)
+    """The update rule of the members' optimizers, for the stacked `params` it will update (its state takes
+    their layout): one rule where every member is of one kind, else a rule per block of members of one kind."""
+    if len({rule_kind(o) for o in optimizers}) == 1:
+        return rule_for(optimizers[0])(optimizers, model_slots, params)
+    return BlockRules(optimizers, model_slots, params)

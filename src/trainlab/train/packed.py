@@ -33,7 +33,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from trainlab.data.base import Batch, Split, TensorSplit
 from trainlab.hardware import freed_memory_kept
-from trainlab.optim.packed import laid_like, memory_order, packed_rule, rule_for, slots, unpackable
+from trainlab.optim.packed import laid_like, memory_order, packed_rule, rule_kind, slots, unpackable
 from trainlab.spec.config import TrainConfig
 from trainlab.train import measure, seeding
 from trainlab.train.hooks import ClipGradNorm
@@ -87,9 +87,10 @@ def why_alone(loop: Loop) -> str | None:
 
 
 def pack_key(loop: Loop) -> tuple:
-    """Runs pack together when these agree: model shapes, data, task, batch size, length, precision, device,
-    the update rule of their optimizers and the layout of its param groups; and the seed, for data not held as
-    tensors (its batches are drawn once for the pack)."""
+    """Runs pack together when these agree: model shapes, data, task, batch size, length, precision, device
+    and the layout of their optimizers' param groups (not the optimizers: each kind updates its own members,
+    trainlab.optim.packed.BlockRules); and the seed, for data not held as tensors (its batches are drawn once
+    for the pack)."""
     shapes = tuple((n, tuple(p.shape), p.dtype) for n, p in loop.model.named_parameters())
     buffers = tuple((n, tuple(b.shape), b.dtype) for n, b in loop.model.named_buffers())
     cfg = loop.train_cfg
@@ -106,7 +107,6 @@ def pack_key(loop: Loop) -> tuple:
         (cfg.gradient_noise_scale, cfg.noise_scale_every),  # measured for the whole pack at once
         None if isinstance(loop.data.train, TensorSplit) else cfg.seed,
         str(loop.device),
-        rule_for(loop.optimizer),
         tuple(s.group for s in slots(loop.model, loop.optimizer)),
     )
 
@@ -115,7 +115,7 @@ class PackedLoop:
     """Trains `members` (loops for which `why_alone` is None and `pack_key` agrees) together to the end."""
 
     def __init__(self, members: Sequence[Loop]) -> None:
-        self.members = list(members)
+        self.members = by_kind(members)  # each kind of update one block of the stacked tensors
         first = self.members[0]
         self.template, self.task, self.split = first.model, first.task, first.data.train
         self.shared = not isinstance(self.split, TensorSplit)  # one batch for all members (pack_key: one seed)
@@ -269,6 +269,14 @@ class PackedLoop:
         if self.split.transform is not None:
             x = self.split.transform(x.flatten(0, 1)).unflatten(0, index.shape)
         return x, y
+
+
+def by_kind(members: Sequence[Loop]) -> list[Loop]:
+    """The members with those of one kind of update rule next to each other, kinds in the order they first
+    come, members of a kind in their order."""
+    first: dict[Hashable, int] = {}
+    kinds = [first.setdefault(rule_kind(m.optimizer), len(first)) for m in members]
+    return [m for _, m in sorted(zip(kinds, members), key=lambda pair: pair[0])]
 
 
 def evaluate_together(members: Sequence[Loop], split: Split) -> list[tuple[dict[str, float], float]] | None:
@@ -490,16 +498,20 @@ def _even(group: list[T], size: int) -> list[list[T]]:
 
 def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
     """Seconds of a training step of the pack, and of the same step of its members one at a time: the batch
-    gathered, forward, backward and the optimizer's update, on copies of the first member's weights and
-    optimizer under a private RNG, so nothing the runs will compute changes. `--pack auto` packs only where
-    the first is clearly the smaller: on a CPU a model whose step is all arithmetic gains little, one whose
-    step is mostly per-operation overhead gains several times."""
+    gathered, forward, backward and the optimizer's update, on copies of the members' weights and optimizers
+    under a private RNG, so nothing the runs will compute changes (a step alone timed once per kind of update,
+    on the kind's first member, counted for each member of that kind). `--pack auto` packs only where the
+    first is clearly the smaller: on a CPU a model whose step is all arithmetic gains little, one whose step is
+    mostly per-operation overhead gains several times."""
     members, first = pack.members, pack.members[0]
-    model, optimizer = copy.deepcopy((first.model, first.optimizer))  # one deepcopy: the copy steps the copy
+    model = copy.deepcopy(first.model)
     buffers = stacked([model] * len(members), buffers=True)
     step = pack.step_function(model)
     params = pack.stacked_params([model] * len(members), buffers, step)
-    rule = packed_rule([copy.deepcopy(optimizer) for _ in members], slots(model, optimizer), params)
+    rule = packed_rule([copy.deepcopy(m.optimizer) for m in members], slots(first.model, first.optimizer), params)
+    kinds: dict[Hashable, list[Loop]] = {}
+    for member in members:
+        kinds.setdefault(rule_kind(member.optimizer), []).append(member)
     # Tensors are gathered every step, in the timing as in the loop. Data drawn a batch at a time comes from
     # an epoch's iterator, whose index work (5.9 ms for Multi30k's pairs) the loop pays once an epoch: drawn
     # once here, or a step alone would pay it once per member and auto would favour packing.
@@ -516,18 +528,24 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
         for p in params.values():
             p.grad = None
 
-    def alone() -> None:
-        x, y = pack.member_batch(batch(1), 0)
-        with first.autocast():  # as the packed step's forward (bf16 runs: both in bf16)
-            loss = pack.task.loss(model(x), y)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def alone(member: Loop) -> Callable[[], None]:
+        model, optimizer = copy.deepcopy((member.model, member.optimizer))  # one deepcopy: the copy steps the copy
+        model.train()
+
+        def work() -> None:
+            x, y = pack.member_batch(batch(1), 0)
+            with member.autocast():  # as the packed step's forward (bf16 runs: both in bf16)
+                loss = pack.task.loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        return work
 
     with seeding.private_global_rng(first.device), freed_memory_kept(first.device):
         model.train()
-        packed_s, alone_s = _timed((packed, alone), first.device, trials)
-    return packed_s, alone_s * len(members)
+        packed_s, *alone_s = _timed((packed, *(alone(group[0]) for group in kinds.values())), first.device, trials)
+    return packed_s, sum(s * len(group) for s, group in zip(alone_s, kinds.values()))
 
 
 def members_that_fit(loop: Loop) -> int:
