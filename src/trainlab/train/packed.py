@@ -529,16 +529,16 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
             p.grad = None
 
     def alone(member: Loop) -> Callable[[], None]:
-        model, optimizer = copy.deepcopy((member.model, member.optimizer))  # one deepcopy: the copy steps the copy
-        model.train()
+        twin, twin_optimizer = copy.deepcopy((member.model, member.optimizer))  # one deepcopy: it steps the copy
+        twin.train()
 
         def work() -> None:
             x, y = pack.member_batch(batch(1), 0)
             with member.autocast():  # as the packed step's forward (bf16 runs: both in bf16)
-                loss = pack.task.loss(model(x), y)
+                loss = pack.task.loss(twin(x), y)
             loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            twin_optimizer.step()
+            twin_optimizer.zero_grad(set_to_none=True)
 
         return work
 
