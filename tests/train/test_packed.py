@@ -5,6 +5,7 @@ run's alone, for every optimizer of a packed family."""
 from __future__ import annotations
 
 import importlib.util
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ from trainlab.train.noise_scale import GradientNoiseScale
 from trainlab.train.packed import (
     PackedLoop,
     _clip,
+    by_kind,
     gradient_orders,
     laid_out,
     packed_step,
@@ -208,6 +210,24 @@ def test_stacked_weights_are_laid_out_as_their_gradients_arrive() -> None:
     assert kept({n: t.detach().clone().requires_grad_() for n, t in plain.items()})["0.weight"] is False
     for n, p in params.items():
         assert torch.equal(p, plain[n]) and p.grad.shape == p.shape
+
+
+def test_a_pack_keeps_each_kind_of_update_side_by_side() -> None:
+    """Members are ordered so that each kind of update (Adam and AdamW, plain SGD, momentum, Nesterov) is one
+    block of the stacked rows, updated by one rule call: kinds in the order they first come, the members of a
+    kind in theirs."""
+    p = [torch.nn.Parameter(torch.ones(2))]
+    optimizers = {
+        "adam": torch.optim.Adam(p),
+        "sgd": torch.optim.SGD(p, lr=0.1),
+        "adamw": torch.optim.AdamW(p),
+        "nesterov": torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        "momentum": torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "sgd again": torch.optim.SGD(p, lr=0.01),
+    }
+    members = [SimpleNamespace(name=name, optimizer=o) for name, o in optimizers.items()]
+    ordered = [m.name for m in by_kind(members)]  # type: ignore[arg-type]  # by_kind reads only the optimizer
+    assert ordered == ["adam", "adamw", "sgd", "sgd again", "nesterov", "momentum"]
 
 
 def test_each_members_entries_stay_one_block_of_memory() -> None:
