@@ -271,12 +271,18 @@ class PackedLoop:
         return x, y
 
 
+def kinds_of(members: Sequence[Loop]) -> dict[Hashable, list[Loop]]:
+    """The members by kind of update rule (`rule_kind`), kinds in the order they first come, members of a kind
+    in their order."""
+    kinds: dict[Hashable, list[Loop]] = {}
+    for member in members:
+        kinds.setdefault(rule_kind(member.optimizer), []).append(member)
+    return kinds
+
+
 def by_kind(members: Sequence[Loop]) -> list[Loop]:
-    """The members with those of one kind of update rule next to each other, kinds in the order they first
-    come, members of a kind in their order."""
-    first: dict[Hashable, int] = {}
-    kinds = [first.setdefault(rule_kind(m.optimizer), len(first)) for m in members]
-    return [m for _, m in sorted(zip(kinds, members), key=lambda pair: pair[0])]
+    """The members with those of one kind of update rule next to each other (`kinds_of`)."""
+    return [member for kind in kinds_of(members).values() for member in kind]
 
 
 def evaluate_together(members: Sequence[Loop], split: Split) -> list[tuple[dict[str, float], float]] | None:
@@ -509,9 +515,7 @@ def step_seconds(pack: PackedLoop, trials: int = 3) -> tuple[float, float]:
     step = pack.step_function(model)
     params = pack.stacked_params([model] * len(members), buffers, step)
     rule = packed_rule([copy.deepcopy(m.optimizer) for m in members], slots(first.model, first.optimizer), params)
-    kinds: dict[Hashable, list[Loop]] = {}
-    for member in members:
-        kinds.setdefault(rule_kind(member.optimizer), []).append(member)
+    kinds = kinds_of(members)
     # Tensors are gathered every step, in the timing as in the loop. Data drawn a batch at a time comes from
     # an epoch's iterator, whose index work (5.9 ms for Multi30k's pairs) the loop pays once an epoch: drawn
     # once here, or a step alone would pay it once per member and auto would favour packing.
