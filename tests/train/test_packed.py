@@ -24,7 +24,6 @@ from trainlab.train.hooks import config_hooks
 from trainlab.train.noise_scale import GradientNoiseScale
 from trainlab.train.packed import (
     PackedLoop,
-    _clip,
     by_kind,
     gradient_orders,
     laid_out,
@@ -34,6 +33,7 @@ from trainlab.train.packed import (
     step_seconds,
     why_alone,
 )
+from trainlab.train.packed.loop import _clip
 
 MEMBERS = 2
 
@@ -417,9 +417,9 @@ def test_members_on_augmented_data_draw_their_own_augmentations(tmp_path) -> Non
 def test_a_pack_holds_what_fits_in_memory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """--pack auto caps a pack by the device's free memory: thousands of these tiny MLPs fit in half of this
     machine's; with almost none to spare, one."""
-    from trainlab.train import packed
+    from trainlab.train.packed import sizing
 
     ((loop, _),) = _loops(MODELS_PACKED["mlp"], [{}], DataCache(), tmp_path)
-    assert packed.members_that_fit(loop) > 64
-    monkeypatch.setattr(packed, "MEMORY_SHARE", 1e-9)
-    assert packed.members_that_fit(loop) == 1
+    assert sizing.members_that_fit(loop) > 64
+    monkeypatch.setattr(sizing, "MEMORY_SHARE", 1e-9)
+    assert sizing.members_that_fit(loop) == 1
