@@ -19,7 +19,8 @@ quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda
 run at a time in one process.
 Also sweep_matmul_floor_s and sweep_eval_floor_s, the time of the matrix products alone that the sweep's runs
 must compute in training and in evaluation, and sweep_speedup_ceiling, sweep_sequential_s over their sum: the
-most any schedule of its runs could gain here.
+most any schedule of its runs could gain here; sweep_floor_gflops, the rate of those training products, beside
+sweep_peak_gflops, the rate of one large square product (this machine's best).
 """
 
 from __future__ import annotations
@@ -130,12 +131,22 @@ def matmul_floor(
 
     per_step, per_batch = best_seconds(training, trials, 20), best_seconds(evaluation, trials, 20)
     eval_batches = len(runs) * -(-eval_samples // eval_batch)
+    step_flops = sum(2 * members * batch * n_in * n_out * (3 if i else 2) for i, (n_in, n_out) in enumerate(layers))
     return {
         "matmul_floor_s": per_step / members * steps,
         "eval_floor_s": per_batch / members * eval_batches,
         "floor_steps": steps,
         "floor_members": members,
+        "floor_gflops": round(step_flops / per_step / 1e9, 1),
+        "peak_gflops": round(peak_gflops(trials), 1),
     }
+
+
+def peak_gflops(trials: int, n: int = 2048) -> float:
+    """The rate of one large square matrix product on this machine (GFLOP/s): what the floor's products would
+    reach at best, to compare with the rate they get at the sweep's shapes (floor_gflops)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / best_seconds(lambda: torch.mm(a, b), trials, 3) / 1e9
 
 
 def largest_pack(store: Path) -> int:
