@@ -7,7 +7,8 @@ and a check that the runs are the same (ids, and the largest difference of a run
     python benchmarks/pack.py --sweep-epochs 1 --quickstart-epochs 2 --lottery-steps 500   # shorter
     python benchmarks/pack.py --device cuda         # 64 LeNet-300-100 on MNIST, on a GPU (target >= 20x)
     python benchmarks/pack.py --lenets-only --lenet-steps 200   # the same 64 LeNets on this CPU, shorter
-    python benchmarks/pack.py --workers 2           # the sweep also on 2 worker processes, unpacked and packed
+    python benchmarks/pack.py --workers 2           # the sweep and the quickstart also on 2 worker processes,
+                                                    # unpacked and packed
     python benchmarks/pack.py --lottery-levels 3    # three lottery levels (lottery_runs: 20)
     python benchmarks/pack.py --postech-only --pack 4   # the POSTECH study's dense run and its four one-shot
                                                     # pruned runs, 40 steps each: in bf16 as written where the
@@ -16,7 +17,7 @@ and a check that the runs are the same (ids, and the largest difference of a run
 Prints one JSON line last: sweep_sequential_s, sweep_packed_s, sweep_speedup, quickstart_sequential_s,
 quickstart_packed_s, quickstart_speedup, lottery_speedup (or, with --device cuda, lenets_*; with
 --postech-only, postech_*); with --workers, sweep_workers_s, sweep_workers_packed_s and their speedups over one
-run at a time in one process.
+run at a time in one process, and the same for the quickstart.
 Also sweep_matmul_floor_s and sweep_eval_floor_s, the time of the matrix products alone that the sweep's runs
 must compute in training and in evaluation, and sweep_speedup_ceiling, sweep_sequential_s over their sum: the
 most any schedule of its runs could gain here; sweep_floor_gflops, the rate of those training products, beside
@@ -195,7 +196,11 @@ def main() -> None:
     p.add_argument("--lenets", type=int, default=64, help="with --device cuda: LeNet-300-100 runs (seeds)")
     p.add_argument("--lenet-steps", type=int, default=2000, help="with --device cuda: steps of each LeNet run")
     p.add_argument("--lenets-only", action="store_true", help="the LeNets' comparison on --device, only")
-    p.add_argument("--workers", type=int, help="also the sweep with N worker processes, --pack off and --pack PACK")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="also the sweep and the quickstart with N worker processes, --pack off and --pack PACK",
+    )
     p.add_argument("--postech-only", action="store_true", help="the POSTECH study's one-shot stage, only")
     p.add_argument(
         "--postech-precision",
@@ -263,6 +268,7 @@ def main() -> None:
                 args.pack,
                 "cpu",
                 folder,
+                workers=args.workers,
             )
             lottery = timed_pair(
                 study_file(
