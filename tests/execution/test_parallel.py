@@ -5,6 +5,7 @@ per store, and bad options in one line."""
 from __future__ import annotations
 
 import gc
+import multiprocessing as mp
 import os
 import signal
 import sqlite3
@@ -356,3 +357,27 @@ def test_a_worker_freezes_the_collector_after_its_last_unit(monkeypatch: pytest.
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     pool._serve(None, "cpu", 1)
     assert calls == ["units on cpu", "freeze"]
+
+
+def _ask_then_die(conn) -> None:  # noqa: ANN001
+    conn.send(("event", "a stored epoch"))
+    os._exit(1)
+
+
+@pytest.mark.e2e
+def test_a_worker_that_dies_after_asking_is_reported_crashed_and_its_answer_dropped() -> None:
+    """A worker killed between sending an event and reading its answer: one poll returns the event, then
+    the crash; answering the event (the driver does so before it reads the crash) must not fail."""
+    local = pool.LocalPool(1, torch.device("cpu"))
+    context = mp.get_context("fork")  # the child only writes to its pipe and exits
+    parent, child = context.Pipe(duplex=True)
+    process = context.Process(target=_ask_then_die, args=(child,), daemon=True)
+    process.start()
+    child.close()
+    local._workers[0] = pool._Worker(process, parent, job="run-1")
+    process.join(10)
+    messages = local.poll(1.0)
+    assert [(key, message[0]) for key, message in messages] == [("run-1", "event"), ("run-1", "crashed")]
+    local.answer("run-1", ("ok",))
+    assert local.free()
+    local.close(interrupted=False)

@@ -140,7 +140,11 @@ class LocalPool:
         return messages
 
     def answer(self, key: str, reply: tuple) -> None:
-        worker = next(w for w in self._workers if w is not None and w.job == key)
+        # A worker that died after asking is gone from its slot once the poll that read its question
+        # reported the crash, which the driver handles after the question: nobody is left to answer.
+        worker = next((w for w in self._workers if w is not None and w.job == key), None)
+        if worker is None:
+            return
         try:
             worker.conn.send(reply)
         except OSError:
