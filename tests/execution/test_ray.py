@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -99,6 +100,26 @@ def test_a_lost_node_s_run_is_retried_from_its_checkpoint(cluster, tmp_path: Pat
     assert [o.status for o in outcomes] == ["done", "done"]
     epochs = valid_epochs(tmp_path / "store")
     assert len(epochs) == 2 * 15 and not epochs.duplicated().any()
+
+
+def test_a_retried_job_does_not_read_the_answer_meant_for_its_lost_task(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    """The driver answers an event of a task that is then lost; the job retried under the same key starts
+    with an empty box (else it would read that answer as its own first one). The job here is one whose
+    task stops at once (its store is not the one the driver shares), so nothing else takes from the box."""
+    from trainlab.execution.ray_pool import RayExecutor
+
+    (tmp_path / "store").mkdir()
+    executor = RayExecutor(cluster.address, {}, torch.device("cpu"), tmp_path / "store", None)
+    try:
+        executor.answer("run-1", ("ok",))
+        executor.start("run-1", SimpleNamespace(store_root=tmp_path / "elsewhere"))
+        assert ray.get(executor.mailbox.take.remote("run-1", 0.5)) == []
+        deadline, finished = time.time() + 60, []
+        while not finished and time.time() < deadline:
+            finished = [m for key, m in executor.poll(1.0) if key == "run-1" and m[0] == "finish"]
+        assert "does not see the store" in finished[0][1].reason
+    finally:
+        executor.close(interrupted=False)
 
 
 def test_resources_no_node_has_are_refused(cluster, tiny_study: Path) -> None:  # noqa: ANN001

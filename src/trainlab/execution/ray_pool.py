@@ -184,6 +184,9 @@ class RayExecutor:
         mark = self.store_root / SHARED_MARK
         if not mark.exists():
             mark.write_text(uuid.uuid4().hex)
+        # A retried job has its key: an answer sent to a task that was lost after asking would be read
+        # by the retry as the answer to its first event, and every answer after it one event late.
+        self.ray.get(self.mailbox.drop.remote(key))
         threads = max(1, int(self.options["num_cpus"]))
         options = {k: v for k, v in self.options.items() if k != "resources" or v}
         self.refs[key] = self.task.options(**options).remote(key, job, self.mailbox, threads)
