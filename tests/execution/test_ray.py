@@ -103,21 +103,30 @@ def test_a_lost_node_s_run_is_retried_from_its_checkpoint(cluster, tmp_path: Pat
 
 
 def test_a_retried_job_does_not_read_the_answer_meant_for_its_lost_task(cluster, tmp_path: Path) -> None:  # noqa: ANN001
-    """The driver answers an event of a task that is then lost; the job retried under the same key starts
-    with an empty box (else it would read that answer as its own first one). The job here is one whose
-    task stops at once (its store is not the one the driver shares), so nothing else takes from the box."""
+    """A job's task is lost after an event, which the driver then answers; the job retried under the same key
+    must not find that answer among its own (else it would take it as the answer to its first event). The
+    job here is one whose task stops at once (its store is not the one the driver shares), so that no task
+    takes from the boxes while the test looks."""
     from trainlab.execution.ray_pool import RayExecutor
 
     (tmp_path / "store").mkdir()
     executor = RayExecutor(cluster.address, {}, torch.device("cpu"), tmp_path / "store", None)
-    try:
-        executor.answer("run-1", ("ok",))
-        executor.start("run-1", SimpleNamespace(store_root=tmp_path / "elsewhere"))
-        assert ray.get(executor.mailbox.take.remote("run-1", 0.5)) == []
+    job = SimpleNamespace(store_root=tmp_path / "elsewhere")
+
+    def finish() -> tuple:
         deadline, finished = time.time() + 60, []
         while not finished and time.time() < deadline:
-            finished = [m for key, m in executor.poll(1.0) if key == "run-1" and m[0] == "finish"]
-        assert "does not see the store" in finished[0][1].reason
+            finished = [m for key, m in executor.poll(1.0) if key == "run-1" and m[0] in ("finish", "crashed")]
+        assert finished, "the task did not end within 60 s"
+        return finished[0]
+
+    try:
+        executor.start("run-1", job)
+        finish()
+        executor.answer("run-1", ("ok",))  # to the task that has ended: the answer it did not wait for
+        executor.start("run-1", job)  # the retry
+        assert ray.get(executor.mailbox.take.remote(executor.boxes["run-1"], 0.5)) == []
+        assert "does not see the store" in finish()[1].reason
     finally:
         executor.close(interrupted=False)
 

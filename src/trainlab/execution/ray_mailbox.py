@@ -19,10 +19,6 @@ class Mailbox:
     async def put(self, key: str, message: Any) -> None:
         await self.boxes[key].put(message)
 
-    async def drop(self, key: str) -> None:
-        """Forget box `key` and what waits in it."""
-        self.boxes.pop(key, None)
-
     async def take(self, key: str, timeout: float | None) -> list[Any]:
         """Every message waiting in box `key`, waiting up to `timeout` for the first."""
         box = self.boxes[key]

@@ -109,10 +109,11 @@ def slots(ray: Any, options: dict[str, Any]) -> int:
 
 
 class MailboxChannel:
-    """A worker's channel to the driver through the mailbox (events wait for the answer)."""
+    """A task's channel to the driver through the mailbox: it sends under its job's key and reads its answers
+    from its own box (events wait for the answer)."""
 
-    def __init__(self, ray: Any, mailbox: Any, key: str) -> None:
-        self.ray, self.mailbox, self.key = ray, mailbox, key
+    def __init__(self, ray: Any, mailbox: Any, key: str, box: str) -> None:
+        self.ray, self.mailbox, self.key, self.box = ray, mailbox, key, box
 
     def send(self, message: tuple) -> None:
         self.mailbox.put.remote("driver", (self.key, message))
@@ -120,7 +121,7 @@ class MailboxChannel:
     def recv(self) -> tuple:
         try:
             while True:
-                answers = self.ray.get(self.mailbox.take.remote(self.key, 60.0))
+                answers = self.ray.get(self.mailbox.take.remote(self.box, 60.0))
                 if answers:
                     return answers[0]
         except self.ray.exceptions.RayError as err:
@@ -130,7 +131,7 @@ class MailboxChannel:
 _DATA: Any = None  # datasets loaded by this Ray worker process, kept for the next task it runs
 
 
-def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
+def _task(key: str, box: str, job: Job, mailbox: Any, threads: int) -> Finish:
     import ray
 
     global _DATA
@@ -145,7 +146,7 @@ def _task(key: str, job: Job, mailbox: Any, threads: int) -> Finish:
     torch.set_num_threads(threads)
     _DATA = _DATA or DataCache()
     device = torch.device("cuda" if ray.get_gpu_ids() else "cpu")
-    return run_job(job, MailboxChannel(ray, mailbox, key), device, _DATA)
+    return run_job(job, MailboxChannel(ray, mailbox, key, box), device, _DATA)
 
 
 class RayExecutor:
@@ -169,6 +170,7 @@ class RayExecutor:
         self.task = ray.remote(_task)
         self.store_root = store_root
         self.refs: dict[str, Any] = {}
+        self.boxes: dict[str, str] = {}  # job key -> the box its current task reads its answers from
 
     def describe(self) -> str:
         nodes = sum(1 for n in self.ray.nodes() if n.get("Alive"))
@@ -184,12 +186,14 @@ class RayExecutor:
         mark = self.store_root / SHARED_MARK
         if not mark.exists():
             mark.write_text(uuid.uuid4().hex)
-        # A retried job has its key: an answer sent to a task that was lost after asking would be read
-        # by the retry as the answer to its first event, and every answer after it one event late.
-        self.ray.get(self.mailbox.drop.remote(key))
+        # Each task reads its answers from a box of its own. A retried job keeps its key, and an answer sent to
+        # a task lost after asking, left in a box keyed by the job, would be read by the retry as the answer to
+        # its first event, and every later answer one event late. (Emptying that box before the retry would
+        # not do: Ray does not keep the order of an async actor's calls.)
+        box = self.boxes[key] = f"{key}-{uuid.uuid4().hex[:8]}"
         threads = max(1, int(self.options["num_cpus"]))
         options = {k: v for k, v in self.options.items() if k != "resources" or v}
-        self.refs[key] = self.task.options(**options).remote(key, job, self.mailbox, threads)
+        self.refs[key] = self.task.options(**options).remote(key, box, job, self.mailbox, threads)
 
     def poll(self, timeout: float) -> list[tuple[str, tuple]]:
         out = [tuple(m) for m in self.ray.get(self.mailbox.take.remote("driver", timeout if self.refs else 0.0))]
@@ -210,7 +214,7 @@ class RayExecutor:
             return ("crashed", f"its Ray task was lost ({type(err).__name__})")
 
     def answer(self, key: str, reply: tuple) -> None:
-        self.mailbox.put.remote(key, reply)
+        self.mailbox.put.remote(self.boxes[key], reply)
 
     def close(self, interrupted: bool) -> None:
         for ref in self.refs.values():
